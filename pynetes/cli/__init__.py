@@ -1,0 +1,1 @@
+"""The ``pynetes`` command line."""
