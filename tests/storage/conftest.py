@@ -12,7 +12,7 @@ from pynetes.storage import Store
 from pynetes.storage.sqlite import SQLiteStore
 from tests.conftest import FakeClock, require_tool
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "etcd"]
 
 
 @dataclass

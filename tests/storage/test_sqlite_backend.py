@@ -10,11 +10,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pynetes.storage import DatabaseFileError, EventType
+from pynetes.storage import DatabaseFileError, EventType, StorageError
 from pynetes.storage.sqlite import SQLiteStore
 from pynetes.storage.sqlite.schema import WAL_SIZE_LIMIT
 from pynetes.storage.sqlite.store import DATABASE_NAME
@@ -207,5 +208,39 @@ async def test_no_acknowledged_write_is_lost_to_kill_9(tmp_path: Path) -> None:
         assert missing == []
         revisions = [kv.mod_revision for kv in listed.items]
         assert len(set(revisions)) == len(revisions)
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs, to run the store out of disk space (needs root, as CI has)."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI runs as root; this test needs it to mount a tmpfs")
+        pytest.skip("mounting a tmpfs needs root")
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+async def test_a_full_disk_fails_writes_cleanly_and_loses_nothing(tiny_filesystem: Path) -> None:
+    store = await open_store(tiny_filesystem)
+    acknowledged: dict[str, bytes] = {}
+    try:
+        with pytest.raises(StorageError):
+            for index in range(10_000):
+                value = os.urandom(1024)
+                await store.create(f"/full/{index:05}", value)
+                acknowledged[f"/full/{index:05}"] = value
+        assert len(acknowledged) > 100
+        listed = await store.list("/full/")
+        assert {kv.key: kv.value for kv in listed.items} == acknowledged
+        with pytest.raises(StorageError):
+            await store.create("/full/more", os.urandom(1024))
     finally:
         await store.close()

@@ -21,6 +21,7 @@ from typing import ParamSpec, TypeVar
 from pynetes.storage import continuation
 from pynetes.storage.compaction import DEFAULT_WINDOW_SECONDS, Compactor
 from pynetes.storage.errors import StorageError
+from pynetes.storage.fanout import DEFAULT_MAX_PENDING, Watcher, WatcherSet
 from pynetes.storage.interface import (
     KeyValue,
     ListPage,
@@ -30,7 +31,6 @@ from pynetes.storage.interface import (
     prefix_end,
 )
 from pynetes.storage.sqlite import reads, schema
-from pynetes.storage.sqlite.watchers import DEFAULT_MAX_PENDING, Watcher, WatcherSet
 from pynetes.storage.sqlite.writer import CompactJob, OpKind, WriteOp, Writer
 
 DATABASE_NAME = "state.db"

@@ -140,7 +140,7 @@ class Writer:
                 "UPDATE meta SET value = ? WHERE name = 'revision'", (self.revision,)
             )
             self._connection.execute("COMMIT")
-        except sqlite3.Error as error:
+        except Exception as error:  # the thread must outlive any failure, or every write hangs
             log.error("storage transaction failed, %d writes refused: %s", len(batch), error)
             if self._connection.in_transaction:
                 self._connection.execute("ROLLBACK")

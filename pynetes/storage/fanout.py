@@ -1,11 +1,11 @@
-"""In-process fan-out of committed changes to watchers: no polling of SQL.
+"""In-process fan-out of committed changes to many watchers, from one source.
 
-Each committed batch of events is offered to every watcher whose prefix
-matches, on the event loop thread, in revision order. A watcher holds at most
-``max_pending`` undelivered events; one that falls further behind is marked
-``overflowed``, its buffer dropped, and its reader catches up from the
-database instead (the same path as a watch that starts in the past). Memory
-stays bounded however slow a consumer is, and nothing is lost.
+Each batch of events is offered to every watcher whose prefix matches, on the
+event loop thread, in revision order. A watcher holds at most ``max_pending``
+undelivered events; one that falls further behind is marked ``overflowed``,
+its buffer dropped, and its reader catches up from the backend instead (the
+same path as a watch that starts in the past). Memory stays bounded however
+slow a consumer is, and nothing is lost.
 """
 
 from __future__ import annotations
