@@ -28,15 +28,14 @@ from pynetes.storage import (
     WatchEvent,
 )
 from pynetes.storage.etcd import EtcdStore
-from pynetes.storage.etcd.process import EtcdCluster, EtcdStartError
-from pynetes.storage.etcd.store import (
+from pynetes.storage.etcd.cluster import _classify, _Verdict
+from pynetes.storage.etcd.leases import (
     LEASE_MAX_ATTACHED,
     LeaseManager,
-    _classify,
-    _Verdict,
     lease_reuse_seconds,
     ttl_seconds,
 )
+from pynetes.storage.etcd.process import EtcdCluster, EtcdStartError
 from tests.conftest import FakeClock, require_tool
 
 #: Upper bound for anything that should be quick; a hang fails instead of stalling.
@@ -246,9 +245,13 @@ async def _writers_through_a_member_kill(cluster: EtcdCluster, store: EtcdStore)
         watching = asyncio.create_task(watch_everything())
         writers = asyncio.gather(*(writer(number) for number in range(WRITERS)))
         await enough_written.wait()
+        # A second watcher of the prefix, from the start: it catches up on its
+        # own etcd watch while the member dies, then joins the shared one.
+        late_watching = asyncio.create_task(watch_everything())
         cluster.kill(0)
         await writers
         events = await watching
+        late_events = await late_watching
 
     assert len(acknowledged) == total
     assert store.current_endpoint != cluster.endpoints[0]
@@ -260,6 +263,7 @@ async def _writers_through_a_member_kill(cluster: EtcdCluster, store: EtcdStore)
     assert revisions == sorted(set(revisions))
     assert {event.kv.key for event in events} == set(acknowledged)
     assert {event.type for event in events} == {EventType.CREATED}
+    assert late_events == events
 
 
 # -- leases -------------------------------------------------------------------
@@ -429,6 +433,195 @@ async def test_a_value_of_the_largest_size_fits(etcd_store: EtcdStore) -> None:
     created = await etcd_store.create("/big", b"x" * MAX_VALUE_BYTES)
     got = await etcd_store.get("/big")
     assert got == created
+
+
+# -- shared watch streams ----------------------------------------------------
+
+#: etcd's gauge of the watches it serves.
+WATCHERS = "etcd_debugging_mvcc_watcher_total"
+
+
+async def etcd_watches(endpoint: str, expected: int) -> int:
+    """etcd's count of watches, once it is ``expected`` or after a while.
+
+    A cancelled watch leaves etcd's count a moment after the client drops it.
+    """
+    for _ in range(200):
+        count = int(etcd_metric(endpoint, WATCHERS))
+        if count == expected:
+            break
+        await asyncio.sleep(0.05)
+    return count
+
+
+async def take(watch: AsyncIterator[WatchEvent], count: int) -> list[WatchEvent]:
+    async with asyncio.timeout(BOUND):
+        return [await anext(watch) for _ in range(count)]
+
+
+async def put_together(endpoint: str, keys: list[str]) -> int:
+    """Put ``keys`` in one transaction: several events with one revision."""
+    puts = [
+        rpc.RequestOp(request_put=rpc.PutRequest(key=key.encode(), value=b"txn")) for key in keys
+    ]
+    async with raw_etcd(endpoint) as channel:
+        response = await rpc.KVStub(channel).Txn(rpc.TxnRequest(success=puts))
+    return int(response.header.revision)
+
+
+async def test_watchers_of_one_prefix_share_one_etcd_watch(
+    cluster: EtcdCluster, etcd_store: EtcdStore
+) -> None:
+    endpoint = cluster.endpoints[0]
+    start = await etcd_store.current_revision()
+    watches = [etcd_store.watch("/shared/", after_revision=start) for _ in range(50)]
+    try:
+        first = await etcd_store.create("/shared/0", b"v")
+        async with asyncio.timeout(BOUND):
+            firsts = await asyncio.gather(*(anext(watch) for watch in watches))
+        assert {event.kv for event in firsts} == {first}
+        # All 50 are registered; those that came after the first event caught
+        # up with a watch of their own, closed once caught up.
+        assert await etcd_watches(endpoint, 1) == 1
+
+        written = [await etcd_store.create(f"/shared/{n}", b"v") for n in range(1, 20)]
+        written.append(await etcd_store.update("/shared/0", b"w"))
+        written.append(await etcd_store.delete("/shared/1"))
+        received = await asyncio.gather(*(take(watch, len(written)) for watch in watches))
+        assert etcd_metric(endpoint, WATCHERS) == 1
+    finally:
+        for watch in watches:
+            await watch.aclose()
+    revisions = [kv.mod_revision for kv in written]
+    for events in received:
+        assert [event.revision for event in events] == revisions
+        assert events == received[0]
+    updated, deleted = received[0][-2:]
+    assert updated.prev_kv == first
+    assert deleted.type is EventType.DELETED and deleted.prev_kv == written[0]
+    assert await etcd_watches(endpoint, 0) == 0
+
+
+async def test_a_watcher_from_before_the_shared_stream_gets_every_event_once(
+    cluster: EtcdCluster, etcd_store: EtcdStore
+) -> None:
+    endpoint = cluster.endpoints[0]
+    start = await etcd_store.current_revision()
+    live = etcd_store.watch("/late/", after_revision=start)
+    late = etcd_store.watch("/late/", after_revision=start)
+    try:
+        await etcd_store.create("/late/a", b"1")
+        await put_together(endpoint, ["/late/b", "/late/c", "/late/d"])
+        await etcd_store.update("/late/a", b"2")
+        before = await take(live, 5)
+        # The shared stream has delivered 5 events; these start further back.
+        middle_start = before[0].revision
+        middle = etcd_store.watch("/late/", after_revision=middle_start)
+        catching_up = [
+            asyncio.create_task(take(late, 10)),
+            asyncio.create_task(take(middle, 9)),
+        ]
+        await etcd_store.delete("/late/b")
+        await put_together(endpoint, ["/late/e", "/late/f"])
+        for key in ("/late/g", "/late/h"):
+            await etcd_store.create(key, b"3")
+        after = await take(live, 5)
+        late_events, middle_events = await asyncio.gather(*catching_up)
+        assert await etcd_watches(endpoint, 1) == 1  # the catch-up watches are gone
+        await middle.aclose()
+    finally:
+        await live.aclose()
+        await late.aclose()
+    assert late_events == before + after
+    assert middle_events == before[1:] + after
+    revisions = [event.revision for event in late_events]
+    assert revisions == sorted(revisions)
+    assert len({(event.revision, event.kv.key) for event in late_events}) == 10
+
+
+async def test_a_catch_up_longer_than_an_etcd_batch_misses_nothing(
+    etcd_store: EtcdStore,
+) -> None:
+    """etcd replays at most 1,000 revisions a response, each stamped with the current revision."""
+    start = await etcd_store.current_revision()
+    live = etcd_store.watch("/long/", after_revision=start)
+    late = etcd_store.watch("/long/", after_revision=start)
+    try:
+        await etcd_store.create("/long/first", b"v")
+        await take(live, 1)
+        await asyncio.gather(*(etcd_store.create(f"/long/{n:04}", b"v") for n in range(1500)))
+        expected = await take(live, 1500)
+        caught_up = await take(late, 1501)
+    finally:
+        await live.aclose()
+        await late.aclose()
+    assert caught_up[1:] == expected
+    assert [event.revision for event in caught_up] == list(range(start + 1, start + 1502))
+
+
+async def test_a_catch_up_before_the_first_shared_event_ends_on_a_later_event(
+    cluster: EtcdCluster, etcd_store: EtcdStore
+) -> None:
+    """No event marks where a stream that has delivered nothing started."""
+    endpoint = cluster.endpoints[0]
+    start = await etcd_store.current_revision()
+    for key in ("/quiet/a", "/quiet/b", "/quiet/c"):
+        await etcd_store.create(key, b"old")
+    shared_start = (await etcd_store.create("/elsewhere", b"x")).mod_revision
+    live = etcd_store.watch("/quiet/", after_revision=shared_start)
+    old = etcd_store.watch("/quiet/", after_revision=start)
+    try:
+        live_events = asyncio.create_task(take(live, 2))
+        assert await etcd_watches(endpoint, 1) == 1  # the shared stream, with nothing yet
+        old_events = await take(old, 3)
+        # Caught up to revision shared_start - 1; nothing shows it has reached shared_start.
+        assert await etcd_watches(endpoint, 2) == 2
+        await etcd_store.create("/quiet/d", b"new")
+        await etcd_store.create("/quiet/e", b"new")
+        old_events += await take(old, 2)
+        assert await etcd_watches(endpoint, 1) == 1
+        assert old_events[3:] == await live_events
+    finally:
+        await live.aclose()
+        await old.aclose()
+    assert [event.kv.key for event in old_events] == [f"/quiet/{k}" for k in "abcde"]
+    assert [event.revision for event in old_events] == [
+        start + 1,
+        start + 2,
+        start + 3,
+        shared_start + 1,
+        shared_start + 2,
+    ]
+
+
+async def test_a_watcher_that_overflows_in_a_revision_catches_up_exactly(
+    cluster: EtcdCluster,
+) -> None:
+    """A buffer that overflows part way through a revision's events loses none of them."""
+    endpoint = cluster.endpoints[0]
+    store = await EtcdStore.open(cluster.endpoints, compaction_window=None, max_pending_events=6)
+    start = await store.current_revision()
+    slow = store.watch("/o/", after_revision=start)
+    fast = store.watch("/o/", after_revision=start)
+    try:
+        await store.create("/o/0", b"v")
+        await take(slow, 1)
+        await take(fast, 1)
+        together = await put_together(endpoint, [f"/o/t{n}" for n in range(5)])
+        await take(fast, 5)
+        got = await take(slow, 2)  # 3 events of that revision left in its buffer
+        for n in range(10):
+            await store.create(f"/o/{n + 1:02}", b"v")
+            await take(fast, 1)  # published to slow's buffer too, which overflows
+        got += await take(slow, 13)
+    finally:
+        await slow.aclose()
+        await fast.aclose()
+        await store.close()
+    assert [(event.revision, event.kv.key) for event in got] == [
+        *((together, f"/o/t{n}") for n in range(5)),
+        *((together + 1 + n, f"/o/{n + 1:02}") for n in range(10)),
+    ]
 
 
 # -- the launcher -------------------------------------------------------------

@@ -173,7 +173,13 @@ class SQLiteStore(Store):
         return ListPage(found.items, found.revision, token, found.remaining if found.more else None)
 
     async def current_revision(self) -> int:
-        return self._writer.revision
+        """The newest revision whose writes are committed and visible to watchers.
+
+        Not the writer's counter, which runs ahead inside an open transaction:
+        a reader waiting for this revision must never wait for one that a
+        failed commit rolls back.
+        """
+        return self._published
 
     async def compacted_revision(self) -> int:
         return self._writer.compacted
@@ -235,7 +241,7 @@ class SQLiteStore(Store):
         self._check_open()
         if revision <= self._writer.compacted:
             return
-        revision = min(revision, self._writer.revision)
+        revision = min(revision, self._published)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._writer.submit(CompactJob(revision, self._writer.compacted, future))
         await future
