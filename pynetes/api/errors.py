@@ -1,0 +1,284 @@
+"""API errors as Kubernetes reports them: ``Status`` objects and field errors.
+
+An :class:`ApiError` carries everything a ``meta.k8s.io/v1`` Status needs.
+Its :meth:`ApiError.status` dict keeps upstream's key order (kind,
+apiVersion, metadata, status, message, reason, details, code): clients
+compare error bodies byte for byte.
+
+A :class:`FieldError` is upstream's ``field.Error``: a path, a type, the bad
+value and a detail; its text is worded as upstream words it, because kubectl
+rebuilds its "is invalid" messages from the causes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+_OMITTED = object()
+
+
+class FieldErrorType(enum.Enum):
+    """Upstream's field.ErrorType: (cause reason, text)."""
+
+    NOT_FOUND = ("FieldValueNotFound", "Not found")
+    REQUIRED = ("FieldValueRequired", "Required value")
+    DUPLICATE = ("FieldValueDuplicate", "Duplicate value")
+    INVALID = ("FieldValueInvalid", "Invalid value")
+    NOT_SUPPORTED = ("FieldValueNotSupported", "Unsupported value")
+    FORBIDDEN = ("FieldValueForbidden", "Forbidden")
+    TOO_LONG = ("FieldValueTooLong", "Too long")
+    TOO_MANY = ("FieldValueTooMany", "Too many")
+    INTERNAL = ("InternalError", "Internal error")
+    TYPE_INVALID = ("FieldValueTypeInvalid", "Invalid value")
+
+    @property
+    def reason(self) -> str:
+        return self.value[0]
+
+    @property
+    def text(self) -> str:
+        return self.value[1]
+
+
+_VALUE_FREE = {
+    FieldErrorType.REQUIRED,
+    FieldErrorType.FORBIDDEN,
+    FieldErrorType.TOO_LONG,
+    FieldErrorType.INTERNAL,
+    FieldErrorType.TOO_MANY,
+}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: ``spec.containers[0].image: Required value``."""
+
+    type: FieldErrorType
+    field: str
+    value: Any = _OMITTED
+    detail: str = ""
+
+    def body(self) -> str:
+        """The message without the field path (upstream's ErrorBody)."""
+        text = self.type.text
+        if self.type not in _VALUE_FREE and self.value is not _OMITTED:
+            text += ": " + _render_value(self.value)
+        if self.detail:
+            text += ": " + self.detail
+        return text
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.body()}" if self.field else self.body()
+
+    def cause(self) -> dict[str, str]:
+        return {"reason": self.type.reason, "message": self.body(), "field": self.field}
+
+
+def required(field: str, detail: str = "") -> FieldError:
+    return FieldError(FieldErrorType.REQUIRED, field, detail=detail)
+
+
+def invalid(field: str, value: Any, detail: str) -> FieldError:
+    return FieldError(FieldErrorType.INVALID, field, value, detail)
+
+
+def not_supported(field: str, value: Any, supported: Sequence[str]) -> FieldError:
+    detail = "supported values: " + ", ".join(f'"{option}"' for option in supported)
+    return FieldError(FieldErrorType.NOT_SUPPORTED, field, value, detail)
+
+
+def duplicate(field: str, value: Any) -> FieldError:
+    return FieldError(FieldErrorType.DUPLICATE, field, value)
+
+
+def forbidden(field: str, detail: str) -> FieldError:
+    return FieldError(FieldErrorType.FORBIDDEN, field, detail=detail)
+
+
+def too_long(field: str, limit: int) -> FieldError:
+    return FieldError(FieldErrorType.TOO_LONG, field, detail=f"may not be more than {limit} bytes")
+
+
+def not_found(field: str, value: Any) -> FieldError:
+    return FieldError(FieldErrorType.NOT_FOUND, field, value)
+
+
+def _render_value(value: Any) -> str:
+    """Values as Go's %#v-ish rendering in upstream messages: strings quoted."""
+    if isinstance(value, str):
+        return orjson.dumps(value).decode()
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+class ApiError(Exception):
+    """A request that fails: rendered as a Status with ``code`` and ``reason``."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        *,
+        name: str | None = None,
+        group: str | None = None,
+        kind: str | None = None,
+        causes: Sequence[dict[str, str]] = (),
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.name = name
+        self.group = group
+        self.kind = kind
+        self.causes = list(causes)
+        self.retry_after = retry_after
+
+    def status(self) -> dict[str, Any]:
+        """The ``Status`` object, keys in upstream's order."""
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+        }
+        if self.reason:  # omitempty, as upstream
+            body["reason"] = self.reason
+        details: dict[str, Any] = {}
+        if self.name is not None:
+            details["name"] = self.name
+        if self.group:  # omitempty, as upstream: the core group is left out
+            details["group"] = self.group
+        if self.kind is not None:
+            details["kind"] = self.kind
+        if self.causes:
+            details["causes"] = self.causes
+        if self.retry_after is not None:
+            details["retryAfterSeconds"] = self.retry_after
+        if details:
+            body["details"] = details
+        body["code"] = self.code
+        return body
+
+
+def qualified_kind(group: str, resource: str) -> str:
+    """``pods`` for the core group, ``deployments.apps`` for others, as upstream prints."""
+    return f"{resource}.{group}" if group else resource
+
+
+def not_found_error(group: str, resource: str, name: str) -> ApiError:
+    return ApiError(
+        404,
+        "NotFound",
+        f'{qualified_kind(group, resource)} "{name}" not found',
+        name=name,
+        group=group,
+        kind=resource,
+    )
+
+
+def already_exists(group: str, resource: str, name: str) -> ApiError:
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{qualified_kind(group, resource)} "{name}" already exists',
+        name=name,
+        group=group,
+        kind=resource,
+    )
+
+
+def conflict(group: str, resource: str, name: str, detail: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {qualified_kind(group, resource)} "{name}": {detail}',
+        name=name,
+        group=group,
+        kind=resource,
+    )
+
+
+def invalid_object(group: str, kind: str, name: str, errors: Sequence[FieldError]) -> ApiError:
+    """422: ``Pod "x" is invalid: <errors>``, one cause per field error."""
+    qualified = f"{kind}.{group}" if group else kind
+    rendered = [str(error) for error in errors]
+    summary = rendered[0] if len(rendered) == 1 else "[" + ", ".join(rendered) + "]"
+    return ApiError(
+        422,
+        "Invalid",
+        f'{qualified} "{name}" is invalid: {summary}',
+        name=name,
+        group=group,
+        kind=kind,
+        causes=[error.cause() for error in errors],
+    )
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def method_not_allowed() -> ApiError:
+    return ApiError(
+        405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+    )
+
+
+def unsupported_media_type(content_type: str) -> ApiError:
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format: {content_type}",
+    )
+
+
+def request_entity_too_large(limit: int) -> ApiError:
+    return ApiError(
+        413, "RequestEntityTooLarge", f"the request body is too large: limit is {limit} bytes"
+    )
+
+
+def gone(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "Unauthorized", "Unauthorized")
+
+
+def forbidden_request(user: str, verb: str, group: str, resource: str, namespace: str) -> ApiError:
+    where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{qualified_kind(group, resource)} is forbidden: User "{user}" cannot {verb} resource'
+        f' "{resource}" in API group "{group}"{where}',
+        group=group,
+        kind=resource,
+    )
+
+
+def internal_error(message: str) -> ApiError:
+    return ApiError(500, "InternalError", f"Internal error occurred: {message}")
+
+
+def service_unavailable(message: str) -> ApiError:
+    return ApiError(503, "ServiceUnavailable", message)
+
+
+def timeout_error(message: str) -> ApiError:
+    return ApiError(504, "Timeout", message)

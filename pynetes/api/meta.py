@@ -1,0 +1,68 @@
+"""Object metadata: the fields the server owns, and small accessors for plain-dict objects."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+Object = dict[str, Any]
+
+#: upstream's utilrand alphabet: no vowels (no words), no 0/1/3 (confusable).
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_GENERATED_SUFFIX = 5
+_MAX_GENERATE_NAME_PREFIX = 63 - _GENERATED_SUFFIX
+
+
+def metadata(obj: Object) -> dict[str, Any]:
+    """The object's metadata dict (created if missing)."""
+    found = obj.get("metadata")
+    if not isinstance(found, dict):
+        found = {}
+        obj["metadata"] = found
+    return found
+
+
+def name_of(obj: Object) -> str:
+    return (obj.get("metadata") or {}).get("name") or ""
+
+
+def namespace_of(obj: Object) -> str:
+    return (obj.get("metadata") or {}).get("namespace") or ""
+
+
+def resource_version(obj: Object) -> int:
+    """The object's resourceVersion as a number (0 when absent or malformed)."""
+    value = (obj.get("metadata") or {}).get("resourceVersion")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def generate_name(prefix: str) -> str:
+    """``prefix`` plus five random characters, as upstream's name generator does."""
+    prefix = prefix[:_MAX_GENERATE_NAME_PREFIX]
+    return prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(_GENERATED_SUFFIX))
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with second precision, as metav1.Time serializes."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def micro_timestamp(moment: datetime) -> str:
+    """RFC 3339 with microseconds, as metav1.MicroTime serializes."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError, AttributeError):
+        return None
