@@ -6,23 +6,40 @@ Components arrive issue by issue; each registers its subcommand here.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 import pynetes
+from pynetes.apiserver import command as apiserver_command
+from pynetes.cluster import up as up_command
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pynetes", description="Kubernetes, written in Python.")
+    parser.add_argument(
+        "-v", "--verbosity", type=int, default=0, help="log level: 0 info, 1+ debug"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("version", help="print the pynetes version")
+    apiserver_command.add_arguments(commands.add_parser("apiserver", help="run kube-apiserver"))
+    up_command.add_arguments(
+        commands.add_parser("up", help="start a cluster on this machine and keep it running")
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if arguments.verbosity else logging.INFO,
+        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
+    )
     if arguments.command == "version":
         print(f"pynetes {pynetes.__version__}")
-    return 0
+        return 0
+    if arguments.command == "apiserver":
+        return apiserver_command.run(arguments)
+    return up_command.run(arguments)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,105 @@
+"""Admission: the built-in plugins that run before an object is stored.
+
+Enabled by default upstream and reproduced here:
+- NamespaceLifecycle: no new objects in a namespace that does not exist or
+  is terminating; the immortal namespaces cannot be deleted.
+- ServiceAccount: pods without a service account run as ``default``.
+- Priority: a pod's ``priority`` comes from its PriorityClass.
+- DefaultTolerationSeconds: pods tolerate not-ready and unreachable nodes
+  for 300 s.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pynetes.api import errors
+from pynetes.api.defaults import default_pod_priority, default_toleration_seconds
+from pynetes.api.resources import Resource
+
+Object = dict[str, Any]
+
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
+#: The two classes every cluster has (upstream creates them at start-up).
+_SYSTEM_PRIORITY_CLASSES: dict[str, Object] = {
+    "system-cluster-critical": {"value": 2000000000, "preemptionPolicy": "PreemptLowerPriority"},
+    "system-node-critical": {"value": 2000001000, "preemptionPolicy": "PreemptLowerPriority"},
+}
+
+
+class ObjectLookup(Protocol):
+    """Reads the admission plugins need: current objects from the watch caches."""
+
+    async def namespace(self, name: str) -> Object | None: ...
+
+    async def priority_class(self, name: str) -> Object | None: ...
+
+
+class Admission:
+    """The admission chain for creates, updates and deletes."""
+
+    def __init__(self, lookup: ObjectLookup) -> None:
+        self._lookup = lookup
+
+    async def admit_create(self, resource: Resource, namespace: str, obj: Object) -> None:
+        if resource.namespaced:
+            await self._check_namespace_open(namespace)
+        if resource.group == "" and resource.plural == "pods":
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("serviceAccountName", "default")
+            spec.setdefault("serviceAccount", spec["serviceAccountName"])
+            admitted = default_toleration_seconds(await self._with_priority(obj))
+            obj.clear()
+            obj.update(admitted)
+
+    async def admit_update(self, resource: Resource, namespace: str, obj: Object) -> None:
+        """Updates go through: NamespaceLifecycle only guards creation."""
+
+    def admit_delete(self, resource: Resource, name: str) -> None:
+        if resource.group == "" and resource.plural == "namespaces" and name in IMMORTAL_NAMESPACES:
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                name=name,
+                kind="namespaces",
+            )
+
+    async def _check_namespace_open(self, namespace: str) -> None:
+        found = await self._lookup.namespace(namespace)
+        if found is None:
+            raise errors.not_found_error("", "namespaces", namespace)
+        if (found.get("status") or {}).get("phase") == "Terminating":
+            message = (
+                f"unable to create new content in namespace {namespace} because it is being"
+                " terminated"
+            )
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                message,
+                name=namespace,
+                kind="namespaces",
+                causes=[
+                    {
+                        "reason": "NamespaceTerminating",
+                        "message": message,
+                        "field": "metadata.namespace",
+                    }
+                ],
+            )
+
+    async def _with_priority(self, pod: Object) -> Object:
+        """The Priority plugin: ``spec.priority`` from the PriorityClass the pod names."""
+        name = (pod.get("spec") or {}).get("priorityClassName")
+        if not name:
+            return default_pod_priority(pod, None)
+        found = _SYSTEM_PRIORITY_CLASSES.get(name) or await self._lookup.priority_class(name)
+        if found is None:
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                f'pods "{(pod.get("metadata") or {}).get("name", "")}" is forbidden: no'
+                f" PriorityClass with name {name} was found",
+            )
+        return default_pod_priority(pod, found)

@@ -1,0 +1,210 @@
+"""Assembling and running kube-apiserver: storage, registries, caches, TLS, HTTP.
+
+:func:`start` is what ``pynetes apiserver`` runs and what the tests start
+in process: it opens the store (SQLite in the data directory, or etcd),
+makes an :class:`ObjectStore` with its watch cache per resource, creates the
+system namespaces, starts serving custom resources, and listens with TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from pynetes.api import errors
+from pynetes.api.resources import Resource, ResourceRegistry
+from pynetes.api.validation import semantic
+from pynetes.apiserver.admission import Admission
+from pynetes.apiserver.auth.authentication import (
+    BearerToken,
+    ClientCertificate,
+    StaticTokenFile,
+    UnionAuthenticator,
+)
+from pynetes.apiserver.auth.authorization import AlwaysAllow
+from pynetes.apiserver.crds import CrdController
+from pynetes.apiserver.decoding import ObjectDecoder
+from pynetes.apiserver.handlers import ResourceApi
+from pynetes.apiserver.registry import ObjectStore
+from pynetes.apiserver.server import ApiServer
+from pynetes.pki.certificates import ensure_pki
+from pynetes.storage import Store
+from pynetes.storage.etcd import EtcdStore
+from pynetes.storage.sqlite import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass
+class ServerOptions:
+    """kube-apiserver's flags, by their upstream names where they have one."""
+
+    data_dir: Path
+    secure_port: int = 6443
+    bind_address: str = "127.0.0.1"
+    storage: str = "sqlite"
+    etcd_servers: list[str] = field(default_factory=list)
+    token_auth_file: Path | None = None
+    pki_dir: Path | None = None
+    advertise_hosts: list[str] = field(default_factory=list)
+
+    @property
+    def pki_directory(self) -> Path:
+        return self.pki_dir or self.data_dir / "pki"
+
+
+def validate(resource: Resource, new: Object, old: Object | None) -> list[errors.FieldError]:
+    """Semantic validation: the rules of each kind, on create or on update."""
+    if old is None:
+        return semantic.validate_object(resource.group, resource.version, resource.kind, new)
+    return semantic.validate_update(resource.group, resource.version, resource.kind, new, old)
+
+
+class CacheLookup:
+    """Admission's reads, from the watch caches."""
+
+    def __init__(self, stores: dict[Resource, ObjectStore], registry: ResourceRegistry) -> None:
+        self._stores = stores
+        self._registry = registry
+
+    async def namespace(self, name: str) -> Object | None:
+        return await self._find("", "v1", "namespaces", "", name)
+
+    async def priority_class(self, name: str) -> Object | None:
+        return await self._find("scheduling.k8s.io", "v1", "priorityclasses", "", name)
+
+    async def _find(
+        self, group: str, version: str, plural: str, namespace: str, name: str
+    ) -> Object | None:
+        resource = self._registry.lookup(group, version, plural)
+        store = self._stores.get(resource) if resource is not None else None
+        if store is None:
+            return None
+        await store.fresh_cache()
+        found = store.cache.get(resource.storage_key(namespace, name))  # type: ignore[union-attr]
+        return None if found is None else found.obj
+
+
+@dataclass
+class RunningServer:
+    """A started API server: where it listens, and how to stop it."""
+
+    url: str
+    pki_dir: Path
+    store: Store
+    stores: dict[Resource, ObjectStore]
+    runner: web.AppRunner
+    crds: CrdController
+    api_server: ApiServer
+
+    async def stop(self) -> None:
+        """Close watches first (their streams end), then connections, then storage."""
+        await self.crds.stop()
+        await asyncio.gather(*(store.stop() for store in list(self.stores.values())))
+        await self.runner.cleanup()
+        await self.store.close()
+
+
+async def open_storage(options: ServerOptions) -> Store:
+    if options.storage == "etcd":
+        if not options.etcd_servers:
+            raise ValueError("--storage etcd needs --etcd-servers")
+        return await EtcdStore.open(options.etcd_servers)
+    if options.storage != "sqlite":
+        raise ValueError(f"unknown storage {options.storage!r}: sqlite or etcd")
+    return await SQLiteStore.open(options.data_dir / "storage")
+
+
+async def start(options: ServerOptions) -> RunningServer:
+    """Start serving; returns once the API answers on ``options.secure_port``."""
+    pki = await asyncio.to_thread(
+        ensure_pki, options.pki_directory, hosts=options.advertise_hosts, ips=[options.bind_address]
+    )
+    store = await open_storage(options)
+    registry = ResourceRegistry()
+    stores: dict[Resource, ObjectStore] = {}
+
+    def make_store(resource: Resource) -> ObjectStore:
+        return ObjectStore(resource, store, validate=validate)
+
+    for resource in registry:
+        stores[resource] = make_store(resource)
+    await asyncio.gather(*(object_store.start() for object_store in stores.values()))
+    api = ResourceApi(
+        registry,
+        stores,
+        decoder=ObjectDecoder(),
+        admission=Admission(CacheLookup(stores, registry)),
+    )
+    await _create_system_namespaces(stores, registry)
+    server = ApiServer(
+        registry,
+        api,
+        authenticator=_authenticator(options),
+        authorizer=AlwaysAllow(),
+        ready=lambda: True,
+        server_address=f"{options.bind_address}:{options.secure_port}",
+    )
+    crds = CrdController(
+        stores[registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")],  # type: ignore[index]
+        registry,
+        stores,
+        make_store,
+        server.openapi.invalidate,
+    )
+    await crds.start()
+    runner = web.AppRunner(
+        server.application(), access_log=None, handle_signals=False, shutdown_timeout=5.0
+    )
+    await runner.setup()
+    site = web.TCPSite(
+        runner,
+        options.bind_address,
+        options.secure_port,
+        ssl_context=pki.server_ssl_context(),
+        backlog=1024,
+    )
+    await site.start()
+    port = runner.addresses[0][1]
+    host = options.bind_address if ":" not in options.bind_address else f"[{options.bind_address}]"
+    return RunningServer(
+        f"https://{host}:{port}", pki.directory, store, stores, runner, crds, server
+    )
+
+
+def _authenticator(options: ServerOptions) -> UnionAuthenticator:
+    authenticators: list[Any] = [ClientCertificate()]
+    if options.token_auth_file is not None:
+        authenticators.append(BearerToken(StaticTokenFile.load(options.token_auth_file)))
+    return UnionAuthenticator(*authenticators)
+
+
+async def _create_system_namespaces(
+    stores: dict[Resource, ObjectStore], registry: ResourceRegistry
+) -> None:
+    namespaces = stores[registry.lookup("", "v1", "namespaces")]  # type: ignore[index]
+    for name in SYSTEM_NAMESPACES:
+        if namespaces.cache.get(namespaces.resource.storage_key("", name)) is not None:
+            continue
+        obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {}}
+        try:
+            await namespaces.create("", obj)
+        except errors.ApiError as error:
+            if error.code != 409:
+                raise
+
+
+def client_ssl_context(pki_dir: Path, cert: Path, key: Path) -> ssl.SSLContext:
+    """A client TLS context trusting the cluster CA, with a client certificate."""
+    context = ssl.create_default_context(cafile=str(pki_dir / "ca.crt"))
+    context.load_cert_chain(cert, key)
+    return context

@@ -1,0 +1,56 @@
+"""``pynetes apiserver``: kube-apiserver's command line, with upstream's flag names."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from pynetes.apiserver.app import ServerOptions, start
+
+log = logging.getLogger("pynetes.apiserver")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, required=True, help="where state and PKI live")
+    parser.add_argument("--secure-port", type=int, default=6443)
+    parser.add_argument("--bind-address", default="127.0.0.1")
+    parser.add_argument("--storage", choices=("sqlite", "etcd"), default="sqlite")
+    parser.add_argument(
+        "--etcd-servers", default="", help="comma-separated etcd client URLs (--storage etcd)"
+    )
+    parser.add_argument("--token-auth-file", type=Path, default=None)
+    parser.add_argument("--pki-dir", type=Path, default=None, help="default: DATA_DIR/pki")
+
+
+def options_from(arguments: argparse.Namespace) -> ServerOptions:
+    return ServerOptions(
+        data_dir=arguments.data_dir,
+        secure_port=arguments.secure_port,
+        bind_address=arguments.bind_address,
+        storage=arguments.storage,
+        etcd_servers=[url for url in arguments.etcd_servers.split(",") if url],
+        token_auth_file=arguments.token_auth_file,
+        pki_dir=arguments.pki_dir,
+    )
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM."""
+    return asyncio.run(_serve(options_from(arguments)))
+
+
+async def _serve(options: ServerOptions) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    server = await start(options)
+    log.info("serving the Kubernetes API on %s", server.url)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+    return 0

@@ -1,0 +1,386 @@
+"""Resource requests: the verbs of the Kubernetes REST API over the generic registry.
+
+Each handler turns an HTTP request on ``/api[s]/.../<resource>[/<name>[/<sub>]]``
+into a registry call and the answer into the representation the client
+asked for (JSON, or a server-side Table). Errors are raised as ApiError and
+rendered as Status objects by the server's middleware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from pynetes.api import errors, fieldmanager, fields, labels, meta
+from pynetes.api.resources import Resource, ResourceRegistry
+from pynetes.apiserver import negotiation, query, tables
+from pynetes.apiserver.admission import Admission
+from pynetes.apiserver.codec import decode_from_storage
+from pynetes.apiserver.decoding import ObjectDecoder
+from pynetes.apiserver.patching import apply_patch
+from pynetes.apiserver.registry import ObjectStore
+from pynetes.apiserver.responses import json_response, raw_json, read_body, read_optional_body
+from pynetes.apiserver.subresources import Subresources
+from pynetes.apiserver.watch import WatchRequest, serve_watch, timeout_for
+from pynetes.apiserver.watchcache import CachedObject, CacheEvent, Predicate
+from pynetes.storage import CompactedError, InvalidContinueTokenError, StorageError
+
+Object = dict[str, Any]
+
+_CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can"
+    " start a new list without the continue parameter, or use the continue token in this"
+    " response to retrieve the remainder of the results. Continuing with the provided token"
+    " results in an inconsistent list - objects that were created, modified, or deleted"
+    " between the time the first chunk was returned and now may show up in the list."
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a resource request addresses."""
+
+    verb: str
+    resource: Resource
+    namespace: str
+    name: str
+    subresource: str
+
+
+class ResourceApi:
+    """The verbs, for every resource in ``resources`` backed by a store in ``stores``."""
+
+    def __init__(
+        self,
+        resources: ResourceRegistry,
+        stores: dict[Resource, ObjectStore],
+        *,
+        decoder: ObjectDecoder,
+        admission: Admission,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.resources = resources
+        self.stores = stores
+        self.decoder = decoder
+        self.admission = admission
+        self.clock = clock
+        self._subresources = Subresources(self)
+
+    def store_for(self, resource: Resource) -> ObjectStore:
+        store = self.stores.get(resource)
+        if store is None:
+            raise errors.not_found_error(resource.group, resource.plural, "")
+        return store
+
+    async def serve(self, request: web.Request, target: Target) -> web.StreamResponse:
+        if target.subresource:
+            return await self._subresources.serve(request, target)
+        handler = {
+            "get": self.get,
+            "list": self.list,
+            "watch": self.watch,
+            "create": self.create,
+            "update": self.update,
+            "patch": self.patch,
+            "delete": self.delete,
+            "deletecollection": self.delete_collection,
+        }.get(target.verb)
+        if handler is None:
+            raise errors.method_not_allowed()
+        return await handler(request, target)
+
+    # -- reads ---------------------------------------------------------------
+
+    async def get(self, request: web.Request, target: Target) -> web.StreamResponse:
+        store = self.store_for(target.resource)
+        found = await store.get(target.namespace, target.name)
+        accept = negotiation.parse_media_types(request.headers.get("Accept"))
+        if negotiation.wants_table(accept):
+            return self.table_response(request, target.resource, [found.obj], None)
+        return raw_json(found.encoded())
+
+    async def list(self, request: web.Request, target: Target) -> web.StreamResponse:
+        store = self.store_for(target.resource)
+        params = request.query
+        predicate = self.predicate(target.resource, params)
+        limit = query.integer(params, "limit") or 0
+        continue_token = params.get("continue") or None
+        requested = query.resource_version(params.get("resourceVersion"))
+        exact = params.get("resourceVersionMatch") == "Exact"
+        prefix = store.key_prefix(target.namespace)
+        items: list[CachedObject] | None = None
+        revision = 0
+        token = None
+        remaining = None
+        if continue_token is None and not exact:
+            await self._catch_up(store, requested)
+            revision = store.cache.revision
+            items = [c for c in store.cache.list(prefix) if predicate is None or predicate(c.obj)]
+            if limit and len(items) > limit:
+                items = None  # paginate from storage, at one revision
+        if items is None:
+            items, revision, token, remaining = await self._list_from_storage(
+                store, prefix, predicate, limit, continue_token, requested if exact else None
+            )
+        list_meta: dict[str, Any] = {"resourceVersion": str(revision)}
+        if token:
+            list_meta["continue"] = token
+            if remaining is not None:
+                list_meta["remainingItemCount"] = remaining
+        accept = negotiation.parse_media_types(request.headers.get("Accept"))
+        if negotiation.wants_table(accept):
+            return self.table_response(request, target.resource, [c.obj for c in items], list_meta)
+        return raw_json(_list_body(target.resource, list_meta, items))
+
+    async def _catch_up(self, store: ObjectStore, requested: int | None) -> None:
+        """resourceVersion unset: a consistent read; "0": any; N: not older than N."""
+        if requested is None:
+            await store.fresh_cache()
+        elif requested > 0 and not await store.cache.wait_until(requested, 3.0):
+            raise errors.ApiError(
+                504,
+                "Timeout",
+                f"Too large resource version: {requested}, current: {store.cache.revision}",
+            )
+
+    async def _list_from_storage(
+        self,
+        store: ObjectStore,
+        prefix: str,
+        predicate: Predicate | None,
+        limit: int,
+        continue_token: str | None,
+        revision: int | None,
+    ) -> tuple[list[CachedObject], int, str | None, int | None]:
+        """A page read at one revision, filled up to ``limit`` past filtered-out objects."""
+        items: list[CachedObject] = []
+        try:
+            while True:
+                page = await store.storage.list(
+                    prefix,
+                    limit=limit,
+                    continue_token=continue_token,
+                    revision=revision,
+                )
+                for kv in page.items:
+                    obj = decode_from_storage(kv)
+                    if predicate is None or predicate(obj):
+                        items.append(CachedObject(kv.key, obj, kv.mod_revision))
+                continue_token = page.continue_token
+                revision = page.revision
+                if continue_token is None or (limit and len(items) >= limit):
+                    remaining = page.remaining if predicate is None else None
+                    return items, page.revision, continue_token, remaining
+        except CompactedError:
+            raise errors.gone(_CONTINUE_EXPIRED) from None
+        except InvalidContinueTokenError as error:
+            raise errors.bad_request(str(error)) from None
+        except StorageError as error:
+            raise errors.bad_request(str(error)) from None
+
+    def predicate(self, resource: Resource, params: Any) -> Predicate | None:
+        """The label and field selectors of a request, as one test of an object."""
+        label_selector = labels.parse_label_selector(params.get("labelSelector", ""))
+        field_selector = fields.parse_field_selector(
+            params.get("fieldSelector", ""), group=resource.group, resource=resource.plural
+        )
+        if label_selector.empty and field_selector.empty:
+            return None
+        group, plural = resource.group, resource.plural
+
+        def matches(obj: Object) -> bool:
+            metadata = obj.get("metadata") or {}
+            if not label_selector.matches(metadata.get("labels") or {}):
+                return False
+            return field_selector.empty or field_selector.matches(
+                fields.field_set(group, plural, obj)
+            )
+
+        return matches
+
+    def table_response(
+        self,
+        request: web.Request,
+        resource: Resource,
+        objects: list[Object],
+        list_meta: dict[str, Any] | None,
+    ) -> web.Response:
+        include = request.query.get("includeObject", "Metadata")
+        columns = resource.custom.get("printerColumns") if resource.custom else None
+        table = tables.table_for(
+            resource.group,
+            resource.plural,
+            objects,
+            include_object=include,
+            now=self.clock(),
+            list_metadata=list_meta,
+            printer_columns=columns,  # type: ignore[arg-type]
+        )
+        return raw_json(orjson.dumps(table))
+
+    async def watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        store = self.store_for(target.resource)
+        params = request.query
+        requested = query.resource_version(params.get("resourceVersion"))
+        send_initial = query.boolean(params, "sendInitialEvents")
+        spec = WatchRequest(
+            after=None if (requested in (None, 0) or send_initial) else requested,
+            send_initial_events=send_initial,
+            allow_bookmarks=query.boolean(params, "allowWatchBookmarks"),
+            timeout=timeout_for(query.integer(params, "timeoutSeconds")),
+            kind=target.resource.kind,
+            api_version=target.resource.group_version,
+        )
+        if requested is None and not send_initial:
+            await store.fresh_cache()
+        accept = negotiation.parse_media_types(request.headers.get("Accept"))
+        encode = self._table_frames(target.resource) if negotiation.wants_table(accept) else None
+        return await serve_watch(
+            request,
+            store.cache,
+            store.key_prefix(target.namespace),
+            self.predicate(target.resource, params),
+            spec,
+            encode or (lambda kind, event: event.frame(kind)),
+        )
+
+    def _table_frames(self, resource: Resource) -> Callable[[str, CacheEvent], bytes]:
+        """Watch frames holding one-row Tables; column definitions in the first only."""
+        first = True
+        columns = resource.custom.get("printerColumns") if resource.custom else None
+
+        def encode(kind: str, event: CacheEvent) -> bytes:
+            nonlocal first
+            table = tables.table_for(
+                resource.group,
+                resource.plural,
+                [event.current.obj],
+                include_object="Metadata",
+                now=self.clock(),
+                printer_columns=columns,  # type: ignore[arg-type]
+            )
+            if not first:
+                table["columnDefinitions"] = []
+            first = False
+            return orjson.dumps({"type": kind, "object": table}) + b"\n"
+
+        return encode
+
+    # -- writes --------------------------------------------------------------
+
+    async def create(self, request: web.Request, target: Target) -> web.StreamResponse:
+        store = self.store_for(target.resource)
+        body = await read_body(request)
+        obj, warnings = self.decoder.decode(target.resource, body, request.query)
+        dry_run = query.dry_run(request.query)
+        await self.admission.admit_create(target.resource, target.namespace, obj)
+        obj = self.tracked(request, target.resource, None, obj)
+        created = await store.create(target.namespace, obj, dry_run=dry_run)
+        return json_response(created, status=201, warnings=warnings)
+
+    async def update(self, request: web.Request, target: Target) -> web.StreamResponse:
+        store = self.store_for(target.resource)
+        body = await read_body(request)
+        obj, warnings = self.decoder.decode(target.resource, body, request.query)
+        await self.admission.admit_update(target.resource, target.namespace, obj)
+        updated = await store.update(
+            target.namespace,
+            target.name,
+            obj,
+            dry_run=query.dry_run(request.query),
+            track=lambda current, new: self.tracked(request, target.resource, current, new),
+        )
+        return json_response(updated, warnings=warnings)
+
+    async def patch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        store = self.store_for(target.resource)
+        return await apply_patch(self, request, target, store, subresource=None)
+
+    def tracked(
+        self,
+        request: web.Request,
+        resource: Resource,
+        old: Object | None,
+        new: Object,
+        subresource: str = "",
+    ) -> Object:
+        """``new`` with managedFields recording the request's field manager as upstream does."""
+        manager = request.query.get("fieldManager") or fieldmanager.default_manager(
+            request.headers.get("User-Agent", "")
+        )
+        return fieldmanager.track_update(
+            old,
+            new,
+            manager=manager,
+            node=resource.schema_node(),
+            api_version=resource.group_version,
+            now=meta.timestamp(self.clock()),
+            subresource=subresource,
+        )
+
+    async def delete(self, request: web.Request, target: Target) -> web.StreamResponse:
+        store = self.store_for(target.resource)
+        body = await read_optional_body(request)
+        options = query.delete_options(request.query, body)
+        obj, gone = await store.delete(target.namespace, target.name, options)
+        if not gone or store.strategy.returns_deleted_object:
+            return json_response(obj)
+        uid = (obj.get("metadata") or {}).get("uid")
+        return json_response(success_status(target.resource, target.name, uid=uid))
+
+    async def delete_collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+        store = self.store_for(target.resource)
+        body = await read_optional_body(request)
+        options = query.delete_options(request.query, body)
+        predicate = self.predicate(target.resource, request.query)
+        await store.fresh_cache()
+        deleted = []
+        for cached in store.cache.list(store.key_prefix(target.namespace)):
+            if predicate is not None and not predicate(cached.obj):
+                continue
+            try:
+                obj, _gone = await store.delete(
+                    meta.namespace_of(cached.obj), meta.name_of(cached.obj), options
+                )
+            except errors.ApiError as error:
+                if error.code == 404:
+                    continue
+                raise
+            deleted.append(obj)
+        list_meta = {"resourceVersion": str(store.cache.revision)}
+        return raw_json(
+            _list_body(
+                target.resource,
+                list_meta,
+                [CachedObject("", obj, 0) for obj in deleted],
+            )
+        )
+
+
+def success_status(resource: Resource, name: str, *, uid: str | None) -> Object:
+    """The Status a DELETE answers when the object is gone (details as upstream, omitempty)."""
+    details: dict[str, Any] = {"name": name}
+    if resource.group:
+        details["group"] = resource.group
+    details["kind"] = resource.plural
+    if uid:
+        details["uid"] = uid
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
+
+
+def _list_body(resource: Resource, list_meta: dict[str, Any], items: list[CachedObject]) -> bytes:
+    head = orjson.dumps(
+        {"kind": resource.list_kind, "apiVersion": resource.group_version, "metadata": list_meta}
+    )
+    return head[:-1] + b',"items":[' + b",".join(c.encoded() for c in items) + b"]}"

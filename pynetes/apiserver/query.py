@@ -1,0 +1,97 @@
+"""Query parameters as kube-apiserver reads them.
+
+Booleans arrive as ``true``, ``True`` or ``1`` (the Python client sends
+``True``); a malformed number is a 400. DeleteOptions come from the query
+string (the Python client) or from a JSON body (kubectl); the body wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pynetes.api import errors
+from pynetes.apiserver.registry import DeleteOptions
+
+_TRUE = {"true", "True", "TRUE", "1", "t", "T"}
+_FALSE = {"false", "False", "FALSE", "0", "f", "F", ""}
+
+
+def boolean(query: Mapping[str, str], name: str) -> bool:
+    value = query.get(name)
+    if value is None:
+        return False
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise errors.bad_request(f'invalid boolean value for {name}: "{value}"')
+
+
+def integer(query: Mapping[str, str], name: str) -> int | None:
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(f'invalid value for {name}: "{value}"') from None
+
+
+def resource_version(value: str | None) -> int | None:
+    """A resourceVersion parameter: None when absent or empty; 400 when not a number."""
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise errors.bad_request(f'invalid resource version "{value}"') from None
+    if number < 0:
+        raise errors.bad_request(f'invalid resource version "{value}"')
+    return number
+
+
+def dry_run(query: Mapping[str, str], body: Mapping[str, Any] | None = None) -> bool:
+    values = [query.get("dryRun")] if "dryRun" in query else []
+    if body and isinstance(body.get("dryRun"), list):
+        values += body["dryRun"]
+    for value in values:
+        if value != "All":
+            raise errors.bad_request(
+                f'unsupported dry run option "{value}": only "All" is supported'
+            )
+    return bool(values)
+
+
+def delete_options(query: Mapping[str, str], body: Any) -> DeleteOptions:
+    """DeleteOptions from the query string, overridden by a DeleteOptions body."""
+    options: dict[str, Any] = {}
+    grace = integer(query, "gracePeriodSeconds")
+    policy = query.get("propagationPolicy")
+    if query.get("orphanDependents") is not None and policy is None:
+        policy = "Orphan" if boolean(query, "orphanDependents") else "Background"
+    if isinstance(body, dict):
+        if body.get("gracePeriodSeconds") is not None:
+            grace = body["gracePeriodSeconds"]
+        if body.get("propagationPolicy") is not None:
+            policy = body["propagationPolicy"]
+        elif body.get("orphanDependents") is not None:
+            policy = "Orphan" if body["orphanDependents"] else "Background"
+        preconditions = body.get("preconditions") or {}
+        options["precondition_uid"] = preconditions.get("uid")
+        options["precondition_resource_version"] = preconditions.get("resourceVersion")
+    if policy not in (None, "Orphan", "Background", "Foreground"):
+        raise errors.ApiError(
+            422,
+            "Invalid",
+            f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value:'
+            f' "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"',
+        )
+    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
+        raise errors.bad_request("gracePeriodSeconds must be an integer")
+    return DeleteOptions(
+        grace_period_seconds=grace,
+        propagation_policy=policy,
+        dry_run=dry_run(query, body if isinstance(body, dict) else None),
+        **options,
+    )

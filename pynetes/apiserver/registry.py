@@ -1,0 +1,421 @@
+"""The generic registry: create, read, update and delete of one resource, with upstream's semantics.
+
+This is kube-apiserver's ``genericregistry.Store``: it fills the fields the
+server owns (uid, creationTimestamp, generation, generated names), runs the
+resource's :class:`Strategy`, validates, writes through the storage
+interface with optimistic concurrency, and handles finalizers and graceful
+deletion. Reads come from the resource's :class:`WatchCache`.
+
+Every method takes and returns plain dicts that the caller owns; objects
+from the cache are never handed out for mutation.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynetes.api import errors, meta
+from pynetes.api.errors import ApiError, FieldError
+from pynetes.api.resources import Resource
+from pynetes.apiserver import codec
+from pynetes.apiserver.strategies import Strategy, strategy_for
+from pynetes.apiserver.watchcache import CachedObject, WatchCache
+from pynetes.storage import (
+    ConflictError,
+    KeyExistsError,
+    KeyNotFoundError,
+    Store,
+    ValueTooLargeError,
+)
+
+Object = dict[str, Any]
+Validator = Callable[[Resource, Object, Object | None], list[FieldError]]
+Clock = Callable[[], datetime]
+
+#: How long a consistent read waits for the cache to catch up with the store.
+FRESHNESS_TIMEOUT = 3.0
+#: Events expire from storage an hour after their last write, as upstream's --event-ttl.
+EVENT_TTL_SECONDS = 3600.0
+_CONFLICT_DETAIL = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None
+    precondition_uid: str | None = None
+    precondition_resource_version: str | None = None
+    dry_run: bool = False
+
+
+class ObjectStore:
+    """One resource's objects, in ``store`` under the resource's prefix."""
+
+    def __init__(
+        self,
+        resource: Resource,
+        store: Store,
+        *,
+        validate: Validator,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self.resource = resource
+        self.strategy: Strategy = strategy_for(resource)
+        self.storage = store
+        self._validate = validate
+        self._clock = clock
+        self.cache = WatchCache(store, resource.storage_prefix)
+        self._ttl = EVENT_TTL_SECONDS if resource.plural == "events" else None
+        self._last_write = 0
+
+    async def start(self) -> None:
+        await self.cache.start()
+
+    async def stop(self) -> None:
+        await self.cache.stop()
+
+    # -- reads ---------------------------------------------------------------
+
+    async def fresh_cache(self) -> bool:
+        """Wait until the cache reflects every write this server has acknowledged.
+
+        The cache follows only its resource's keys, so the store's global
+        revision is no target (it moves with every other resource). Each
+        write through this store records its revision instead: a client
+        reads its own writes. Writes made through another API server on the
+        same etcd reach the cache within its watch delay.
+        """
+        return await self.cache.wait_until(self._last_write, FRESHNESS_TIMEOUT)
+
+    def _wrote(self, revision: int) -> int:
+        self._last_write = max(self._last_write, revision)
+        return revision
+
+    async def get(self, namespace: str, name: str) -> CachedObject:
+        key = self.resource.storage_key(namespace, name)
+        await self.fresh_cache()
+        found = self.cache.get(key)
+        if found is None:
+            raise self._not_found(name)
+        return found
+
+    def key_prefix(self, namespace: str) -> str:
+        if namespace and self.resource.namespaced:
+            return f"{self.resource.storage_prefix}{namespace}/"
+        return self.resource.storage_prefix
+
+    # -- create --------------------------------------------------------------
+
+    async def create(self, namespace: str, obj: Object, *, dry_run: bool = False) -> Object:
+        """Store a new object; the body is the caller's and is changed in place."""
+        metadata = meta.metadata(obj)
+        self._fill_create_metadata(namespace, metadata)
+        self.strategy.prepare_for_create(obj)
+        self._check(obj, None)
+        for _attempt in range(8):
+            if not metadata.get("name"):
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'{self.resource.kind} in version "{self.resource.version}" cannot be'
+                    " handled as a "
+                    f"{self.resource.kind}: name or generateName is required",
+                )
+            key = self.resource.storage_key(namespace, metadata["name"])
+            if dry_run:
+                if self.cache.get(key) is not None:
+                    raise self._already_exists(metadata["name"])
+                return obj
+            try:
+                stored = await self.storage.create(
+                    key, codec.encode_for_storage(obj), ttl=self._ttl
+                )
+            except KeyExistsError:
+                if not metadata.get("generateName") or _attempt == 7:
+                    raise self._already_exists(metadata["name"]) from None
+                metadata["name"] = meta.generate_name(metadata["generateName"])
+                continue
+            except ValueTooLargeError as error:
+                raise errors.request_entity_too_large(error.limit) from None
+            metadata["resourceVersion"] = str(self._wrote(stored.mod_revision))
+            return obj
+        raise AssertionError("unreachable")
+
+    def _fill_create_metadata(self, namespace: str, metadata: dict[str, Any]) -> None:
+        if self.resource.namespaced:
+            body_namespace = metadata.get("namespace")
+            if body_namespace and body_namespace != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent"
+                    " on the request"
+                )
+            metadata["namespace"] = namespace
+        else:
+            metadata.pop("namespace", None)
+        if not metadata.get("name") and metadata.get("generateName"):
+            metadata["name"] = meta.generate_name(metadata["generateName"])
+        metadata["uid"] = meta.new_uid()
+        metadata["creationTimestamp"] = meta.timestamp(self._clock())
+        for owned in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            metadata.pop(owned, None)
+        metadata.pop("generation", None)
+        metadata.pop("selfLink", None)
+
+    # -- update --------------------------------------------------------------
+
+    async def update(
+        self,
+        namespace: str,
+        name: str,
+        obj: Object,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        track: Callable[[Object, Object], Object] | None = None,
+    ) -> Object:
+        """PUT: replace the object; a stale ``metadata.resourceVersion`` is a 409.
+
+        ``track(current, new)`` returns ``new`` with its managedFields updated.
+        """
+        wanted = (obj.get("metadata") or {}).get("resourceVersion")
+
+        def replace(current: Object) -> Object:
+            if wanted and wanted != current["metadata"]["resourceVersion"]:
+                raise self._conflict(name)
+            return obj if track is None else track(current, obj)
+
+        return await self.update_with(
+            namespace,
+            name,
+            replace,
+            subresource=subresource,
+            dry_run=dry_run,
+            retry_conflicts=not wanted,
+        )
+
+    async def update_with(
+        self,
+        namespace: str,
+        name: str,
+        change: Callable[[Object], Object | Awaitable[Object]],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        retry_conflicts: bool = True,
+        trusted: bool = False,
+    ) -> Object:
+        """Read the stored object, let ``change`` build the new one, write it; retry on conflict.
+
+        ``change`` receives a private copy of the current object (with its
+        resourceVersion) and returns the desired object. The server-owned
+        metadata is then restored, the strategy applied and the result
+        validated. A write that changes nothing is not written. ``trusted``
+        changes are the server's own (binding a pod): no strategy, no
+        validation.
+        """
+        key = self.resource.storage_key(namespace, name)
+        while True:
+            current_kv = await self.storage.get(key)
+            if current_kv is None:
+                raise self._not_found(name)
+            current = codec.decode_from_storage(current_kv)
+            proposed = change(copy.deepcopy(current))
+            if not isinstance(proposed, dict):
+                proposed = await proposed
+            new = (
+                proposed if trusted else self._prepare_update(proposed, current, name, subresource)
+            )
+            if new == current:
+                return current
+            if dry_run:
+                return new
+            if self._deletion_finished(new):
+                return await self._finish_deletion(key, name, current_kv.mod_revision, new)
+            try:
+                stored = await self.storage.update(
+                    key,
+                    codec.encode_for_storage(new),
+                    expected_revision=current_kv.mod_revision,
+                    ttl=self._ttl,
+                )
+            except ConflictError:
+                if retry_conflicts:
+                    continue
+                raise self._conflict(name) from None
+            except KeyNotFoundError:
+                raise self._not_found(name) from None
+            except ValueTooLargeError as error:
+                raise errors.request_entity_too_large(error.limit) from None
+            new["metadata"]["resourceVersion"] = str(self._wrote(stored.mod_revision))
+            return new
+
+    def _prepare_update(
+        self, new: Object, current: Object, name: str, subresource: str | None
+    ) -> Object:
+        if not isinstance(new.get("metadata"), dict):
+            new["metadata"] = {}
+        if new["metadata"].get("name", name) != name:
+            raise errors.bad_request(
+                f"the name of the object ({new['metadata']['name']}) does not match the name on"
+                f" the URL ({name})"
+            )
+        _keep_server_metadata(new["metadata"], current["metadata"])
+        if subresource == "status":
+            self.strategy.prepare_for_status_update(new, current)
+        else:
+            self.strategy.prepare_for_update(new, current)
+        self._check(new, current)
+        return new
+
+    # -- delete --------------------------------------------------------------
+
+    async def delete(
+        self, namespace: str, name: str, options: DeleteOptions
+    ) -> tuple[Object, bool]:
+        """Delete, or start a graceful or finalizer-held deletion.
+
+        Returns the object (as deleted, or as it stays with its
+        deletionTimestamp) and whether it is gone now.
+        """
+        key = self.resource.storage_key(namespace, name)
+        while True:
+            current_kv = await self.storage.get(key)
+            if current_kv is None:
+                raise self._not_found(name)
+            current = codec.decode_from_storage(current_kv)
+            self._check_preconditions(current, options, name)
+            pending = self._pending_deletion(current, options)
+            if options.dry_run:
+                return pending or current, pending is None
+            try:
+                if pending is not None:
+                    stored = await self.storage.update(
+                        key,
+                        codec.encode_for_storage(pending),
+                        expected_revision=current_kv.mod_revision,
+                        ttl=self._ttl,
+                    )
+                    pending["metadata"]["resourceVersion"] = str(self._wrote(stored.mod_revision))
+                    return pending, False
+                deleted = await self.storage.delete(key, expected_revision=current_kv.mod_revision)
+            except ConflictError:
+                continue
+            except KeyNotFoundError:
+                raise self._not_found(name) from None
+            current["metadata"]["resourceVersion"] = str(self._wrote(deleted.mod_revision))
+            return current, True
+
+    def _pending_deletion(self, obj: Object, options: DeleteOptions) -> Object | None:
+        """The object as it must stay while grace or finalizers hold it; None to delete now."""
+        metadata = obj["metadata"]
+        finalizers = list(metadata.get("finalizers") or [])
+        policy = options.propagation_policy
+        if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        elif policy == "Orphan" and "orphan" not in finalizers:
+            finalizers.append("orphan")
+        grace = self.strategy.grace_period(obj, options.grace_period_seconds)
+        already = metadata.get("deletionTimestamp")
+        if not finalizers and grace == 0:
+            return None
+        if (
+            already
+            and metadata.get("deletionGracePeriodSeconds", 0) <= grace
+            and (finalizers == list(metadata.get("finalizers") or []))
+        ):
+            return obj
+        pending = copy.deepcopy(obj)
+        pending_metadata = pending["metadata"]
+        if finalizers:
+            pending_metadata["finalizers"] = finalizers
+        now = self._clock()
+        pending_metadata["deletionTimestamp"] = meta.timestamp(now + timedelta(seconds=grace))
+        pending_metadata["deletionGracePeriodSeconds"] = grace
+        if not already and pending_metadata.get("generation") is not None:
+            pending_metadata["generation"] += 1
+        if self.resource.plural == "namespaces":
+            pending.setdefault("status", {})["phase"] = "Terminating"
+        return pending
+
+    def _deletion_finished(self, obj: Object) -> bool:
+        metadata = obj["metadata"]
+        return bool(
+            metadata.get("deletionTimestamp")
+            and not metadata.get("finalizers")
+            and not metadata.get("deletionGracePeriodSeconds")
+            and self.resource.plural != "namespaces"
+        )
+
+    async def _finish_deletion(self, key: str, name: str, revision: int, obj: Object) -> Object:
+        """The last finalizer went: the object is deleted (upstream's deleteWithoutFinalizers)."""
+        try:
+            deleted = await self.storage.delete(key, expected_revision=revision)
+        except (ConflictError, KeyNotFoundError):
+            raise self._conflict(name) from None
+        obj["metadata"]["resourceVersion"] = str(self._wrote(deleted.mod_revision))
+        return obj
+
+    async def force_delete(self, namespace: str, name: str) -> None:
+        """Delete now, whatever holds it (the kubelet's grace-0 delete of a finished pod)."""
+        key = self.resource.storage_key(namespace, name)
+        try:
+            self._wrote((await self.storage.delete(key)).mod_revision)
+        except KeyNotFoundError:
+            raise self._not_found(name) from None
+
+    def _check_preconditions(self, obj: Object, options: DeleteOptions, name: str) -> None:
+        metadata = obj["metadata"]
+        if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
+            raise errors.conflict(
+                self.resource.group,
+                self.resource.plural,
+                name,
+                f"Precondition failed: UID in precondition: {options.precondition_uid},"
+                f" UID in object meta: {metadata.get('uid')}",
+            )
+        wanted = options.precondition_resource_version
+        if wanted and wanted != metadata.get("resourceVersion"):
+            raise errors.conflict(
+                self.resource.group,
+                self.resource.plural,
+                name,
+                f"Precondition failed: ResourceVersion in precondition: {wanted},"
+                f" ResourceVersion in object meta: {metadata.get('resourceVersion')}",
+            )
+
+    # -- shared --------------------------------------------------------------
+
+    def _check(self, new: Object, old: Object | None) -> None:
+        problems = self._validate(self.resource, new, old)
+        if problems:
+            raise errors.invalid_object(
+                self.resource.group, self.resource.kind, meta.name_of(new), problems
+            )
+
+    def _not_found(self, name: str) -> ApiError:
+        return errors.not_found_error(self.resource.group, self.resource.plural, name)
+
+    def _already_exists(self, name: str) -> ApiError:
+        return errors.already_exists(self.resource.group, self.resource.plural, name)
+
+    def _conflict(self, name: str) -> ApiError:
+        return errors.conflict(self.resource.group, self.resource.plural, name, _CONFLICT_DETAIL)
+
+
+_SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def _keep_server_metadata(new: dict[str, Any], current: dict[str, Any]) -> None:
+    """Fields clients cannot change by update (upstream's FillObjectMetaSystemFields on update)."""
+    for name in (*_SERVER_OWNED, "generation", "namespace"):
+        if name in current:
+            new[name] = current[name]
+        else:
+            new.pop(name, None)
+    new["resourceVersion"] = current["resourceVersion"]

@@ -1,0 +1,351 @@
+"""kube-apiserver: the HTTPS server, its middleware, and the paths it answers.
+
+The request path: TLS (client certificates verified against the cluster CA)
+-> authentication (401 unless the path is public) -> request attributes
+(parsed once, as upstream's RequestInfo) -> authorization -> the discovery,
+OpenAPI or resource handler. Every error is a ``Status`` with upstream's
+code, reason and key order; nothing a client sends makes it a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from pynetes import __version__
+from pynetes.api import errors, schema
+from pynetes.api.errors import ApiError
+from pynetes.api.resources import ResourceRegistry
+from pynetes.apiserver.auth.authentication import AuthenticationError, Authenticator, is_public
+from pynetes.apiserver.auth.authorization import (
+    Attributes,
+    Authorizer,
+    RequestInfoError,
+    request_attributes,
+)
+from pynetes.apiserver.discovery import Discovery, aggregated_response, aggregated_version
+from pynetes.apiserver.handlers import ResourceApi, Target
+from pynetes.apiserver.openapi import OpenApi
+from pynetes.apiserver.responses import json_response
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_ATTRIBUTES = web.RequestKey("attributes", Attributes)
+_MINOR = schema.KUBERNETES_VERSION.split(".")[1]
+
+
+def version_info() -> dict[str, str]:
+    """``/version``: minor 31, so kubectl's dispatcher picks a client that speaks JSON bodies."""
+    return {
+        "major": "1",
+        "minor": _MINOR,
+        "gitVersion": f"v{schema.KUBERNETES_VERSION}+pynetes.{__version__}",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": f"python{platform.python_version()}",
+        "compiler": platform.python_implementation().lower(),
+        "platform": f"{platform.system().lower()}/{_architecture()}",
+    }
+
+
+def _architecture() -> str:
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+@dataclass
+class Metrics:
+    """Upstream's request metrics, in a registry of the server's own."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        labels = [
+            "verb",
+            "group",
+            "version",
+            "resource",
+            "subresource",
+            "scope",
+            "component",
+            "code",
+        ]
+        self.requests = Counter(
+            "apiserver_request_total",
+            "Counter of apiserver requests broken out for each verb, API resource and"
+            " response code.",
+            labels,
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "apiserver_request_duration_seconds",
+            "Response latency distribution in seconds for each verb, group, version, resource,"
+            " subresource and scope.",
+            labels[:-2],
+            buckets=(
+                0.005,
+                0.025,
+                0.05,
+                0.1,
+                0.2,
+                0.4,
+                0.6,
+                0.8,
+                1.0,
+                1.25,
+                1.5,
+                2,
+                3,
+                4,
+                5,
+                10,
+                30,
+                60,
+            ),
+            registry=self.registry,
+        )
+
+    def observe(self, attributes: Attributes, code: int, seconds: float) -> None:
+        scope = "cluster"
+        if attributes.namespace:
+            scope = "namespace"
+        if attributes.name:
+            scope = "resource"
+        verb = attributes.verb.upper() if attributes.verb != "watch" else "WATCH"
+        values = [
+            verb,
+            attributes.api_group,
+            attributes.api_version,
+            attributes.resource,
+            attributes.subresource,
+            scope,
+        ]
+        self.requests.labels(*values, "apiserver", str(code)).inc()
+        if attributes.verb not in ("watch", "proxy", "connect"):
+            self.duration.labels(*values).observe(seconds)
+
+
+class ApiServer:
+    """The aiohttp application of kube-apiserver."""
+
+    def __init__(
+        self,
+        resources: ResourceRegistry,
+        api: ResourceApi,
+        *,
+        authenticator: Authenticator,
+        authorizer: Authorizer,
+        ready: Callable[[], bool],
+        server_address: str,
+    ) -> None:
+        self.resources = resources
+        self.api = api
+        self.discovery = Discovery(resources)
+        self.openapi = OpenApi(resources)
+        self.metrics = Metrics()
+        self._authenticator = authenticator
+        self._authorizer = authorizer
+        self._ready = ready
+        self._server_address = server_address
+
+    def application(self) -> web.Application:
+        app = web.Application(
+            middlewares=[self._errors, self._authenticate],
+            client_max_size=4 * 1024 * 1024,
+            handler_args={"max_field_size": 65536},
+        )
+        app.router.add_route("*", "/{path:.*}", self._dispatch)
+        return app
+
+    # -- middleware ------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        code = 500
+        try:
+            response = await handler(request)
+            code = response.status
+            return response
+        except ApiError as error:
+            code = error.code
+            return _status_response(error)
+        except RequestInfoError as error:
+            code = 404
+            return _status_response(ApiError(404, "NotFound", str(error)))
+        except web.HTTPException as error:
+            code = error.status
+            return _status_response(
+                ApiError(error.status, error.reason, error.text or error.reason)
+            )
+        except ConnectionResetError:
+            code = 499
+            raise
+        except Exception as error:
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return _status_response(errors.internal_error(type(error).__name__))
+        finally:
+            attributes = request.get(_ATTRIBUTES)
+            if attributes is not None:
+                self.metrics.observe(attributes, code, time.perf_counter() - started)
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            user = await self._authenticator.authenticate(request)
+        except AuthenticationError:
+            raise errors.unauthorized() from None
+        if user is None and not is_public(request.method, request.path):
+            raise errors.unauthorized()
+        attributes = request_attributes(request.method, request.path, request.query, user=user)
+        request[_ATTRIBUTES] = attributes
+        if user is not None:
+            decision = await self._authorizer.authorize(attributes)
+            if not decision.allowed:
+                raise errors.forbidden_request(
+                    user.name,
+                    attributes.verb,
+                    attributes.api_group,
+                    attributes.resource,
+                    attributes.namespace,
+                )
+        return await handler(request)
+
+    # -- routing ---------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        attributes: Attributes = request[_ATTRIBUTES]
+        if attributes.is_resource_request:
+            return await self._resource(request, attributes)
+        path = request.path.rstrip("/") or "/"
+        parts = [part for part in path.split("/") if part]
+        if request.method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed()
+        simple = self._simple_paths()
+        if path in simple:
+            return await simple[path](request)
+        if parts[:1] == ["apis"] and len(parts) == 2:
+            return json_response(self.discovery.group(parts[1]))
+        if parts[:1] == ["apis"] and len(parts) == 3:
+            return json_response(self.discovery.resource_list(parts[1], parts[2]))
+        if parts[:2] == ["openapi", "v3"] and len(parts) > 2:
+            return self._openapi_v3(parts[2:])
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def _simple_paths(self) -> dict[str, Handler]:
+        return {
+            "/version": self._version,
+            "/healthz": self._health,
+            "/livez": self._health,
+            "/readyz": self._readiness,
+            "/metrics": self._metrics,
+            "/api": self._api_versions,
+            "/apis": self._api_groups,
+            "/api/v1": self._core_resources,
+            "/openapi/v3": self._openapi_index,
+            "/openapi/v2": self._openapi_v2,
+        }
+
+    async def _resource(self, request: web.Request, attributes: Attributes) -> web.StreamResponse:
+        resource = self.resources.lookup(
+            attributes.api_group, attributes.api_version, attributes.resource
+        )
+        if resource is None or (
+            attributes.namespace and not resource.namespaced and resource.plural != "namespaces"
+        ):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        namespace = attributes.namespace if resource.namespaced else ""
+        name = attributes.name
+        target = Target(attributes.verb, resource, namespace, name, attributes.subresource)
+        if attributes.verb == "delete":
+            self.api.admission.admit_delete(resource, name)
+        return await self.api.serve(request, target)
+
+    async def _version(self, request: web.Request) -> web.StreamResponse:
+        return json_response(version_info())
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text="ok")
+
+    async def _readiness(self, request: web.Request) -> web.StreamResponse:
+        if not self._ready():
+            return web.Response(status=500, text="[-]storage not ready\nreadyz check failed")
+        return web.Response(text="ok")
+
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        response = web.Response(body=generate_latest(self.metrics.registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def _api_versions(self, request: web.Request) -> web.StreamResponse:
+        version = aggregated_version(request.headers.get("Accept"))
+        if version is not None:
+            return aggregated_response(
+                self.discovery.aggregated(core=True, version=version), version
+            )
+        return json_response(self.discovery.api_versions(self._server_address))
+
+    async def _api_groups(self, request: web.Request) -> web.StreamResponse:
+        version = aggregated_version(request.headers.get("Accept"))
+        if version is not None:
+            return aggregated_response(
+                self.discovery.aggregated(core=False, version=version), version
+            )
+        return json_response(self.discovery.group_list())
+
+    async def _core_resources(self, request: web.Request) -> web.StreamResponse:
+        return json_response(self.discovery.resource_list("", "v1"))
+
+    async def _openapi_index(self, request: web.Request) -> web.StreamResponse:
+        return json_response(self.openapi.v3_index())
+
+    def _openapi_v3(self, parts: list[str]) -> web.StreamResponse:
+        if parts[0] == "api" and len(parts) == 2:
+            group, version = "", parts[1]
+        elif parts[0] == "apis" and len(parts) == 3:
+            group, version = parts[1], parts[2]
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if version not in self.resources.groups().get(group, []):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        response = web.Response(body=self.openapi.v3_document(group, version))
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+    async def _openapi_v2(self, request: web.Request) -> web.StreamResponse:
+        accept = request.headers.get("Accept", "")
+        if "protobuf" in accept and "json" not in accept:
+            raise ApiError(406, "NotAcceptable", "only application/json is served for /openapi/v2")
+        response = web.Response(body=self.openapi.v2_document())
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+
+def _status_response(error: ApiError) -> web.Response:
+    response = web.Response(
+        body=orjson.dumps(error.status()), status=error.code, content_type="application/json"
+    )
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def request_user(request: web.Request) -> Any:
+    attributes = request.get(_ATTRIBUTES)
+    return None if attributes is None else attributes.user

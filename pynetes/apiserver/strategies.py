@@ -1,0 +1,194 @@
+"""Per-resource write rules: what the server sets, keeps and bumps, as upstream's strategies do.
+
+A :class:`Strategy` decides, for one resource, what a create resets (status),
+what a main-resource update keeps from the stored object (status), what a
+status update keeps (everything but status), when ``metadata.generation``
+moves, and how deletion goes (graceful for pods, the returned body). The
+kinds with rules of their own (pods, jobs, namespaces, ...) override a hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pynetes.api import meta
+from pynetes.api.defaults import namespace_finalizers_on_create
+from pynetes.api.resources import Resource
+
+Object = dict[str, Any]
+
+#: Resources whose spec changes bump metadata.generation (upstream's strategies).
+_GENERATION_TRACKED = {
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+    ("", "replicationcontrollers"),
+    ("policy", "poddisruptionbudgets"),
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+}
+
+#: Fields outside spec that count as the "spec" of kinds without one.
+_METADATA_AND_STATUS = {"metadata", "status", "apiVersion", "kind"}
+
+
+class Strategy:
+    """The default rules; subclasses override the hooks their kind needs."""
+
+    #: DELETE answers with the deleted object rather than a Success Status.
+    returns_deleted_object: ClassVar[bool] = False
+
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        self.has_status = "status" in resource.subresources
+        self.tracks_generation = (
+            resource.group,
+            resource.plural,
+        ) in _GENERATION_TRACKED or resource.custom is not None
+
+    def prepare_for_create(self, obj: Object) -> None:
+        """Reset what clients may not set on create (status of kinds with a status subresource).
+
+        Built-in kinds start with their zero status (``status: {}``); custom
+        resources start with none, as upstream's customresource strategy drops it.
+        """
+        if self.has_status and self.resource.custom is not None:
+            obj.pop("status", None)
+        elif self.has_status:
+            obj["status"] = self.initial_status(obj)
+        if self.tracks_generation:
+            meta.metadata(obj)["generation"] = 1
+
+    def initial_status(self, obj: Object) -> Any:
+        return {}
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        """A main-resource update: status stays as stored; generation follows spec changes."""
+        if self.has_status:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        self.bump_generation(new, old)
+
+    def bump_generation(self, new: Object, old: Object) -> None:
+        generation = (old.get("metadata") or {}).get("generation")
+        if generation is None:
+            return
+        if self.tracks_generation and _spec(new) != _spec(old):
+            generation += 1
+        meta.metadata(new)["generation"] = generation
+
+    def prepare_for_status_update(self, new: Object, old: Object) -> None:
+        """A status update: only status changes; everything else stays as stored."""
+        status = new.get("status")
+        new.clear()
+        new.update({key: value for key, value in old.items() if key != "status"})
+        if status is not None:
+            new["status"] = status
+        new["metadata"] = dict(old.get("metadata") or {})
+
+    def grace_period(self, obj: Object, requested: int | None) -> int:
+        """Seconds a deletion waits for (0: at once). Only pods are graceful."""
+        return 0
+
+
+def _spec(obj: Object) -> dict[str, Any]:
+    return {key: value for key, value in obj.items() if key not in _METADATA_AND_STATUS}
+
+
+class PodStrategy(Strategy):
+    returns_deleted_object = True
+
+    def initial_status(self, obj: Object) -> Any:
+        return {"phase": "Pending", "qosClass": qos_class(obj)}
+
+    def grace_period(self, obj: Object, requested: int | None) -> int:
+        """upstream podStrategy.CheckGracefulDelete: unbound or finished pods go at once."""
+        spec = obj.get("spec") or {}
+        phase = (obj.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in ("Failed", "Succeeded"):
+            return 0
+        if requested is not None:
+            return max(requested, 0)
+        grace = spec.get("terminationGracePeriodSeconds")
+        return 30 if grace is None else int(grace)
+
+
+def qos_class(pod: Object) -> str:
+    """Guaranteed, Burstable or BestEffort, from requests and limits (upstream GetPodQOS)."""
+    containers = [
+        *((pod.get("spec") or {}).get("containers") or []),
+        *((pod.get("spec") or {}).get("initContainers") or []),
+    ]
+    requests_seen = limits_seen = False
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests = {
+            k: v for k, v in (resources.get("requests") or {}).items() if k in ("cpu", "memory")
+        }
+        limits = {
+            k: v for k, v in (resources.get("limits") or {}).items() if k in ("cpu", "memory")
+        }
+        requests_seen = requests_seen or bool(requests)
+        limits_seen = limits_seen or bool(limits)
+        if set(limits) != {"cpu", "memory"}:
+            guaranteed = False
+        if any(requests.get(name, limits.get(name)) != limits.get(name) for name in limits):
+            guaranteed = False
+        if any(name not in limits for name in requests):
+            guaranteed = False
+    if not requests_seen and not limits_seen:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed and limits_seen else "Burstable"
+
+
+class JobStrategy(Strategy):
+    def prepare_for_create(self, obj: Object) -> None:
+        """upstream generateSelector: the controller-uid and job-name labels and selector."""
+        super().prepare_for_create(obj)
+        spec = obj.setdefault("spec", {})
+        if spec.get("manualSelector"):
+            return
+        uid = meta.metadata(obj)["uid"]
+        name = meta.name_of(obj)
+        template_metadata = spec.setdefault("template", {}).setdefault("metadata", {})
+        labels = template_metadata.setdefault("labels", {})
+        labels.update(
+            {
+                "batch.kubernetes.io/controller-uid": uid,
+                "batch.kubernetes.io/job-name": name,
+                "controller-uid": uid,
+                "job-name": name,
+            }
+        )
+        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+
+
+class NamespaceStrategy(Strategy):
+    def initial_status(self, obj: Object) -> Any:
+        return {"phase": "Active"}
+
+    def prepare_for_create(self, obj: Object) -> None:
+        super().prepare_for_create(obj)
+        obj["spec"] = namespace_finalizers_on_create(obj)["spec"]
+
+
+class ServiceStrategy(Strategy):
+    def initial_status(self, obj: Object) -> Any:
+        return {"loadBalancer": {}}
+
+
+_SPECIAL: dict[tuple[str, str], type[Strategy]] = {
+    ("", "pods"): PodStrategy,
+    ("batch", "jobs"): JobStrategy,
+    ("", "namespaces"): NamespaceStrategy,
+    ("", "services"): ServiceStrategy,
+}
+
+
+def strategy_for(resource: Resource) -> Strategy:
+    return _SPECIAL.get((resource.group, resource.plural), Strategy)(resource)

@@ -1,0 +1,292 @@
+"""Subresources: status, scale, binding, eviction, and the streams a kubelet serves.
+
+- ``status``: GET the object; PUT and PATCH change only its status.
+- ``scale``: an ``autoscaling/v1`` Scale view of the replicas of workloads
+  (and of custom resources whose CRD declares the scale subresource).
+- ``pods/binding``: the scheduler's POST that sets ``spec.nodeName`` once.
+- ``pods/eviction``: a deletion that respects PodDisruptionBudgets.
+- ``pods/log|exec|attach|portforward``: proxied to the pod's kubelet; until a
+  kubelet serves them, a clear error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from pynetes.api import errors, labels, meta
+from pynetes.apiserver import negotiation, query
+from pynetes.apiserver.patching import apply_patch, patched_object
+from pynetes.apiserver.registry import ObjectStore
+from pynetes.apiserver.responses import json_response, raw_json, read_body
+
+if TYPE_CHECKING:
+    from pynetes.apiserver.handlers import ResourceApi, Target
+
+Object = dict[str, Any]
+_STREAMS = ("log", "exec", "attach", "portforward")
+_SCALE_PATHS = {
+    "spec": ("spec", "replicas"),
+    "status": ("status", "replicas"),
+    "selector": ("spec", "selector"),
+}
+
+
+class Subresources:
+    def __init__(self, api: ResourceApi) -> None:
+        self._api = api
+
+    async def serve(self, request: web.Request, target: Target) -> web.StreamResponse:
+        sub = target.subresource
+        if sub not in target.resource.subresources:
+            raise errors.not_found_error(target.resource.group, target.resource.plural, target.name)
+        store = self._api.store_for(target.resource)
+        if sub == "status":
+            return await self._status(request, target, store)
+        if sub == "scale":
+            return await self._scale(request, target, store)
+        if sub == "binding" and target.verb == "create":
+            return await self._binding(request, target, store)
+        if sub == "eviction" and target.verb == "create":
+            return await self._eviction(request, target, store)
+        if sub in _STREAMS:
+            return await self._stream(target, store)
+        raise errors.method_not_allowed()
+
+    async def _status(
+        self, request: web.Request, target: Target, store: ObjectStore
+    ) -> web.StreamResponse:
+        if target.verb == "get":
+            found = await store.get(target.namespace, target.name)
+            return raw_json(found.encoded())
+        if target.verb == "patch":
+            return await apply_patch(self._api, request, target, store, subresource="status")
+        if target.verb == "update":
+            body = await read_body(request)
+            obj, warnings = self._api.decoder.decode(target.resource, body, request.query)
+            updated = await store.update(
+                target.namespace,
+                target.name,
+                obj,
+                subresource="status",
+                dry_run=query.dry_run(request.query),
+                track=lambda current, new: self._api.tracked(
+                    request, target.resource, current, new, "status"
+                ),
+            )
+            return json_response(updated, warnings=warnings)
+        raise errors.method_not_allowed()
+
+    # -- scale -----------------------------------------------------------------
+
+    async def _scale(
+        self, request: web.Request, target: Target, store: ObjectStore
+    ) -> web.StreamResponse:
+        if target.verb == "get":
+            found = await store.get(target.namespace, target.name)
+            return json_response(self._scale_of(target, found.obj))
+        if target.verb not in ("update", "patch"):
+            raise errors.method_not_allowed()
+        body = await read_body(request)
+        content_type = request.headers.get("Content-Type", "")
+
+        def change(current: Object) -> Object:
+            scale = self._scale_of(target, current)
+            wanted = _desired_scale(scale, body, content_type, target.verb)
+            replicas = (wanted.get("spec") or {}).get("replicas", 0)
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise errors.invalid_object(
+                    "autoscaling",
+                    "Scale",
+                    target.name,
+                    [
+                        errors.invalid(
+                            "spec.replicas", replicas, "must be greater than or equal to 0"
+                        )
+                    ],
+                )
+            version = (wanted.get("metadata") or {}).get("resourceVersion")
+            if version and version != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(
+                    target.resource.group,
+                    target.resource.plural,
+                    target.name,
+                    "the object has been modified; please apply your changes to the latest"
+                    " version and try again",
+                )
+            _set_path(current, self._paths(target)["spec"], replicas)
+            return current
+
+        updated = await store.update_with(
+            target.namespace, target.name, change, dry_run=query.dry_run(request.query)
+        )
+        return json_response(self._scale_of(target, updated))
+
+    def _paths(self, target: Target) -> dict[str, tuple[str, ...]]:
+        custom = target.resource.custom
+        if custom and custom.get("scale"):
+            scale = custom["scale"]
+            assert isinstance(scale, dict)
+            return {
+                "spec": _json_path(scale.get("specReplicasPath", ".spec.replicas")),
+                "status": _json_path(scale.get("statusReplicasPath", ".status.replicas")),
+                "selector": _json_path(scale.get("labelSelectorPath") or ""),
+            }
+        return _SCALE_PATHS
+
+    def _scale_of(self, target: Target, obj: Object) -> Object:
+        paths = self._paths(target)
+        metadata = obj.get("metadata") or {}
+        selector = _get_path(obj, paths["selector"]) if paths["selector"] else None
+        if isinstance(selector, dict):
+            selector = str(labels.selector_from_label_selector(selector))
+        status: dict[str, Any] = {"replicas": _get_path(obj, paths["status"]) or 0}
+        if selector:
+            status["selector"] = selector
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                key: metadata[key]
+                for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if key in metadata
+            },
+            "spec": {"replicas": _get_path(obj, paths["spec"]) or 0},
+            "status": status,
+        }
+
+    # -- pods ------------------------------------------------------------------
+
+    async def _binding(
+        self, request: web.Request, target: Target, store: ObjectStore
+    ) -> web.StreamResponse:
+        body = await read_body(request)
+        node = ((body or {}).get("target") or {}).get("name") if isinstance(body, dict) else None
+        if not node:
+            raise errors.invalid_object(
+                "", "Binding", target.name, [errors.required("target.name")]
+            )
+
+        def bind(pod: Object) -> Object:
+            spec = pod.setdefault("spec", {})
+            if pod["metadata"].get("deletionTimestamp"):
+                raise errors.conflict(
+                    "",
+                    "pods/binding",
+                    target.name,
+                    f"pod {target.name} is being deleted, cannot be assigned to a host",
+                )
+            if spec.get("nodeName"):
+                raise errors.conflict(
+                    "",
+                    "pods/binding",
+                    target.name,
+                    f'pod {target.name} is already assigned to node "{spec["nodeName"]}"',
+                )
+            spec["nodeName"] = node
+            _set_condition(pod, "PodScheduled", "True", meta.timestamp(self._api.clock()))
+            return pod
+
+        # Binding is the server's own change to an immutable field: no strategy, as upstream.
+        await store.update_with(target.namespace, target.name, bind, trusted=True)
+        return json_response(_success(), status=201)
+
+    async def _eviction(
+        self, request: web.Request, target: Target, store: ObjectStore
+    ) -> web.StreamResponse:
+        body = await read_body(request)
+        pod = (await store.get(target.namespace, target.name)).obj
+        await self._check_disruption_budgets(target.namespace, pod)
+        options = query.delete_options(
+            {}, (body or {}).get("deleteOptions") if isinstance(body, dict) else None
+        )
+        await store.delete(target.namespace, target.name, options)
+        return json_response(_success(), status=201)
+
+    async def _check_disruption_budgets(self, namespace: str, pod: Object) -> None:
+        budgets = self._api.resources.lookup("policy", "v1", "poddisruptionbudgets")
+        if budgets is None or (pod.get("status") or {}).get("phase") in (
+            "Succeeded",
+            "Failed",
+            "Pending",
+        ):
+            return
+        store = self._api.store_for(budgets)
+        await store.fresh_cache()
+        pod_labels = (pod.get("metadata") or {}).get("labels") or {}
+        for cached in store.cache.list(store.key_prefix(namespace)):
+            selector = (cached.obj.get("spec") or {}).get("selector")
+            if selector is None or not labels.selector_from_label_selector(selector).matches(
+                pod_labels
+            ):
+                continue
+            allowed = (cached.obj.get("status") or {}).get("disruptionsAllowed", 0)
+            if allowed <= 0:
+                name = meta.name_of(cached.obj)
+                raise errors.ApiError(
+                    429,
+                    "TooManyRequests",
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                    causes=[
+                        {
+                            "reason": "DisruptionBudget",
+                            "message": f"The disruption budget {name} needs more healthy pods",
+                            "field": "",
+                        }
+                    ],
+                )
+
+    async def _stream(self, target: Target, store: ObjectStore) -> web.StreamResponse:
+        pod = (await store.get(target.namespace, target.name)).obj
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node:
+            raise errors.bad_request(f"pod {target.name} does not have a host assigned")
+        raise errors.service_unavailable(
+            f"the kubelet of node {node} does not serve pods/{target.subresource} yet"
+        )
+
+
+def _desired_scale(scale: Object, body: Any, content_type: str, verb: str) -> Object:
+    if verb == "update":
+        if not isinstance(body, dict):
+            raise errors.bad_request("a Scale object is required")
+        return body
+    return patched_object(negotiation.content_type_of(content_type), scale, body, None)
+
+
+def _success() -> Object:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def _set_condition(pod: Object, kind: str, status: str, now: str) -> None:
+    conditions = pod.setdefault("status", {}).setdefault("conditions", [])
+    for condition in conditions:
+        if condition.get("type") == kind:
+            if condition.get("status") != status:
+                condition["lastTransitionTime"] = now
+            condition["status"] = status
+            return
+    conditions.append(
+        {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": now}
+    )
+
+
+def _json_path(path: str) -> tuple[str, ...]:
+    return tuple(part for part in path.split(".") if part)
+
+
+def _get_path(obj: Object, path: tuple[str, ...]) -> Any:
+    node: Any = obj
+    for part in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _set_path(obj: Object, path: tuple[str, ...], value: Any) -> None:
+    node = obj
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value

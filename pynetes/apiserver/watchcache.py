@@ -1,0 +1,330 @@
+"""The watch cache: one store watch per resource, served to every reader from memory.
+
+As kube-apiserver's cacher does, each resource keeps the current state of
+all its objects (sorted by key) and a window of recent events, fed by a
+single watch on the store. LIST and GET are answered from the state once
+the cache has caught up with the store's current revision (a consistent
+read); WATCH replays from the window and then follows live events. Each
+object is encoded to JSON once, however many clients receive it.
+
+Objects in the cache are shared: nobody may mutate them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sortedcontainers import SortedDict
+
+from pynetes.apiserver.codec import Object, decode_from_storage
+from pynetes.storage import CompactedError, EventType, Store, WatchEvent
+
+log = logging.getLogger(__name__)
+
+#: Events kept for watchers that resume from a recent resourceVersion (upstream: 75 s).
+HISTORY_SECONDS = 75.0
+HISTORY_CAPACITY = 100_000
+#: Undelivered events one watcher may hold before it is closed as too slow.
+WATCHER_QUEUE_LIMIT = 10_000
+LIST_PAGE = 10_000
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+
+
+@dataclass(slots=True)
+class CachedObject:
+    """An object as of ``revision``, with its JSON encoding made at most once."""
+
+    key: str
+    obj: Object
+    revision: int
+    _encoded: bytes | None = None
+
+    def encoded(self) -> bytes:
+        if self._encoded is None:
+            self._encoded = orjson.dumps(self.obj)
+        return self._encoded
+
+
+@dataclass(slots=True)
+class CacheEvent:
+    """A change as the cache saw it; ``previous`` is the object before it."""
+
+    type: str
+    current: CachedObject
+    previous: CachedObject | None
+    time: float
+    _frames: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def revision(self) -> int:
+        return self.current.revision
+
+    def frame(self, event_type: str) -> bytes:
+        """The watch stream line for this event, shared by all watchers."""
+        frame = self._frames.get(event_type)
+        if frame is None:
+            frame = b'{"type":"%s","object":%s}\n' % (
+                event_type.encode(),
+                self.current.encoded(),
+            )
+            self._frames[event_type] = frame
+        return frame
+
+
+Predicate = Callable[[Object], bool]
+
+
+class ExpiredError(Exception):
+    """The requested resourceVersion is older than the cache's history (HTTP 410)."""
+
+    def __init__(self, requested: int, oldest: int) -> None:
+        super().__init__(f"too old resource version: {requested} ({oldest})")
+        self.requested = requested
+        self.oldest = oldest
+
+
+class CacheWatcher:
+    """One client's view: events under ``prefix`` whose objects pass ``predicate``.
+
+    An object that starts passing is delivered as ADDED, one that stops as
+    DELETED, as upstream's watch filtering does.
+    """
+
+    def __init__(self, prefix: str, predicate: Predicate | None) -> None:
+        self.prefix = prefix
+        self.predicate = predicate
+        self.closed = False
+        self.too_slow = False
+        self._queue: deque[tuple[str, CacheEvent]] = deque()
+        self._wakeup = asyncio.Event()
+
+    def offer(self, event: CacheEvent) -> None:
+        if self.closed or not event.current.key.startswith(self.prefix):
+            return
+        delivered = self._filtered_type(event)
+        if delivered is None:
+            return
+        if len(self._queue) >= WATCHER_QUEUE_LIMIT:
+            self.too_slow = True
+            self.close()
+            return
+        self._queue.append((delivered, event))
+        self._wakeup.set()
+
+    def _filtered_type(self, event: CacheEvent) -> str | None:
+        predicate = self.predicate
+        if predicate is None:
+            return event.type
+        now = event.type != DELETED and predicate(event.current.obj)
+        before = event.previous is not None and predicate(event.previous.obj)
+        if event.type == DELETED:
+            return DELETED if predicate(event.current.obj) else None
+        if now and before:
+            return MODIFIED
+        if now:
+            return ADDED
+        if before:
+            return DELETED
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+        self._wakeup.set()
+
+    async def next_batch(self) -> list[tuple[str, CacheEvent]]:
+        """Every event waiting (at least one); empty once closed."""
+        while not self._queue:
+            if self.closed:
+                return []
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        batch = list(self._queue)
+        self._queue.clear()
+        return batch
+
+
+class WatchCache:
+    """The cache of one resource, whose keys start with ``prefix`` in ``store``."""
+
+    def __init__(
+        self,
+        store: Store,
+        prefix: str,
+        *,
+        decorate: Callable[[Object], Object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._prefix = prefix
+        self._decorate = decorate
+        self._clock = clock
+        self._state: SortedDict[str, CachedObject] = SortedDict()
+        self._history: deque[CacheEvent] = deque()
+        self._history_start = 0
+        self._watchers: set[CacheWatcher] = set()
+        self.revision = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Load the current state, then follow the store from its revision."""
+        await self._load()
+        self._task = asyncio.create_task(self._follow(), name=f"watch-cache {self._prefix}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for watcher in list(self._watchers):
+            watcher.close()
+
+    async def _load(self) -> None:
+        state: SortedDict[str, CachedObject] = SortedDict()
+        page = await self._store.list(self._prefix, limit=LIST_PAGE)
+        revision = page.revision
+        while True:
+            for kv in page.items:
+                state[kv.key] = CachedObject(kv.key, self._decode(kv), kv.mod_revision)
+            if page.continue_token is None:
+                break
+            page = await self._store.list(
+                self._prefix, limit=LIST_PAGE, continue_token=page.continue_token
+            )
+        self._state = state
+        self._history.clear()
+        self._history_start = revision
+        self.revision = revision
+
+    def _decode(self, kv: Any, revision: int | None = None) -> Object:
+        obj = decode_from_storage(kv, revision=revision)
+        return self._decorate(obj) if self._decorate is not None else obj
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                async with contextlib.aclosing(
+                    self._store.watch(self._prefix, after_revision=self.revision)
+                ) as events:
+                    async for event in events:
+                        self._apply(event)
+            except CompactedError:
+                log.warning("watch cache %s fell behind compaction; reloading", self._prefix)
+                for watcher in list(self._watchers):
+                    watcher.close()
+                await self._load()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("watch cache %s lost its store watch; resuming", self._prefix)
+                await asyncio.sleep(1.0)
+
+    def _apply(self, change: WatchEvent) -> None:
+        key = change.kv.key
+        previous = self._state.get(key)
+        if change.type is EventType.DELETED:
+            if previous is None:
+                return self._advance(change.revision)
+            last = change.prev_kv or change.kv
+            gone = CachedObject(key, self._decode(last, change.revision), change.revision)
+            del self._state[key]
+            event = CacheEvent(DELETED, gone, previous, self._clock())
+        else:
+            current = CachedObject(key, self._decode(change.kv), change.revision)
+            self._state[key] = current
+            event = CacheEvent(
+                ADDED if previous is None else MODIFIED, current, previous, self._clock()
+            )
+        self._record(event)
+        for watcher in list(self._watchers):
+            watcher.offer(event)
+            if watcher.closed:
+                self._watchers.discard(watcher)
+        self._advance(change.revision)
+        return None
+
+    def _record(self, event: CacheEvent) -> None:
+        self._history.append(event)
+        horizon = event.time - HISTORY_SECONDS
+        while self._history and (
+            len(self._history) > HISTORY_CAPACITY or self._history[0].time < horizon
+        ):
+            self._history_start = self._history.popleft().revision
+
+    def _advance(self, revision: int) -> None:
+        self.revision = revision
+        if not self._waiters:
+            return
+        waiting = []
+        for target, future in self._waiters:
+            if future.done():
+                continue
+            if target <= revision:
+                future.set_result(None)
+            else:
+                waiting.append((target, future))
+        self._waiters = waiting
+
+    async def wait_until(self, revision: int, within: float) -> bool:
+        """Wait until the cache has seen ``revision``; False on timeout."""
+        if self.revision >= revision:
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((revision, future))
+        try:
+            async with asyncio.timeout(within):
+                await future
+        except TimeoutError:
+            return False
+        return True
+
+    # -- reads ---------------------------------------------------------------
+
+    def get(self, key: str) -> CachedObject | None:
+        return self._state.get(key)
+
+    def list(self, prefix: str) -> list[CachedObject]:
+        """Objects whose key starts with ``prefix``, in key order."""
+        keys = self._state.irange(prefix, prefix + "\uffff", inclusive=(True, False))
+        return [self._state[key] for key in keys]
+
+    def watch(
+        self, prefix: str, predicate: Predicate | None, *, after: int | None
+    ) -> tuple[list[tuple[str, CacheEvent]], CacheWatcher]:
+        """Start watching: the events to send first, and the live watcher.
+
+        ``after`` None asks for the current state as ADDED events first (a
+        watch without a resourceVersion, or with "0"); otherwise the changes
+        after that revision from the history window (ExpiredError if the
+        window no longer reaches back that far). Registration and the first
+        events are taken in one step, so nothing falls between them.
+        """
+        watcher = CacheWatcher(prefix, predicate)
+        if after is None:
+            first = [
+                (ADDED, CacheEvent(ADDED, cached, None, 0.0))
+                for cached in self.list(prefix)
+                if predicate is None or predicate(cached.obj)
+            ]
+        else:
+            if after < self._history_start:
+                raise ExpiredError(after, self._history_start)
+            missed: list[CacheEvent] = []
+            for event in reversed(self._history):
+                if event.revision <= after:
+                    break
+                missed.append(event)
+            for event in reversed(missed):
+                watcher.offer(event)
+            first = []
+        self._watchers.add(watcher)
+        return first, watcher

@@ -1,0 +1,97 @@
+"""A real API server, started in process for each test, and the real clients that talk to it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pynetes.apiserver.app import RunningServer, ServerOptions, start
+from pynetes.pki.certificates import Pki, issue_client_certificate
+from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
+from tests.conftest import require_tool
+
+KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Kubectl:
+    """Runs a real kubectl binary against the test server, without blocking its event loop."""
+
+    binary: str
+    kubeconfig: Path
+
+    async def __call__(
+        self,
+        *arguments: str,
+        stdin: bytes | None = None,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            self.binary,
+            "--kubeconfig",
+            str(self.kubeconfig),
+            *arguments,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "HOME": str(self.kubeconfig.parent), **(env or {})},
+        )
+        async with asyncio.timeout(120):
+            out, err = await process.communicate(stdin)
+        code = process.returncode or 0
+        if check and code != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(arguments)} exited {code}\n"
+                f"stdout: {out.decode()}\nstderr: {err.decode()}"
+            )
+        return code, out.decode(), err.decode()
+
+
+@dataclass
+class Cluster:
+    server: RunningServer
+    kubeconfig: Path
+
+    def kubectl(self, version: str | None = None) -> Kubectl:
+        """kubectl through the dispatcher (None), or a pinned minor such as "1.31"."""
+        if version is None:
+            return Kubectl(require_tool("kubectl"), self.kubeconfig)
+        binary = KUBECTL_DIR / f"kubectl.{version}"
+        if not binary.exists():
+            require_tool(f"kubectl.{version}")
+        return Kubectl(str(binary), self.kubeconfig)
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    port = free_port()
+    server = await start(ServerOptions(data_dir=tmp_path / "data", secure_port=port))
+    pki = Pki(server.pki_dir)
+    admin = issue_client_certificate(pki.load_ca(), "kubernetes-admin", ["system:masters"])
+    path = tmp_path / "kubeconfig"
+    write_kubeconfig(
+        path,
+        kubeconfig(
+            server=server.url,
+            ca_pem=pki.ca_cert.read_bytes(),
+            user="kubernetes-admin",
+            client=admin,
+        ),
+    )
+    try:
+        yield Cluster(server, path)
+    finally:
+        await server.stop()
