@@ -1,4 +1,4 @@
-"""API semantics clients depend on, over raw HTTPS: watch, lists, deletion, subresources, discovery."""
+"""What clients rely on, over raw HTTPS: watch, lists, deletion, subresources, discovery."""
 
 from __future__ import annotations
 
