@@ -12,8 +12,9 @@ import aiohttp
 import orjson
 import pytest
 
+from pynetes.apiserver.app import ServerOptions, start
 from pynetes.pki.certificates import Pki, issue_client_certificate
-from tests.integration.conftest import Cluster
+from tests.integration.conftest import Cluster, free_port
 
 Object = dict[str, Any]
 
@@ -328,3 +329,25 @@ async def test_without_credentials_only_health_and_version_answer(cluster: Clust
         async with anonymous.get(CONFIGMAPS) as response:
             assert response.status == 401
             assert (await response.json())["reason"] == "Unauthorized"
+
+
+async def test_bearer_tokens_from_the_token_file_authenticate(tmp_path: Any) -> None:
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text('s3cret-token,alice,1001,"dev,ops"\n')
+    server = await start(
+        ServerOptions(data_dir=tmp_path / "data", secure_port=free_port(), token_auth_file=tokens)
+    )
+    context = ssl.create_default_context(cafile=str(Pki(server.pki_dir).ca_cert))
+    try:
+        async with aiohttp.ClientSession(
+            base_url=server.url, connector=aiohttp.TCPConnector(ssl=context)
+        ) as session:
+            good = {"Authorization": "Bearer s3cret-token"}
+            async with session.get(CONFIGMAPS, headers=good) as response:
+                assert response.status == 200
+            bad = {"Authorization": "Bearer wrong"}
+            async with session.get(CONFIGMAPS, headers=bad) as response:
+                assert response.status == 401
+                assert "s3cret" not in await response.text()
+    finally:
+        await server.stop()
