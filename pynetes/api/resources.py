@@ -54,6 +54,8 @@ class Resource:
     verbs: tuple[str, ...] = STANDARD_VERBS
     #: For custom resources: the CRD's schema, printer columns and scale paths.
     custom: dict[str, object] | None = field(default=None, compare=False, hash=False)
+    #: (group, plural) of the resource whose stored objects this one serves, if another's.
+    stored_as: tuple[str, str] | None = None
 
     @property
     def singular(self) -> str:
@@ -70,8 +72,8 @@ class Resource:
     @property
     def storage_prefix(self) -> str:
         """Where objects live in the store; namespaced keys add ``<namespace>/``."""
-        group = self.group or "core"
-        return f"/registry/{group}/{self.plural}/"
+        group, plural = self.stored_as or (self.group, self.plural)
+        return f"/registry/{group or 'core'}/{plural}/"
 
     def storage_key(self, namespace: str, name: str) -> str:
         if self.namespaced:
@@ -185,7 +187,7 @@ BUILT_IN: tuple[Resource, ...] = (
     ),
     _group("coordination.k8s.io", "Lease", "leases"),
     _group("discovery.k8s.io", "EndpointSlice", "endpointslices"),
-    _group("events.k8s.io", "Event", "events"),
+    _group("events.k8s.io", "Event", "events", stored_as=("", "events")),
     _group(
         "policy",
         "PodDisruptionBudget",

@@ -20,7 +20,6 @@ from pynetes.api import errors, fieldmanager, fields, labels, meta
 from pynetes.api.resources import Resource, ResourceRegistry
 from pynetes.apiserver import negotiation, query, tables
 from pynetes.apiserver.admission import Admission
-from pynetes.apiserver.codec import decode_from_storage
 from pynetes.apiserver.decoding import ObjectDecoder
 from pynetes.apiserver.patching import apply_patch
 from pynetes.apiserver.registry import ObjectStore
@@ -168,7 +167,7 @@ class ResourceApi:
                     revision=revision,
                 )
                 for kv in page.items:
-                    obj = decode_from_storage(kv)
+                    obj = store.decode(kv)
                     if predicate is None or predicate(obj):
                         items.append(CachedObject(kv.key, obj, kv.mod_revision))
                 continue_token = page.continue_token

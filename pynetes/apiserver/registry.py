@@ -22,12 +22,14 @@ from pynetes.api import errors, meta
 from pynetes.api.errors import ApiError, FieldError
 from pynetes.api.resources import Resource
 from pynetes.apiserver import codec
+from pynetes.apiserver.conversion import conversion_for
 from pynetes.apiserver.strategies import Strategy, strategy_for
 from pynetes.apiserver.watchcache import CachedObject, WatchCache
 from pynetes.storage import (
     ConflictError,
     KeyExistsError,
     KeyNotFoundError,
+    KeyValue,
     Store,
     ValueTooLargeError,
 )
@@ -70,9 +72,21 @@ class ObjectStore:
         self.storage = store
         self._validate = validate
         self._clock = clock
-        self.cache = WatchCache(store, resource.storage_prefix)
+        self._conversion = conversion_for(resource.group, resource.plural)
+        self.cache = WatchCache(store, resource.storage_prefix, decorate=self._served)
         self._ttl = EVENT_TTL_SECONDS if resource.plural == "events" else None
         self._last_write = 0
+
+    def encode(self, obj: Object) -> bytes:
+        """The stored bytes of an object of this resource."""
+        return codec.encode_for_storage(self._conversion.to_storage(obj))
+
+    def decode(self, kv: KeyValue, revision: int | None = None) -> Object:
+        """The object a stored entry holds, in this resource's form."""
+        return self._served(codec.decode_from_storage(kv, revision=revision))
+
+    def _served(self, stored: Object) -> Object:
+        return self._conversion.from_storage(stored, self.resource.group_version)
 
     async def start(self) -> None:
         await self.cache.start()
@@ -133,9 +147,7 @@ class ObjectStore:
                     raise self._already_exists(metadata["name"])
                 return obj
             try:
-                stored = await self.storage.create(
-                    key, codec.encode_for_storage(obj), ttl=self._ttl
-                )
+                stored = await self.storage.create(key, self.encode(obj), ttl=self._ttl)
             except KeyExistsError:
                 if not metadata.get("generateName") or _attempt == 7:
                     raise self._already_exists(metadata["name"]) from None
@@ -224,7 +236,7 @@ class ObjectStore:
             current_kv = await self.storage.get(key)
             if current_kv is None:
                 raise self._not_found(name)
-            current = codec.decode_from_storage(current_kv)
+            current = self.decode(current_kv)
             proposed = change(copy.deepcopy(current))
             if not isinstance(proposed, dict):
                 proposed = await proposed
@@ -240,7 +252,7 @@ class ObjectStore:
             try:
                 stored = await self.storage.update(
                     key,
-                    codec.encode_for_storage(new),
+                    self.encode(new),
                     expected_revision=current_kv.mod_revision,
                     ttl=self._ttl,
                 )
@@ -288,7 +300,7 @@ class ObjectStore:
             current_kv = await self.storage.get(key)
             if current_kv is None:
                 raise self._not_found(name)
-            current = codec.decode_from_storage(current_kv)
+            current = self.decode(current_kv)
             self._check_preconditions(current, options, name)
             pending = self._pending_deletion(current, options)
             if options.dry_run:
@@ -297,7 +309,7 @@ class ObjectStore:
                 if pending is not None:
                     stored = await self.storage.update(
                         key,
-                        codec.encode_for_storage(pending),
+                        self.encode(pending),
                         expected_revision=current_kv.mod_revision,
                         ttl=self._ttl,
                     )

@@ -351,3 +351,33 @@ async def test_bearer_tokens_from_the_token_file_authenticate(tmp_path: Any) -> 
                 assert "s3cret" not in await response.text()
     finally:
         await server.stop()
+
+
+async def test_events_written_through_either_api_are_one_event(http: aiohttp.ClientSession) -> None:
+    new_api = "/apis/events.k8s.io/v1/namespaces/default/events"
+    event = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "web.1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "example.com/scheduler",
+        "reportingInstance": "scheduler-1",
+        "action": "Binding",
+        "reason": "Scheduled",
+        "note": "Successfully assigned default/web to node-1",
+        "type": "Normal",
+        "regarding": {"kind": "Pod", "namespace": "default", "name": "web"},
+    }
+    status, _ = await request(http, "POST", new_api, event)
+    assert status == 201
+    _, core = await request(http, "GET", "/api/v1/namespaces/default/events/web.1")
+    assert core["apiVersion"] == "v1"
+    assert core["message"] == event["note"]
+    assert core["involvedObject"]["name"] == "web"
+    assert core["reportingComponent"] == "example.com/scheduler"
+    _, selected = await request(
+        http, "GET", "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dweb"
+    )
+    assert [item["metadata"]["name"] for item in selected["items"]] == ["web.1"]
+    _, back = await request(http, "GET", f"{new_api}/web.1")
+    assert back["note"] == event["note"] and back["regarding"]["name"] == "web"
