@@ -135,6 +135,7 @@ class ApiError(Exception):
         kind: str | None = None,
         causes: Sequence[dict[str, str]] = (),
         retry_after: int | None = None,
+        empty_details: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -145,6 +146,8 @@ class ApiError(Exception):
         self.kind = kind
         self.causes = list(causes)
         self.retry_after = retry_after
+        #: upstream's generic route errors carry ``"details": {}``.
+        self.empty_details = empty_details
 
     def status(self) -> dict[str, Any]:
         """The ``Status`` object, keys in upstream's order."""
@@ -168,7 +171,7 @@ class ApiError(Exception):
             details["causes"] = self.causes
         if self.retry_after is not None:
             details["retryAfterSeconds"] = self.retry_after
-        if details:
+        if details or self.empty_details:
             body["details"] = details
         body["code"] = self.code
         return body
@@ -234,22 +237,25 @@ def bad_request(message: str) -> ApiError:
 
 def method_not_allowed() -> ApiError:
     return ApiError(
-        405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+        empty_details=True,
     )
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
+def unsupported_media_type(accepted: Sequence[str]) -> ApiError:
+    """415, listing the media types the endpoint reads, as upstream words it."""
     return ApiError(
         415,
         "UnsupportedMediaType",
-        f"the body of the request was in an unknown format: {content_type}",
+        "the body of the request was in an unknown format - accepted media types include: "
+        + ", ".join(accepted),
     )
 
 
 def request_entity_too_large(limit: int) -> ApiError:
-    return ApiError(
-        413, "RequestEntityTooLarge", f"the request body is too large: limit is {limit} bytes"
-    )
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
 
 def gone(message: str) -> ApiError:
@@ -280,5 +286,18 @@ def service_unavailable(message: str) -> ApiError:
     return ApiError(503, "ServiceUnavailable", message)
 
 
-def timeout_error(message: str) -> ApiError:
-    return ApiError(504, "Timeout", message)
+def timeout_error(message: str, *, retry_after: int | None = None) -> ApiError:
+    """upstream NewTimeoutError: the message is prefixed with ``Timeout: ``."""
+    return ApiError(504, "Timeout", f"Timeout: {message}", retry_after=retry_after)
+
+
+def path_not_found() -> ApiError:
+    """A path no route serves: upstream's generic 404, with empty details."""
+    return ApiError(
+        404, "NotFound", "the server could not find the requested resource", empty_details=True
+    )
+
+
+def invalid_options(kind: str, problems: Sequence[FieldError]) -> ApiError:
+    """422 for bad request options: ``ListOptions.meta.k8s.io "" is invalid: ...``."""
+    return invalid_object("meta.k8s.io", kind, "", problems)

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from pynetes.api import errors
 from pynetes.api.resources import Resource, ResourceRegistry
-from pynetes.api.validation import semantic
+from pynetes.api.validation import semantic, structural
 from pynetes.apiserver.admission import Admission
 from pynetes.apiserver.auth.authentication import (
     BearerToken,
@@ -63,10 +63,21 @@ class ServerOptions:
 
 
 def validate(resource: Resource, new: Object, old: Object | None) -> list[errors.FieldError]:
-    """Semantic validation: the rules of each kind, on create or on update."""
+    """Every validation error of an object: required fields, then each kind's rules."""
+    node = resource.schema_node()
+    problems: list[errors.FieldError] = []
+    if node is not None:
+        found, _unknown = structural.validate_structure(new, node)
+        problems = [p for p in found if p.type is errors.FieldErrorType.REQUIRED]
+    group, version, kind = resource.group, resource.version, resource.kind
     if old is None:
-        return semantic.validate_object(resource.group, resource.version, resource.kind, new)
-    return semantic.validate_update(resource.group, resource.version, resource.kind, new, old)
+        found = semantic.validate_object(group, version, kind, new, namespaced=resource.namespaced)
+    else:
+        found = semantic.validate_update(
+            group, version, kind, new, old, namespaced=resource.namespaced
+        )
+    seen = {(p.field, p.type) for p in problems}
+    return problems + [p for p in found if (p.field, p.type) not in seen]
 
 
 class CacheLookup:

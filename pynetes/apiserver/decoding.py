@@ -4,8 +4,9 @@ As kube-apiserver's decoder does: the body must be an object of the URL's
 kind and version (kind and apiVersion may be omitted and are filled in);
 wrongly typed fields are a 400; unknown fields are refused, reported or
 dropped according to ``fieldValidation`` (Strict, Warn, Ignore; default
-Warn); then the kind's defaults are applied. Semantic validation happens
-later, in the registry, where the stored object is known.
+Warn); then the kind's defaults are applied. Required fields and the
+semantic rules are checked later, together, in the registry, where the
+stored object is known: a 422 then names every bad field at once.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pynetes.api import errors, meta
 from pynetes.api.defaults import apply_defaults
 from pynetes.api.resources import Resource
 from pynetes.api.validation import structural
+from pynetes.apiserver.query import field_validation
 
 Object = dict[str, Any]
-_FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 
 
 class ObjectDecoder:
@@ -29,11 +30,7 @@ class ObjectDecoder:
         self, resource: Resource, body: Any, params: Mapping[str, str]
     ) -> tuple[Object, list[str]]:
         """The object and the warnings to send back (``Warning`` headers)."""
-        mode = params.get("fieldValidation") or "Warn"
-        if mode not in _FIELD_VALIDATION:
-            raise errors.bad_request(
-                f"fieldValidation must be one of Strict, Warn, Ignore; not {mode!r}"
-            )
+        mode = field_validation(params)
         obj = self.check_kind(resource, body)
         return self.validate_and_default(resource, obj, mode)
 
@@ -68,7 +65,15 @@ class ObjectDecoder:
         if node is not None:
             problems, unknown = structural.validate_structure(obj, node)
             if resource.custom is not None:
-                problems = [_schema_type_error(problem) for problem in problems]
+                invalid = [
+                    _schema_type_error(problem)
+                    for problem in problems
+                    if problem.type is errors.FieldErrorType.TYPE_INVALID
+                ]
+                if invalid:
+                    raise errors.invalid_object(
+                        resource.group, resource.kind, meta.name_of(obj), invalid
+                    )
             decode_error = structural.decode_error(resource.kind, resource.version, problems)
             if decode_error is not None:
                 raise decode_error
@@ -78,10 +83,6 @@ class ObjectDecoder:
                 if mode == "Warn":
                     warnings = structural.strict_errors(unknown)
                 obj = structural.prune_unknown(obj, node)
-            if problems:
-                raise errors.invalid_object(
-                    resource.group, resource.kind, meta.name_of(obj), problems
-                )
         obj = apply_defaults(resource.group, resource.version, resource.kind, obj)
         return obj, warnings
 

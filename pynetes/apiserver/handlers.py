@@ -77,6 +77,7 @@ class ResourceApi:
         return store
 
     async def serve(self, request: web.Request, target: Target) -> web.StreamResponse:
+        _check_route(request.method, target)
         if target.subresource:
             return await self._subresources.serve(request, target)
         handler = {
@@ -107,7 +108,8 @@ class ResourceApi:
         store = self.store_for(target.resource)
         params = request.query
         predicate = self.predicate(target.resource, params)
-        limit = query.integer(params, "limit") or 0
+        query.check_list_options(params)
+        limit = max(query.integer(params, "limit") or 0, 0)  # upstream lists all for <= 0
         continue_token = params.get("continue") or None
         requested = query.resource_version(params.get("resourceVersion"))
         exact = params.get("resourceVersionMatch") == "Exact"
@@ -140,12 +142,8 @@ class ResourceApi:
         """resourceVersion unset: a consistent read; "0": any; N: not older than N."""
         if requested is None:
             await store.fresh_cache()
-        elif requested > 0 and not await store.cache.wait_until(requested, 3.0):
-            raise errors.ApiError(
-                504,
-                "Timeout",
-                f"Too large resource version: {requested}, current: {store.cache.revision}",
-            )
+        elif requested > 0:
+            await store.reach(requested)
 
     async def _list_from_storage(
         self,
@@ -176,6 +174,8 @@ class ResourceApi:
                     remaining = page.remaining if predicate is None else None
                     return items, page.revision, continue_token, remaining
         except CompactedError:
+            if continue_token is None:
+                raise errors.gone("The resourceVersion for the provided list is too old.") from None
             raise errors.gone(_CONTINUE_EXPIRED) from None
         except InvalidContinueTokenError as error:
             raise errors.bad_request(str(error)) from None
@@ -237,6 +237,10 @@ class ResourceApi:
         )
         if requested is None and not send_initial:
             await store.fresh_cache()
+        elif spec.after is not None:
+            await store.reach(spec.after)
+        if request.method == "HEAD":
+            return web.Response(content_type="application/json")
         accept = negotiation.parse_media_types(request.headers.get("Accept"))
         encode = self._table_frames(target.resource) if negotiation.wants_table(accept) else None
         return await serve_watch(
@@ -383,3 +387,13 @@ def _list_body(resource: Resource, list_meta: dict[str, Any], items: list[Cached
         {"kind": resource.list_kind, "apiVersion": resource.group_version, "metadata": list_meta}
     )
     return head[:-1] + b',"items":[' + b",".join(c.encoded() for c in items) + b"]}"
+
+
+def _check_route(method: str, target: Target) -> None:
+    """405 where upstream registers no route: writes to collections, POST to objects, ..."""
+    if target.verb == "watch" and method not in ("GET", "HEAD"):
+        raise errors.method_not_allowed()
+    if not target.name and target.verb in ("update", "patch"):
+        raise errors.method_not_allowed()
+    if target.name and target.verb == "create" and not target.subresource:
+        raise errors.method_not_allowed()

@@ -103,18 +103,20 @@ def content_type_of(header: str | None) -> str:
 
 def decode_body(body: bytes, content_type: str) -> Any:
     """The request body as JSON-shaped data; 400 for malformed, 415 for unknown types."""
-    if len(body) > MAX_BODY_BYTES:
-        raise errors.request_entity_too_large(MAX_BODY_BYTES)
     if content_type in (JSON, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as error:
             raise errors.bad_request(f"error decoding request body: {error}") from None
+        except RecursionError:
+            raise errors.bad_request("error decoding request body: nested too deeply") from None
     if content_type in (YAML, "application/x-yaml", "text/yaml", APPLY_PATCH):
         try:
             data = yaml.load(body, Loader=_YamlLoader)  # a SafeLoader subclass
             orjson.dumps(data)  # refuse what JSON cannot hold (binary, sets, odd keys)
         except (yaml.YAMLError, TypeError) as error:
             raise errors.bad_request(f"error converting YAML to JSON: {error}") from None
+        except RecursionError:
+            raise errors.bad_request("error converting YAML to JSON: nested too deeply") from None
         return data
-    raise errors.unsupported_media_type(content_type)
+    raise errors.unsupported_media_type([JSON, YAML])

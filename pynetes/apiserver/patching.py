@@ -18,7 +18,7 @@ from pynetes.api.patch import apply_json_patch, apply_merge_patch, apply_strateg
 from pynetes.apiserver import negotiation, query
 from pynetes.apiserver.apply import server_side_apply
 from pynetes.apiserver.registry import ObjectStore
-from pynetes.apiserver.responses import json_response
+from pynetes.apiserver.responses import json_response, read_raw
 
 if TYPE_CHECKING:
     from pynetes.apiserver.handlers import ResourceApi, Target
@@ -46,7 +46,7 @@ async def apply_patch(
             f" {negotiation.JSON_PATCH}, {negotiation.MERGE_PATCH}, {negotiation.APPLY_PATCH}"
             + ("" if resource.custom is not None else f", {negotiation.STRATEGIC_MERGE_PATCH}"),
         )
-    raw = await request.content.read(negotiation.MAX_BODY_BYTES + 1)
+    raw = await read_raw(request)
     patch = negotiation.decode_body(raw, content_type)
     dry_run = query.dry_run(request.query)
     mode = request.query.get("fieldValidation") or "Warn"

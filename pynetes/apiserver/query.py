@@ -28,14 +28,65 @@ def boolean(query: Mapping[str, str], name: str) -> bool:
     raise errors.bad_request(f'invalid boolean value for {name}: "{value}"')
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def integer(query: Mapping[str, str], name: str) -> int | None:
+    """An int64 parameter (upstream's type for limit, timeoutSeconds, ...); 400 otherwise."""
     value = query.get(name)
     if value is None or value == "":
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise errors.bad_request(f'invalid value for {name}: "{value}"') from None
+    if number not in _INT64:
+        raise errors.bad_request(f'invalid value for {name}: "{value}": out of range')
+    return number
+
+
+_RESOURCE_VERSION_MATCHES = ("Exact", "NotOlderThan")
+
+
+def check_list_options(query: Mapping[str, str]) -> None:
+    """upstream ValidateListOptions: resourceVersionMatch and its resourceVersion."""
+    match = query.get("resourceVersionMatch")
+    if not match:
+        return
+    problems = []
+    version = query.get("resourceVersion")
+    if match not in _RESOURCE_VERSION_MATCHES:
+        supported = [*_RESOURCE_VERSION_MATCHES, ""]
+        problems.append(errors.not_supported("resourceVersionMatch", match, supported))
+    elif not version:
+        problems.append(
+            errors.forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            )
+        )
+    elif match == "Exact" and version == "0":
+        problems.append(
+            errors.forbidden(
+                "resourceVersionMatch",
+                'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+            )
+        )
+    if problems:
+        raise errors.invalid_options("ListOptions", problems)
+
+
+_FIELD_VALIDATION = ("Ignore", "Strict", "Warn")
+
+
+def field_validation(query: Mapping[str, str], *, options: str = "CreateOptions") -> str:
+    """fieldValidation (default Warn); an unknown value is a 422 as upstream's."""
+    mode = query.get("fieldValidation") or "Warn"
+    if mode not in _FIELD_VALIDATION:
+        raise errors.invalid_options(
+            options, [errors.not_supported("fieldValidation", mode, _FIELD_VALIDATION)]
+        )
+    return mode
 
 
 def resource_version(value: str | None) -> int | None:
@@ -51,15 +102,18 @@ def resource_version(value: str | None) -> int | None:
     return number
 
 
-def dry_run(query: Mapping[str, str], body: Mapping[str, Any] | None = None) -> bool:
+def dry_run(
+    query: Mapping[str, str],
+    body: Mapping[str, Any] | None = None,
+    *,
+    options: str = "CreateOptions",
+) -> bool:
+    """dryRun=All; any other value is a 422, as upstream's ValidateDryRun."""
     values = [query.get("dryRun")] if "dryRun" in query else []
     if body and isinstance(body.get("dryRun"), list):
         values += body["dryRun"]
-    for value in values:
-        if value != "All":
-            raise errors.bad_request(
-                f'unsupported dry run option "{value}": only "All" is supported'
-            )
+    if any(value != "All" for value in values):
+        raise errors.invalid_options(options, [errors.not_supported("dryRun", values, ["All"])])
     return bool(values)
 
 

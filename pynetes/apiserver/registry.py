@@ -107,6 +107,20 @@ class ObjectStore:
         """
         return await self.cache.wait_until(self._last_write, FRESHNESS_TIMEOUT)
 
+    async def reach(self, revision: int) -> None:
+        """Wait until the cache is at least as new as ``revision`` for this resource.
+
+        A revision the store has not reached is too large (upstream waits
+        3 s, then 504). Otherwise only this resource's own writes matter: a
+        revision reached by writes to other resources is already reflected.
+        """
+        current = await self.storage.current_revision()
+        target = min(revision, self._last_write)
+        if revision > current or not await self.cache.wait_until(target, FRESHNESS_TIMEOUT):
+            raise errors.timeout_error(
+                f"Too large resource version: {revision}, current: {current}", retry_after=1
+            )
+
     def _wrote(self, revision: int) -> int:
         self._last_write = max(self._last_write, revision)
         return revision

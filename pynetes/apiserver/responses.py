@@ -7,19 +7,28 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from pynetes.api import errors
 from pynetes.apiserver import negotiation
 
 
 async def read_body(request: web.Request) -> Any:
     """The decoded body (400 malformed, 413 too large, 415 unknown type)."""
-    raw = await request.content.read(negotiation.MAX_BODY_BYTES + 1)
+    raw = await read_raw(request)
     content_type = negotiation.content_type_of(request.headers.get("Content-Type"))
     return negotiation.decode_body(raw, content_type)
 
 
+async def read_raw(request: web.Request) -> bytes:
+    """The whole body; 413 past the limit (the application's client_max_size)."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise errors.request_entity_too_large(negotiation.MAX_BODY_BYTES) from None
+
+
 async def read_optional_body(request: web.Request) -> Any:
     """As read_body, but an empty body is None (DELETE without DeleteOptions)."""
-    raw = await request.content.read(negotiation.MAX_BODY_BYTES + 1)
+    raw = await read_raw(request)
     if not raw.strip():
         return None
     content_type = negotiation.content_type_of(request.headers.get("Content-Type"))
@@ -29,7 +38,8 @@ async def read_optional_body(request: web.Request) -> Any:
 def raw_json(body: bytes, *, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     response = web.Response(body=body, status=status, content_type="application/json")
     for warning in warnings or ():
-        response.headers.add("Warning", f'299 - "{warning}"')
+        quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{quoted}"')
     return response
 
 

@@ -39,6 +39,7 @@ from pynetes.apiserver.auth.authorization import (
 )
 from pynetes.apiserver.discovery import Discovery, aggregated_response, aggregated_version
 from pynetes.apiserver.handlers import ResourceApi, Target
+from pynetes.apiserver.negotiation import MAX_BODY_BYTES
 from pynetes.apiserver.openapi import OpenApi
 from pynetes.apiserver.responses import json_response
 
@@ -167,7 +168,7 @@ class ApiServer:
     def application(self) -> web.Application:
         app = web.Application(
             middlewares=[self._errors, self._authenticate],
-            client_max_size=4 * 1024 * 1024,
+            client_max_size=MAX_BODY_BYTES,
             handler_args={"max_field_size": 65536},
         )
         app.router.add_route("*", "/{path:.*}", self._dispatch)
@@ -246,7 +247,7 @@ class ApiServer:
             return json_response(self.discovery.resource_list(parts[1], parts[2]))
         if parts[:2] == ["openapi", "v3"] and len(parts) > 2:
             return self._openapi_v3(parts[2:])
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        raise errors.path_not_found()
 
     def _simple_paths(self) -> dict[str, Handler]:
         return {
@@ -269,7 +270,7 @@ class ApiServer:
         if resource is None or (
             attributes.namespace and not resource.namespaced and resource.plural != "namespaces"
         ):
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.path_not_found()
         namespace = attributes.namespace if resource.namespaced else ""
         name = attributes.name
         target = Target(attributes.verb, resource, namespace, name, attributes.subresource)
@@ -321,9 +322,9 @@ class ApiServer:
         elif parts[0] == "apis" and len(parts) == 3:
             group, version = parts[1], parts[2]
         else:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.path_not_found()
         if version not in self.resources.groups().get(group, []):
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.path_not_found()
         response = web.Response(body=self.openapi.v3_document(group, version))
         response.headers["Content-Type"] = "application/json"
         return response

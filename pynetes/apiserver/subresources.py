@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from pynetes.api import errors, labels, meta
+from pynetes.api import errors, labels, meta, schema
+from pynetes.api.resources import SUBRESOURCE_VERBS
+from pynetes.api.validation import structural
 from pynetes.apiserver import negotiation, query
 from pynetes.apiserver.patching import apply_patch, patched_object
 from pynetes.apiserver.registry import ObjectStore
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 Object = dict[str, Any]
 _STREAMS = ("log", "exec", "attach", "portforward")
+_SCALE = schema.definition("io.k8s.api.autoscaling.v1.Scale")
 _SCALE_PATHS = {
     "spec": ("spec", "replicas"),
     "status": ("status", "replicas"),
@@ -40,7 +43,9 @@ class Subresources:
     async def serve(self, request: web.Request, target: Target) -> web.StreamResponse:
         sub = target.subresource
         if sub not in target.resource.subresources:
-            raise errors.not_found_error(target.resource.group, target.resource.plural, target.name)
+            raise errors.path_not_found()
+        if target.verb not in SUBRESOURCE_VERBS.get(sub, ()):
+            raise errors.method_not_allowed()
         store = self._api.store_for(target.resource)
         if sub == "status":
             return await self._status(request, target, store)
@@ -248,11 +253,20 @@ class Subresources:
 
 
 def _desired_scale(scale: Object, body: Any, content_type: str, verb: str) -> Object:
+    """The Scale the request asks for, decoded as upstream decodes one (400 if malformed)."""
     if verb == "update":
-        if not isinstance(body, dict):
-            raise errors.bad_request("a Scale object is required")
-        return body
-    return patched_object(negotiation.content_type_of(content_type), scale, body, None)
+        wanted = body
+    else:
+        wanted = patched_object(negotiation.content_type_of(content_type), scale, body, _SCALE)
+    if not isinstance(wanted, dict):
+        raise errors.bad_request(
+            'Scale in version "v1" cannot be handled as a Scale: the body must be an object'
+        )
+    problems, _unknown = structural.validate_structure(wanted, _SCALE)
+    decode_error = structural.decode_error("Scale", "v1", problems)
+    if decode_error is not None:
+        raise decode_error
+    return wanted
 
 
 def _success() -> Object:

@@ -31,8 +31,6 @@ from pynetes.apiserver.watchcache import (
 #: Without timeoutSeconds, a watch lasts between these (upstream's --min-request-timeout).
 MIN_REQUEST_TIMEOUT = 1800.0
 BOOKMARK_INTERVAL = 60.0
-#: How long a watch from a future resourceVersion waits for the cache to reach it.
-FUTURE_REVISION_WAIT = 3.0
 
 FrameEncoder = Callable[[str, CacheEvent], bytes]
 
@@ -62,21 +60,6 @@ async def serve_watch(
     encode: FrameEncoder,
 ) -> web.StreamResponse:
     """Stream events until the timeout, the client leaving, or the watcher being closed."""
-    reachable = spec.after is None or await cache.wait_until(spec.after, FUTURE_REVISION_WAIT)
-    if not reachable:
-        raise errors.ApiError(
-            504,
-            "Timeout",
-            f"Too large resource version: {spec.after}, current: {cache.revision}",
-            causes=[
-                {
-                    "reason": "ResourceVersionTooLarge",
-                    "message": "Too large resource version",
-                    "field": "",
-                }
-            ],
-            retry_after=1,
-        )
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
     await response.prepare(request)
