@@ -12,8 +12,10 @@ from the cache are never handed out for mutation.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,6 +78,7 @@ class ObjectStore:
         self.cache = WatchCache(store, resource.storage_prefix, decorate=self._served)
         self._ttl = EVENT_TTL_SECONDS if resource.plural == "events" else None
         self._last_write = 0
+        self._key_locks = KeyLocks()
 
     def encode(self, obj: Object) -> bytes:
         """The stored bytes of an object of this resource."""
@@ -246,40 +249,43 @@ class ObjectStore:
         validation.
         """
         key = self.resource.storage_key(namespace, name)
-        while True:
-            current_kv = await self.storage.get(key)
-            if current_kv is None:
-                raise self._not_found(name)
-            current = self.decode(current_kv)
-            proposed = change(copy.deepcopy(current))
-            if not isinstance(proposed, dict):
-                proposed = await proposed
-            new = (
-                proposed if trusted else self._prepare_update(proposed, current, name, subresource)
-            )
-            if new == current:
-                return current
-            if dry_run:
-                return new
-            if self._deletion_finished(new):
-                return await self._finish_deletion(key, name, current_kv.mod_revision, new)
-            try:
-                stored = await self.storage.update(
-                    key,
-                    self.encode(new),
-                    expected_revision=current_kv.mod_revision,
-                    ttl=self._ttl,
+        async with self._key_locks.hold(key):
+            while True:
+                current_kv = await self.storage.get(key)
+                if current_kv is None:
+                    raise self._not_found(name)
+                current = self.decode(current_kv)
+                proposed = change(self.decode(current_kv))  # a private copy, cheaper than deepcopy
+                if not isinstance(proposed, dict):
+                    proposed = await proposed
+                new = (
+                    proposed
+                    if trusted
+                    else self._prepare_update(proposed, current, name, subresource)
                 )
-            except ConflictError:
-                if retry_conflicts:
-                    continue
-                raise self._conflict(name) from None
-            except KeyNotFoundError:
-                raise self._not_found(name) from None
-            except ValueTooLargeError as error:
-                raise errors.request_entity_too_large(error.limit) from None
-            new["metadata"]["resourceVersion"] = str(self._wrote(stored.mod_revision))
-            return new
+                if new == current:
+                    return current
+                if dry_run:
+                    return new
+                if self._deletion_finished(new):
+                    return await self._finish_deletion(key, name, current_kv.mod_revision, new)
+                try:
+                    stored = await self.storage.update(
+                        key,
+                        self.encode(new),
+                        expected_revision=current_kv.mod_revision,
+                        ttl=self._ttl,
+                    )
+                except ConflictError:
+                    if retry_conflicts:
+                        continue
+                    raise self._conflict(name) from None
+                except KeyNotFoundError:
+                    raise self._not_found(name) from None
+                except ValueTooLargeError as error:
+                    raise errors.request_entity_too_large(error.limit) from None
+                new["metadata"]["resourceVersion"] = str(self._wrote(stored.mod_revision))
+                return new
 
     def _prepare_update(
         self, new: Object, current: Object, name: str, subresource: str | None
@@ -310,32 +316,37 @@ class ObjectStore:
         deletionTimestamp) and whether it is gone now.
         """
         key = self.resource.storage_key(namespace, name)
-        while True:
-            current_kv = await self.storage.get(key)
-            if current_kv is None:
-                raise self._not_found(name)
-            current = self.decode(current_kv)
-            self._check_preconditions(current, options, name)
-            pending = self._pending_deletion(current, options)
-            if options.dry_run:
-                return pending or current, pending is None
-            try:
-                if pending is not None:
-                    stored = await self.storage.update(
-                        key,
-                        self.encode(pending),
-                        expected_revision=current_kv.mod_revision,
-                        ttl=self._ttl,
+        async with self._key_locks.hold(key):
+            while True:
+                current_kv = await self.storage.get(key)
+                if current_kv is None:
+                    raise self._not_found(name)
+                current = self.decode(current_kv)
+                self._check_preconditions(current, options, name)
+                pending = self._pending_deletion(current, options)
+                if options.dry_run:
+                    return pending or current, pending is None
+                try:
+                    if pending is not None:
+                        stored = await self.storage.update(
+                            key,
+                            self.encode(pending),
+                            expected_revision=current_kv.mod_revision,
+                            ttl=self._ttl,
+                        )
+                        pending["metadata"]["resourceVersion"] = str(
+                            self._wrote(stored.mod_revision)
+                        )
+                        return pending, False
+                    deleted = await self.storage.delete(
+                        key, expected_revision=current_kv.mod_revision
                     )
-                    pending["metadata"]["resourceVersion"] = str(self._wrote(stored.mod_revision))
-                    return pending, False
-                deleted = await self.storage.delete(key, expected_revision=current_kv.mod_revision)
-            except ConflictError:
-                continue
-            except KeyNotFoundError:
-                raise self._not_found(name) from None
-            current["metadata"]["resourceVersion"] = str(self._wrote(deleted.mod_revision))
-            return current, True
+                except ConflictError:
+                    continue
+                except KeyNotFoundError:
+                    raise self._not_found(name) from None
+                current["metadata"]["resourceVersion"] = str(self._wrote(deleted.mod_revision))
+                return current, True
 
     def _pending_deletion(self, obj: Object, options: DeleteOptions) -> Object | None:
         """The object as it must stay while grace or finalizers hold it; None to delete now."""
@@ -432,6 +443,34 @@ class ObjectStore:
 
     def _conflict(self, name: str) -> ApiError:
         return errors.conflict(self.resource.group, self.resource.plural, name, _CONFLICT_DETAIL)
+
+
+class KeyLocks:
+    """One asyncio lock per storage key, forgotten when nobody holds or waits for it.
+
+    Writes of one key through this server take turns, so they never fail
+    each other's compare-and-swap and retry from scratch (at 500 updates/s
+    of a few keys, two attempts in three were conflicts). The
+    compare-and-swap still guards against every other writer.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            _, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 _SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")

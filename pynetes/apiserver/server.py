@@ -121,6 +121,8 @@ class Metrics:
             ),
             registry=self.registry,
         )
+        #: Children per label values: looking them up took 7% of a GET.
+        self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
     def observe(self, attributes: Attributes, code: int, seconds: float) -> None:
         scope = "cluster"
@@ -137,9 +139,17 @@ class Metrics:
             attributes.subresource,
             scope,
         ]
-        self.requests.labels(*values, "apiserver", str(code)).inc()
+        key = (*values, str(code))
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(*values, "apiserver", str(code)),
+                self.duration.labels(*values),
+            )
+            self._children[key] = children
+        children[0].inc()
         if attributes.verb not in ("watch", "proxy", "connect"):
-            self.duration.labels(*values).observe(seconds)
+            children[1].observe(seconds)
 
 
 class ApiServer:

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -294,8 +294,13 @@ class WatchCache:
 
     def list(self, prefix: str) -> list[CachedObject]:
         """Objects whose key starts with ``prefix``, in key order."""
-        keys = self._state.irange(prefix, prefix + "\uffff", inclusive=(True, False))
-        return [self._state[key] for key in keys]
+        return list(self.iterate(prefix))
+
+    def iterate(self, prefix: str) -> Iterator[CachedObject]:
+        """As :meth:`list`, lazily: a page of a large list stops early."""
+        state = self._state
+        for key in state.irange(prefix, prefix + "\uffff", inclusive=(True, False)):
+            yield state[key]
 
     def watch(
         self, prefix: str, predicate: Predicate | None, *, after: int | None

@@ -16,6 +16,7 @@ import csv
 import dataclasses
 import logging
 import ssl
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,11 +81,25 @@ class ClientCertificate:
     upstream's ``CommonNameUserConversion``.
     """
 
+    def __init__(self) -> None:
+        #: The user of each TLS connection: its certificate cannot change, and
+        #: decoding it on every request cost a tenth of a GET.
+        self._users: weakref.WeakKeyDictionary[ssl.SSLObject, UserInfo | None] = (
+            weakref.WeakKeyDictionary()
+        )
+
     async def authenticate(self, request: web.BaseRequest) -> UserInfo | None:
         transport = request.transport
         ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
         if not isinstance(ssl_object, ssl.SSLObject):
             return None
+        if ssl_object in self._users:
+            return self._users[ssl_object]
+        user = self._user_of(ssl_object)
+        self._users[ssl_object] = user
+        return user
+
+    def _user_of(self, ssl_object: ssl.SSLObject) -> UserInfo | None:
         certificate = ssl_object.getpeercert()
         if not certificate:
             return None
