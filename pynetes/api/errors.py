@@ -161,7 +161,7 @@ class ApiError(Exception):
         if self.reason:  # omitempty, as upstream
             body["reason"] = self.reason
         details: dict[str, Any] = {}
-        if self.name is not None:
+        if self.name:  # omitempty, as upstream
             details["name"] = self.name
         if self.group:  # omitempty, as upstream: the core group is left out
             details["group"] = self.group
@@ -289,6 +289,17 @@ def service_unavailable(message: str) -> ApiError:
 def timeout_error(message: str, *, retry_after: int | None = None) -> ApiError:
     """upstream NewTimeoutError: the message is prefixed with ``Timeout: ``."""
     return ApiError(504, "Timeout", f"Timeout: {message}", retry_after=retry_after)
+
+
+def too_large_resource_version(requested: int, current: int) -> ApiError:
+    """upstream NewTooLargeResourceVersionError, with the cause client-go's reflector reads."""
+    error = timeout_error(
+        f"Too large resource version: {requested}, current: {current}", retry_after=1
+    )
+    error.causes = [
+        {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+    ]
+    return error
 
 
 def path_not_found() -> ApiError:

@@ -102,7 +102,12 @@ def _group(
 
 BUILT_IN: tuple[Resource, ...] = (
     _core(
-        "Namespace", "namespaces", False, short_names=("ns",), subresources=("finalize", "status")
+        "Namespace",
+        "namespaces",
+        False,
+        short_names=("ns",),
+        subresources=("finalize", "status"),
+        verbs=tuple(verb for verb in STANDARD_VERBS if verb != "deletecollection"),
     ),
     _core(
         "Pod",

@@ -125,12 +125,18 @@ class ResourceApi:
             matching = (
                 c for c in store.cache.iterate(prefix) if predicate is None or predicate(c.obj)
             )
-            items = list(itertools.islice(matching, limit + 1)) if limit else list(matching)
+            page = min(limit, _MAX_PAGE) + 1
+            items = list(itertools.islice(matching, page)) if limit else list(matching)
             if limit and len(items) > limit:
                 items = None  # paginate from storage, at one revision
         if items is None:
             items, revision, token, remaining = await self._list_from_storage(
-                store, prefix, predicate, limit, continue_token, requested if exact else None
+                store,
+                prefix,
+                predicate,
+                min(limit, _MAX_PAGE),
+                continue_token,
+                requested if exact else None,
             )
         list_meta: dict[str, Any] = {"resourceVersion": str(revision)}
         if token:
@@ -383,6 +389,8 @@ def success_status(resource: Resource, name: str, *, uid: str | None) -> Object:
     }
 
 
+#: Limits past this are "everything" (no cache or store holds more objects).
+_MAX_PAGE = 2**40
 #: A LIST is written in pieces of about this size, never joined into one body.
 _LIST_CHUNK = 256 * 1024
 
@@ -413,6 +421,8 @@ async def stream_list(
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.content_length = length
     await response.prepare(request)
+    if request.method == "HEAD":
+        return response
     piece: list[bytes] = [head]
     size = len(head)
     for index, body in enumerate(encoded):
@@ -436,4 +446,6 @@ def _check_route(method: str, target: Target) -> None:
     if not target.name and target.verb in ("update", "patch"):
         raise errors.method_not_allowed()
     if target.name and target.verb == "create" and not target.subresource:
+        raise errors.method_not_allowed()
+    if not target.subresource and target.verb not in target.resource.verbs:
         raise errors.method_not_allowed()

@@ -12,6 +12,7 @@ from typing import Any
 
 from pynetes.api import errors
 from pynetes.apiserver.registry import DeleteOptions
+from pynetes.apiserver.shapes import check_shape
 
 _TRUE = {"true", "True", "TRUE", "1", "t", "T"}
 _FALSE = {"false", "False", "FALSE", "0", "f", "F", ""}
@@ -124,6 +125,8 @@ def delete_options(query: Mapping[str, str], body: Any) -> DeleteOptions:
     policy = query.get("propagationPolicy")
     if query.get("orphanDependents") is not None and policy is None:
         policy = "Orphan" if boolean(query, "orphanDependents") else "Background"
+    if body is not None:
+        check_shape(body, "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions", "DeleteOptions")
     if isinstance(body, dict):
         if body.get("gracePeriodSeconds") is not None:
             grace = body["gracePeriodSeconds"]

@@ -120,9 +120,7 @@ class ObjectStore:
         current = await self.storage.current_revision()
         target = min(revision, self._last_write)
         if revision > current or not await self.cache.wait_until(target, FRESHNESS_TIMEOUT):
-            raise errors.timeout_error(
-                f"Too large resource version: {revision}, current: {current}", retry_after=1
-            )
+            raise errors.too_large_resource_version(revision, current)
 
     def _wrote(self, revision: int) -> int:
         self._last_write = max(self._last_write, revision)
@@ -359,7 +357,10 @@ class ObjectStore:
             finalizers.append("orphan")
         grace = self.strategy.grace_period(obj, options.grace_period_seconds)
         already = metadata.get("deletionTimestamp")
-        if not finalizers and grace == 0:
+        held_by_spec = self.resource.plural == "namespaces" and bool(
+            (obj.get("spec") or {}).get("finalizers")
+        )
+        if not finalizers and grace == 0 and not held_by_spec:
             return None
         if (
             already

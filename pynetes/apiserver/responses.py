@@ -38,6 +38,8 @@ async def read_optional_body(request: web.Request) -> Any:
 def raw_json(body: bytes, *, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     response = web.Response(body=body, status=status, content_type="application/json")
     for warning in warnings or ():
+        if not warning.isprintable():
+            continue  # upstream drops a warning it cannot put in a header
         quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
         response.headers.add("Warning", f'299 - "{quoted}"')
     return response

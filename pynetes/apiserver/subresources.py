@@ -22,6 +22,7 @@ from pynetes.apiserver import negotiation, query
 from pynetes.apiserver.patching import apply_patch, patched_object
 from pynetes.apiserver.registry import ObjectStore
 from pynetes.apiserver.responses import json_response, raw_json, read_body
+from pynetes.apiserver.shapes import check_shape
 
 if TYPE_CHECKING:
     from pynetes.apiserver.handlers import ResourceApi, Target
@@ -167,7 +168,8 @@ class Subresources:
         self, request: web.Request, target: Target, store: ObjectStore
     ) -> web.StreamResponse:
         body = await read_body(request)
-        node = ((body or {}).get("target") or {}).get("name") if isinstance(body, dict) else None
+        check_shape(body, "io.k8s.api.core.v1.Binding", "Binding")
+        node = (body.get("target") or {}).get("name")
         if not node:
             raise errors.invalid_object(
                 "", "Binding", target.name, [errors.required("target.name")]
@@ -201,6 +203,7 @@ class Subresources:
         self, request: web.Request, target: Target, store: ObjectStore
     ) -> web.StreamResponse:
         body = await read_body(request)
+        check_shape(body, "io.k8s.api.policy.v1.Eviction", "Eviction", group_version="policy/v1")
         pod = (await store.get(target.namespace, target.name)).obj
         await self._check_disruption_budgets(target.namespace, pod)
         options = query.delete_options(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pynetes.storage.errors import CompactedError, FutureRevisionError
 from pynetes.storage.interface import EventType, KeyValue, WatchEvent
 
+#: SQLite's LIMIT is a signed 64-bit integer; larger limits mean "all".
+_MAX_LIMIT = 2**62
 #: Events one replay query reads; a watcher far behind catches up in pages of this size.
 REPLAY_PAGE = 1000
 
@@ -76,7 +78,7 @@ def read_range(
         parameters: tuple[object, ...] = (start, end, at)
         if limit:
             query += " LIMIT ?"
-            parameters += (limit + 1,)
+            parameters += (min(limit, _MAX_LIMIT) + 1,)
         rows = connection.execute(query, parameters).fetchall()
         more = bool(limit) and len(rows) > limit
         items = [KeyValue(*row) for row in rows[: limit or None]]
