@@ -8,6 +8,7 @@ the apps/v1 types that replaced them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pynetes.apiserver.tables import age
 from pynetes.apiserver.tables.cells import (
@@ -78,32 +79,43 @@ def _deployment(deployment: Object, now: datetime) -> Cells:
 
 # -- replicasets -------------------------------------------------------------
 
-_RS_SPEC, _RS_STATUS = _apps("ReplicaSetSpec"), _apps("ReplicaSetStatus")
-_REPLICASET_COLUMNS = (
-    NAME,
-    Column("Desired", "integer", Doc(_RS_SPEC, "replicas")),
-    Column("Current", "integer", Doc(_RS_STATUS, "replicas")),
-    Column("Ready", "integer", Doc(_RS_STATUS, "readyReplicas")),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    Column("Selector", "string", Doc(_RS_SPEC, "selector"), 1),
-)
+
+def replica_columns(spec: Any, status: Any) -> tuple[Column, ...]:
+    """The columns of ReplicaSets and ReplicationControllers (their spec and status docs)."""
+    return (
+        NAME,
+        Column("Desired", "integer", Doc(spec, "replicas")),
+        Column("Current", "integer", Doc(status, "replicas")),
+        Column("Ready", "integer", Doc(status, "readyReplicas")),
+        AGE,
+        CONTAINERS,
+        IMAGES,
+        Column("Selector", "string", Doc(spec, "selector"), 1),
+    )
 
 
-def _replicaset(replicaset: Object, now: datetime) -> Cells:
-    spec, status = section(replicaset, "spec"), section(replicaset, "status")
+def replica_cells(obj: Object, now: datetime, selector: str) -> Cells:
+    """A ReplicaSet's or ReplicationController's row; ``selector`` as each prints it."""
+    spec, status = section(obj, "spec"), section(obj, "status")
     names, images = containers(pod_template_spec(spec))
     return [
-        name(replicaset),
+        name(obj),
         spec.get("replicas", 0),
         status.get("replicas", 0),
         status.get("readyReplicas", 0),
-        age.since(created(replicaset), now),
+        age.since(created(obj), now),
         names,
         images,
-        format_label_selector(spec.get("selector")),
+        selector,
     ]
+
+
+_REPLICASET_COLUMNS = replica_columns(_apps("ReplicaSetSpec"), _apps("ReplicaSetStatus"))
+
+
+def _replicaset(replicaset: Object, now: datetime) -> Cells:
+    selector = format_label_selector(section(replicaset, "spec").get("selector"))
+    return replica_cells(replicaset, now, selector)
 
 
 # -- statefulsets ------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pynetes.apiserver.tables import age
+from pynetes.apiserver.tables.apps import replica_cells, replica_columns
 from pynetes.apiserver.tables.cells import (
     NONE,
     UNSET,
@@ -23,7 +24,6 @@ from pynetes.apiserver.tables.cells import (
     join_host_port,
     metadata,
     name,
-    pod_template_spec,
     section,
 )
 from pynetes.apiserver.tables.columns import (
@@ -363,32 +363,14 @@ def _podtemplate(template: Object, _now: datetime) -> Cells:
     return [name(template), names, images, format_labels(metadata(pod).get("labels"))]
 
 
-_RC_SPEC, _RC_STATUS = core("ReplicationControllerSpec"), core("ReplicationControllerStatus")
-_RC_COLUMNS = (
-    NAME,
-    Column("Desired", "integer", Doc(_RC_SPEC, "replicas")),
-    Column("Current", "integer", Doc(_RC_STATUS, "replicas")),
-    Column("Ready", "integer", Doc(_RC_STATUS, "readyReplicas")),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    Column("Selector", "string", Doc(_RC_SPEC, "selector"), 1),
+_RC_COLUMNS = replica_columns(
+    core("ReplicationControllerSpec"), core("ReplicationControllerStatus")
 )
 
 
 def _replicationcontroller(controller: Object, now: datetime) -> Cells:
-    spec, status = section(controller, "spec"), section(controller, "status")
-    names, images = containers(pod_template_spec(spec))
-    return [
-        name(controller),
-        spec.get("replicas", 0),
-        status.get("replicas", 0),
-        status.get("readyReplicas", 0),
-        age.since(created(controller), now),
-        names,
-        images,
-        format_labels(spec.get("selector")),
-    ]
+    selector = format_labels(section(controller, "spec").get("selector"))
+    return replica_cells(controller, now, selector)
 
 
 PRINTERS = {
