@@ -25,26 +25,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import aiohttp
 import orjson
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, assume, event, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
 from pynetes.apiserver.app import RunningServer, ServerOptions, start
-from pynetes.apiserver.auth.authorization import RequestInfoError, request_attributes
 from tests.integration.conftest import free_port
-from tests.integration.http import STATUS_KEYS, session, store_snapshot
+from tests.integration.http import STATUS_KEYS, Snapshot, session, store_snapshot
 
 ALLOWED_5XX = {503, 504}
 SETTINGS = settings(
@@ -286,8 +284,12 @@ EVICTION = {
     "metadata": {"name": "web"},
     "deleteOptions": {"gracePeriodSeconds": 0, "preconditions": {"uid": "x"}},
 }
-SCALE = {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}}
-SCALE["spec"] = {"replicas": 2}
+SCALE = {
+    "apiVersion": "autoscaling/v1",
+    "kind": "Scale",
+    "metadata": {"name": "web"},
+    "spec": {"replicas": 2},
+}
 _DEFAULT = "/api/v1/namespaces/default"
 #: (method, path, the body clients send there): the write endpoints and their bodies.
 ENDPOINTS: list[tuple[str, str, dict[str, Any]]] = [
@@ -462,96 +464,6 @@ anything = st.builds(
 )
 
 
-# -- known bugs ----------------------------------------------------------------
-
-
-def known_bug(fuzzed: Fuzzed) -> str | None:
-    """Requests that break the server today, each shown by an xfail test in test_bad_input.py.
-
-    The fuzz tests skip them so that they keep looking for new bugs; delete
-    an entry when its bug is fixed.
-    """
-    query = _first(fuzzed.query)
-    body = _decoded(fuzzed)
-    if fuzzed.method == "HEAD" and _verb(fuzzed.method, fuzzed.path, query) == "list":
-        return "HEAD on a list sends the list (test_head_sends_no_body)"
-    if re.fullmatch(r"\s*\+?0*9223372036854775807\s*", query.get("limit", "")):
-        return "limit 2**63-1 is a 500 (test_limit_out_of_range)"
-    if fuzzed.method == "DELETE" and fuzzed.path.rstrip("/") == "/api/v1/namespaces":
-        return "DELETE on namespaces deletes them all (test_namespaces_cannot_be_deleted_together)"
-    if fuzzed.method == "POST" and fuzzed.path.rstrip("/").endswith("/binding"):
-        return "a Binding body is not type-checked: 500 (test_body_of_the_wrong_shape_is_400)"
-    preconditions = [_at(body, "preconditions"), _at(body, "deleteOptions", "preconditions")]
-    if any(not isinstance(found, dict | None) for found in preconditions):
-        return "preconditions that are no object: 500 (test_body_of_the_wrong_shape_is_400)"
-    warns = query.get("fieldValidation") not in ("Strict", "Ignore")
-    if (
-        fuzzed.method in ("POST", "PUT", "PATCH")
-        and warns
-        and any(map(_CONTROL.search, _keys(body)))
-    ):
-        return "a Warning with a control character drops the connection (test_warning_with_...)"
-    return None
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _first(query: list[tuple[str, str]]) -> dict[str, str]:
-    """Each parameter's first value: the one the server reads."""
-    first: dict[str, str] = {}
-    for name, value in query:
-        first.setdefault(name, value)
-    return first
-
-
-def _verb(method: str, path: str, query: dict[str, str]) -> str:
-    """The verb the server reads from a request (with its own parser: its bugs are the topic)."""
-    try:
-        return request_attributes(method, unquote(path), query, user=None).verb
-    except RequestInfoError:
-        return ""
-
-
-def _decoded(fuzzed: Fuzzed) -> Any:
-    """The body as the server decodes it, JSON or YAML by its Content-Type; None if it cannot.
-
-    YAML is tried for short bodies only: PyYAML takes seconds over the
-    2000-deep nestings the fuzzer sends, which hold no keys anyway.
-    """
-    body = fuzzed.body or b"null"
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    if "yaml" not in (fuzzed.content_type or "") or len(body) > 1000:
-        return None
-    try:
-        decoded = yaml.safe_load(body)
-        orjson.dumps(decoded)  # what JSON cannot hold (a list holding itself) the server refuses
-    except Exception:
-        return None
-    return decoded
-
-
-def _at(value: Any, *path: str) -> Any:
-    """The value at ``path`` through nested objects; None where there is none."""
-    for name in path:
-        value = value.get(name) if isinstance(value, dict) else None
-    return value
-
-
-def _keys(value: Any) -> Iterator[str]:
-    """Every key of every object in ``value``."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from _keys(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _keys(item)
-
-
 # -- the server ----------------------------------------------------------------
 
 #: (storage key, collection, object): what the fuzzed paths name, kept in place.
@@ -616,7 +528,7 @@ class Harness:
         client = await stack.enter_async_context(session(server, workdir))
         return cls(server, client, stack, logged)
 
-    async def seed(self) -> tuple[int, list[tuple[str, bytes, int]]]:
+    async def seed(self) -> Snapshot:
         """Create the objects the fuzzed paths name that are missing; the store's contents after.
 
         Examples delete and evict them; recreating them keeps later examples
@@ -699,7 +611,6 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.
 
 
 def _run(harness: tuple[asyncio.Runner, Harness], fuzzed: Fuzzed) -> None:
-    assume(known_bug(fuzzed) is None)
     runner, opened = harness
     runner.run(opened.check(fuzzed))
 
