@@ -61,11 +61,6 @@ async def session(
         yield client
 
 
-def status_keys(body: bytes) -> list[str]:
-    """The top-level keys of a JSON object in the order the bytes hold them."""
-    return list(orjson.loads(body).keys())
-
-
 def assert_status(body: bytes, code: int, reason: str) -> dict[str, Any]:
     """``body`` is a Failure Status with ``code`` and ``reason``, keys in upstream's order."""
     status = orjson.loads(body)
@@ -77,7 +72,11 @@ def assert_status(body: bytes, code: int, reason: str) -> dict[str, Any]:
     return status
 
 
-async def store_snapshot(store: Store) -> tuple[int, list[tuple[str, bytes, int]]]:
-    """Everything the server stored: the revision, and every key with its value and revision."""
+#: The store's revision, and every key with its value and revision.
+Snapshot = tuple[int, list[tuple[str, bytes, int]]]
+
+
+async def store_snapshot(store: Store) -> Snapshot:
+    """Everything the server stored, to compare before and after a request."""
     page = await store.list("/registry/")
     return page.revision, [(kv.key, kv.value, kv.mod_revision) for kv in page.items]
