@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynetes.api.errors import FieldError, bad_request, forbidden, invalid, required
+from pynetes.api.validation import syntax
 
 Labels = Mapping[str, str]
 _Matcher = Callable[[Labels], bool]
@@ -68,100 +69,17 @@ class _SelectorError(Exception):
     """A selector that upstream would refuse; its text is upstream's error text."""
 
 
-# --- Label key and value syntax (upstream util/validation) -----------------
-
-_QUALIFIED_NAME_FORMAT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QUALIFIED_NAME = re.compile(_QUALIFIED_NAME_FORMAT)
-_QUALIFIED_NAME_MESSAGE = (
-    "must consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-_QUALIFIED_NAME_EXAMPLES = ("MyName", "my.name", "123-abc")
-_NAME_MAX = 63
-_LABEL_VALUE_FORMAT = f"({_QUALIFIED_NAME_FORMAT})?"
-_LABEL_VALUE = re.compile(_LABEL_VALUE_FORMAT)
-_LABEL_VALUE_MESSAGE = (
-    "a valid label must be an empty string or consist of alphanumeric characters, "
-    "'-', '_' or '.', and must start and end with an alphanumeric character"
-)
-_LABEL_VALUE_MAX = 63
-_DNS1123_LABEL_FORMAT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FORMAT = _DNS1123_LABEL_FORMAT + r"(\." + _DNS1123_LABEL_FORMAT + ")*"
-_DNS1123_SUBDOMAIN = re.compile(_DNS1123_SUBDOMAIN_FORMAT)
-_DNS1123_SUBDOMAIN_MESSAGE = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-    "'-' or '.', and must start and end with an alphanumeric character"
-)
-_DNS1123_SUBDOMAIN_MAX = 253
-
-
-def _regex_error(message: str, pattern: str, *examples: str) -> str:
-    """Upstream's RegexError, down to its double spaces before each "or"."""
-    if not examples:
-        return f"{message} (regex used for validation is '{pattern}')"
-    shown = " or ".join(f"'{example}', " for example in examples)
-    return f"{message} (e.g. {shown}regex used for validation is '{pattern}')"
-
-
-def _byte_length(text: str) -> int:
-    """Go measures strings in UTF-8 bytes."""
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
-def _dns1123_subdomain_errors(value: str) -> list[str]:
-    errors = []
-    if _byte_length(value) > _DNS1123_SUBDOMAIN_MAX:
-        errors.append(f"must be no more than {_DNS1123_SUBDOMAIN_MAX} characters")
-    if not _DNS1123_SUBDOMAIN.fullmatch(value):
-        errors.append(
-            _regex_error(_DNS1123_SUBDOMAIN_MESSAGE, _DNS1123_SUBDOMAIN_FORMAT, "example.com")
-        )
-    return errors
+# --- Label key and value syntax (upstream util/validation, in validation.syntax) ---
 
 
 def qualified_name_errors(value: str) -> list[str]:
     """Upstream IsQualifiedName: ``[prefix/]name``, as label keys must be; [] if valid."""
-    parts = value.split("/")
-    errors: list[str] = []
-    if len(parts) > 2:
-        name_rule = _regex_error(
-            _QUALIFIED_NAME_MESSAGE, _QUALIFIED_NAME_FORMAT, *_QUALIFIED_NAME_EXAMPLES
-        )
-        return [
-            f"a qualified name {name_rule} with an optional DNS subdomain prefix and '/'"
-            " (e.g. 'example.com/MyName')"
-        ]
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            errors.append("prefix part must be non-empty")
-        else:
-            errors.extend("prefix part " + error for error in _dns1123_subdomain_errors(prefix))
-    if not name:
-        errors.append("name part must be non-empty")
-    elif _byte_length(name) > _NAME_MAX:
-        errors.append(f"name part must be no more than {_NAME_MAX} characters")
-    if not _QUALIFIED_NAME.fullmatch(name):
-        errors.append(
-            "name part "
-            + _regex_error(
-                _QUALIFIED_NAME_MESSAGE, _QUALIFIED_NAME_FORMAT, *_QUALIFIED_NAME_EXAMPLES
-            )
-        )
-    return errors
+    return syntax.is_qualified_name(value)
 
 
 def label_value_errors(value: str) -> list[str]:
     """Upstream IsValidLabelValue: at most 63 characters of ``[-A-Za-z0-9_.]``; [] if valid."""
-    errors = []
-    if _byte_length(value) > _LABEL_VALUE_MAX:
-        errors.append(f"must be no more than {_LABEL_VALUE_MAX} characters")
-    if not _LABEL_VALUE.fullmatch(value):
-        errors.append(
-            _regex_error(_LABEL_VALUE_MESSAGE, _LABEL_VALUE_FORMAT, "MyValue", "my_value", "12345")
-        )
-    return errors
+    return syntax.is_valid_label_value(value)
 
 
 def validate_labels(labels: Mapping[str, str] | None, path: str) -> list[FieldError]:
