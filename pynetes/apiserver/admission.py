@@ -43,7 +43,7 @@ class Admission:
 
     async def admit_create(self, resource: Resource, namespace: str, obj: Object) -> None:
         if resource.namespaced:
-            await self._check_namespace_open(namespace)
+            await self._check_namespace_open(resource, namespace, obj)
         if resource.group == "" and resource.plural == "pods":
             spec = obj.setdefault("spec", {})
             spec.setdefault("serviceAccountName", "default")
@@ -65,25 +65,25 @@ class Admission:
                 kind="namespaces",
             )
 
-    async def _check_namespace_open(self, namespace: str) -> None:
+    async def _check_namespace_open(self, resource: Resource, namespace: str, obj: Object) -> None:
         found = await self._lookup.namespace(namespace)
         if found is None:
             raise errors.not_found_error("", "namespaces", namespace)
         if (found.get("status") or {}).get("phase") == "Terminating":
-            message = (
-                f"unable to create new content in namespace {namespace} because it is being"
-                " terminated"
-            )
+            name = (obj.get("metadata") or {}).get("name") or ""
+            kind = errors.qualified_kind(resource.group, resource.plural)
             raise errors.ApiError(
                 403,
                 "Forbidden",
-                message,
-                name=namespace,
-                kind="namespaces",
+                f'{kind} "{name}" is forbidden: unable to create new content in namespace'
+                f" {namespace} because it is being terminated",
+                name=name,
+                group=resource.group,
+                kind=resource.plural,
                 causes=[
                     {
                         "reason": "NamespaceTerminating",
-                        "message": message,
+                        "message": f"namespace {namespace} is being terminated",
                         "field": "metadata.namespace",
                     }
                 ],

@@ -551,11 +551,6 @@ async def test_terminating_namespace_refuses_new_objects_with_403(api: Api) -> N
     assert (cause["reason"], cause["field"]) == ("NamespaceTerminating", "metadata.namespace")
 
 
-@xfail(
-    "admission.NewForbidden names the object being created: upstream's message is"
-    ' configmaps "y" is forbidden: ..., details {name: y, kind: configmaps}, and the'
-    " cause says: namespace doomed is being terminated"
-)
 async def test_terminating_namespace_403_is_worded_as_upstream(api: Api) -> None:
     await terminating_namespace(api, "doomed")
     _, status = await api.refused("POST", "/api/v1/namespaces/doomed/configmaps", configmap("y"))
