@@ -296,9 +296,7 @@ def too_large_resource_version(requested: int, current: int) -> ApiError:
     error = timeout_error(
         f"Too large resource version: {requested}, current: {current}", retry_after=1
     )
-    error.causes = [
-        {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
-    ]
+    error.causes = [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]
     return error
 
 
