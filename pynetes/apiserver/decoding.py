@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pynetes.api import errors, meta
+from pynetes.api import errors, meta, schema
 from pynetes.api.defaults import apply_defaults
 from pynetes.api.resources import Resource
 from pynetes.api.validation import structural
@@ -83,6 +83,7 @@ class ObjectDecoder:
                 if mode == "Warn":
                     warnings = structural.strict_errors(unknown)
                 obj = structural.prune_unknown(obj, node)
+            _zero_null_items(obj, node)
         obj = apply_defaults(resource.group, resource.version, resource.kind, obj)
         return obj, warnings
 
@@ -105,3 +106,27 @@ def _schema_type_error(problem: errors.FieldError) -> errors.FieldError:
     return errors.invalid(
         problem.field, actual, f'{problem.field} in body must be of type {expected}: "{actual}"'
     )
+
+
+def _zero_null_items(value: Any, node: schema.Node) -> None:
+    """``null`` items of lists of objects become ``{}``, as Go decodes them (zero structs).
+
+    ``"containers": [null]`` is then a container with no name and no image,
+    which validation reports, instead of a null nobody expects. In place:
+    the object is the request's own.
+    """
+    if isinstance(value, dict):
+        for key, child in value.items():
+            child_node = schema.field(node, key)
+            if child_node is not None:
+                _zero_null_items(child, child_node)
+    elif isinstance(value, list):
+        item = schema.items(node)
+        if item is None:
+            return
+        objects = "object" in schema.types(item) or "properties" in schema.resolve(item)
+        for index, child in enumerate(value):
+            if child is None and objects:
+                value[index] = {}
+            else:
+                _zero_null_items(child, item)

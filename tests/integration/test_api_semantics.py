@@ -381,3 +381,27 @@ async def test_events_written_through_either_api_are_one_event(http: aiohttp.Cli
     assert [item["metadata"]["name"] for item in selected["items"]] == ["web.1"]
     _, back = await request(http, "GET", f"{new_api}/web.1")
     assert back["note"] == event["note"] and back["regarding"]["name"] == "web"
+
+
+async def test_a_null_list_item_is_an_empty_object_as_go_decodes_it(
+    http: aiohttp.ClientSession,
+) -> None:
+    """Found by the fuzz test: ``"containers": [null]`` was a 500."""
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [None]}},
+        },
+    }
+    status, answer = await request(
+        http, "POST", "/apis/apps/v1/namespaces/default/deployments", body
+    )
+    assert status == 422
+    fields = {cause["field"] for cause in answer["details"]["causes"]}
+    assert {
+        "spec.template.spec.containers[0].name",
+        "spec.template.spec.containers[0].image",
+    } <= fields
