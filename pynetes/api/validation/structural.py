@@ -36,6 +36,7 @@ import orjson
 
 from pynetes.api import schema
 from pynetes.api.errors import ApiError, FieldError, FieldErrorType, bad_request, required
+from pynetes.api.patch.json_patch import json_type
 
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 _TIME = _META + "Time"
@@ -127,19 +128,6 @@ class _Walk:
             self.type_errors.append(error)
 
 
-def _json_kind(value: Any) -> str:
-    """The JSON type as Go's decoder names it in ``cannot unmarshal X``."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "number"
-
-
 def _number_text(value: int | float) -> str:
     return orjson.dumps(value).decode()
 
@@ -182,7 +170,7 @@ class _Validator:
         return value
 
     def mismatch(self, value: Any, path: str, gostruct: str, gofield: str, walk: _Walk) -> None:
-        message = _unmarshal_message(_json_kind(value), gostruct, gofield, self.gotype)
+        message = _unmarshal_message(json_type(value), gostruct, gofield, self.gotype)
         walk.type_error(path, value, message)
 
 
@@ -295,7 +283,7 @@ class _IntOrString(_Validator):
             return
         if type(value) is int and -(1 << 31) <= value < (1 << 31):
             return
-        kind = _json_kind(value)
+        kind = json_type(value)
         if kind == "number":
             kind = "number " + _number_text(value)
         # Its UnmarshalJSON decodes into an int32 and returns the error: fatal.
@@ -356,7 +344,7 @@ class _Time(_Validator):
             return
         if type(value) is not str:
             # Its UnmarshalJSON first decodes a Go string: fatal.
-            message = _unmarshal_message(_json_kind(value), gostruct, gofield, "string")
+            message = _unmarshal_message(json_type(value), gostruct, gofield, "string")
             walk.type_error(path, value, message, fatal=True)
             return
         problem = time_problem(value, self.layout)
