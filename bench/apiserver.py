@@ -54,7 +54,6 @@ SENT = re.compile(rb'"bench/sent":"([0-9.]+)"')
 PLACEHOLDER = "SENT-TIME"
 READY_TIMEOUT = 60.0
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120)
-STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=60)
 #: How long watchers may still receive events after the last write was acknowledged.
 WATCH_GRACE = 30.0
 #: /proc counts CPU time in ticks (10 ms): shorter windows give no meaningful CPU shares.
@@ -586,63 +585,110 @@ async def _watch_client(
     delays = array.array("d")
     outcomes = {"complete": 0, "ended by the server": 0, "cut at the deadline": 0, "failed": 0}
     errors: list[str] = []
-    params = {"watch": "true", "resourceVersion": resource_version}
-    target = f"{url}/api/v1/namespaces/{WATCH_NAMESPACE}/configmaps"
+    host, port = url.removeprefix("https://").rsplit(":", 1)
+    path = f"/api/v1/namespaces/{WATCH_NAMESPACE}/configmaps"
+    request = (
+        f"GET {path}?watch=true&resourceVersion={resource_version} HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\nAccept: application/json\r\n\r\n"
+    ).encode()
+    context = tls.context()
+    loop = asyncio.get_running_loop()
     opening = asyncio.Semaphore(64)
-    opened: list[aiohttp.ClientResponse] = []
-    async with tls.session(0) as session:
 
-        async def open_stream() -> None:
-            async with opening:
-                response = await session.get(target, params=params, timeout=STREAM_TIMEOUT)
-            if response.status != 200:
-                raise RuntimeError(f"watch: {response.status} {(await response.read())[:300]!r}")
-            opened.append(response)
+    async def open_stream() -> WatchStream:
+        async with opening:
+            _, stream = await loop.create_connection(
+                lambda: WatchStream(request, expected, delays), host, int(port), ssl=context
+            )
+            await stream.started
+        return stream
 
-        results = await asyncio.gather(
-            *(open_stream() for _ in range(streams)), return_exceptions=True
-        )
-        failures = [repr(result) for result in results if isinstance(result, BaseException)]
-        parent.send(failures[:3])
-        if failures:
-            return {"delays": b"", "outcomes": outcomes, "errors": failures, "cpu": 0.0}
-        began, cpu = time.perf_counter(), time.process_time()
-        tasks = [
-            asyncio.create_task(read_events(response, expected, delays)) for response in opened
-        ]
-        deadline = await asyncio.to_thread(receive, parent, READY_TIMEOUT * 10)
-        await asyncio.wait(tasks, timeout=max(0.0, deadline - time.perf_counter()))
-        share = (time.process_time() - cpu) / (time.perf_counter() - began)
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-                outcomes["cut at the deadline"] += 1
-            elif task.exception() is not None:
-                outcomes["failed"] += 1
-                errors.append(repr(task.exception()))
-            else:
-                outcomes["complete" if task.result() else "ended by the server"] += 1
-        for response in opened:
-            response.close()
+    results = await asyncio.gather(*(open_stream() for _ in range(streams)), return_exceptions=True)
+    failures = [repr(result) for result in results if isinstance(result, BaseException)]
+    parent.send(failures[:3])
+    opened = [result for result in results if isinstance(result, WatchStream)]
+    if failures:
+        for stream in opened:
+            stream.close()
+        return {"delays": b"", "outcomes": outcomes, "errors": failures, "cpu": 0.0}
+    began, cpu = time.perf_counter(), time.process_time()
+    deadline = await asyncio.to_thread(receive, parent, READY_TIMEOUT * 10)
+    await asyncio.wait(
+        [stream.finished for stream in opened], timeout=max(0.0, deadline - time.perf_counter())
+    )
+    share = (time.process_time() - cpu) / (time.perf_counter() - began)
+    for stream in opened:
+        if not stream.finished.done():
+            outcomes["cut at the deadline"] += 1
+        elif stream.finished.exception() is not None:
+            outcomes["failed"] += 1
+            errors.append(repr(stream.finished.exception()))
+        else:
+            outcomes["complete" if stream.finished.result() else "ended by the server"] += 1
+        stream.close()
     return {"delays": delays.tobytes(), "outcomes": outcomes, "errors": errors, "cpu": share}
 
 
-async def read_events(response: aiohttp.ClientResponse, expected: int, delays: array.array) -> bool:
-    """Record each event's delay (receipt minus send time); True once all ``expected`` came."""
-    received = 0
-    partial = b""
-    while received < expected:
-        chunk = await response.content.readany()
-        if not chunk:
-            return False
+class WatchStream(asyncio.Protocol):
+    """One watch over its own connection, as lean as a client can be, so that the
+    machine's CPU goes to the servers: it records each event's delay (receipt minus
+    send time) from the raw stream, without decoding HTTP chunks or JSON (the
+    servers write whole frames per chunk, so chunk headers never split a frame).
+
+    ``started`` resolves on the response's status line; ``finished`` to True once
+    ``expected`` events came, False if the server ended the stream first.
+    """
+
+    def __init__(self, request: bytes, expected: int, delays: array.array) -> None:
+        loop = asyncio.get_running_loop()
+        self.started: asyncio.Future[None] = loop.create_future()
+        self.finished: asyncio.Future[bool] = loop.create_future()
+        self._request = request
+        self._expected = expected
+        self._delays = delays
+        self._received = 0
+        self._partial = b""
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        transport.write(self._request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
-        data = partial + chunk
+        if not self.started.done():
+            if not data.startswith(b"HTTP/1.1 200"):
+                self.started.set_exception(RuntimeError(f"watch: {data[:300]!r}"))
+                self.close()
+                return
+            self.started.set_result(None)
+        data = self._partial + data
         end = data.rfind(b"\n") + 1
-        partial = data[end:]
-        for sent in SENT.findall(data, 0, end):
+        self._partial = data[end:]
+        sent_times = SENT.findall(data, 0, end)
+        delays = self._delays
+        for sent in sent_times:
             delays.append(now - float(sent))
-            received += 1
-    return True
+        self._received += len(sent_times)
+        if self._received >= self._expected:
+            self._finish(True)
+        elif b"\r\n0\r\n\r\n" in data:  # the last chunk: the server ended the watch
+            self._finish(False)
+
+    def _finish(self, complete: bool) -> None:
+        if not self.finished.done():
+            self.finished.set_result(complete)
+        self.close()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if not self.started.done():
+            self.started.set_exception(error or RuntimeError("watch: connection closed"))
+        if not self.finished.done():
+            self.finished.set_result(False)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
 
 
 # The floor: a bare aiohttp server with the same TLS, answering recorded bytes.

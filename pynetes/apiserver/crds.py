@@ -21,7 +21,7 @@ from typing import Any
 from pynetes.api import meta
 from pynetes.api.resources import Resource, ResourceRegistry
 from pynetes.apiserver.registry import ObjectStore
-from pynetes.apiserver.watchcache import DELETED
+from pynetes.apiserver.watchcache import DELETED, EventWatcher
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,8 @@ class CrdController:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        first, watcher = self._crds.cache.watch(self._crds.key_prefix(""), None, after=None)
+        watcher = EventWatcher(self._crds.key_prefix(""), None)
+        first = self._crds.cache.watch(watcher, after=None)
         for _kind, event in first:
             await self._sync(event.current.obj)
         self._task = asyncio.create_task(self._follow(watcher), name="crd-controller")
@@ -136,7 +137,7 @@ class CrdController:
             for resource in resources:
                 await self._stores[resource].stop()
 
-    async def _follow(self, watcher: Any) -> None:
+    async def _follow(self, watcher: EventWatcher) -> None:
         while True:
             batch = await watcher.next_batch()
             if not batch:

@@ -26,7 +26,7 @@ from pynetes.apiserver.patching import apply_patch
 from pynetes.apiserver.registry import ObjectStore
 from pynetes.apiserver.responses import json_response, raw_json, read_body, read_optional_body
 from pynetes.apiserver.subresources import Subresources
-from pynetes.apiserver.watch import WatchRequest, serve_watch, timeout_for
+from pynetes.apiserver.watch import WatchRequest, json_frame, serve_watch, timeout_for
 from pynetes.apiserver.watchcache import CachedObject, CacheEvent, Predicate
 from pynetes.storage import CompactedError, InvalidContinueTokenError, StorageError
 
@@ -261,7 +261,7 @@ class ResourceApi:
             store.key_prefix(target.namespace),
             self.predicate(target.resource, params),
             spec,
-            encode or (lambda kind, event: event.frame(kind)),
+            encode or json_frame,
         )
 
     def _table_frames(self, resource: Resource) -> Callable[[str, CacheEvent], bytes]:

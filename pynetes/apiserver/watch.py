@@ -21,6 +21,8 @@ from aiohttp import web
 
 from pynetes.api import errors
 from pynetes.apiserver.watchcache import (
+    WATCHER_QUEUE_LIMIT,
+    Batch,
     CacheEvent,
     CacheWatcher,
     ExpiredError,
@@ -31,6 +33,8 @@ from pynetes.apiserver.watchcache import (
 #: Without timeoutSeconds, a watch lasts between these (upstream's --min-request-timeout).
 MIN_REQUEST_TIMEOUT = 1800.0
 BOOKMARK_INTERVAL = 60.0
+#: Unsent bytes a connection may hold before deliveries queue for its task instead.
+DIRECT_WRITE_LIMIT = 256 * 1024
 
 FrameEncoder = Callable[[str, CacheEvent], bytes]
 
@@ -51,6 +55,129 @@ def timeout_for(timeout_seconds: int | None) -> float:
     return MIN_REQUEST_TIMEOUT * (1 + random.random())
 
 
+def json_frame(kind: str, event: CacheEvent) -> bytes:
+    """The default encoding: one ``{"type": ..., "object": ...}`` line, shared by all."""
+    return event.frame(kind)
+
+
+class StreamWatcher(CacheWatcher):
+    """A watcher whose events go out as chunks of an HTTP/1.1 chunked response.
+
+    While its task sleeps and the connection keeps up, a delivery is written
+    straight to the transport from the cache's flush: no queue, no task
+    wake-up. Watchers that receive a whole batch unchanged with the shared
+    encoding write one chunk built once per batch. Otherwise (the task is
+    busy, or the transport holds unsent bytes) the bytes wait in a backlog
+    that the task writes with flow control; a watcher with more than
+    WATCHER_QUEUE_LIMIT undelivered events is closed as too slow, and its
+    client resumes from its last resourceVersion, as with upstream.
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        predicate: Predicate | None,
+        encode: FrameEncoder,
+        transport: asyncio.Transport | None,
+    ) -> None:
+        super().__init__(prefix, predicate)
+        self._encode = encode
+        self._transport = transport
+        self.idle = False
+        self._backlog: list[bytes] = []
+        self._backlog_events = 0
+        self._wakeup = asyncio.Event()
+
+    def deliver(self, batch: Batch) -> None:
+        if self.closed:
+            return
+        encode = self._encode
+        if encode is json_frame and self.unfiltered(batch):
+            count = len(batch.events)
+            if self._writes_directly():
+                self._write(batch.memo(_CHUNK, lambda: _chunk(_joined(batch))))
+                return
+            data = batch.memo(_JOINED, lambda: _joined(batch))
+        else:
+            selected = self.select(batch)
+            if not selected:
+                return
+            count = len(selected)
+            data = b"".join(encode(kind, event) for kind, event in selected)
+            if self._writes_directly():
+                self._write(_chunk(data))
+                return
+        self._queue(data, count)
+
+    def _writes_directly(self) -> bool:
+        transport = self._transport
+        return (
+            self.idle
+            and not self._backlog
+            and transport is not None
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT
+        )
+
+    def _write(self, chunk: bytes) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            self.close()
+            return
+        transport.write(chunk)
+
+    def _queue(self, data: bytes, events: int) -> None:
+        self._backlog_events += events
+        if self._backlog_events > WATCHER_QUEUE_LIMIT:
+            self.too_slow = True
+            self.close()
+            return
+        self._backlog.append(data)
+        self._wakeup.set()
+
+    def encode_each(self, events: list[tuple[str, CacheEvent]]) -> list[bytes]:
+        return [self._encode(kind, event) for kind, event in events]
+
+    def take_backlog(self) -> bytes:
+        """The bytes waiting for the task to write, now removed from the backlog."""
+        data = b"".join(self._backlog)
+        self._backlog.clear()
+        self._backlog_events = 0
+        return data
+
+    def close(self) -> None:
+        super().close()
+        self._wakeup.set()
+
+    async def sleep(self, seconds: float) -> bool:
+        """Let deliveries go straight out until a backlog, a close, or ``seconds``
+        pass; True in the last case."""
+        if self._backlog or self.closed:
+            return False
+        self._wakeup.clear()
+        self.idle = True
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wakeup.wait()
+        except TimeoutError:
+            return True
+        finally:
+            self.idle = False
+        return False
+
+
+_JOINED, _CHUNK = object(), object()
+
+
+def _joined(batch: Batch) -> bytes:
+    return b"".join(event.frame(event.type) for event in batch.events)
+
+
+def _chunk(data: bytes) -> bytes:
+    """``data`` framed as one HTTP/1.1 chunk."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
 async def serve_watch(
     request: web.Request,
     cache: WatchCache,
@@ -63,15 +190,17 @@ async def serve_watch(
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
     await response.prepare(request)
+    watcher = StreamWatcher(prefix, predicate, encode, request.transport)
     try:
-        first, watcher = cache.watch(prefix, predicate, after=spec.after)
+        first = cache.watch(watcher, after=spec.after)
     except ExpiredError as expired:
         status = errors.gone(str(expired)).status()
         await response.write(_frame("ERROR", status))
         return response
+    started_at = cache.revision
     try:
-        await _stream(response, cache, watcher, first, spec, encode)
-    except ConnectionResetError:
+        await _stream(request, response, cache, watcher, first, started_at, spec)
+    except ConnectionError:
         pass  # the client left; nothing more to send
     finally:
         watcher.close()
@@ -79,36 +208,35 @@ async def serve_watch(
 
 
 async def _stream(
+    request: web.Request,
     response: web.StreamResponse,
     cache: WatchCache,
-    watcher: CacheWatcher,
+    watcher: StreamWatcher,
     first: list[tuple[str, CacheEvent]],
+    started_at: int,
     spec: WatchRequest,
-    encode: FrameEncoder,
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + spec.timeout
-    if first:
-        await response.write(b"".join(encode(kind, event) for kind, event in first))
+    opening = b"".join(watcher.encode_each(first))
     if spec.send_initial_events:
-        await response.write(_bookmark(spec, cache.revision, initial_events_end=True))
-    while True:
+        opening += _bookmark(spec, started_at, initial_events_end=True)
+    await response.write(opening)  # also sends the headers: direct writes follow them
+    while not watcher.closed:
+        backlog = watcher.take_backlog()
+        if backlog:
+            await response.write(backlog)
+            await request.writer.drain()
+            continue
         remaining = deadline - loop.time()
         if remaining <= 0:
             break
         wait = min(remaining, BOOKMARK_INTERVAL) if spec.allow_bookmarks else remaining
-        try:
-            async with asyncio.timeout(wait):
-                batch = await watcher.next_batch()
-        except TimeoutError:
-            if spec.allow_bookmarks:
-                await response.write(_bookmark(spec, cache.revision))
-            continue
-        if not batch:
-            break  # closed: too slow, or the cache restarted; the client resumes
-        await response.write(b"".join(encode(kind, event) for kind, event in batch))
+        timed_out = await watcher.sleep(wait)
+        if timed_out and spec.allow_bookmarks and loop.time() < deadline:
+            await response.write(_bookmark(spec, cache.delivered_revision))
     if spec.allow_bookmarks and not watcher.closed:
-        await response.write(_bookmark(spec, cache.revision))
+        await response.write(_bookmark(spec, cache.delivered_revision))
 
 
 def _frame(event_type: str, obj: Any) -> bytes:

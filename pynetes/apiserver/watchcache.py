@@ -92,11 +92,47 @@ class ExpiredError(Exception):
         self.oldest = oldest
 
 
+class Batch:
+    """The events one flush hands to every watcher, with work they can share.
+
+    Watchers of the same prefix without a predicate receive the same bytes:
+    ``memo`` lets the first of them compute those bytes and the rest reuse
+    them, so a flush costs one encoding however many watchers follow.
+    """
+
+    __slots__ = ("_memo", "_under", "events")
+
+    def __init__(self, events: list[CacheEvent]) -> None:
+        self.events = events
+        self._under: dict[str, bool] = {}
+        self._memo: dict[object, Any] = {}
+
+    def all_under(self, prefix: str) -> bool:
+        """Whether every event's key starts with ``prefix``."""
+        known = self._under.get(prefix)
+        if known is None:
+            known = self._under[prefix] = all(
+                event.current.key.startswith(prefix) for event in self.events
+            )
+        return known
+
+    def memo(self, key: object, compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per batch for each ``key``."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
+
+
 class CacheWatcher:
-    """One client's view: events under ``prefix`` whose objects pass ``predicate``.
+    """One consumer's view: events under ``prefix`` whose objects pass ``predicate``.
 
     An object that starts passing is delivered as ADDED, one that stops as
-    DELETED, as upstream's watch filtering does.
+    DELETED, as upstream's watch filtering does. Subclasses decide what
+    delivery means (a queue of events, bytes on a connection); the cache
+    calls :meth:`deliver` once per flush, in revision order, never after
+    :meth:`close`.
     """
 
     def __init__(self, prefix: str, predicate: Predicate | None) -> None:
@@ -104,30 +140,34 @@ class CacheWatcher:
         self.predicate = predicate
         self.closed = False
         self.too_slow = False
-        self._queue: deque[tuple[str, CacheEvent]] = deque()
-        self._wakeup = asyncio.Event()
 
-    def offer(self, event: CacheEvent) -> None:
-        if self.closed or not event.current.key.startswith(self.prefix):
-            return
-        delivered = self._filtered_type(event)
-        if delivered is None:
-            return
-        if len(self._queue) >= WATCHER_QUEUE_LIMIT:
-            self.too_slow = True
-            self.close()
-            return
-        self._queue.append((delivered, event))
-        self._wakeup.set()
+    def deliver(self, batch: Batch) -> None:
+        raise NotImplementedError
+
+    def unfiltered(self, batch: Batch) -> bool:
+        """Whether this watcher receives every event of ``batch`` unchanged."""
+        return self.predicate is None and batch.all_under(self.prefix)
+
+    def select(self, batch: Batch) -> list[tuple[str, CacheEvent]]:
+        """The events of ``batch`` this watcher receives, each with its delivered type."""
+        if self.unfiltered(batch):
+            return [(event.type, event) for event in batch.events]
+        selected = []
+        for event in batch.events:
+            if event.current.key.startswith(self.prefix):
+                delivered = self._filtered_type(event)
+                if delivered is not None:
+                    selected.append((delivered, event))
+        return selected
 
     def _filtered_type(self, event: CacheEvent) -> str | None:
         predicate = self.predicate
         if predicate is None:
             return event.type
-        now = event.type != DELETED and predicate(event.current.obj)
-        before = event.previous is not None and predicate(event.previous.obj)
         if event.type == DELETED:
             return DELETED if predicate(event.current.obj) else None
+        now = predicate(event.current.obj)
+        before = event.previous is not None and predicate(event.previous.obj)
         if now and before:
             return MODIFIED
         if now:
@@ -138,6 +178,31 @@ class CacheWatcher:
 
     def close(self) -> None:
         self.closed = True
+
+
+class EventWatcher(CacheWatcher):
+    """A watcher for consumers inside the server: a queue of events to await."""
+
+    def __init__(self, prefix: str, predicate: Predicate | None) -> None:
+        super().__init__(prefix, predicate)
+        self._queue: deque[tuple[str, CacheEvent]] = deque()
+        self._wakeup = asyncio.Event()
+
+    def deliver(self, batch: Batch) -> None:
+        if self.closed:
+            return
+        selected = self.select(batch)
+        if not selected:
+            return
+        if len(self._queue) + len(selected) > WATCHER_QUEUE_LIMIT:
+            self.too_slow = True
+            self.close()
+            return
+        self._queue.extend(selected)
+        self._wakeup.set()
+
+    def close(self) -> None:
+        super().close()
         self._wakeup.set()
 
     async def next_batch(self) -> list[tuple[str, CacheEvent]]:
@@ -171,6 +236,8 @@ class WatchCache:
         self._history: deque[CacheEvent] = deque()
         self._history_start = 0
         self._watchers: set[CacheWatcher] = set()
+        self._pending: list[CacheEvent] = []
+        self._next_flush = 0.0
         self.revision = 0
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
@@ -185,8 +252,13 @@ class WatchCache:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for watcher in list(self._watchers):
+        self._close_watchers()
+
+    def _close_watchers(self) -> None:
+        self._flush()
+        for watcher in self._watchers:
             watcher.close()
+        self._watchers.clear()
 
     async def _load(self) -> None:
         state: SortedDict[str, CachedObject] = SortedDict()
@@ -219,8 +291,7 @@ class WatchCache:
                         self._apply(event)
             except CompactedError:
                 log.warning("watch cache %s fell behind compaction; reloading", self._prefix)
-                for watcher in list(self._watchers):
-                    watcher.close()
+                self._close_watchers()
                 await self._load()
             except asyncio.CancelledError:
                 raise
@@ -245,12 +316,55 @@ class WatchCache:
                 ADDED if previous is None else MODIFIED, current, previous, self._clock()
             )
         self._record(event)
-        for watcher in list(self._watchers):
-            watcher.offer(event)
-            if watcher.closed:
-                self._watchers.discard(watcher)
+        if self._watchers:
+            if not self._pending:
+                self._schedule_flush()
+            self._pending.append(event)
         self._advance(change.revision)
         return None
+
+    def _schedule_flush(self) -> None:
+        """Flush at the end of this loop pass, or once the last flush's cost has been
+        matched by as long a pause: fan-out takes at most half of the event loop.
+
+        With few watchers a flush costs microseconds and events leave at once;
+        with thousands, a flush costs milliseconds (a write per connection) and
+        events gather into batches as large as the loop can afford, instead of
+        starving the requests that make them.
+        """
+        loop = asyncio.get_running_loop()
+        delay = self._next_flush - loop.time()
+        if delay > 0:
+            loop.call_later(delay, self._flush)
+        else:
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Hand the events applied since the last flush to every watcher, as one batch:
+        a burst of writes costs each watcher one delivery, not one per event."""
+        if not self._pending:
+            return
+        began = time.thread_time()
+        batch = Batch(self._pending)
+        self._pending = []
+        closed = []
+        for watcher in self._watchers:
+            if not watcher.closed:
+                try:
+                    watcher.deliver(batch)
+                except Exception:  # one broken consumer must not starve the others
+                    log.exception("watch cache %s: a watcher failed; closing it", self._prefix)
+                    watcher.close()
+            if watcher.closed:
+                closed.append(watcher)
+        self._watchers.difference_update(closed)
+        # CPU time, not wall time: a flush preempted by other processes did not cost more.
+        self._next_flush = asyncio.get_running_loop().time() + (time.thread_time() - began)
+
+    @property
+    def delivered_revision(self) -> int:
+        """The revision every watcher has been handed all events up to (for bookmarks)."""
+        return self._pending[0].revision - 1 if self._pending else self.revision
 
     def _record(self, event: CacheEvent) -> None:
         self._history.append(event)
@@ -302,18 +416,18 @@ class WatchCache:
         for key in state.irange(prefix, prefix + "\uffff", inclusive=(True, False)):
             yield state[key]
 
-    def watch(
-        self, prefix: str, predicate: Predicate | None, *, after: int | None
-    ) -> tuple[list[tuple[str, CacheEvent]], CacheWatcher]:
-        """Start watching: the events to send first, and the live watcher.
+    def watch(self, watcher: CacheWatcher, *, after: int | None) -> list[tuple[str, CacheEvent]]:
+        """Register ``watcher``; returns the events to send it first.
 
         ``after`` None asks for the current state as ADDED events first (a
         watch without a resourceVersion, or with "0"); otherwise the changes
         after that revision from the history window (ExpiredError if the
-        window no longer reaches back that far). Registration and the first
-        events are taken in one step, so nothing falls between them.
+        window no longer reaches back that far).
+        Registration and the first events are taken in one step, so nothing
+        falls between them: the first events are as of :attr:`revision`.
         """
-        watcher = CacheWatcher(prefix, predicate)
+        self._flush()
+        prefix, predicate = watcher.prefix, watcher.predicate
         if after is None:
             first = [
                 (ADDED, CacheEvent(ADDED, cached, None, 0.0))
@@ -328,8 +442,7 @@ class WatchCache:
                 if event.revision <= after:
                     break
                 missed.append(event)
-            for event in reversed(missed):
-                watcher.offer(event)
-            first = []
+            missed.reverse()
+            first = watcher.select(Batch(missed))
         self._watchers.add(watcher)
-        return first, watcher
+        return first

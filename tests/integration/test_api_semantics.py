@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 import pytest
 
+from pynetes.apiserver import watch
 from pynetes.apiserver.app import ServerOptions, start
 from pynetes.pki.certificates import Pki, issue_client_certificate
 from tests.integration.conftest import Cluster, free_port
@@ -58,11 +59,16 @@ CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
 
 async def watch_events(
-    http: aiohttp.ClientSession, path: str, count: int, *, within: float = 10.0
+    http: aiohttp.ClientSession,
+    path: str,
+    count: int,
+    *,
+    within: float = 10.0,
+    headers: dict[str, str] | None = None,
 ) -> list[Object]:
     """The first ``count`` events of a watch (the stream is then closed)."""
     events: list[Object] = []
-    async with asyncio.timeout(within), http.get(path) as response:
+    async with asyncio.timeout(within), http.get(path, headers=headers) as response:
         assert response.status == 200
         async for line in response.content:
             events.append(json.loads(line))
@@ -122,6 +128,74 @@ async def test_objects_entering_and_leaving_a_selector_are_added_and_deleted(
     )
     events = await watching
     assert [e["type"] for e in events] == ["ADDED", "DELETED"]
+
+
+async def test_every_watcher_gets_every_event_of_a_burst_once_and_in_order(
+    http: aiohttp.ClientSession,
+) -> None:
+    _, listed = await request(http, "GET", CONFIGMAPS)
+    since = f"watch=true&resourceVersion={listed['metadata']['resourceVersion']}"
+    watches = {
+        "namespace": (f"{CONFIGMAPS}?{since}", 40),
+        "cluster": (f"/api/v1/configmaps?{since}", 40),
+        "selector": (f"{CONFIGMAPS}?{since}&labelSelector=tier%3Dfront", 20),
+        "table": (f"{CONFIGMAPS}?{since}&includeObject=None", 40),
+    }
+    table = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}
+    watching = {
+        name: asyncio.create_task(
+            watch_events(http, path, count, headers=table if name == "table" else None)
+        )
+        for name, (path, count) in watches.items()
+    }
+    await asyncio.sleep(0.2)
+    await asyncio.gather(
+        *(
+            request(http, "POST", CONFIGMAPS, configmap(f"b{i:02d}", tier=("front", "back")[i % 2]))
+            for i in range(40)
+        )
+    )
+    received = {name: await task for name, task in watching.items()}
+    for name in ("namespace", "cluster", "selector"):
+        names = [event["object"]["metadata"]["name"] for event in received[name]]
+        assert len(set(names)) == len(names) == watches[name][1], name
+        versions = [int(event["object"]["metadata"]["resourceVersion"]) for event in received[name]]
+        assert versions == sorted(versions), name
+    assert all(event["type"] == "ADDED" for events in received.values() for event in events)
+    front = {event["object"]["metadata"]["name"] for event in received["selector"]}
+    assert front == {f"b{i:02d}" for i in range(0, 40, 2)}
+    rows = [event["object"]["rows"][0]["cells"][0] for event in received["table"]]
+    assert sorted(rows) == [f"b{i:02d}" for i in range(40)]
+
+
+async def test_a_watcher_that_stops_reading_is_cut_off_and_the_others_are_not(
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watch, "WATCHER_QUEUE_LIMIT", 3)
+    _, listed = await request(http, "GET", CONFIGMAPS)
+    path = f"{CONFIGMAPS}?watch=true&resourceVersion={listed['metadata']['resourceVersion']}"
+    writes = 60
+    reading = asyncio.create_task(watch_events(http, path, writes, within=60))
+    async with http.get(path) as stalled:  # read nothing until every write is done
+        await asyncio.sleep(0.2)
+        for index in range(writes):  # 60 x 400 KiB: far more than socket buffers hold
+            big = {**configmap(f"big{index}"), "data": {"k": "x" * 400 * 1024}}
+            status, _ = await request(http, "POST", CONFIGMAPS, big)
+            assert status == 201
+        assert len(await reading) == writes
+        async with asyncio.timeout(30):
+            body = await stalled.read()  # ends: the server closed the stream
+    received = body.count(b'"type":"ADDED"')
+    assert 0 < received < writes
+    # What it did receive is whole and in order; it resumes from the last one, as clients do.
+    lines = [json.loads(line) for line in body.splitlines()]
+    last = lines[-1]["object"]["metadata"]["resourceVersion"]
+    rest = await watch_events(
+        http, f"{CONFIGMAPS}?watch=true&resourceVersion={last}", writes - received, within=60
+    )
+    assert [event["object"]["metadata"]["name"] for event in lines + rest] == [
+        f"big{index}" for index in range(writes)
+    ]
 
 
 async def test_send_initial_events_ends_with_an_annotated_bookmark(
