@@ -827,9 +827,6 @@ async def test_deeply_nested_yaml_is_400(
             JSON,
             'CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Bogus":'
             ' supported values: "", "Ignore", "Strict", "Warn"',
-            marks=xfail(
-                'the supported values leave out "" (sets.List of "", Ignore, Warn, Strict)'
-            ),
         ),
         pytest.param(
             "POST",
@@ -838,7 +835,6 @@ async def test_deeply_nested_yaml_is_400(
             JSON,
             'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Some"}:'
             ' supported values: "All"',
-            marks=xfail('field.Error renders a []string value with %#v: []string{"Some"}'),
         ),
         pytest.param(
             "POST",
@@ -871,6 +867,32 @@ async def test_messages_match_upstream(
 ) -> None:
     _, status = await api.refused(method, path, body, content_type=content_type)
     assert status["message"].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("options", "field", "error"),
+    [
+        (
+            "fieldValidation=Bogus",
+            "fieldValidation",
+            'Unsupported value: "Bogus": supported values: "", "Ignore", "Strict", "Warn"',
+        ),
+        ("dryRun=Some", "dryRun", 'Unsupported value: []string{"Some"}: supported values: "All"'),
+        (
+            "dryRun=All&dryRun=Some",
+            "dryRun",
+            'Unsupported value: []string{"All", "Some"}: supported values: "All"',
+        ),
+    ],
+)
+async def test_bad_create_options_are_422_worded_as_upstream(
+    api: Api, options: str, field: str, error: str
+) -> None:
+    reply, status = await api.refused("POST", f"{CONFIGMAPS}?{options}", configmap())
+    assert_status(reply.body, 422, "Invalid")
+    assert status["message"] == f'CreateOptions.meta.k8s.io "" is invalid: {field}: {error}'
+    cause = {"reason": "FieldValueNotSupported", "message": error, "field": field}
+    assert status["details"] == {"group": "meta.k8s.io", "kind": "CreateOptions", "causes": [cause]}
 
 
 async def test_status_details_leave_out_an_empty_name(api: Api) -> None:
