@@ -155,6 +155,7 @@ class ApiError(Exception):
         causes: Sequence[dict[str, str]] = (),
         retry_after: int | None = None,
         empty_details: bool = False,
+        list_continue: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -167,13 +168,15 @@ class ApiError(Exception):
         self.retry_after = retry_after
         #: upstream's generic route errors carry ``"details": {}``.
         self.empty_details = empty_details
+        #: ``metadata.continue``: a token the client may go on listing with.
+        self.list_continue = list_continue
 
     def status(self) -> dict[str, Any]:
         """The ``Status`` object, keys in upstream's order."""
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.list_continue} if self.list_continue else {},
             "status": "Failure",
             "message": self.message,
         }
@@ -277,8 +280,9 @@ def request_entity_too_large(limit: int) -> ApiError:
     return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
 
-def gone(message: str) -> ApiError:
-    return ApiError(410, "Expired", message)
+def gone(message: str, *, list_continue: str | None = None) -> ApiError:
+    """410 Expired; a list's may offer a continue token for the rest (``metadata.continue``)."""
+    return ApiError(410, "Expired", message, list_continue=list_continue)
 
 
 def unauthorized() -> ApiError:
