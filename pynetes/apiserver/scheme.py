@@ -12,12 +12,14 @@ kind is refused before anything else looks at it, with a 400 worded
 * a known kind of another type: ``converting (v1.Secret) to
   (core.ConfigMap): unknown conversion``.
 
-A body of the URL's kind in another group version converts, and is refused
-afterwards by the API version check (see ObjectDecoder). The schemes are
-modelled by the built-in resources: each registers its kind and list kind in
-its group version. kube-apiserver has two: the legacy scheme of the
+A body of the URL's kind in another group version it is registered in
+converts, and is refused afterwards by the API version check (see
+ObjectDecoder). The schemes are modelled by the built-in resources (each
+registers its kind and list kind in its group version) and by the other
+kinds upstream registers in those groups, older versions included
+(k8s.io/api 1.31). kube-apiserver has two schemes: the legacy scheme of the
 Kubernetes groups and apiextensions-apiserver's, for
-CustomResourceDefinitions; the scheme's name is where upstream creates it.
+CustomResourceDefinitions; a scheme's name is where upstream creates it.
 Custom resources are decoded without a scheme and are not checked here.
 """
 
@@ -34,6 +36,88 @@ _LEGACY_SCHEME = "pkg/api/legacyscheme/scheme.go:30"
 _APIEXTENSIONS_SCHEME = "pkg/apiserver/apiserver.go:53"
 #: Groups whose internal types are not in a Go package named after the group's first label.
 _INTERNAL_PACKAGES = {"": "core", "events.k8s.io": "core"}
+_RBAC_KINDS = (
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+)
+#: Kinds upstream registers besides those of the built-in resources, by group version.
+_ALSO_REGISTERED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "v1"): (
+        "Binding",
+        "ComponentStatus",
+        "ComponentStatusList",
+        "List",
+        "NodeProxyOptions",
+        "PodAttachOptions",
+        "PodExecOptions",
+        "PodLogOptions",
+        "PodPortForwardOptions",
+        "PodProxyOptions",
+        "PodStatusResult",
+        "RangeAllocation",
+        "SerializedReference",
+        "ServiceProxyOptions",
+    ),
+    ("apps", "v1beta1"): (
+        "ControllerRevision",
+        "ControllerRevisionList",
+        "Deployment",
+        "DeploymentList",
+        "DeploymentRollback",
+        "Scale",
+        "StatefulSet",
+        "StatefulSetList",
+    ),
+    ("apps", "v1beta2"): (
+        "ControllerRevision",
+        "ControllerRevisionList",
+        "DaemonSet",
+        "DaemonSetList",
+        "Deployment",
+        "DeploymentList",
+        "ReplicaSet",
+        "ReplicaSetList",
+        "Scale",
+        "StatefulSet",
+        "StatefulSetList",
+    ),
+    ("batch", "v1beta1"): ("CronJob", "CronJobList"),
+    ("coordination.k8s.io", "v1beta1"): ("Lease", "LeaseList"),
+    ("discovery.k8s.io", "v1beta1"): ("EndpointSlice", "EndpointSliceList"),
+    ("events.k8s.io", "v1beta1"): ("Event", "EventList"),
+    ("extensions", "v1beta1"): (
+        "DaemonSet",
+        "DaemonSetList",
+        "Deployment",
+        "DeploymentList",
+        "DeploymentRollback",
+        "Ingress",
+        "IngressList",
+        "NetworkPolicy",
+        "NetworkPolicyList",
+        "ReplicaSet",
+        "ReplicaSetList",
+        "Scale",
+    ),
+    ("policy", "v1"): ("Eviction",),
+    ("policy", "v1beta1"): ("Eviction", "PodDisruptionBudget", "PodDisruptionBudgetList"),
+    ("rbac.authorization.k8s.io", "v1alpha1"): _RBAC_KINDS,
+    ("rbac.authorization.k8s.io", "v1beta1"): _RBAC_KINDS,
+    ("scheduling.k8s.io", "v1alpha1"): ("PriorityClass", "PriorityClassList"),
+    ("scheduling.k8s.io", "v1beta1"): ("PriorityClass", "PriorityClassList"),
+    ("apiextensions.k8s.io", "v1"): ("ConversionReview",),
+    ("apiextensions.k8s.io", "v1beta1"): (
+        "ConversionReview",
+        "CustomResourceDefinition",
+        "CustomResourceDefinitionList",
+    ),
+}
 
 
 def check_decodable(resource: Resource, body: Mapping[str, Any]) -> None:
@@ -82,10 +166,10 @@ def _group_version_kind(
 
 def _registered(scheme_group: str, group: str, version: str, kind: str) -> bool:
     """Whether the scheme serving ``scheme_group`` registers ``kind`` in ``group/version``."""
-    own_scheme = scheme_group == _APIEXTENSIONS
-    return any(
-        (candidate.group == _APIEXTENSIONS) == own_scheme
-        and (candidate.group, candidate.version) == (group, version)
+    if (group == _APIEXTENSIONS) != (scheme_group == _APIEXTENSIONS):
+        return False
+    return kind in _ALSO_REGISTERED.get((group, version), ()) or any(
+        (candidate.group, candidate.version) == (group, version)
         and kind in (candidate.kind, candidate.list_kind)
         for candidate in BUILT_IN
     )

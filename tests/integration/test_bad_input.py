@@ -202,6 +202,14 @@ LEGACY_SCHEME = "pkg/api/legacyscheme/scheme.go:30"
             'configmap in version "v1" cannot be handled as a ConfigMap: no kind "configmap" is'
             f' registered for version "v1" in scheme "{LEGACY_SCHEME}"',
         ),
+        (
+            "POST",
+            DEPLOYMENTS,
+            {"apiVersion": "apps/v1beta2", "kind": "Deployment", "metadata": {"name": "d"}},
+            # still registered upstream: it decodes and converts, then the version is refused
+            "the API version in the data (apps/v1beta2) does not match the expected API version"
+            " (apps/v1)",
+        ),
     ],
     ids=[
         "api-version",
@@ -210,6 +218,7 @@ LEGACY_SCHEME = "pkg/api/legacyscheme/scheme.go:30"
         "core-version-for-apps",
         "kind-of-another-group",
         "kind-in-lower-case",
+        "older-version-of-the-kind",
     ],
 )
 async def test_kind_or_api_version_not_matching_the_url_is_400(
