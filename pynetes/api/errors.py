@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from pynetes.api.gofmt import go_quote, go_string_slice
+
 _OMITTED = object()
 
 
@@ -88,7 +90,8 @@ def invalid(field: str, value: Any, detail: str) -> FieldError:
 
 
 def not_supported(field: str, value: Any, supported: Sequence[str]) -> FieldError:
-    detail = "supported values: " + ", ".join(f'"{option}"' for option in supported)
+    """upstream field.NotSupported: the supported values strconv.Quote'd, in the given order."""
+    detail = "supported values: " + ", ".join(go_quote(option) for option in supported)
     return FieldError(FieldErrorType.NOT_SUPPORTED, field, value, detail)
 
 
@@ -109,16 +112,32 @@ def not_found(field: str, value: Any) -> FieldError:
 
 
 def _render_value(value: Any) -> str:
-    """Values as Go's %#v-ish rendering in upstream messages: strings quoted."""
+    """A bad value as upstream's ErrorBody prints it: ``%q`` for strings, ``%v`` for scalars.
+
+    Anything else Go prints with ``%#v``, which needs the Go type: a list of
+    strings is a ``[]string`` (``[]string{"Some"}``, as for dryRun); other
+    values' types are not known here and are shown as JSON.
+    """
     if isinstance(value, str):
-        return orjson.dumps(value).decode()
+        return go_quote(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
+    if _is_string_slice(value):
+        return go_string_slice(value)
     return orjson.dumps(value).decode()
+
+
+def _is_string_slice(value: Any) -> bool:
+    """A non-empty list of strings: an empty one could be a slice of any type."""
+    return (
+        isinstance(value, list | tuple)
+        and bool(value)
+        and all(isinstance(item, str) for item in value)
+    )
 
 
 class ApiError(Exception):
@@ -136,6 +155,7 @@ class ApiError(Exception):
         causes: Sequence[dict[str, str]] = (),
         retry_after: int | None = None,
         empty_details: bool = False,
+        list_continue: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -148,13 +168,15 @@ class ApiError(Exception):
         self.retry_after = retry_after
         #: upstream's generic route errors carry ``"details": {}``.
         self.empty_details = empty_details
+        #: ``metadata.continue``: a token the client may go on listing with.
+        self.list_continue = list_continue
 
     def status(self) -> dict[str, Any]:
         """The ``Status`` object, keys in upstream's order."""
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.list_continue} if self.list_continue else {},
             "status": "Failure",
             "message": self.message,
         }
@@ -258,8 +280,9 @@ def request_entity_too_large(limit: int) -> ApiError:
     return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
 
-def gone(message: str) -> ApiError:
-    return ApiError(410, "Expired", message)
+def gone(message: str, *, list_continue: str | None = None) -> ApiError:
+    """410 Expired; a list's may offer a continue token for the rest (``metadata.continue``)."""
+    return ApiError(410, "Expired", message, list_continue=list_continue)
 
 
 def unauthorized() -> ApiError:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynetes.api.errors import bad_request
-from pynetes.api.labels import go_quote
+from pynetes.api.gofmt import go_quote
 
 Fields = Mapping[str, str]
 Object = dict[str, Any]

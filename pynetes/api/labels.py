@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynetes.api.errors import FieldError, bad_request, forbidden, invalid, required
+from pynetes.api.gofmt import go_quote, go_string_slice
 from pynetes.api.validation import syntax
 
 Labels = Mapping[str, str]
@@ -91,37 +92,7 @@ def validate_labels(labels: Mapping[str, str] | None, path: str) -> list[FieldEr
     return errors
 
 
-# --- Go's rendering of values in error text ----------------------------------
-
-_GO_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t"}
-_GO_ESCAPES |= {"\v": r"\v", "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` (strconv.Quote), which upstream uses for values in error messages."""
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    out = []
-    for char in text:
-        code = ord(char)
-        if char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif code < 0x80:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    return '"' + "".join(out) + '"'
-
-
-def _go_strings(values: tuple[str, ...] | None) -> str:
-    """Go's ``%#v`` of a ``[]string``; ``None`` is a nil slice."""
-    if values is None:
-        return "[]string(nil)"
-    return "[]string{" + ", ".join(go_quote(value) for value in values) + "}"
+# --- Error texts ---------------------------------------------------------------
 
 
 def _invalid(field: str, rendered_value: str, detail: str) -> str:
@@ -184,18 +155,18 @@ def _requirement_errors(key: str, operator: Operator, values: tuple[str, ...] | 
     given = values or ()
     if operator in (Operator.IN, Operator.NOT_IN) and not given:
         detail = "for 'in', 'notin' operators, values set can't be empty"
-        errors.append(_invalid("values", _go_strings(values), detail))
+        errors.append(_invalid("values", go_string_slice(values), detail))
     elif operator in (Operator.EQUALS, Operator.DOUBLE_EQUALS, Operator.NOT_EQUALS):
         if len(given) != 1:
             detail = "exact-match compatibility requires one single value"
-            errors.append(_invalid("values", _go_strings(values), detail))
+            errors.append(_invalid("values", go_string_slice(values), detail))
     elif operator in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and given:
         detail = "values set must be empty for exists and does not exist"
-        errors.append(_invalid("values", _go_strings(values), detail))
+        errors.append(_invalid("values", go_string_slice(values), detail))
     elif operator in _ORDERED:
         if len(given) != 1:
             detail = "for 'Gt', 'Lt' operators, exactly one value is required"
-            errors.append(_invalid("values", _go_strings(values), detail))
+            errors.append(_invalid("values", go_string_slice(values), detail))
         for index, value in enumerate(given):
             if _go_int64(value) is None:
                 detail = "for 'Gt', 'Lt' operators, the value must be an integer"

@@ -1,7 +1,9 @@
 """From a request body to an object ready for the registry.
 
 As kube-apiserver's decoder does: the body must be an object of the URL's
-kind and version (kind and apiVersion may be omitted and are filled in);
+kind and version (kind and apiVersion may be omitted and are filled in; a
+built-in kind's body of another kind is refused in the scheme's words, see
+:mod:`pynetes.apiserver.scheme`);
 wrongly typed fields are a 400; unknown fields are refused, reported or
 dropped according to ``fieldValidation`` (Strict, Warn, Ignore; default
 Warn); then the kind's defaults are applied. Required fields and the
@@ -19,6 +21,7 @@ from pynetes.api.defaults import apply_defaults
 from pynetes.api.resources import Resource
 from pynetes.api.validation import structural
 from pynetes.apiserver.query import field_validation
+from pynetes.apiserver.scheme import check_decodable
 
 Object = dict[str, Any]
 
@@ -31,6 +34,8 @@ class ObjectDecoder:
     ) -> tuple[Object, list[str]]:
         """The object and the warnings to send back (``Warning`` headers)."""
         mode = field_validation(params)
+        if resource.custom is None and isinstance(body, dict):
+            check_decodable(resource, body)
         obj = self.check_kind(resource, body)
         return self.validate_and_default(resource, obj, mode)
 

@@ -28,7 +28,7 @@ from pynetes.apiserver.responses import json_response, raw_json, read_body, read
 from pynetes.apiserver.subresources import Subresources
 from pynetes.apiserver.watch import WatchRequest, json_frame, serve_watch, timeout_for
 from pynetes.apiserver.watchcache import CachedObject, CacheEvent, Predicate
-from pynetes.storage import CompactedError, InvalidContinueTokenError, StorageError
+from pynetes.storage import CompactedError, InvalidContinueTokenError, StorageError, continuation
 
 Object = dict[str, Any]
 
@@ -166,13 +166,11 @@ class ResourceApi:
     ) -> tuple[list[CachedObject], int, str | None, int | None]:
         """A page read at one revision, filled up to ``limit`` past filtered-out objects."""
         items: list[CachedObject] = []
+        token = continue_token
         try:
             while True:
                 page = await store.storage.list(
-                    prefix,
-                    limit=limit,
-                    continue_token=continue_token,
-                    revision=revision,
+                    prefix, limit=limit, continue_token=token, revision=revision
                 )
                 for kv in page.items:
                     cached = store.cache.get(kv.key)
@@ -180,15 +178,13 @@ class ResourceApi:
                         cached = CachedObject(kv.key, store.decode(kv), kv.mod_revision)
                     if predicate is None or predicate(cached.obj):
                         items.append(cached)
-                continue_token = page.continue_token
+                token = page.continue_token
                 revision = page.revision
-                if continue_token is None or (limit and len(items) >= limit):
+                if token is None or (limit and len(items) >= limit):
                     remaining = page.remaining if predicate is None else None
-                    return items, page.revision, continue_token, remaining
+                    return items, page.revision, token, remaining
         except CompactedError:
-            if continue_token is None:
-                raise errors.gone("The resourceVersion for the provided list is too old.") from None
-            raise errors.gone(_CONTINUE_EXPIRED) from None
+            raise _list_expired(continue_token, prefix) from None
         except InvalidContinueTokenError as error:
             raise errors.bad_request(str(error)) from None
         except StorageError as error:
@@ -437,6 +433,19 @@ async def stream_list(
     await response.write(b"".join(piece))
     await response.write_eof()
     return response
+
+
+def _list_expired(continue_token: str | None, prefix: str) -> errors.ApiError:
+    """410 for a list whose revision is compacted, as upstream's etcd3 store answers it.
+
+    A continued list also gets, in ``metadata.continue``, a token for the
+    rest of it at the newest revision: the client may finish its listing,
+    inconsistently, rather than start over (the message says so).
+    """
+    if continue_token is None:
+        return errors.gone("The resourceVersion for the provided list is too old.")
+    fresh = continuation.resume_at_newest(continue_token, prefix=prefix)
+    return errors.gone(_CONTINUE_EXPIRED, list_continue=fresh)
 
 
 def _check_route(method: str, target: Target) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from multidict import MultiMapping
+
 from pynetes.api import errors
 from pynetes.apiserver.registry import DeleteOptions
 from pynetes.apiserver.shapes import check_shape
@@ -77,17 +79,18 @@ def check_list_options(query: Mapping[str, str]) -> None:
         raise errors.invalid_options("ListOptions", problems)
 
 
-_FIELD_VALIDATION = ("Ignore", "Strict", "Warn")
+#: Upstream's allowed values, in the sorted order its error lists them ("" means the default).
+_FIELD_VALIDATION = ("", "Ignore", "Strict", "Warn")
 
 
 def field_validation(query: Mapping[str, str], *, options: str = "CreateOptions") -> str:
     """fieldValidation (default Warn); an unknown value is a 422 as upstream's."""
-    mode = query.get("fieldValidation") or "Warn"
+    mode = query.get("fieldValidation", "")
     if mode not in _FIELD_VALIDATION:
         raise errors.invalid_options(
             options, [errors.not_supported("fieldValidation", mode, _FIELD_VALIDATION)]
         )
-    return mode
+    return mode or "Warn"
 
 
 def resource_version(value: str | None) -> int | None:
@@ -104,13 +107,17 @@ def resource_version(value: str | None) -> int | None:
 
 
 def dry_run(
-    query: Mapping[str, str],
+    query: MultiMapping[str],
     body: Mapping[str, Any] | None = None,
     *,
     options: str = "CreateOptions",
 ) -> bool:
-    """dryRun=All; any other value is a 422, as upstream's ValidateDryRun."""
-    values = [query.get("dryRun")] if "dryRun" in query else []
+    """dryRun=All; any other value is a 422, as upstream's ValidateDryRun.
+
+    Every ``dryRun`` parameter counts (upstream decodes them into a
+    ``[]string``), so ``dryRun=All&dryRun=Some`` is refused too.
+    """
+    values = query.getall("dryRun", [])
     if body and isinstance(body.get("dryRun"), list):
         values += body["dryRun"]
     if any(value != "All" for value in values):
@@ -118,7 +125,7 @@ def dry_run(
     return bool(values)
 
 
-def delete_options(query: Mapping[str, str], body: Any) -> DeleteOptions:
+def delete_options(query: MultiMapping[str], body: Any) -> DeleteOptions:
     """DeleteOptions from the query string, overridden by a DeleteOptions body."""
     options: dict[str, Any] = {}
     grace = integer(query, "gracePeriodSeconds")

@@ -3,7 +3,9 @@
 A token is base64 of ``{"v": "meta.k8s.io/v1", "rv": R, "start": S}``: the
 revision the first page was read at and the next key to read, relative to the
 listed prefix, as kube-apiserver encodes them. Keeping the format makes tokens
-look familiar to anyone who has debugged a Kubernetes list.
+look familiar to anyone who has debugged a Kubernetes list. A negative
+revision, as upstream's -1, means the newest one: such tokens are offered
+when a listing's own revision has been compacted (:func:`resume_at_newest`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import orjson
 from pynetes.storage.errors import InvalidContinueTokenError
 
 _VERSION = "meta.k8s.io/v1"
+#: The revision of a token read at the newest revision, as upstream encodes it.
+_NEWEST = -1
 
 
 def encode(*, revision: int, next_key: str, prefix: str) -> str:
@@ -24,8 +28,11 @@ def encode(*, revision: int, next_key: str, prefix: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(body)).decode("ascii")
 
 
-def decode(token: str, *, prefix: str) -> tuple[int, str]:
-    """The (revision, next key) a token carries; InvalidContinueTokenError if malformed."""
+def decode(token: str, *, prefix: str) -> tuple[int | None, str]:
+    """The (revision, next key) a token carries; InvalidContinueTokenError if malformed.
+
+    The revision is None for a token to be read at the newest revision.
+    """
     try:
         body = orjson.loads(base64.urlsafe_b64decode(token.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error) as error:
@@ -33,8 +40,19 @@ def decode(token: str, *, prefix: str) -> tuple[int, str]:
     if not isinstance(body, dict) or body.get("v") != _VERSION:
         raise InvalidContinueTokenError("continue key is not valid: unknown version")
     revision, start = body.get("rv"), body.get("start")
-    if not isinstance(revision, int) or isinstance(revision, bool) or revision <= 0:
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision == 0:
         raise InvalidContinueTokenError("continue key is not valid: incorrect encoded revision")
     if not isinstance(start, str) or not start:
         raise InvalidContinueTokenError("continue key is not valid: missing start key")
-    return revision, prefix + start
+    return (revision if revision > 0 else None), prefix + start
+
+
+def resume_at_newest(token: str, *, prefix: str) -> str:
+    """A token for the rest of ``token``'s listing, read at the newest revision.
+
+    What upstream offers once ``token``'s revision is compacted: the same
+    start key, revision -1. The client gets the rest of the list as it is
+    now, which may be inconsistent with the pages it already has.
+    """
+    _, start = decode(token, prefix=prefix)
+    return encode(revision=_NEWEST, next_key=start, prefix=prefix)

@@ -61,13 +61,18 @@ async def session(
         yield client
 
 
-def assert_status(body: bytes, code: int, reason: str) -> dict[str, Any]:
-    """``body`` is a Failure Status with ``code`` and ``reason``, keys in upstream's order."""
+def assert_status(
+    body: bytes, code: int, reason: str, *, metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``body`` is a Failure Status with ``code`` and ``reason``, keys in upstream's order.
+
+    Its ``metadata`` is empty unless given (an expired list's carries a continue token).
+    """
     status = orjson.loads(body)
     expected_keys = [key for key in STATUS_KEYS if key != "details" or "details" in status]
     assert list(status.keys()) == expected_keys, body
     assert status["kind"] == "Status" and status["apiVersion"] == "v1", body
-    assert status["metadata"] == {} and status["status"] == "Failure", body
+    assert status["metadata"] == (metadata or {}) and status["status"] == "Failure", body
     assert (status["code"], status["reason"]) == (code, reason), body
     return status
 

@@ -13,6 +13,7 @@ kube-apiserver 1.31; each reason says what upstream answers.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -152,22 +153,81 @@ async def test_body_that_is_json_but_not_an_object_is_400(api: Api, body: Any) -
     assert_status(reply.body, 400, "BadRequest")
 
 
+LEGACY_SCHEME = "pkg/api/legacyscheme/scheme.go:30"
+
+
 @pytest.mark.parametrize(
-    ("method", "path", "body"),
+    ("method", "path", "body", "message"),
     [
-        ("POST", CONFIGMAPS, {**configmap(), "apiVersion": "apps/v1"}),
-        ("POST", CONFIGMAPS, {**configmap(), "kind": "Secret"}),
-        ("PUT", f"{CONFIGMAPS}/seed", {**configmap("seed"), "kind": "Secret"}),
-        ("POST", DEPLOYMENTS, {"apiVersion": "v1", "kind": "Deployment"}),
+        (
+            "POST",
+            CONFIGMAPS,
+            {**configmap(), "apiVersion": "apps/v1"},
+            # transformDecodeError names the body's version without its group
+            'ConfigMap in version "v1" cannot be handled as a ConfigMap: no kind "ConfigMap" is'
+            f' registered for version "apps/v1" in scheme "{LEGACY_SCHEME}"',
+        ),
+        (
+            "POST",
+            CONFIGMAPS,
+            {**configmap(), "kind": "Secret"},
+            'Secret in version "v1" cannot be handled as a ConfigMap: converting (v1.Secret) to'
+            " (core.ConfigMap): unknown conversion",
+        ),
+        (
+            "PUT",
+            f"{CONFIGMAPS}/seed",
+            {**configmap("seed"), "kind": "Secret"},
+            'Secret in version "v1" cannot be handled as a ConfigMap: converting (v1.Secret) to'
+            " (core.ConfigMap): unknown conversion",
+        ),
+        (
+            "POST",
+            DEPLOYMENTS,
+            {"apiVersion": "v1", "kind": "Deployment"},
+            'Deployment in version "v1" cannot be handled as a Deployment: no kind "Deployment" is'
+            f' registered for version "v1" in scheme "{LEGACY_SCHEME}"',
+        ),
+        (
+            "POST",
+            CONFIGMAPS,
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}},
+            'Deployment in version "v1" cannot be handled as a ConfigMap: converting'
+            " (v1.Deployment) to (core.ConfigMap): unknown conversion",
+        ),
+        (
+            "POST",
+            CONFIGMAPS,
+            {**configmap(), "kind": "configmap"},
+            'configmap in version "v1" cannot be handled as a ConfigMap: no kind "configmap" is'
+            f' registered for version "v1" in scheme "{LEGACY_SCHEME}"',
+        ),
+        (
+            "POST",
+            DEPLOYMENTS,
+            {"apiVersion": "apps/v1beta2", "kind": "Deployment", "metadata": {"name": "d"}},
+            # still registered upstream: it decodes and converts, then the version is refused
+            "the API version in the data (apps/v1beta2) does not match the expected API version"
+            " (apps/v1)",
+        ),
     ],
-    ids=["api-version", "kind", "kind-on-update", "core-version-for-apps"],
+    ids=[
+        "api-version",
+        "kind",
+        "kind-on-update",
+        "core-version-for-apps",
+        "kind-of-another-group",
+        "kind-in-lower-case",
+        "older-version-of-the-kind",
+    ],
 )
 async def test_kind_or_api_version_not_matching_the_url_is_400(
-    api: Api, method: str, path: str, body: dict[str, Any]
+    api: Api, method: str, path: str, body: dict[str, Any], message: str
 ) -> None:
     await api.create(CONFIGMAPS, configmap("seed"))
-    reply, _ = await api.refused(method, path, body)
+    reply, status = await api.refused(method, path, body)
     assert_status(reply.body, 400, "BadRequest")
+    assert status["message"] == message
 
 
 async def test_object_of_the_wrong_namespace_is_400(api: Api) -> None:
@@ -492,14 +552,16 @@ async def test_continue_token_older_than_compaction_is_410(api: Api) -> None:
     store = api.cluster.server.store
     await store.compact(await store.current_revision())
     reply, status = await api.refused("GET", f"{CONFIGMAPS}?limit=1&continue={token}")
-    assert_status(reply.body, 410, "Expired")
+    fresh = status["metadata"].get("continue")
+    assert_status(reply.body, 410, "Expired", metadata={"continue": fresh})
     assert status["message"] == CONTINUE_EXPIRED
 
 
-@xfail(
-    "the 410 says to 'use the continue token in this response' but has none; upstream's"
-    " metadata.continue resumes after the last key at the newest revision"
-)
+def token_fields(token: str) -> dict[str, Any]:
+    """What a continue token carries: upstream's base64 of {"v", "rv", "start"}."""
+    return orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+
+
 async def test_expired_continue_offers_a_token_for_the_rest(api: Api) -> None:
     for name in ("c0", "c1", "c2"):
         await api.create(CONFIGMAPS, configmap(name))
@@ -510,8 +572,11 @@ async def test_expired_continue_offers_a_token_for_the_rest(api: Api) -> None:
     _, status = await api.refused("GET", f"{CONFIGMAPS}?limit=1&continue={token}")
     assert "continue" in status["metadata"], status
     fresh = status["metadata"]["continue"]
+    # upstream's EncodeContinue(startKey, prefix, -1): the same start key, the newest revision
+    assert token_fields(fresh) == {**token_fields(token), "rv": -1}
     rest = (await api.send("GET", f"{CONFIGMAPS}?limit=10&continue={fresh}")).json()
     assert [item["metadata"]["name"] for item in rest["items"]] == ["c1", "c2", "c3"]
+    assert rest["metadata"]["resourceVersion"] == str(await store.current_revision())
 
 
 async def test_exact_list_at_a_compacted_revision_is_410(api: Api) -> None:
@@ -820,48 +885,38 @@ async def test_deeply_nested_yaml_is_400(
             None,
             "Timeout: Too large resource version: 99999, current: ",
         ),
-        pytest.param(
+        (
             "POST",
             f"{CONFIGMAPS}?fieldValidation=Bogus",
             configmap(),
             JSON,
             'CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Bogus":'
             ' supported values: "", "Ignore", "Strict", "Warn"',
-            marks=xfail(
-                'the supported values leave out "" (sets.List of "", Ignore, Warn, Strict)'
-            ),
         ),
-        pytest.param(
+        (
             "POST",
             f"{CONFIGMAPS}?dryRun=Some",
             configmap(),
             JSON,
             'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Some"}:'
             ' supported values: "All"',
-            marks=xfail('field.Error renders a []string value with %#v: []string{"Some"}'),
         ),
-        pytest.param(
+        (
             "POST",
             CONFIGMAPS,
             {**configmap(), "kind": "Secret"},
             JSON,
-            'Secret in version "v1" cannot be handled as a ConfigMap: ',
-            marks=xfail(
-                "pynetes: the kind in the data (Secret) does not match the expected kind"
-                " (ConfigMap); upstream's conversion fails: converting (v1.Secret) to"
-                " (core.ConfigMap): unknown conversion"
-            ),
+            'Secret in version "v1" cannot be handled as a ConfigMap: converting (v1.Secret) to'
+            " (core.ConfigMap): unknown conversion",
         ),
-        pytest.param(
+        (
             "POST",
             CONFIGMAPS,
             {**configmap(), "apiVersion": "apps/v1"},
             JSON,
-            'ConfigMap in version "apps/v1" cannot be handled as a ConfigMap: ',
-            marks=xfail(
-                "pynetes: the API version in the data (apps/v1) does not match ...; upstream's"
-                ' decoder: no kind "ConfigMap" is registered for version "apps/v1"'
-            ),
+            # the body's version without its group: transformDecodeError prints gvk.Version
+            'ConfigMap in version "v1" cannot be handled as a ConfigMap: no kind "ConfigMap" is'
+            f' registered for version "apps/v1" in scheme "{LEGACY_SCHEME}"',
         ),
     ],
     ids=["415", "too-large-rv", "field-validation", "dry-run", "kind", "api-version"],
@@ -871,6 +926,32 @@ async def test_messages_match_upstream(
 ) -> None:
     _, status = await api.refused(method, path, body, content_type=content_type)
     assert status["message"].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("options", "field", "error"),
+    [
+        (
+            "fieldValidation=Bogus",
+            "fieldValidation",
+            'Unsupported value: "Bogus": supported values: "", "Ignore", "Strict", "Warn"',
+        ),
+        ("dryRun=Some", "dryRun", 'Unsupported value: []string{"Some"}: supported values: "All"'),
+        (
+            "dryRun=All&dryRun=Some",
+            "dryRun",
+            'Unsupported value: []string{"All", "Some"}: supported values: "All"',
+        ),
+    ],
+)
+async def test_bad_create_options_are_422_worded_as_upstream(
+    api: Api, options: str, field: str, error: str
+) -> None:
+    reply, status = await api.refused("POST", f"{CONFIGMAPS}?{options}", configmap())
+    assert_status(reply.body, 422, "Invalid")
+    assert status["message"] == f'CreateOptions.meta.k8s.io "" is invalid: {field}: {error}'
+    cause = {"reason": "FieldValueNotSupported", "message": error, "field": field}
+    assert status["details"] == {"group": "meta.k8s.io", "kind": "CreateOptions", "causes": [cause]}
 
 
 async def test_status_details_leave_out_an_empty_name(api: Api) -> None:

@@ -20,6 +20,7 @@ from pynetes.storage import (
     Store,
     ValueTooLargeError,
     WatchEvent,
+    continuation,
 )
 from tests.storage.conftest import Harness
 
@@ -208,6 +209,25 @@ async def test_compaction_expires_old_reads_and_keeps_the_present(store: Store) 
     now = await store.list("/k/")
     assert [(kv.key, kv.value) for kv in now.items] == [(f"/k/{i}", b"v1") for i in range(9)]
     assert await store.compacted_revision() >= old_revision
+
+
+async def test_a_token_resumed_at_the_newest_revision_lists_the_rest_as_it_is_now(
+    store: Store,
+) -> None:
+    for index in range(5):
+        await store.create(f"/k/{index}", b"v0")
+    first_page = await store.list("/k/", limit=2)
+    assert first_page.continue_token is not None
+    await store.delete("/k/4")
+    await store.create("/k/5", b"v0")
+    token = continuation.resume_at_newest(first_page.continue_token, prefix="/k/")
+    rest = await store.list("/k/", limit=2, continue_token=token)
+    assert [kv.key for kv in rest.items] == ["/k/2", "/k/3"]
+    assert rest.revision == await store.current_revision()
+    await store.create("/k/6", b"v0")
+    assert rest.continue_token is not None
+    last = await store.list("/k/", limit=2, continue_token=rest.continue_token)
+    assert ([kv.key for kv in last.items], last.revision) == (["/k/5"], rest.revision)
 
 
 async def test_watch_reports_each_change_with_its_previous_value(store: Store) -> None:

@@ -22,17 +22,11 @@ from pynetes.api.errors import (
     required,
     too_long,
 )
+from pynetes.api.gofmt import go_quote, go_string_slice
 from pynetes.api.quantity import QuantityError, parse_json_quantity
 from pynetes.api.validation import syntax
 from pynetes.api.validation.containers import validate_resource_quantity_value
-from pynetes.api.validation.govalues import (
-    duplicate_go,
-    go_int_or_string,
-    go_quote,
-    go_string_slice,
-    go_struct,
-    invalid_go,
-)
+from pynetes.api.validation.govalues import duplicate_go, go_int_or_string, go_struct, invalid_go
 from pynetes.api.validation.metadata import (
     NEGATIVE,
     validate_finalizers,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynetes.api.errors import FieldError, FieldErrorType
+from pynetes.api.gofmt import go_quote, go_string_slice
 
 
 @dataclass(frozen=True)
@@ -38,39 +39,12 @@ def not_supported_go(field: str, literal: str, supported: Iterable[str]) -> Fiel
     return GoValueError(FieldErrorType.NOT_SUPPORTED, field, literal, detail)
 
 
-def go_quote(text: str) -> str:
-    """Go's strconv.Quote for the characters Kubernetes values carry."""
-    out = ['"']
-    for character in text:
-        code = ord(character)
-        if character in '"\\':
-            out.append("\\" + character)
-        elif character == "\n":
-            out.append("\\n")
-        elif character == "\t":
-            out.append("\\t")
-        elif character == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(character)
-    out.append('"')
-    return "".join(out)
-
-
 def go_string_map(values: Mapping[str, Any] | None) -> str:
     """``map[string]string{"a":"1", "b":"2"}``: keys sorted, as fmt prints maps."""
     if values is None:
         return "map[string]string(nil)"
     items = ", ".join(f"{go_quote(key)}:{go_quote(str(values[key]))}" for key in sorted(values))
     return "map[string]string{" + items + "}"
-
-
-def go_string_slice(values: Iterable[str] | None) -> str:
-    if values is None:
-        return "[]string(nil)"
-    return "[]string{" + ", ".join(go_quote(value) for value in values) + "}"
 
 
 def go_label_selector(selector: Mapping[str, Any]) -> str:

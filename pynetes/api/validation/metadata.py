@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynetes.api.errors import FieldError, forbidden, invalid, required, too_long
+from pynetes.api.gofmt import go_string_slice
 from pynetes.api.validation import syntax
-from pynetes.api.validation.govalues import go_string_slice, invalid_go
+from pynetes.api.validation.govalues import invalid_go
 
 #: (name, is_prefix) -> upstream's messages; a generateName prefix may end in '-'.
 NameValidator = Callable[[str, bool], list[str]]

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pynetes.api.errors import FieldError, invalid, not_supported, required
-from pynetes.api.validation.govalues import go_quote, go_struct, invalid_go
+from pynetes.api.gofmt import go_quote
+from pynetes.api.validation.govalues import go_struct, invalid_go
 from pynetes.api.validation.metadata import name_is_dns_subdomain, name_is_path_segment
 
 Object = Mapping[str, Any]

@@ -21,16 +21,10 @@ from pynetes.api.errors import (
     not_supported,
     required,
 )
+from pynetes.api.gofmt import go_quote, go_string_slice
 from pynetes.api.validation import syntax
 from pynetes.api.validation.containers import PORT_PROTOCOLS, validate_port_num_or_name
-from pynetes.api.validation.govalues import (
-    duplicate_go,
-    go_int_or_string,
-    go_quote,
-    go_string_slice,
-    go_struct,
-    invalid_go,
-)
+from pynetes.api.validation.govalues import duplicate_go, go_int_or_string, go_struct, invalid_go
 from pynetes.api.validation.metadata import IMMUTABLE, validate_labels
 
 Object = Mapping[str, Any]

@@ -646,12 +646,13 @@ def decode_error(kind: str, version: str, errors: Sequence[FieldError]) -> ApiEr
     """
     for error in errors:
         if error.type is FieldErrorType.TYPE_INVALID:
-            return _cannot_handle(kind, version, error.detail)
+            return cannot_be_handled(kind, version, kind, error.detail)
     return None
 
 
-def _cannot_handle(kind: str, version: str, reason: str) -> ApiError:
-    return bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {reason}')
+def cannot_be_handled(kind: str, version: str, into: str, reason: str) -> ApiError:
+    """upstream's transformDecodeError: the body's kind and version (not group), the URL's kind."""
+    return bad_request(f'{kind} in version "{version}" cannot be handled as a {into}: {reason}')
 
 
 def strict_errors(unknown: Sequence[str], duplicates: Sequence[str] = ()) -> list[str]:
@@ -670,7 +671,7 @@ def strict_decoding_error(
 ) -> ApiError:
     """400 for ``fieldValidation=Strict``: ``... strict decoding error: unknown field "x", ...``."""
     reason = "strict decoding error: " + ", ".join(strict_errors(unknown, duplicates))
-    return _cannot_handle(kind, version, reason)
+    return cannot_be_handled(kind, version, kind, reason)
 
 
 # ---------------------------------------------------------------------------

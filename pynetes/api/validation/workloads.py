@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from pynetes.api.errors import FieldError, forbidden, invalid, not_supported, required
+from pynetes.api.gofmt import go_quote
 from pynetes.api.validation import cron, syntax
 from pynetes.api.validation.govalues import (
     go_int_or_string,
     go_label_selector,
-    go_quote,
     go_string_map,
     go_struct,
     invalid_go,

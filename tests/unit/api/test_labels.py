@@ -13,7 +13,6 @@ from pynetes.api.labels import (
     Operator,
     Requirement,
     Selector,
-    go_quote,
     label_value_errors,
     parse_label_selector,
     qualified_name_errors,
@@ -432,19 +431,6 @@ def test_qualified_names(key: str, valid: bool) -> None:
 
 def test_lengths_are_counted_in_bytes_as_go_does() -> None:
     assert label_value_errors("é" * 32)[0] == "must be no more than 63 characters"
-
-
-@pytest.mark.parametrize(
-    ("text", "quoted"),
-    [
-        ("abc", '"abc"'),
-        ('a"b\\c', '"a\\"b\\\\c"'),
-        ("\0\t\x7f", '"\\x00\\t\\x7f"'),
-        ("é\u00a0", '"é\\u00a0"'),
-    ],
-)
-def test_go_quote(text: str, quoted: str) -> None:
-    assert go_quote(text) == quoted
 
 
 # --- Properties --------------------------------------------------------------
