@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from multidict import MultiDict
 
 from pynetes.api import errors, labels, meta, schema
 from pynetes.api.resources import SUBRESOURCE_VERBS
@@ -207,7 +208,7 @@ class Subresources:
         pod = (await store.get(target.namespace, target.name)).obj
         await self._check_disruption_budgets(target.namespace, pod)
         options = query.delete_options(
-            {}, (body or {}).get("deleteOptions") if isinstance(body, dict) else None
+            MultiDict(), (body or {}).get("deleteOptions") if isinstance(body, dict) else None
         )
         await store.delete(target.namespace, target.name, options)
         return json_response(_success(), status=201)

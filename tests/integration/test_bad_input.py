@@ -960,6 +960,22 @@ async def test_status_details_leave_out_an_empty_name(api: Api) -> None:
     assert list(status["details"]) == ["kind", "causes"]
 
 
+async def test_eviction_with_a_stale_uid_precondition_is_a_conflict(api: Api) -> None:
+    await api.create(PODS, pod("web"))
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": "web"},
+        "deleteOptions": {"gracePeriodSeconds": 0, "preconditions": {"uid": "x"}},
+    }
+    reply, status = await api.refused("POST", f"{PODS}/web/eviction", body)
+    assert_status(reply.body, 409, "Conflict")
+    assert status["message"].startswith(
+        'Operation cannot be fulfilled on pods "web": Precondition failed: UID in precondition: x,'
+    )
+    assert (await api.send("GET", f"{PODS}/web")).status == 200
+
+
 async def test_too_large_resource_version_names_its_cause(api: Api) -> None:
     reply, status = await api.refused("GET", f"{CONFIGMAPS}?resourceVersion=99999")
     assert_status(reply.body, 504, "Timeout")
