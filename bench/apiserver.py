@@ -8,9 +8,12 @@ the same TLS (the API server's serving certificate, client certificates
 verified against the cluster CA). Each server runs in a process of its own
 (``python -m pynetes apiserver`` with SQLite storage, and this script with
 ``--floor-server``); the clients run in this process, except the watchers,
-which run in ``--watch-processes`` processes of their own. Every request
-carries the admin client certificate, over pooled keep-alive connections.
-Everything talks to 127.0.0.1 only and stops by itself.
+which run in ``--watch-processes`` processes of their own, and the GETs,
+which wrk sends (a Python client would take the CPU the server needs; needs
+``apt-get install wrk``). Requests carry the admin client certificate, over
+pooled keep-alive connections; wrk, which cannot present one, a bearer token
+from the API server's ``--token-auth-file`` (the floor authenticates
+nothing). Everything talks to 127.0.0.1 only and stops by itself.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ import dataclasses
 import multiprocessing
 import os
 import re
+import resource
+import secrets
+import shutil
 import signal
 import socket
 import ssl
@@ -77,10 +83,11 @@ class WatchLoad:
 
 @dataclasses.dataclass(frozen=True)
 class Scale:
-    """How much of each: pods created (and listed), GETs, concurrent clients, LIST runs."""
+    """How much of each: pods created (and listed), seconds of GETs, concurrent clients,
+    LIST runs."""
 
     pods: int
-    gets: int
+    get_seconds: float
     concurrency: int
     list_runs: int
     #: The target's load first, then two with a tenth of its deliveries/s, to show where it breaks.
@@ -89,12 +96,12 @@ class Scale:
 
 FULL = Scale(
     10_000,
-    20_000,
+    10.0,
     64,
     7,
     (WatchLoad(1_000, 500.0, 10.0), WatchLoad(100, 500.0, 10.0), WatchLoad(1_000, 50.0, 10.0)),
 )
-QUICK = Scale(1_000, 2_000, 16, 3, (WatchLoad(50, 100.0, 2.0), WatchLoad(20, 200.0, 2.0)))
+QUICK = Scale(1_000, 2.0, 16, 3, (WatchLoad(50, 100.0, 2.0), WatchLoad(20, 200.0, 2.0)))
 
 
 def percentiles(samples: list[float] | array.array, *fractions: float) -> list[float]:
@@ -211,6 +218,12 @@ class ServerProcess:
             await self.process.wait()
 
 
+def client_cpu_seconds() -> float:
+    """CPU time of this process and of the children it has waited for (wrk)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def machine_busy_seconds() -> float:
     """CPU time every process of the machine used since boot, from /proc/stat."""
     ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -236,14 +249,14 @@ class CpuWindow:
     def __enter__(self) -> CpuWindow:
         self.started = time.perf_counter()
         self.server_cpu = self.server.cpu_seconds()
-        self.client_cpu = time.process_time()
+        self.client_cpu = client_cpu_seconds()
         self.machine = machine_busy_seconds()
         return self
 
     def __exit__(self, *exc: object) -> None:
         wall = self.wall = time.perf_counter() - self.started
         self.server_cpu = (self.server.cpu_seconds() - self.server_cpu) / wall
-        self.client_cpu = (time.process_time() - self.client_cpu) / wall
+        self.client_cpu = (client_cpu_seconds() - self.client_cpu) / wall
         self.machine = (machine_busy_seconds() - self.machine) / wall
 
     def text(self, *, helpers: float = 0.0) -> str:
@@ -341,19 +354,95 @@ async def creates(
     return await timed(server, scale.pods, scale.concurrency, create)
 
 
+#: wrk's script for GETs: pods by name in a scattered order, as the bearer token's user.
+WRK_GETS = """
+wrk.headers["Authorization"] = "Bearer %(token)s"
+wrk.headers["Accept"] = "application/json"
+local sent = 0
+request = function()
+  sent = sent + 1
+  local name = string.format("bench-%%05d", sent * 7919 %% %(pods)d)
+  return wrk.format("GET", "/api/v1/namespaces/%(namespace)s/pods/" .. name)
+end
+"""
+
+
+@dataclasses.dataclass
+class WrkRun:
+    """What wrk measured: requests/s and latency percentiles, with the CPU shares."""
+
+    rate: float
+    p50: float
+    p99: float
+    cpu: CpuWindow
+
+    def text(self, unit: str) -> str:
+        return (
+            f"{self.rate:8,.0f} {unit}/s   p50 {self.p50 * 1000:7.2f} ms"
+            f"   p99 {self.p99 * 1000:7.2f} ms   {self.cpu.text()} (client: wrk)"
+        )
+
+
 async def gets(
-    session: aiohttp.ClientSession, server: ServerProcess, scale: Scale, recorded: dict[str, bytes]
-) -> Throughput:
-    url = f"{server.url}/api/v1/namespaces/{NAMESPACE}/pods/"
+    session: aiohttp.ClientSession,
+    server: ServerProcess,
+    scale: Scale,
+    recorded: dict[str, bytes],
+    auth: WrkAuth,
+) -> WrkRun:
+    """GETs from wrk (a C load generator: a Python client would take the CPU the
+    server needs), over ``scale.concurrency`` keep-alive TLS connections."""
+    async with session.get(
+        f"{server.url}/api/v1/namespaces/{NAMESPACE}/pods/{pod_name(0)}", headers=JSON
+    ) as response:
+        recorded["pod"] = await expect(response, 200)
+    script = auth.directory / "gets.lua"
+    script.write_text(WRK_GETS % {"token": auth.token, "namespace": NAMESPACE, "pods": scale.pods})
+    command = ["wrk", "-t1", f"-c{scale.concurrency}", f"-d{scale.get_seconds:g}s", "--latency"]
+    with CpuWindow(server) as cpu:
+        process = await asyncio.create_subprocess_exec(
+            *command, "-s", str(script), server.url, stdout=asyncio.subprocess.PIPE
+        )
+        output = (await process.communicate())[0].decode()
+    return parse_wrk(output, cpu)
 
-    async def get(index: int) -> None:
-        name = pod_name(index * 7919 % scale.pods)
-        async with session.get(url + name, headers=JSON) as response:
-            body = await expect(response, 200)
-        if index == 0:
-            recorded["pod"] = body
 
-    return await timed(server, scale.gets, scale.concurrency, get)
+def parse_wrk(output: str, cpu: CpuWindow) -> WrkRun:
+    """wrk's report; an error if any request failed or got an unexpected status."""
+    if "Non-2xx" in output or "Socket errors" in output or "Requests/sec" not in output:
+        raise RuntimeError(f"wrk: requests failed:\n{output}")
+    rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", output)[1])  # type: ignore[index]
+    latency = {
+        share: wrk_seconds(value)
+        for share, value in re.findall(r"^\s+(50|99)%\s+([0-9.]+[mun]?s)$", output, re.M)
+    }
+    return WrkRun(rate, latency["50"], latency["99"], cpu)
+
+
+def wrk_seconds(value: str) -> float:
+    """wrk's durations: ``812.00us``, ``7.98ms``, ``1.02s``."""
+    for suffix, scale in (("us", 1e-6), ("ms", 1e-3), ("s", 1.0)):
+        if value.endswith(suffix):
+            return float(value.removesuffix(suffix)) * scale
+    raise ValueError(f"wrk duration {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class WrkAuth:
+    """A bearer token the API server knows (wrk presents no client certificate)."""
+
+    token: str
+    directory: Path
+
+    @classmethod
+    def create(cls, directory: Path) -> WrkAuth:
+        token = secrets.token_hex(16)
+        (directory / "tokens.csv").write_text(f'{token},bench-admin,bench,"system:masters"\n')
+        return cls(token, directory)
+
+    @property
+    def token_file(self) -> Path:
+        return self.directory / "tokens.csv"
 
 
 async def lists(
@@ -778,7 +867,7 @@ async def serve_floor(port: int, pki_dir: Path, bodies: Path) -> None:
 @dataclasses.dataclass
 class Figures:
     creates: Throughput
-    gets: Throughput
+    gets: WrkRun
     first_list: ListTiming
     list_all: ListTiming
     list_page: ListTiming
@@ -789,6 +878,7 @@ class Figures:
 async def measure(
     server: ServerProcess,
     tls: Tls,
+    auth: WrkAuth,
     scale: Scale,
     processes: int,
     recorded: dict[str, bytes],
@@ -808,8 +898,8 @@ async def measure(
         progress(f"{server.url}: {scale.pods:,} creates")
         created = await creates(session, server, scale, recorded)
         rss["after creates"] = server.rss_mib()
-        progress(f"{server.url}: {scale.gets:,} GETs")
-        got = await gets(session, server, scale, recorded)
+        progress(f"{server.url}: {scale.get_seconds:g} s of GETs")
+        got = await gets(session, server, scale, recorded, auth)
         progress(f"{server.url}: LISTs")
         first_list = await lists(session, server, 1, None, scale.pods, recorded)
         rss["after 1 LIST"] = server.rss_mib()
@@ -844,7 +934,7 @@ def print_figures(scale: Scale, processes: int, ours: Figures, floor: Figures) -
         floor.creates.text("creates"),
     )
     pair(
-        f"pod GETs, {scale.gets:,} GETs, {scale.concurrency} concurrent clients",
+        f"pod GETs for {scale.get_seconds:g} s, {scale.concurrency} connections (wrk)",
         ">= 8,000/s",
         ours.gets.text("GETs"),
         floor.gets.text("GETs"),
@@ -890,9 +980,10 @@ async def run(scale: Scale, processes: int) -> None:
         directory = Path(temporary)
         data_dir = directory / "data"
         await asyncio.to_thread(ensure_pki, data_dir / "pki", ips=["127.0.0.1"])
+        auth = WrkAuth.create(directory)
         port = free_port()
         command = [sys.executable, "-m", "pynetes", "apiserver", "--data-dir", str(data_dir)]
-        command += ["--secure-port", str(port)]
+        command += ["--secure-port", str(port), "--token-auth-file", str(auth.token_file)]
         server = await ServerProcess.start(
             command, port, directory / "apiserver.log", data_dir / "pki"
         )
@@ -900,7 +991,7 @@ async def run(scale: Scale, processes: int) -> None:
         recorded: dict[str, bytes] = {}
         try:
             tls = Tls.admin(data_dir / "pki", directory)
-            ours, templates = await measure(server, tls, scale, processes, recorded, None)
+            ours, templates = await measure(server, tls, auth, scale, processes, recorded, None)
         finally:
             await server.stop()
         bodies = directory / "bodies"
@@ -915,13 +1006,15 @@ async def run(scale: Scale, processes: int) -> None:
         )
         progress(f"floor pid {floor_server.process.pid} on {floor_server.url}")
         try:
-            floor, _ = await measure(floor_server, tls, scale, processes, {}, templates)
+            floor, _ = await measure(floor_server, tls, auth, scale, processes, {}, templates)
         finally:
             await floor_server.stop()
     print_figures(scale, processes, ours, floor)
 
 
 def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("bench/apiserver.py needs wrk, the HTTP load generator: apt-get install wrk")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small counts, to check it works")
     parser.add_argument("--watch-processes", type=int, default=2)
