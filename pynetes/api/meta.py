@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -53,7 +55,13 @@ def new_uid() -> str:
 
 def timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with second precision, as metav1.Time serializes."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _second_text(math.floor(moment.timestamp()))
+
+
+@functools.lru_cache(maxsize=4)
+def _second_text(second: int) -> str:
+    """Formatting is the costly part, and a busy server stamps many objects per second."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def micro_timestamp(moment: datetime) -> str:

@@ -21,6 +21,7 @@ from pynetes.api.fieldmanager.typed import (
     item_node,
     items_by_element,
     pair_shape,
+    shape,
     values_equal,
 )
 from pynetes.api.schema import Node
@@ -56,6 +57,9 @@ def compare(old: Any, new: Any, node: Node | None) -> Comparison:
 
 
 def _compare(old: Any, new: Any, node: Node | None, path: Path, result: Comparison) -> None:
+    if old is ABSENT and path:
+        _add_all(new, node, result.added.subtree(path[:-1]), path[-1])
+        return
     walked = pair_shape(node, old, new)
     if walked is Shape.MAP:
         descended = _compare_maps(old, new, node, path, result)
@@ -69,6 +73,35 @@ def _compare(old: Any, new: Any, node: Node | None, path: Path, result: Comparis
         result.added.insert(path)
     elif new is ABSENT:
         result.removed.insert(path)
+
+
+def _add_all(value: Any, node: Node | None, parent: FieldSet, element: str) -> None:
+    """Record ``value``, new at ``element`` under ``parent`` in the added set: what
+    ``_compare`` finds against ABSENT (every field of it, and each non-empty map
+    or list itself), in one walk of the new value alone. Creates are mostly this.
+    """
+    walked = shape(node, value)
+    if walked is Shape.MAP and isinstance(value, dict) and value:
+        below = parent.subtree((element,))
+        for name, item in value.items():
+            child = field_element(name)
+            try:
+                _add_all(item, field_node(node, name), below, child)
+            except SchemaError as error:
+                raise error.within(child) from None
+    elif walked is Shape.LIST and isinstance(value, list) and value:
+        below = parent.subtree((element,))
+        child_node = item_node(node)
+        grouped = _group(items_by_element(node, value), value)
+        for child, items in grouped.items():
+            if len(items) > 1:
+                below.members.add(child)  # items sharing a name are one atomic group
+                continue
+            try:
+                _add_all(items[0], child_node, below, child)
+            except SchemaError as error:
+                raise error.within(child) from None
+    parent.members.add(element)
 
 
 def _compare_leaf(old: Any, new: Any, path: Path, result: Comparison) -> None:

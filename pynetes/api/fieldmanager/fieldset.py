@@ -59,15 +59,18 @@ class FieldSet:
 
         The empty path is the whole object, which nobody owns (as upstream).
         """
-        if not path:
-            return
+        if path:
+            self.subtree(path[:-1]).members.add(path[-1])
+
+    def subtree(self, path: Sequence[str]) -> FieldSet:
+        """The set below ``path``, made (empty) where missing: only while building."""
         node = self
-        for element in path[:-1]:
+        for element in path:
             child = node.children.get(element)
             if child is None:
                 child = node.children[element] = FieldSet()
             node = child
-        node.members.add(path[-1])
+        return node
 
     def empty(self) -> bool:
         return not self.members and all(child.empty() for child in self.children.values())

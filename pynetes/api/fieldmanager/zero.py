@@ -25,10 +25,26 @@ _ZERO_SCALARS: Final = {"string": "", "integer": 0, "number": 0, "boolean": Fals
 
 
 def zero_object(node: Node | None) -> dict[str, Any]:
-    """The empty object of the kind ``node`` describes (``{}`` unless built in)."""
+    """The empty object of the kind ``node`` describes (``{}`` unless built in).
+
+    Shared and built once per kind (it cost 4% of a create): read only.
+    """
     if node is None or "x-kubernetes-group-version-kind" not in schema.resolve(node):
         return {}
-    return _zero_struct(node)
+    cached = _ZEROS.get(id(node))
+    if cached is not None and cached[0] is node:
+        return cached[1]
+    zero = _zero_struct(node)
+    if len(_ZEROS) >= _ZEROS_LIMIT:
+        _ZEROS.clear()
+    _ZEROS[id(node)] = (node, zero)
+    return zero
+
+
+# Zero objects by the id of their kind's node; an entry keeps that node alive,
+# so an id is never mistaken for another node's while its entry exists.
+_ZEROS: dict[int, tuple[Node, dict[str, Any]]] = {}
+_ZEROS_LIMIT: Final = 1024
 
 
 def _is_struct(node: Node) -> bool:
