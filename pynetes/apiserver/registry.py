@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from pynetes.api import errors, meta
 from pynetes.api.errors import ApiError, FieldError
 from pynetes.api.resources import Resource
@@ -248,34 +250,43 @@ class ObjectStore:
         """
         key = self.resource.storage_key(namespace, name)
         async with self._key_locks.hold(key):
+            cached = await self._cached_state(key)
             while True:
-                current_kv = await self.storage.get(key)
-                if current_kv is None:
-                    raise self._not_found(name)
-                current = self.decode(current_kv)
-                proposed = change(self.decode(current_kv))  # a private copy, cheaper than deepcopy
-                if not isinstance(proposed, dict):
-                    proposed = await proposed
-                new = (
-                    proposed
-                    if trusted
-                    else self._prepare_update(proposed, current, name, subresource)
-                )
+                if cached is not None:
+                    revision, current, private = cached
+                else:
+                    current_kv = await self.storage.get(key)
+                    if current_kv is None:
+                        raise self._not_found(name)
+                    revision = current_kv.mod_revision
+                    current, private = self.decode(current_kv), self.decode(current_kv)
+                try:
+                    proposed = change(private)
+                    if not isinstance(proposed, dict):
+                        proposed = await proposed
+                    new = (
+                        proposed
+                        if trusted
+                        else self._prepare_update(proposed, current, name, subresource)
+                    )
+                except ApiError:
+                    if cached is None:
+                        raise
+                    cached = None  # judged against a cached state: judge again against storage
+                    continue
                 if new == current:
                     return current
                 if dry_run:
                     return new
                 if self._deletion_finished(new):
-                    return await self._finish_deletion(key, name, current_kv.mod_revision, new)
+                    return await self._finish_deletion(key, name, revision, new)
                 try:
                     stored = await self.storage.update(
-                        key,
-                        self.encode(new),
-                        expected_revision=current_kv.mod_revision,
-                        ttl=self._ttl,
+                        key, self.encode(new), expected_revision=revision, ttl=self._ttl
                     )
                 except ConflictError:
-                    if retry_conflicts:
+                    if retry_conflicts or cached is not None:
+                        cached = None
                         continue
                     raise self._conflict(name) from None
                 except KeyNotFoundError:
@@ -284,6 +295,22 @@ class ObjectStore:
                     raise errors.request_entity_too_large(error.limit) from None
                 new["metadata"]["resourceVersion"] = str(self._wrote(stored.mod_revision))
                 return new
+
+    async def _cached_state(self, key: str) -> tuple[int, Object, Object] | None:
+        """The cache's object at ``key``: its revision, and two private copies of it.
+
+        As upstream's GuaranteedUpdate starts from the watch cache's object, an
+        update starts here rather than with a storage read; the write's
+        revision check catches a cache behind storage (writes through another
+        API server), and the update is then judged again on storage's object.
+        """
+        if not await self.fresh_cache():
+            return None
+        found = self.cache.get(key)
+        if found is None:
+            return None
+        encoded = found.encoded()
+        return found.revision, orjson.loads(encoded), orjson.loads(encoded)
 
     def _prepare_update(
         self, new: Object, current: Object, name: str, subresource: str | None

@@ -89,8 +89,10 @@ class StreamWatcher(CacheWatcher):
         self._wakeup = asyncio.Event()
 
     def deliver(self, batch: Batch) -> None:
-        if self.closed:
+        fresh = self.fresh(batch)
+        if self.closed or fresh is None:
             return
+        batch = fresh
         encode = self._encode
         if encode is json_frame and self.unfiltered(batch):
             count = len(batch.events)
@@ -197,9 +199,8 @@ async def serve_watch(
         status = errors.gone(str(expired)).status()
         await response.write(_frame("ERROR", status))
         return response
-    started_at = cache.revision
     try:
-        await _stream(request, response, cache, watcher, first, started_at, spec)
+        await _stream(request, response, cache, watcher, first, spec)
     except ConnectionError:
         pass  # the client left; nothing more to send
     finally:
@@ -213,14 +214,13 @@ async def _stream(
     cache: WatchCache,
     watcher: StreamWatcher,
     first: list[tuple[str, CacheEvent]],
-    started_at: int,
     spec: WatchRequest,
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + spec.timeout
     opening = b"".join(watcher.encode_each(first))
     if spec.send_initial_events:
-        opening += _bookmark(spec, started_at, initial_events_end=True)
+        opening += _bookmark(spec, watcher.since, initial_events_end=True)
     await response.write(opening)  # also sends the headers: direct writes follow them
     while not watcher.closed:
         backlog = watcher.take_backlog()
@@ -234,9 +234,9 @@ async def _stream(
         wait = min(remaining, BOOKMARK_INTERVAL) if spec.allow_bookmarks else remaining
         timed_out = await watcher.sleep(wait)
         if timed_out and spec.allow_bookmarks and loop.time() < deadline:
-            await response.write(_bookmark(spec, cache.delivered_revision))
+            await response.write(_bookmark(spec, max(cache.delivered_revision, watcher.since)))
     if spec.allow_bookmarks and not watcher.closed:
-        await response.write(_bookmark(spec, cache.delivered_revision))
+        await response.write(_bookmark(spec, max(cache.delivered_revision, watcher.since)))
 
 
 def _frame(event_type: str, obj: Any) -> bytes:

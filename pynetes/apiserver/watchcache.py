@@ -34,6 +34,8 @@ HISTORY_SECONDS = 75.0
 HISTORY_CAPACITY = 100_000
 #: Undelivered events one watcher may hold before it is closed as too slow.
 WATCHER_QUEUE_LIMIT = 10_000
+#: The longest a delivery round holds the event loop before letting requests in.
+ROUND_SLICE_SECONDS = 0.002
 LIST_PAGE = 10_000
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
@@ -140,9 +142,18 @@ class CacheWatcher:
         self.predicate = predicate
         self.closed = False
         self.too_slow = False
+        #: The revision its first events were taken at: older events are not for it.
+        self.since = 0
 
     def deliver(self, batch: Batch) -> None:
         raise NotImplementedError
+
+    def fresh(self, batch: Batch) -> Batch | None:
+        """``batch`` without the events up to :attr:`since` (None if nothing is left)."""
+        if batch.events[0].revision > self.since:
+            return batch
+        later = [event for event in batch.events if event.revision > self.since]
+        return Batch(later) if later else None
 
     def unfiltered(self, batch: Batch) -> bool:
         """Whether this watcher receives every event of ``batch`` unchanged."""
@@ -189,9 +200,10 @@ class EventWatcher(CacheWatcher):
         self._wakeup = asyncio.Event()
 
     def deliver(self, batch: Batch) -> None:
-        if self.closed:
+        fresh = self.fresh(batch)
+        if self.closed or fresh is None:
             return
-        selected = self.select(batch)
+        selected = self.select(fresh)
         if not selected:
             return
         if len(self._queue) + len(selected) > WATCHER_QUEUE_LIMIT:
@@ -217,6 +229,37 @@ class EventWatcher(CacheWatcher):
         return batch
 
 
+class _Round:
+    """One batch on its way to the watchers registered when it started."""
+
+    __slots__ = ("batch", "closed", "cpu_seconds", "position", "watchers")
+
+    def __init__(self, batch: Batch, watchers: list[CacheWatcher]) -> None:
+        self.batch = batch
+        self.watchers = watchers
+        self.position = 0
+        self.closed: list[CacheWatcher] = []
+        self.cpu_seconds = 0.0
+
+    def deliver(self, until: float, prefix: str) -> bool:
+        """Deliver to the next watchers until ``until`` (thread CPU time); True when done."""
+        watchers, batch = self.watchers, self.batch
+        while self.position < len(watchers):
+            watcher = watchers[self.position]
+            self.position += 1
+            if not watcher.closed:
+                try:
+                    watcher.deliver(batch)
+                except Exception:  # one broken consumer must not starve the others
+                    log.exception("watch cache %s: a watcher failed; closing it", prefix)
+                    watcher.close()
+            if watcher.closed:
+                self.closed.append(watcher)
+            if self.position % 16 == 0 and time.thread_time() >= until:
+                return self.position >= len(watchers)
+        return True
+
+
 class WatchCache:
     """The cache of one resource, whose keys start with ``prefix`` in ``store``."""
 
@@ -237,7 +280,8 @@ class WatchCache:
         self._history_start = 0
         self._watchers: set[CacheWatcher] = set()
         self._pending: list[CacheEvent] = []
-        self._next_flush = 0.0
+        self._round: _Round | None = None
+        self._next_round = 0.0
         self.revision = 0
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
@@ -255,7 +299,6 @@ class WatchCache:
         self._close_watchers()
 
     def _close_watchers(self) -> None:
-        self._flush()
         for watcher in self._watchers:
             watcher.close()
         self._watchers.clear()
@@ -324,46 +367,57 @@ class WatchCache:
         return None
 
     def _schedule_flush(self) -> None:
-        """Flush at the end of this loop pass, or once the last flush's cost has been
-        matched by as long a pause: fan-out takes at most half of the event loop.
+        """Start a delivery round at the end of this loop pass, or once the last
+        round's cost has been matched by as long a pause: fan-out takes at most
+        half of the event loop.
 
-        With few watchers a flush costs microseconds and events leave at once;
-        with thousands, a flush costs milliseconds (a write per connection) and
+        With few watchers a round costs microseconds and events leave at once;
+        with thousands, a round costs milliseconds (a write per connection) and
         events gather into batches as large as the loop can afford, instead of
         starving the requests that make them.
         """
+        if self._round is not None:
+            return  # the round under way schedules the next when it ends
         loop = asyncio.get_running_loop()
-        delay = self._next_flush - loop.time()
+        delay = self._next_round - loop.time()
         if delay > 0:
             loop.call_later(delay, self._flush)
         else:
             loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        """Hand the events applied since the last flush to every watcher, as one batch:
-        a burst of writes costs each watcher one delivery, not one per event."""
-        if not self._pending:
-            return
+        """Hand the events applied since the last round to every watcher, as one batch:
+        a burst of writes costs each watcher one delivery, not one per event.
+
+        A round runs in slices of at most ROUND_SLICE_SECONDS of CPU, so that
+        requests are served between them rather than waiting for a round over
+        thousands of connections; rounds follow one another in revision order.
+        """
         began = time.thread_time()
-        batch = Batch(self._pending)
-        self._pending = []
-        closed = []
-        for watcher in self._watchers:
-            if not watcher.closed:
-                try:
-                    watcher.deliver(batch)
-                except Exception:  # one broken consumer must not starve the others
-                    log.exception("watch cache %s: a watcher failed; closing it", self._prefix)
-                    watcher.close()
-            if watcher.closed:
-                closed.append(watcher)
-        self._watchers.difference_update(closed)
-        # CPU time, not wall time: a flush preempted by other processes did not cost more.
-        self._next_flush = asyncio.get_running_loop().time() + (time.thread_time() - began)
+        current = self._round
+        if current is None:
+            if not self._pending:
+                return
+            current = self._round = _Round(Batch(self._pending), list(self._watchers))
+            self._pending = []
+        finished = current.deliver(began + ROUND_SLICE_SECONDS, self._prefix)
+        current.cpu_seconds += time.thread_time() - began
+        loop = asyncio.get_running_loop()
+        if not finished:
+            loop.call_soon(self._flush)
+            return
+        self._round = None
+        self._watchers.difference_update(current.closed)
+        # CPU time, not wall time: a round preempted by other processes did not cost more.
+        self._next_round = loop.time() + current.cpu_seconds
+        if self._pending:
+            self._schedule_flush()
 
     @property
     def delivered_revision(self) -> int:
         """The revision every watcher has been handed all events up to (for bookmarks)."""
+        if self._round is not None:
+            return self._round.batch.events[0].revision - 1
         return self._pending[0].revision - 1 if self._pending else self.revision
 
     def _record(self, event: CacheEvent) -> None:
@@ -424,9 +478,10 @@ class WatchCache:
         after that revision from the history window (ExpiredError if the
         window no longer reaches back that far).
         Registration and the first events are taken in one step, so nothing
-        falls between them: the first events are as of :attr:`revision`.
+        falls between them: the first events are as of :attr:`revision`, and
+        the watcher skips events up to it still on their way to the others.
         """
-        self._flush()
+        watcher.since = self.revision
         prefix, predicate = watcher.prefix, watcher.predicate
         if after is None:
             first = [
