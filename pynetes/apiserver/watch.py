@@ -33,8 +33,10 @@ from pynetes.apiserver.watchcache import (
 #: Without timeoutSeconds, a watch lasts between these (upstream's --min-request-timeout).
 MIN_REQUEST_TIMEOUT = 1800.0
 BOOKMARK_INTERVAL = 60.0
-#: Unsent bytes a connection may hold before deliveries queue for its task instead.
-DIRECT_WRITE_LIMIT = 256 * 1024
+#: Unsent bytes a connection may hold before deliveries queue for its task instead;
+#: also the most the task writes at once. Unsent bytes are encrypted copies, one per
+#: connection: this bounds them near 64 KiB + a batch per watcher.
+WRITE_LIMIT = 64 * 1024
 
 FrameEncoder = Callable[[str, CacheEvent], bytes]
 
@@ -118,7 +120,7 @@ class StreamWatcher(CacheWatcher):
             and not self._backlog
             and transport is not None
             and not transport.is_closing()
-            and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT
+            and transport.get_write_buffer_size() < WRITE_LIMIT
         )
 
     def _write(self, chunk: bytes) -> None:
@@ -140,12 +142,23 @@ class StreamWatcher(CacheWatcher):
     def encode_each(self, events: list[tuple[str, CacheEvent]]) -> list[bytes]:
         return [self._encode(kind, event) for kind, event in events]
 
-    def take_backlog(self) -> bytes:
-        """The bytes waiting for the task to write, now removed from the backlog."""
-        data = b"".join(self._backlog)
+    def take_backlog(self) -> list[bytes]:
+        """The bytes waiting for the task to write, now removed from the backlog, in
+        pieces of about WRITE_LIMIT (whole batches, so frames stay whole per chunk)."""
+        pieces: list[bytes] = []
+        gathered: list[bytes] = []
+        size = 0
+        for data in self._backlog:
+            gathered.append(data)
+            size += len(data)
+            if size >= WRITE_LIMIT:
+                pieces.append(b"".join(gathered))
+                gathered, size = [], 0
+        if gathered:
+            pieces.append(b"".join(gathered))
         self._backlog.clear()
         self._backlog_events = 0
-        return data
+        return pieces
 
     def close(self) -> None:
         super().close()
@@ -225,8 +238,9 @@ async def _stream(
     while not watcher.closed:
         backlog = watcher.take_backlog()
         if backlog:
-            await response.write(backlog)
-            await request.writer.drain()
+            for piece in backlog:
+                await request.writer.drain()  # only then: unsent bytes stay bounded
+                await response.write(piece)
             continue
         remaining = deadline - loop.time()
         if remaining <= 0:

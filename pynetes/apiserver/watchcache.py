@@ -232,14 +232,13 @@ class EventWatcher(CacheWatcher):
 class _Round:
     """One batch on its way to the watchers registered when it started."""
 
-    __slots__ = ("batch", "closed", "cpu_seconds", "position", "watchers")
+    __slots__ = ("batch", "closed", "position", "watchers")
 
     def __init__(self, batch: Batch, watchers: list[CacheWatcher]) -> None:
         self.batch = batch
         self.watchers = watchers
         self.position = 0
         self.closed: list[CacheWatcher] = []
-        self.cpu_seconds = 0.0
 
     def deliver(self, until: float, prefix: str) -> bool:
         """Deliver to the next watchers until ``until`` (thread CPU time); True when done."""
@@ -281,7 +280,6 @@ class WatchCache:
         self._watchers: set[CacheWatcher] = set()
         self._pending: list[CacheEvent] = []
         self._round: _Round | None = None
-        self._next_round = 0.0
         self.revision = 0
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
@@ -367,23 +365,12 @@ class WatchCache:
         return None
 
     def _schedule_flush(self) -> None:
-        """Start a delivery round at the end of this loop pass, or once the last
-        round's cost has been matched by as long a pause: fan-out takes at most
-        half of the event loop.
-
-        With few watchers a round costs microseconds and events leave at once;
-        with thousands, a round costs milliseconds (a write per connection) and
-        events gather into batches as large as the loop can afford, instead of
-        starving the requests that make them.
+        """Start a delivery round at the end of this loop pass, unless one is under way:
+        events that arrive during a round gather into the next round's batch, so
+        batches grow with the cost of a round (the number of watchers) by themselves.
         """
-        if self._round is not None:
-            return  # the round under way schedules the next when it ends
-        loop = asyncio.get_running_loop()
-        delay = self._next_round - loop.time()
-        if delay > 0:
-            loop.call_later(delay, self._flush)
-        else:
-            loop.call_soon(self._flush)
+        if self._round is None:
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         """Hand the events applied since the last round to every watcher, as one batch:
@@ -393,23 +380,17 @@ class WatchCache:
         requests are served between them rather than waiting for a round over
         thousands of connections; rounds follow one another in revision order.
         """
-        began = time.thread_time()
         current = self._round
         if current is None:
             if not self._pending:
                 return
             current = self._round = _Round(Batch(self._pending), list(self._watchers))
             self._pending = []
-        finished = current.deliver(began + ROUND_SLICE_SECONDS, self._prefix)
-        current.cpu_seconds += time.thread_time() - began
-        loop = asyncio.get_running_loop()
-        if not finished:
-            loop.call_soon(self._flush)
+        if not current.deliver(time.thread_time() + ROUND_SLICE_SECONDS, self._prefix):
+            asyncio.get_running_loop().call_soon(self._flush)
             return
         self._round = None
         self._watchers.difference_update(current.closed)
-        # CPU time, not wall time: a round preempted by other processes did not cost more.
-        self._next_round = loop.time() + current.cpu_seconds
         if self._pending:
             self._schedule_flush()
 
