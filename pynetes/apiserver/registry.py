@@ -26,7 +26,7 @@ from pynetes.api import errors, meta
 from pynetes.api.errors import ApiError, FieldError
 from pynetes.api.resources import Resource
 from pynetes.apiserver import codec
-from pynetes.apiserver.conversion import conversion_for
+from pynetes.apiserver.conversion import IDENTITY, conversion_for
 from pynetes.apiserver.strategies import Strategy, strategy_for
 from pynetes.apiserver.watchcache import CachedObject, WatchCache
 from pynetes.storage import (
@@ -163,15 +163,23 @@ class ObjectStore:
                 if self.cache.get(key) is not None:
                     raise self._already_exists(metadata["name"])
                 return obj
+            value = self.encode(obj)
+            if self._conversion is IDENTITY:
+                self.cache.expect_write(key, value, obj)
             try:
-                stored = await self.storage.create(key, self.encode(obj), ttl=self._ttl)
+                stored = await self.storage.create(key, value, ttl=self._ttl)
             except KeyExistsError:
+                self.cache.forget_write(key, value)
                 if not metadata.get("generateName") or _attempt == 7:
                     raise self._already_exists(metadata["name"]) from None
                 metadata["name"] = meta.generate_name(metadata["generateName"])
                 continue
             except ValueTooLargeError as error:
+                self.cache.forget_write(key, value)
                 raise errors.request_entity_too_large(error.limit) from None
+            except BaseException:
+                self.cache.forget_write(key, value)
+                raise
             metadata["resourceVersion"] = str(self._wrote(stored.mod_revision))
             return obj
         raise AssertionError("unreachable")

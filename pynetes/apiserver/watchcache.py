@@ -280,6 +280,7 @@ class WatchCache:
         self._watchers: set[CacheWatcher] = set()
         self._pending: list[CacheEvent] = []
         self._round: _Round | None = None
+        self._expected: dict[str, tuple[bytes, Object]] = {}
         self.revision = 0
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
@@ -318,6 +319,29 @@ class WatchCache:
         self._history_start = revision
         self.revision = revision
 
+    def expect_write(self, key: str, value: bytes, obj: Object) -> None:
+        """``value``, about to be written at ``key``, holds ``obj``: when the write's
+        event comes, take ``obj`` (with its resourceVersion set) instead of decoding
+        ``value`` again. ``obj`` is the cache's from then on: nobody may change it
+        but for setting that same resourceVersion. The event is recognised by the
+        very bytes object, so an event from elsewhere (etcd) is decoded as usual.
+        """
+        self._expected[key] = (value, obj)
+
+    def forget_write(self, key: str, value: bytes) -> None:
+        """The write announced with ``value`` failed."""
+        expected = self._expected.get(key)
+        if expected is not None and expected[0] is value:
+            del self._expected[key]
+
+    def _object_of(self, change: WatchEvent) -> Object:
+        expected = self._expected.pop(change.kv.key, None) if self._expected else None
+        if expected is None or expected[0] is not change.kv.value:
+            return self._decode(change.kv)
+        obj = expected[1]
+        obj.setdefault("metadata", {})["resourceVersion"] = str(change.revision)
+        return obj
+
     def _decode(self, kv: Any, revision: int | None = None) -> Object:
         obj = decode_from_storage(kv, revision=revision)
         return self._decorate(obj) if self._decorate is not None else obj
@@ -351,7 +375,7 @@ class WatchCache:
             del self._state[key]
             event = CacheEvent(DELETED, gone, previous, self._clock())
         else:
-            current = CachedObject(key, self._decode(change.kv), change.revision)
+            current = CachedObject(key, self._object_of(change), change.revision)
             self._state[key] = current
             event = CacheEvent(
                 ADDED if previous is None else MODIFIED, current, previous, self._clock()
