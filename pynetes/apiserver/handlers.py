@@ -41,7 +41,7 @@ _CONTINUE_EXPIRED = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """What a resource request addresses."""
 

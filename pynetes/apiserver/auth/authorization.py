@@ -40,7 +40,7 @@ _INTEGER_LIST_OPTIONS = ("limit", "timeoutSeconds")
 _INT64 = re.compile(r"[+-]?[0-9]+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attributes:
     """Upstream's authorizer.Attributes: who does what to which object.
 
@@ -60,7 +60,7 @@ class Attributes:
     name: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """An authorizer's answer; ``reason`` says why, for logs and audit."""
 
