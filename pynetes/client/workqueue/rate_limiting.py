@@ -30,7 +30,9 @@ class RateLimitingQueue(DelayingQueue[K]):
         call_later: CallLater = loop_call_later,
     ) -> None:
         super().__init__(name=name, metrics=metrics, clock=clock, call_later=call_later)
-        self.rate_limiter = rate_limiter or default_controller_rate_limiter(clock)
+        self.rate_limiter = (
+            default_controller_rate_limiter(clock) if rate_limiter is None else rate_limiter
+        )
 
     def add_rate_limited(self, key: K) -> None:
         """Add ``key`` after the wait the rate limiter gives it (one more failure)."""
