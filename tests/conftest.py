@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import os
 import shutil
+from collections.abc import Callable
 
 import pytest
 
@@ -34,3 +36,48 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class FakeTimer:
+    """A ``call_later`` on a FakeClock: callbacks run only inside :meth:`advance`.
+
+    ``advance`` walks the clock to each due callback in turn (earliest first,
+    including ones scheduled by the callbacks it runs), then to the target,
+    so code under test sees time pass as it would for real.
+    """
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self._pending: list[tuple[float, int, FakeTimerHandle]] = []
+        self._scheduled = 0
+
+    def __call__(self, delay: float, callback: Callable[[], None]) -> FakeTimerHandle:
+        handle = FakeTimerHandle(callback)
+        self._scheduled += 1
+        heapq.heappush(self._pending, (self.clock() + delay, self._scheduled, handle))
+        return handle
+
+    @property
+    def armed(self) -> int:
+        """Callbacks scheduled and not cancelled."""
+        return sum(1 for _, _, handle in self._pending if not handle.cancelled)
+
+    def advance(self, seconds: float) -> None:
+        target = self.clock() + seconds
+        while self._pending and self._pending[0][0] <= target:
+            due, _, handle = heapq.heappop(self._pending)
+            self.clock.now = max(self.clock.now, due)
+            if not handle.cancelled:
+                handle.callback()
+        self.clock.now = target
+
+
+class FakeTimerHandle:
+    """What FakeTimer returns: cancel() keeps the callback from running."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
