@@ -135,9 +135,11 @@ class ResumingWatcher:
     Bookmarks are not yielded: they advance :attr:`resource_version` and are
     passed to ``on_bookmark``, so a reflector can record its progress.
 
-    ``resource_version`` must be a real version (from a list), not "" or
-    "0": those mean "start with the current state", which a resumed watch
-    would send again.
+    ``resource_version`` is normally a list's: the watch sends what changed
+    after it. "" or "0" starts with the current objects as ADDED events
+    instead; resuming from there is still exact, because until an event or
+    bookmark arrives nothing has been delivered that could come twice (a
+    list answered "0" only if it was empty).
     """
 
     def __init__(
@@ -154,10 +156,6 @@ class ResumingWatcher:
         backoff: Backoff | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        if resource_version in ("", "0"):
-            raise ValueError(
-                f"a resuming watch needs a resourceVersion to start from, not {resource_version!r}"
-            )
         #: The version to resume from: the last event's or bookmark's.
         self.resource_version = resource_version
         self._client = client
