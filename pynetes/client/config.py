@@ -412,8 +412,10 @@ _SECTIONS = (
 def _read_kubeconfig(path: Path) -> _Kubeconfig:
     try:
         document = yaml.safe_load(path.read_bytes())
-    except (OSError, yaml.YAMLError) as error:
+    except OSError as error:
         raise ConfigError(f'error loading config file "{path}": {error}') from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f'error loading config file "{path}": {_yaml_problem(error)}') from None
     if document is None:
         return _Kubeconfig()
     if not isinstance(document, dict):
@@ -424,6 +426,14 @@ def _read_kubeconfig(path: Path) -> _Kubeconfig:
     if not isinstance(current, str):
         raise ConfigError(f'error loading config file "{path}": current-context is not a string')
     return _Kubeconfig(*sections, current_context=current)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong and where, without PyYAML's quote of the line: it may hold a token."""
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return "invalid YAML"
+    mark = error.problem_mark
+    return f"{error.problem} (line {mark.line + 1}, column {mark.column + 1})"
 
 
 def _entries(

@@ -296,6 +296,17 @@ def test_an_unreadable_file_reference_names_the_entry(tmp_path: Path) -> None:
         load_kubeconfig(write(tmp_path / "config", document))
 
 
+def test_broken_yaml_is_located_without_quoting_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text(f"users:\n- name: u\n  user:\n    token: {SECRET_TOKEN}: x\n")
+    with pytest.raises(ConfigError) as raised:
+        load_kubeconfig(path)
+    assert str(raised.value) == (
+        f'error loading config file "{path}": mapping values are not allowed here'
+        " (line 4, column 30)"
+    )
+
+
 def test_yaml_that_is_not_a_kubeconfig_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "config"
     path.write_text("- just\n- a list\n")
