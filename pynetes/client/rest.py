@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -175,9 +175,11 @@ class ApiClient:
         response = await self._retrying(
             "GET", lambda: self._open("GET", path, params, None, JSON, stream=True)
         )
+        chunks = _chunks(response, path)
         try:
-            yield _chunks(response, path)
+            yield chunks
         finally:
+            await chunks.aclose()
             response.close()
 
     # -- objects -------------------------------------------------------------
@@ -462,7 +464,7 @@ class _BearerToken:
             return None
 
 
-async def _chunks(response: aiohttp.ClientResponse, path: str) -> AsyncIterator[bytes]:
+async def _chunks(response: aiohttp.ClientResponse, path: str) -> AsyncGenerator[bytes, None]:
     try:
         async for chunk in response.content.iter_any():
             yield chunk

@@ -79,12 +79,15 @@ async def watch(
         "allowWatchBookmarks": allow_bookmarks or None,
         "timeoutSeconds": timeout_seconds,
     }
-    async with client.stream(resource_path(resource, namespace), params=params) as chunks:
-        async for line in lines(chunks):
+    async with (
+        client.stream(resource_path(resource, namespace), params=params) as chunks,
+        aclosing(lines(chunks)) as stream_lines,
+    ):
+        async for line in stream_lines:
             yield decode_event(line)
 
 
-async def lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def lines(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
     """The non-blank lines of a byte stream, however its chunks cut them.
 
     A final line without a newline is still a line. Pieces of a long line
