@@ -115,7 +115,10 @@ class ClientConfig:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         elif self.ca_pem is not None:
-            context = ssl.create_default_context(cadata=self.ca_pem.decode("ascii", "replace"))
+            try:
+                context = ssl.create_default_context(cadata=self.ca_pem.decode("ascii", "replace"))
+            except ssl.SSLError as error:
+                raise ConfigError(f"the certificate authority does not load: {error}") from None
         else:
             context = ssl.create_default_context()
         if self.client_cert_pem is not None and self.client_key_pem is not None:
@@ -138,8 +141,7 @@ def load_config(
     account. ``env`` defaults to ``os.environ``.
     """
     environ = os.environ if env is None else env
-    files = _kubeconfig_files(kubeconfig, environ)
-    merged = _merge([_read_kubeconfig(path) for path in files])
+    merged, files = _load_files(kubeconfig, environ)
     if merged.empty and kubeconfig is None and _in_cluster_possible(environ, service_account_dir):
         return load_incluster_config(env=environ, directory=service_account_dir)
     return merged.client_config(context, files)
@@ -156,9 +158,8 @@ def load_kubeconfig(
     ``path`` is an explicit file; without it, ``KUBECONFIG``'s files or
     ``~/.kube/config`` (``env`` defaults to ``os.environ``).
     """
-    environ = os.environ if env is None else env
-    files = _kubeconfig_files(path, environ)
-    return _merge([_read_kubeconfig(file) for file in files]).client_config(context, files)
+    merged, files = _load_files(path, os.environ if env is None else env)
+    return merged.client_config(context, files)
 
 
 def load_incluster_config(
@@ -216,6 +217,14 @@ def _in_cluster_possible(environ: Mapping[str, str], directory: Path) -> bool:
         and bool(environ.get("KUBERNETES_SERVICE_PORT"))
         and (directory / "token").is_file()
     )
+
+
+def _load_files(
+    explicit: Path | str | None, environ: Mapping[str, str]
+) -> tuple[_Kubeconfig, list[Path]]:
+    """The merged kubeconfig, and the files it was merged from."""
+    files = _kubeconfig_files(explicit, environ)
+    return _merge([_read_kubeconfig(path) for path in files]), files
 
 
 def _kubeconfig_files(explicit: Path | str | None, environ: Mapping[str, str]) -> list[Path]:

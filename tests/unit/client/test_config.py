@@ -101,6 +101,13 @@ def test_secrets_stay_out_of_repr(tmp_path: Path) -> None:
     assert "KEY-PEM" not in repr(pair)
 
 
+def test_pem_that_does_not_load_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="certificate authority does not load"):
+        ClientConfig("https://x", ca_pem=b"not a certificate").ssl_context()
+    with pytest.raises(ConfigError, match="client certificate and key do not load"):
+        ClientConfig("https://x", client_cert_pem=CA_PEM, client_key_pem=b"no").ssl_context()
+
+
 def test_user_agent_names_version_platform_and_component() -> None:
     agent = ClientConfig("https://x").user_agent
     assert agent.startswith("pynetes/0.1.0 (")
