@@ -120,6 +120,8 @@ class ResourceApi:
         token = None
         remaining = None
         if continue_token is None and not exact:
+            if requested == 0:
+                limit = 0  # as upstream's cache: "any version" lists are whole, limit or not
             await self._catch_up(store, requested)
             revision = store.cache.revision
             matching = (

@@ -225,6 +225,17 @@ async def test_a_watch_ends_after_its_timeout(http: aiohttp.ClientSession) -> No
     assert response.status == 200 and body == b""
 
 
+async def test_a_list_at_any_version_is_whole_whatever_its_limit(
+    http: aiohttp.ClientSession,
+) -> None:
+    """Upstream's watch cache serves resourceVersion=0 lists whole (what informers ask first)."""
+    for index in range(5):
+        await request(http, "POST", CONFIGMAPS, configmap(f"c{index}"))
+    status, listed = await request(http, "GET", f"{CONFIGMAPS}?limit=2&resourceVersion=0")
+    assert status == 200 and len(listed["items"]) == 5
+    assert "continue" not in listed["metadata"]
+
+
 async def test_list_pages_hold_one_revision_and_count_what_remains(
     http: aiohttp.ClientSession,
 ) -> None:
