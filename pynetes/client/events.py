@@ -146,8 +146,11 @@ class EventRecorder:
     def eventf(
         self, obj: Object, event_type: str, reason: str, message_format: str, *args: object
     ) -> None:
-        """:meth:`event` with the message ``message_format % args`` (upstream's Eventf)."""
-        self.event(obj, event_type, reason, message_format % args)
+        """:meth:`event` with the message ``message_format % args`` (upstream's Eventf).
+
+        Without ``args`` the format is the message as it stands, "%" and all.
+        """
+        self.event(obj, event_type, reason, message_format % args if args else message_format)
 
     async def flush(self) -> None:
         """Wait until every Event recorded so far has been written (or given up on)."""
@@ -214,7 +217,9 @@ class EventRecorder:
             log.debug("event %s dropped by the spam filter", _describe(event))
             return
         event, patch = correlated
-        for attempt in range(1, MAX_TRIES_PER_EVENT + 1):
+        tries = 0
+        while True:
+            tries += 1
             try:
                 written = await self._write(event, patch)
             except errors.TransportError as error:
@@ -226,10 +231,10 @@ class EventRecorder:
                 self._correlator.update_state(written)
                 return
             # the first wait is random, so that clients cut off together do not return together
-            delay = RETRY_SLEEP * (self._random() if attempt == 1 else 1.0)
-            if attempt == MAX_TRIES_PER_EVENT or not await self._pause(delay):
-                break
-        log.error("unable to write event %s: gave up", _describe(event))
+            delay = RETRY_SLEEP * (self._random() if tries == 1 else 1.0)
+            if tries == MAX_TRIES_PER_EVENT or not await self._pause(delay):
+                log.error("unable to write event %s: gave up", _describe(event))
+                return
 
     async def _write(self, event: Object, patch: Object | None) -> Object:
         """PATCH the Event a repeat belongs to (or create it, if it is gone); else create."""
