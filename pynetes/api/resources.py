@@ -216,6 +216,18 @@ BUILT_IN: tuple[Resource, ...] = (
 )
 
 
+def built_in(group: str, version: str, plural: str) -> Resource:
+    """The built-in resource at ``group/version/plural``, for clients that address one.
+
+    Raises KeyError for a name that is not built in: a typo in a client's
+    constant should fail at import, not at its first request.
+    """
+    for resource in BUILT_IN:
+        if (resource.group, resource.version, resource.plural) == (group, version, plural):
+            return resource
+    raise KeyError(f"no built-in resource {group}/{version}/{plural}")
+
+
 class ResourceRegistry:
     """Every served resource, looked up by path segments or by kind.
 
