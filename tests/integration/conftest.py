@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pynetes.apiserver.app import RunningServer, ServerOptions, start
+from pynetes.client.config import ClientConfig
 from pynetes.pki.certificates import Pki, issue_client_certificate
 from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
 from tests.conftest import require_tool
@@ -95,3 +96,38 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         yield Cluster(server, path)
     finally:
         await server.stop()
+
+
+@dataclass
+class Restartable:
+    """An API server that can be stopped and started again on its data and port."""
+
+    data_dir: Path
+    port: int
+    server: RunningServer
+
+    async def restart(self) -> None:
+        await self.server.stop()
+        self.server = await start(ServerOptions(data_dir=self.data_dir, secure_port=self.port))
+
+    def client_config(self) -> ClientConfig:
+        pki = Pki(self.server.pki_dir)
+        admin = issue_client_certificate(pki.load_ca(), "kubernetes-admin", ["system:masters"])
+        return ClientConfig(
+            self.server.url,
+            ca_pem=pki.ca_cert.read_bytes(),
+            client_cert_pem=admin.certificate_pem(),
+            client_key_pem=admin.key_pem(),
+            qps=0,
+        )
+
+
+@pytest.fixture
+async def restartable(tmp_path: Path) -> AsyncIterator[Restartable]:
+    port = free_port()
+    server = await start(ServerOptions(data_dir=tmp_path / "data", secure_port=port))
+    holder = Restartable(tmp_path / "data", port, server)
+    try:
+        yield holder
+    finally:
+        await holder.server.stop()

@@ -6,20 +6,16 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from pynetes.api.resources import ResourceRegistry
 from pynetes.apiserver import watchcache
-from pynetes.apiserver.app import RunningServer, ServerOptions, start
 from pynetes.client import errors
 from pynetes.client.config import ClientConfig, load_kubeconfig
 from pynetes.client.rest import ApiClient
 from pynetes.client.watch import ResumingWatcher, WatchEvent, watch
-from pynetes.pki.certificates import Pki, issue_client_certificate
-from tests.integration.conftest import Cluster, free_port
+from tests.integration.conftest import Cluster, Restartable
 
 CONFIGMAPS = ResourceRegistry().lookup("", "v1", "configmaps")
 #: A guard against a hang, not a timing assertion: every await below normally takes ms.
@@ -233,41 +229,6 @@ async def test_a_resuming_watch_survives_a_cut_connection(
         assert len(backoffs.slept) == 1  # one broken stream, resumed after one backoff
     finally:
         await proxy.stop()
-
-
-@dataclass
-class Restartable:
-    """An API server that can be stopped and started again on its data and port."""
-
-    data_dir: Path
-    port: int
-    server: RunningServer
-
-    async def restart(self) -> None:
-        await self.server.stop()
-        self.server = await start(ServerOptions(data_dir=self.data_dir, secure_port=self.port))
-
-    def client_config(self) -> ClientConfig:
-        pki = Pki(self.server.pki_dir)
-        admin = issue_client_certificate(pki.load_ca(), "kubernetes-admin", ["system:masters"])
-        return ClientConfig(
-            self.server.url,
-            ca_pem=pki.ca_cert.read_bytes(),
-            client_cert_pem=admin.certificate_pem(),
-            client_key_pem=admin.key_pem(),
-            qps=0,
-        )
-
-
-@pytest.fixture
-async def restartable(tmp_path: Path) -> AsyncIterator[Restartable]:
-    port = free_port()
-    server = await start(ServerOptions(data_dir=tmp_path / "data", secure_port=port))
-    holder = Restartable(tmp_path / "data", port, server)
-    try:
-        yield holder
-    finally:
-        await holder.server.stop()
 
 
 async def test_a_resuming_watch_survives_a_server_restart(restartable: Restartable) -> None:

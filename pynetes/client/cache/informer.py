@@ -21,6 +21,7 @@ from pynetes.api.resources import Resource
 from pynetes.client.cache.indexer import Indexer, IndexFunc, object_key
 from pynetes.client.cache.lister import Lister
 from pynetes.client.cache.reflector import Reflector
+from pynetes.client.flowcontrol import Sleep
 from pynetes.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Informer:
         field_selector: str | None = None,
         indexers: Mapping[str, IndexFunc] | None = None,
         resync_period: float = 0.0,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.resource = resource
         self.store = Indexer(indexers)
@@ -77,6 +79,7 @@ class Informer:
             namespace=namespace,
             label_selector=label_selector,
             field_selector=field_selector,
+            sleep=sleep,
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -91,6 +94,11 @@ class Informer:
     @property
     def has_synced(self) -> bool:
         return self._reflector.has_synced
+
+    @property
+    def lists(self) -> int:
+        """How many times the resource was listed (1 + relists after 410 Gone)."""
+        return self._reflector.lists
 
     @property
     def resource_version(self) -> str:

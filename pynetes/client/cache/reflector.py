@@ -64,6 +64,8 @@ class Reflector:
         self._synced = asyncio.Event()
         #: The version the store reflects: the last list's, event's or bookmark's.
         self.resource_version = ""
+        #: Lists made so far: the first, then one per relist.
+        self.lists = 0
 
     @property
     def has_synced(self) -> bool:
@@ -101,6 +103,7 @@ class Reflector:
             item.setdefault("kind", kind)
             item.setdefault("apiVersion", api_version)
         self._replace(items)
+        self.lists += 1
         self.resource_version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
         self._synced.set()
 
