@@ -11,6 +11,8 @@ import pytest
 
 from pynetes.api.resources import ResourceRegistry
 from pynetes.apiserver import watchcache
+from pynetes.client.cache import informer as informer_module
+from pynetes.client.cache.indexer import CacheMutationError
 from pynetes.client.cache.informer import (
     EventHandler,
     Informer,
@@ -223,5 +225,26 @@ async def test_resync_restates_every_object_and_handlers_enqueue_keys(client: Ap
         async with asyncio.timeout(GUARD):
             assert await queue.get() == "default/a"
         assert len(queue) == 0  # the restatements of one key waited as one
+    finally:
+        await informer.stop()
+
+
+async def test_a_handler_that_changes_cached_objects_is_caught(
+    client: ApiClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("KUBE_CACHE_MUTATION_DETECTOR", "true")
+    monkeypatch.setattr(informer_module, "MUTATION_CHECK_PERIOD", 0.01)
+    await client.create(CONFIGMAPS, {"metadata": {"name": "a"}}, namespace="default")
+
+    def meddle(obj: dict) -> None:
+        obj.setdefault("metadata", {})["labels"] = {"changed": "in-place"}
+
+    informer = Informer(client, CONFIGMAPS, namespace="default")
+    informer.add_event_handler(EventHandler(on_add=meddle))
+    informer.start()
+    try:
+        await until(lambda: any("changed cached objects" in r.message for r in caplog.records))
+        with pytest.raises(CacheMutationError, match="default/a"):
+            informer.store.check_mutations()
     finally:
         await informer.stop()

@@ -167,6 +167,10 @@ class Indexer:
     def __contains__(self, key: object) -> bool:
         return key in self._items
 
+    @property
+    def detects_mutations(self) -> bool:
+        return self._copies is not None
+
     def check_mutations(self) -> None:
         """With mutation detection on: raise naming each object changed in place."""
         if self._copies is None:

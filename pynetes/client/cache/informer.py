@@ -11,14 +11,13 @@ copy one before changing it (see :mod:`pynetes.client.cache.indexer`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pynetes.api.resources import Resource
-from pynetes.client.cache.indexer import Indexer, IndexFunc, object_key
+from pynetes.client.cache.indexer import CacheMutationError, Indexer, IndexFunc, object_key
 from pynetes.client.cache.lister import Lister
 from pynetes.client.cache.reflector import Reflector
 from pynetes.client.flowcontrol import Sleep
@@ -27,6 +26,9 @@ from pynetes.client.rest import ApiClient
 log = logging.getLogger(__name__)
 
 Object = dict[str, Any]
+
+#: How often a store with mutation detection on (KUBE_CACHE_MUTATION_DETECTOR) is checked.
+MUTATION_CHECK_PERIOD = 1.0
 
 
 @dataclass(frozen=True)
@@ -116,13 +118,14 @@ class Informer:
         self._tasks.append(asyncio.create_task(self._reflector.run(), name=name))
         if self._resync_period > 0:
             self._tasks.append(asyncio.create_task(self._resync(), name=f"{name} resync"))
+        if self.store.detects_mutations:
+            self._tasks.append(asyncio.create_task(self._detect_mutations(), name=f"{name} check"))
 
     async def stop(self) -> None:
+        """Stop its tasks; a task that already failed (a detected mutation) was reported."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
     def _notify(self, old: Object | None, new: Object | None) -> None:
@@ -140,6 +143,16 @@ class Informer:
             await asyncio.sleep(self._resync_period)
             for obj in self.store.list():
                 self._notify(obj, obj)
+
+    async def _detect_mutations(self) -> None:
+        """As upstream's cache mutation detector: check every second, fail loudly."""
+        while True:
+            await asyncio.sleep(MUTATION_CHECK_PERIOD)
+            try:
+                self.store.check_mutations()
+            except CacheMutationError:
+                log.critical("%s: a handler or reader changed cached objects", self.resource.plural)
+                raise
 
     @staticmethod
     def _call(function: Callable[..., None] | None, *objects: Object) -> None:
