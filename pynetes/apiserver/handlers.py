@@ -119,7 +119,7 @@ class ResourceApi:
         revision = 0
         token = None
         remaining = None
-        if continue_token is None and not exact:
+        if continue_token is None and not exact and not _needs_storage(store, requested):
             if requested == 0:
                 limit = 0  # as upstream's cache: "any version" lists are whole, limit or not
             await self._catch_up(store, requested)
@@ -460,3 +460,16 @@ def _check_route(method: str, target: Target) -> None:
         raise errors.method_not_allowed()
     if not target.subresource and target.verb not in target.resource.verbs:
         raise errors.method_not_allowed()
+
+
+def _needs_storage(store: ObjectStore, requested: int | None) -> bool:
+    """Whether a list must be read from storage because the cache cannot prove it current.
+
+    With other API servers writing the same etcd, a consistent list (no
+    resourceVersion), or one not older than a version this cache has not
+    seen, is read from etcd, as upstream does on an etcd without reliable
+    progress notifications.
+    """
+    if not store.storage.shared:
+        return False
+    return requested is None or requested > store.cache.revision

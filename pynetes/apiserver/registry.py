@@ -129,7 +129,14 @@ class ObjectStore:
         return revision
 
     async def get(self, namespace: str, name: str) -> CachedObject:
+        """The object as it stands now: from the cache, or, when other API servers
+        may write the same store, from the store (a quorum read, as upstream's GET)."""
         key = self.resource.storage_key(namespace, name)
+        if self.storage.shared:
+            stored = await self.storage.get(key)
+            if stored is None:
+                raise self._not_found(name)
+            return CachedObject(key, self.decode(stored), stored.mod_revision)
         await self.fresh_cache()
         found = self.cache.get(key)
         if found is None:

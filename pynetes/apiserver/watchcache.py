@@ -486,7 +486,7 @@ class WatchCache:
         falls between them: the first events are as of :attr:`revision`, and
         the watcher skips events up to it still on their way to the others.
         """
-        watcher.since = self.revision
+        watcher.since = self.revision if after is None else max(self.revision, after)
         prefix, predicate = watcher.prefix, watcher.predicate
         if after is None:
             first = [

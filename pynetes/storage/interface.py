@@ -152,6 +152,12 @@ class Store(abc.ABC):
         the watcher falls so far behind that history it needs is compacted.
         """
 
+    #: Whether other processes may write to the same data (etcd: other API
+    #: servers). A cache fed by this process's watch is then not proof of the
+    #: current state: consistent reads must go to the store, as upstream's do
+    #: on an etcd without reliable progress notifications (before 3.4.31).
+    shared: bool = False
+
     @abc.abstractmethod
     async def current_revision(self) -> int:
         """The revision of the newest write (0 for an empty store)."""

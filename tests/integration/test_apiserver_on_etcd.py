@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from pynetes.apiserver.app import ServerOptions, start
+from pynetes.api.resources import built_in
+from pynetes.apiserver.app import RunningServer, ServerOptions, start
+from pynetes.client.config import ClientConfig
+from pynetes.client.rest import ApiClient
+from pynetes.client.watch import ResumingWatcher
 from pynetes.pki.certificates import Pki, issue_client_certificate
 from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
 from pynetes.storage.etcd.process import EtcdCluster
 from tests.conftest import require_tool
 from tests.integration.conftest import Kubectl, free_port
 from tests.integration.test_kubectl import DEPLOYMENT
+
+CONFIGMAPS = built_in("", "v1", "configmaps")
 
 
 @pytest.fixture
@@ -60,3 +67,74 @@ async def test_kubectl_works_against_an_etcd_backed_server(
     await kubectl("delete", "deploy", "web", "--wait=true", "--timeout=30s")
     code, _, err = await kubectl("get", "deploy", "web", check=False)
     assert code == 1 and "not found" in err
+
+
+@pytest.fixture
+async def two_servers(tmp_path: Path) -> AsyncIterator[tuple[ApiClient, ApiClient]]:
+    """Two API servers on one etcd, sharing one PKI, each with its own client."""
+    require_tool("etcd")
+    etcd = await EtcdCluster.start(tmp_path / "etcd")
+    servers = []
+    try:
+        for name in ("a", "b"):
+            options = ServerOptions(
+                data_dir=tmp_path / name,
+                pki_dir=tmp_path / "pki",
+                secure_port=free_port(),
+                storage="etcd",
+                etcd_servers=etcd.endpoints,
+            )
+            servers.append(await start(options))
+        clients = [ApiClient(_admin_config(server)) for server in servers]
+        try:
+            yield clients[0], clients[1]
+        finally:
+            for client in clients:
+                await client.close()
+    finally:
+        for server in servers:
+            await server.stop()
+        await etcd.stop()
+
+
+def _admin_config(server: RunningServer) -> ClientConfig:
+    pki = Pki(server.pki_dir)
+    admin = issue_client_certificate(pki.load_ca(), "admin", ["system:masters"])
+    return ClientConfig(
+        server.url,
+        ca_pem=pki.ca_cert.read_bytes(),
+        client_cert_pem=admin.certificate_pem(),
+        client_key_pem=admin.key_pem(),
+        qps=0,
+    )
+
+
+async def test_a_second_api_server_reads_what_the_first_wrote_at_once(
+    two_servers: tuple[ApiClient, ApiClient],
+) -> None:
+    a, b = two_servers
+    for index in range(20):  # each read through b right after the write through a
+        created = await a.create(
+            CONFIGMAPS, {"metadata": {"name": f"c{index}"}}, namespace="default"
+        )
+        got = await b.get(CONFIGMAPS, f"c{index}", namespace="default")
+        assert got["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+        listed = await b.list(CONFIGMAPS, namespace="default")
+        assert f"c{index}" in {item["metadata"]["name"] for item in listed["items"]}
+        newer = await b.list(
+            CONFIGMAPS, namespace="default", resource_version=created["metadata"]["resourceVersion"]
+        )
+        assert len(newer["items"]) == index + 1
+
+
+async def test_a_watch_on_one_server_from_the_other_servers_version_misses_nothing(
+    two_servers: tuple[ApiClient, ApiClient],
+) -> None:
+    a, b = two_servers
+    first = await a.create(CONFIGMAPS, {"metadata": {"name": "first"}}, namespace="default")
+    since = first["metadata"]["resourceVersion"]
+    async with ResumingWatcher(b, CONFIGMAPS, resource_version=since, namespace="default") as seen:
+        await a.create(CONFIGMAPS, {"metadata": {"name": "second"}}, namespace="default")
+        async with asyncio.timeout(30):
+            event = await anext(seen)
+    assert (event.type, event.object["metadata"]["name"]) == ("ADDED", "second")

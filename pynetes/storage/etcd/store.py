@@ -95,6 +95,8 @@ _LEASE_NOT_FOUND = "requested lease not found"
 class EtcdStore(Store):
     """A Store on an etcd v3 cluster. Create it with :meth:`open`; see the module docstring."""
 
+    shared = True
+
     def __init__(self, cluster: _Cluster, *, max_pending_events: int = DEFAULT_MAX_PENDING) -> None:
         self._cluster = cluster
         self._leases = LeaseManager(self._grant_lease)
