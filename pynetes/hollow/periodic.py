@@ -33,6 +33,13 @@ MIN_TICK = 0.02
 Action = Callable[[str], Awaitable[None]]
 
 
+def phase(index: int, period: float) -> float:
+    """The offset within ``period`` of the ``index``-th key: however many keys there are,
+    the first n of them split the period into gaps of at most three sizes (the
+    three-distance theorem), none much larger than ``period / n``."""
+    return (index * _GOLDEN) % 1.0 * period
+
+
 class Staggered:
     """Calls ``action(key)`` for each key once per ``period``, keys spread across it.
 
@@ -73,7 +80,7 @@ class Staggered:
         """Start running ``key``: at once (``now``), else at its phase's next slot."""
         if key in self._phases:
             return
-        self._phases[key] = (len(self._phases) * _GOLDEN) % 1.0 * self.period
+        self._phases[key] = phase(len(self._phases), self.period)
         self._schedule(key, self._clock() if now else self._next_slot(key, self._clock()))
 
     def discard(self, key: str) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +26,7 @@ Object = dict[str, Any]
 GUARD = 60.0
 #: Short enough that renewals are seen within a test.
 FAST_LEASES = 0.2
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -179,3 +184,43 @@ async def test_the_runner_rides_out_an_api_server_restart(restartable: Restartab
             await renewed_after(api, "hollow-0", seen_after_restart)
             await bind(api, "after", "hollow-2")
             await running(api, "after")
+
+
+async def hollow_nodes_command(cluster: Cluster, *arguments: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pynetes", "hollow-nodes", "--kubeconfig", str(cluster.kubeconfig),
+        *arguments,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+    )  # fmt: skip
+
+
+async def test_the_command_runs_nodes_until_sigterm(cluster: Cluster, api: ApiClient) -> None:
+    process = await hollow_nodes_command(
+        cluster, "--count", "2", "--name-prefix", "cli-", "--zones", "z1",
+        "--labels", "team=infra", "--taints", "gpu=yes:NoSchedule", "--memory", "8Gi",
+    )  # fmt: skip
+    try:
+
+        async def both() -> bool:
+            listed = await api.list(NODES, label_selector="team=infra")
+            return len(listed["items"]) == 2
+
+        await until(both)
+        node = await api.get(NODES, "cli-1")
+        assert node["metadata"]["labels"]["topology.kubernetes.io/zone"] == "z1"
+        assert node["spec"]["taints"] == [{"key": "gpu", "value": "yes", "effect": "NoSchedule"}]
+        assert node["status"]["capacity"]["memory"] == "8Gi"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(GUARD):
+            output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()
+
+
+async def test_the_command_refuses_a_bad_taint(cluster: Cluster) -> None:
+    process = await hollow_nodes_command(cluster, "--count", "1", "--taints", "gpu=yes:Never")
+    async with asyncio.timeout(GUARD):
+        output, _ = await process.communicate()
+    assert process.returncode == 2
+    assert b"must end in" in output
