@@ -65,7 +65,6 @@ class Staggered:
         self._action = action
         self._backoff = backoff or Backoff(initial=0.2, cap=7.0)
         self._phases: dict[str, float] = {}
-        self._due: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
         self._ready: asyncio.Queue[str] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -82,15 +81,6 @@ class Staggered:
             return
         self._phases[key] = phase(len(self._phases), self.period)
         self._schedule(key, self._clock() if now else self._next_slot(key, self._clock()))
-
-    def discard(self, key: str) -> None:
-        """Stop running ``key`` (an action in flight still finishes)."""
-        self._phases.pop(key, None)
-        self._due.pop(key, None)
-        self._failures.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._phases)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -112,7 +102,7 @@ class Staggered:
         return start + self.period * max(0, math.ceil((after - start) / self.period))
 
     def _schedule(self, key: str, due: float) -> None:
-        self._due[key] = due
+        """Each key is in the heap once: when added, then after each attempt."""
         heapq.heappush(self._heap, (due, key))
         self._wake.set()
 
@@ -121,10 +111,7 @@ class Staggered:
         while True:
             now = self._clock()
             while self._heap and self._heap[0][0] <= now + MIN_TICK:
-                due, key = heapq.heappop(self._heap)
-                if self._due.get(key) == due:  # else discarded or rescheduled since
-                    del self._due[key]
-                    self._ready.put_nowait(key)
+                self._ready.put_nowait(heapq.heappop(self._heap)[1])
             self._wake.clear()
             wait = self._heap[0][0] - now if self._heap else None
             try:
@@ -135,9 +122,7 @@ class Staggered:
 
     async def _work(self) -> None:
         while True:
-            key = await self._ready.get()
-            if key in self._phases:
-                await self._attempt(key)
+            await self._attempt(await self._ready.get())
 
     async def _attempt(self, key: str) -> None:
         try:
@@ -146,14 +131,12 @@ class Staggered:
             self.failed += 1
             failures = self._failures[key] = self._failures.get(key, 0) + 1
             self._warn(key, error)
-            if key in self._phases:
-                self._schedule(key, self._clock() + self._backoff.delay(failures))
+            self._schedule(key, self._clock() + self._backoff.delay(failures))
             return
         self.completed += 1
         self._failures.pop(key, None)
-        if key in self._phases:
-            # At least half a period on, so a late first run does not renew twice in a row.
-            self._schedule(key, self._next_slot(key, self._clock() + self.period / 2))
+        # At least half a period on, so a late first run does not renew twice in a row.
+        self._schedule(key, self._next_slot(key, self._clock() + self.period / 2))
 
     def _warn(self, key: str, error: Exception) -> None:
         if not isinstance(error, errors.ApiError | errors.TransportError):

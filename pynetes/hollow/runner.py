@@ -93,7 +93,8 @@ class HollowNodes:
     watched. ``client`` should not be rate limited below the write rate
     wanted (``len(specs) / lease_period`` renewals a second); concurrency
     is bounded by ``workers`` and ``pod_workers`` instead. ``wall_clock``
-    stamps the objects' times.
+    stamps the objects' times. ``leases`` and ``statuses`` count the
+    renewals and status reports done and failed.
     """
 
     def __init__(
