@@ -177,6 +177,21 @@ class NamespaceStrategy(Strategy):
         obj["spec"] = namespace_finalizers_on_create(obj)["spec"]
 
 
+class NodeStrategy(Strategy):
+    def prepare_for_create(self, obj: Object) -> None:
+        """upstream nodeStrategy: a Node keeps the status it is created with.
+
+        A kubelet registers its node with capacity, conditions and addresses
+        in one create; only ``status.config`` (dynamic kubelet config, gone
+        upstream) is dropped.
+        """
+        status = obj.get("status")
+        if isinstance(status, dict):
+            status.pop("config", None)
+        else:
+            obj["status"] = self.initial_status(obj)
+
+
 class ServiceStrategy(Strategy):
     def initial_status(self, obj: Object) -> Any:
         return {"loadBalancer": {}}
@@ -187,6 +202,7 @@ _SPECIAL: dict[tuple[str, str], type[Strategy]] = {
     ("batch", "jobs"): JobStrategy,
     ("", "namespaces"): NamespaceStrategy,
     ("", "services"): ServiceStrategy,
+    ("", "nodes"): NodeStrategy,
 }
 
 

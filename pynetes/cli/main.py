@@ -12,6 +12,7 @@ import sys
 import pynetes
 from pynetes.apiserver import command as apiserver_command
 from pynetes.cluster import up as up_command
+from pynetes.hollow import command as hollow_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     apiserver_command.add_arguments(commands.add_parser("apiserver", help="run kube-apiserver"))
     up_command.add_arguments(
         commands.add_parser("up", help="start a cluster on this machine and keep it running")
+    )
+    hollow_command.add_arguments(
+        commands.add_parser("hollow-nodes", help="run fake nodes (hollow kubelets) until stopped")
     )
     return parser
 
@@ -39,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if arguments.command == "apiserver":
         return apiserver_command.run(arguments)
+    if arguments.command == "hollow-nodes":
+        return hollow_command.run(arguments)
     return up_command.run(arguments)
 
 

@@ -350,6 +350,25 @@ async def test_status_and_spec_are_written_through_their_own_endpoints(
     assert relabelled["metadata"]["generation"] == 2
 
 
+async def test_a_node_keeps_the_status_it_is_created_with(http: aiohttp.ClientSession) -> None:
+    """Upstream's node strategy lets a kubelet register its node with status in one create;
+    later updates of the main resource still keep the stored status."""
+    ready = {"type": "Ready", "status": "True", "reason": "KubeletReady"}
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "n1"},
+        "status": {"capacity": {"cpu": "4"}, "conditions": [ready]},
+    }
+    status, created = await request(http, "POST", "/api/v1/nodes", node)
+    assert status == 201
+    assert created["status"]["capacity"] == {"cpu": "4"}
+    assert created["status"]["conditions"][0].items() >= ready.items()
+    created["status"] = {"capacity": {"cpu": "8"}}
+    _, updated = await request(http, "PUT", "/api/v1/nodes/n1", created)
+    assert updated["status"]["capacity"] == {"cpu": "4"}
+
+
 async def test_binding_assigns_a_node_once(http: aiohttp.ClientSession) -> None:
     pods = "/api/v1/namespaces/default/pods"
     await request(http, "POST", pods, pod("p"))
