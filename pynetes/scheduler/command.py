@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 import socket
@@ -73,8 +74,9 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    client_config = load_config(arguments.kubeconfig)
-    client_config.qps, client_config.burst = config.qps, config.burst
+    client_config = dataclasses.replace(
+        load_config(arguments.kubeconfig), qps=config.qps, burst=config.burst
+    )
     async with ApiClient(client_config) as client:
         scheduler = Scheduler(client, config)
         runner = await _serve_http(scheduler, arguments.bind_address, arguments.port)

@@ -57,3 +57,24 @@ def test_score_sums_matching_preferred_weights_normalized():
         node("none").info(),
     ]
     assert run_score(NodeAffinity(), incoming, nodes) == {"both": 100, "zone": 80, "none": 0}
+
+
+@pytest.mark.parametrize(
+    ("incoming", "names"),
+    [
+        (pod().node_selector(disk="ssd"), None),
+        (pod().required_affinity(expression(ZONE, "In", "a")), None),
+        (
+            pod().required_affinity(
+                {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n"]}]}
+            ),
+            frozenset({"n"}),
+        ),
+    ],
+)
+def test_pre_filter_narrows_only_to_named_nodes(incoming, names):
+    from pynetes.scheduler.framework.cycle_state import CycleState
+
+    result, status = NodeAffinity().pre_filter(CycleState(), incoming.build(), [])
+    assert status.is_success
+    assert result.node_names == names

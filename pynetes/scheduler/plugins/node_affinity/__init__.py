@@ -75,6 +75,8 @@ class NodeAffinity:
 
 def _named_nodes(terms: list[Mapping[str, Any]]) -> frozenset[str] | None:
     """The node names every term restricts itself to by matchFields, or None (any)."""
+    if not terms:
+        return None
     names: set[str] = set()
     for term in terms:
         named = [
