@@ -13,6 +13,7 @@ import pynetes
 from pynetes.apiserver import command as apiserver_command
 from pynetes.cluster import up as up_command
 from pynetes.hollow import command as hollow_command
+from pynetes.scheduler import command as scheduler_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("version", help="print the pynetes version")
     apiserver_command.add_arguments(commands.add_parser("apiserver", help="run kube-apiserver"))
+    scheduler_command.add_arguments(commands.add_parser("scheduler", help="run kube-scheduler"))
     up_command.add_arguments(
         commands.add_parser("up", help="start a cluster on this machine and keep it running")
     )
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return apiserver_command.run(arguments)
     if arguments.command == "hollow-nodes":
         return hollow_command.run(arguments)
+    if arguments.command == "scheduler":
+        return scheduler_command.run(arguments)
     return up_command.run(arguments)
 
 

@@ -1,0 +1,169 @@
+"""One scheduling decision: filter the snapshot's nodes, score the feasible ones,
+pick the best (upstream's schedulePod, findNodesThatFitPod, prioritizeNodes,
+selectHost).
+
+Only enough feasible nodes are looked for (:func:`feasible_nodes_to_find`),
+starting where the previous cycle stopped, so large clusters are sampled
+fairly. The outcome keeps every verdict and score, for messages and for
+explaining decisions afterwards.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynetes.scheduler.framework import status as st
+from pynetes.scheduler.framework.cycle_state import CycleState
+from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.runtime import Framework, NodeScores
+from pynetes.scheduler.framework.snapshot import Snapshot
+from pynetes.scheduler.framework.status import Status
+
+Object = dict[str, Any]
+
+#: Upstream's minFeasibleNodesToFind and minFeasibleNodesPercentageToFind.
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+NO_NODES_AVAILABLE = "no nodes available to schedule pods"
+FILTERED_BY_PRE_FILTER = "node(s) didn't satisfy plugin(s) PreFilter result"
+
+
+def feasible_nodes_to_find(all_nodes: int, percentage: int) -> int:
+    """How many feasible nodes to look for before scoring.
+
+    Small clusters (< 100 nodes) are searched whole. Otherwise ``percentage``
+    of them, 0 meaning upstream's adaptive 50 - nodes/125 (at least 5 %),
+    and never fewer than 100.
+    """
+    if all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return all_nodes
+    if percentage <= 0:
+        percentage = max(50 - all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    if percentage >= 100:
+        return all_nodes
+    return max(all_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+@dataclass
+class Diagnosis:
+    """Why nodes were rejected: each node's status, or the PreFilter's."""
+
+    statuses: dict[str, Status] = field(default_factory=dict)
+    pre_filter: Status | None = None
+    evaluated: int = 0
+
+    @property
+    def unschedulable_plugins(self) -> set[str]:
+        found = {status.plugin for status in self.statuses.values() if status.plugin}
+        if self.pre_filter is not None and self.pre_filter.plugin:
+            found.add(self.pre_filter.plugin)
+        return found
+
+
+@dataclass
+class Outcome:
+    """The chosen node (None if none fits), with the evidence."""
+
+    node: str | None
+    diagnosis: Diagnosis
+    scores: dict[str, NodeScores] = field(default_factory=dict)
+    error: str = ""
+
+
+class Algorithm:
+    """Remembers where the last search stopped; one per scheduler."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._next_start = 0
+        self._random = rng or random.Random()
+
+    def schedule(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: Object,
+        snapshot: Snapshot,
+        percentage: int,
+    ) -> Outcome:
+        nodes = snapshot.list()
+        if not nodes:
+            return Outcome(None, Diagnosis(), error=NO_NODES_AVAILABLE)
+        diagnosis = Diagnosis()
+        result, status = framework.run_pre_filter(state, pod, nodes)
+        if status.code == st.Code.ERROR:
+            return Outcome(None, diagnosis, error=status.message)
+        if not status.is_success:
+            diagnosis.pre_filter = status
+            return Outcome(None, diagnosis)
+        feasible = self._filter(
+            framework, state, pod, nodes, result.node_names, diagnosis, percentage
+        )
+        if not feasible:
+            return Outcome(None, diagnosis)
+        if len(feasible) == 1:
+            return Outcome(feasible[0].name, diagnosis)
+        status = framework.run_pre_score(state, pod, feasible)
+        if not status.is_success:
+            return Outcome(None, diagnosis, error=status.message)
+        scores = framework.run_score(state, pod, feasible)
+        return Outcome(self._select(scores), diagnosis, scores)
+
+    def _filter(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: Object,
+        nodes: list[NodeInfo],
+        allowed: frozenset[str] | None,
+        diagnosis: Diagnosis,
+        percentage: int,
+    ) -> list[NodeInfo]:
+        """Upstream's findNodesThatPassFilters, from the rotating start index."""
+        wanted = feasible_nodes_to_find(len(nodes), percentage)
+        feasible: list[NodeInfo] = []
+        count = len(nodes)
+        processed = 0
+        for offset in range(count):
+            node = nodes[(self._next_start + offset) % count]
+            processed += 1
+            if allowed is not None and node.name not in allowed:
+                diagnosis.statuses[node.name] = st.unresolvable(FILTERED_BY_PRE_FILTER)
+                continue
+            status = framework.run_filter(state, pod, node)
+            if status.is_success:
+                feasible.append(node)
+                if len(feasible) >= wanted:
+                    break
+            else:
+                diagnosis.statuses[node.name] = status
+        self._next_start = (self._next_start + processed) % count
+        diagnosis.evaluated = processed
+        return feasible
+
+    def _select(self, scores: dict[str, NodeScores]) -> str:
+        """The highest total; ties broken uniformly at random (reservoir sampling)."""
+        best, best_score, ties = "", -1, 0
+        for name, node_scores in scores.items():
+            if node_scores.total > best_score:
+                best, best_score, ties = name, node_scores.total, 1
+            elif node_scores.total == best_score:
+                ties += 1
+                if self._random.randrange(ties) == 0:
+                    best = name
+        return best
+
+
+def fit_error_message(all_nodes: int, diagnosis: Diagnosis) -> str:
+    """Upstream's FitError text: "0/3 nodes are available: 1 node(s) had untolerated
+    taint {a: b}, 2 Insufficient cpu." (reasons counted over nodes, sorted)."""
+    message = f"0/{all_nodes} nodes are available:"
+    if diagnosis.pre_filter is not None:
+        return f"{message} {diagnosis.pre_filter.message}."
+    histogram: Counter[str] = Counter()
+    for status in diagnosis.statuses.values():
+        histogram.update(status.reasons)
+    reasons = sorted(f"{count} {reason}" for reason, count in histogram.items())
+    return f"{message} {', '.join(reasons)}."

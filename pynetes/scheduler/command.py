@@ -1,0 +1,136 @@
+"""``pynetes scheduler``: kube-scheduler's command line.
+
+Serves ``/healthz`` and ``/metrics`` over plain HTTP on ``--bind-address``
+(127.0.0.1) and ``--port`` (10251, upstream's old insecure port; 0 turns it
+off). Upstream serves them over HTTPS on 10259; pynetes does not yet.
+With leader election (``--leader-elect``, or the config's
+``leaderElection.leaderElect`` when the flag is not given) only the holder
+of the Lease (kube-system/kube-scheduler unless configured) schedules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import signal
+import socket
+import uuid
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from pynetes.client.config import load_config
+from pynetes.client.events import EventRecorder
+from pynetes.client.leaderelection import LeaderElector
+from pynetes.client.rest import ApiClient
+from pynetes.scheduler import config as scheduler_config
+from pynetes.scheduler.scheduler import Scheduler
+
+log = logging.getLogger("pynetes.scheduler")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", type=Path, default=None)
+    parser.add_argument("--config", type=Path, default=None, help="a KubeSchedulerConfiguration")
+    parser.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="take part in leader election (default: the config's leaderElection.leaderElect)",
+    )
+    parser.add_argument("--bind-address", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=10251, help="HTTP /healthz and /metrics")
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Schedule until SIGINT or SIGTERM; 1 for an invalid configuration."""
+    try:
+        config = (
+            scheduler_config.load(arguments.config)
+            if arguments.config is not None
+            else scheduler_config.SchedulerConfiguration()
+        )
+    except scheduler_config.ConfigError as error:
+        log.error("invalid configuration: %s", error)
+        return 1
+    if arguments.leader_elect is not None:
+        config.leader_election.leader_elect = arguments.leader_elect
+    elif arguments.config is None:
+        config.leader_election.leader_elect = False
+    try:
+        return asyncio.run(_serve(arguments, config))
+    except scheduler_config.ConfigError as error:
+        log.error("invalid configuration: %s", error)
+        return 1
+
+
+async def _serve(
+    arguments: argparse.Namespace, config: scheduler_config.SchedulerConfiguration
+) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    client_config = dataclasses.replace(
+        load_config(arguments.kubeconfig), qps=config.qps, burst=config.burst
+    )
+    async with ApiClient(client_config) as client:
+        scheduler = Scheduler(client, config)
+        runner = await _serve_http(scheduler, arguments.bind_address, arguments.port)
+        work = asyncio.create_task(_lead_or_run(client, scheduler, config))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        work.cancel()
+        stopped.cancel()
+        await asyncio.gather(work, stopped, return_exceptions=True)
+        if runner is not None:
+            await runner.cleanup()
+    return 0
+
+
+async def _lead_or_run(
+    client: ApiClient, scheduler: Scheduler, config: scheduler_config.SchedulerConfiguration
+) -> None:
+    election = config.leader_election
+    if not election.leader_elect:
+        await scheduler.run()
+        return
+    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+    async with EventRecorder(client, "default-scheduler") as recorder:
+        elector = LeaderElector(
+            client,
+            election.resource_namespace,
+            election.resource_name,
+            identity,
+            on_started_leading=scheduler.run,
+            lease_duration=election.lease_duration,
+            renew_deadline=election.renew_deadline,
+            retry_period=election.retry_period,
+            recorder=recorder,
+        )
+        await elector.run()
+    log.error("leader election lost")
+
+
+async def _serve_http(scheduler: Scheduler, host: str, port: int) -> web.AppRunner | None:
+    if port == 0:
+        return None
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def metrics(_request: web.Request) -> web.Response:
+        body = generate_latest(scheduler.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("serving /healthz and /metrics on http://%s:%d", host, port)
+    return runner

@@ -1,0 +1,148 @@
+"""What a plugin may implement, one protocol per extension point (upstream's
+framework.Plugin interfaces), and the handle a plugin is built with.
+
+A plugin is any object with a ``name``; the runner learns which extension
+points it serves by the methods it has (``isinstance`` on these runtime
+protocols), so one plugin enabled under ``multiPoint`` joins every point it
+implements. Filters and scores are plain functions called once per node and
+must not block; the API-facing points (PostFilter, PreBind, Bind, PostBind)
+are coroutines.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from pynetes.client.rest import ApiClient
+from pynetes.scheduler.framework.cycle_state import CycleState
+from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.queued_pod_info import QueuedPodInfo
+from pynetes.scheduler.framework.snapshot import Snapshot
+from pynetes.scheduler.framework.status import Status
+
+Object = dict[str, Any]
+
+#: Upstream's MaxNodeScore and MinNodeScore: a Score plugin's normalized range.
+MAX_NODE_SCORE = 100
+MIN_NODE_SCORE = 0
+
+
+class ActionType(enum.Flag):
+    """What happened to an object, for :class:`ClusterEvent`."""
+
+    ADD = enum.auto()
+    DELETE = enum.auto()
+    UPDATE = enum.auto()
+    ALL = ADD | DELETE | UPDATE
+
+
+@dataclass(frozen=True)
+class ClusterEvent:
+    """A kind of change (``resource`` "Node" or "Pod") that could make a rejected pod fit."""
+
+    resource: str
+    action: ActionType
+
+    def matches(self, other: ClusterEvent) -> bool:
+        return self.resource == other.resource and bool(self.action & other.action)
+
+
+@dataclass(frozen=True)
+class PreFilterResult:
+    """The only nodes worth filtering (None: all of them)."""
+
+    node_names: frozenset[str] | None = None
+
+
+@dataclass
+class Handle:
+    """What plugins are built with: the API client and the cycle's snapshot."""
+
+    client: ApiClient | None
+    snapshot: Callable[[], Snapshot]
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    name: str
+
+
+@runtime_checkable
+class QueueSortPlugin(Plugin, Protocol):
+    def less(self, a: QueuedPodInfo, b: QueuedPodInfo) -> bool:
+        """Whether ``a`` should be scheduled before ``b``."""
+
+
+@runtime_checkable
+class EnqueueExtensions(Plugin, Protocol):
+    def events_to_register(self) -> list[ClusterEvent]:
+        """The changes that could make a pod this plugin rejected fit."""
+
+
+@runtime_checkable
+class PreFilterPlugin(Plugin, Protocol):
+    def pre_filter(
+        self, state: CycleState, pod: Object, nodes: list[NodeInfo]
+    ) -> tuple[PreFilterResult | None, Status]:
+        """Once per pod before filtering: Skip drops this plugin's Filter for the
+        cycle; a rejection rejects every node."""
+
+
+@runtime_checkable
+class FilterPlugin(Plugin, Protocol):
+    def filter(self, state: CycleState, pod: Object, node: NodeInfo) -> Status:
+        """Whether ``node`` can run ``pod``: Success, or a rejection with reasons."""
+
+
+@runtime_checkable
+class PostFilterPlugin(Plugin, Protocol):
+    async def post_filter(
+        self, state: CycleState, pod: Object, statuses: dict[str, Status]
+    ) -> tuple[str | None, Status]:
+        """After no node fit: make room somewhere (a nominated node name) or not."""
+
+
+@runtime_checkable
+class PreScorePlugin(Plugin, Protocol):
+    def pre_score(self, state: CycleState, pod: Object, nodes: list[NodeInfo]) -> Status:
+        """Once per pod before scoring the feasible ``nodes``: Skip drops its Score."""
+
+
+@runtime_checkable
+class ScorePlugin(Plugin, Protocol):
+    def score(self, state: CycleState, pod: Object, node: NodeInfo) -> int:
+        """A raw score for ``node``; in [0, MAX_NODE_SCORE] unless normalized."""
+
+
+@runtime_checkable
+class ScoreNormalizer(Plugin, Protocol):
+    def normalize_scores(self, state: CycleState, pod: Object, scores: dict[str, int]) -> None:
+        """Bring every raw score (by node name) into [0, MAX_NODE_SCORE], in place."""
+
+
+@runtime_checkable
+class ReservePlugin(Plugin, Protocol):
+    def reserve(self, state: CycleState, pod: Object, node_name: str) -> Status:
+        """Hold what the pod needs on ``node_name`` before binding."""
+
+    def unreserve(self, state: CycleState, pod: Object, node_name: str) -> None:
+        """Undo :meth:`reserve` (binding failed or a later plugin rejected); idempotent."""
+
+
+@runtime_checkable
+class PreBindPlugin(Plugin, Protocol):
+    async def pre_bind(self, state: CycleState, pod: Object, node_name: str) -> Status: ...
+
+
+@runtime_checkable
+class BindPlugin(Plugin, Protocol):
+    async def bind(self, state: CycleState, pod: Object, node_name: str) -> Status:
+        """Bind the pod, or Skip to let the next Bind plugin do it."""
+
+
+@runtime_checkable
+class PostBindPlugin(Plugin, Protocol):
+    async def post_bind(self, state: CycleState, pod: Object, node_name: str) -> None: ...

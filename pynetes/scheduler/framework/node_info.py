@@ -1,0 +1,132 @@
+"""What the scheduler knows of one node: the Node, its pods, what they request.
+
+Requested amounts are kept incrementally as pods come and go, so a filter
+reads them in O(1). ``non_zero_requested`` counts best-effort containers at
+the scoring defaults (see :mod:`.resources`). ``generation`` grows with every
+change, so a snapshot can copy only the nodes that changed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynetes.scheduler.framework.resources import Resource, pod_requests
+
+Object = dict[str, Any]
+
+_generations = itertools.count(1)
+
+
+def next_generation() -> int:
+    """A number larger than every one handed out before (process-wide, as upstream's)."""
+    return next(_generations)
+
+
+def pod_key(pod: Object) -> str:
+    """The pod's UID, its identity across renames and recreations; namespace/name without one."""
+    meta = pod.get("metadata") or {}
+    return meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+@dataclass(frozen=True)
+class HostPort:
+    """One host port a pod uses: ``ip`` "0.0.0.0" means every address."""
+
+    ip: str
+    protocol: str
+    port: int
+
+
+@dataclass
+class PodInfo:
+    """A pod with what it requests computed once."""
+
+    pod: Object
+    requests: Resource
+    non_zero_requests: Resource
+
+    @classmethod
+    def of(cls, pod: Object) -> PodInfo:
+        return cls(pod, pod_requests(pod), pod_requests(pod, non_zero=True))
+
+
+@dataclass
+class NodeInfo:
+    """A node (None while only its pods are known) and the pods bound or assumed to it."""
+
+    node: Object | None = None
+    pods: dict[str, PodInfo] = field(default_factory=dict)
+    requested: Resource = field(default_factory=Resource)
+    non_zero_requested: Resource = field(default_factory=Resource)
+    allocatable: Resource = field(default_factory=Resource)
+    used_ports: dict[HostPort, int] = field(default_factory=dict)
+    generation: int = field(default_factory=next_generation)
+
+    @property
+    def name(self) -> str:
+        return ((self.node or {}).get("metadata") or {}).get("name", "")
+
+    def set_node(self, node: Object) -> None:
+        self.node = node
+        self.allocatable = Resource.from_list((node.get("status") or {}).get("allocatable"))
+        self.generation = next_generation()
+
+    def add_pod(self, pod: Object) -> None:
+        self.add_pod_info(PodInfo.of(pod))
+
+    def add_pod_info(self, info: PodInfo) -> None:
+        key = pod_key(info.pod)
+        if key in self.pods:
+            self.remove_pod(info.pod)
+        self.pods[key] = info
+        self.requested.add(info.requests)
+        self.non_zero_requested.add(info.non_zero_requests)
+        for port in host_ports(info.pod):
+            self.used_ports[port] = self.used_ports.get(port, 0) + 1
+        self.generation = next_generation()
+
+    def remove_pod(self, pod: Object) -> bool:
+        """Forget ``pod``; False if it was not here."""
+        info = self.pods.pop(pod_key(pod), None)
+        if info is None:
+            return False
+        self.requested.subtract(info.requests)
+        self.non_zero_requested.subtract(info.non_zero_requests)
+        for port in host_ports(info.pod):
+            left = self.used_ports.get(port, 0) - 1
+            if left > 0:
+                self.used_ports[port] = left
+            else:
+                self.used_ports.pop(port, None)
+        self.generation = next_generation()
+        return True
+
+    def copy(self) -> NodeInfo:
+        """A copy whose counters and pod map may change without touching this one
+        (the Node and pod objects themselves are shared, never changed)."""
+        return NodeInfo(
+            node=self.node,
+            pods=dict(self.pods),
+            requested=self.requested.copy(),
+            non_zero_requested=self.non_zero_requested.copy(),
+            allocatable=self.allocatable.copy(),
+            used_ports=dict(self.used_ports),
+            generation=self.generation,
+        )
+
+
+def host_ports(pod: Object) -> list[HostPort]:
+    """The host ports ``pod``'s containers ask for (init containers' too, as upstream)."""
+    spec = pod.get("spec") or {}
+    ports = []
+    for container in itertools.chain(
+        spec.get("initContainers") or [], spec.get("containers") or []
+    ):
+        for port in container.get("ports") or []:
+            number = port.get("hostPort") or 0
+            if number > 0:
+                ip = port.get("hostIP") or "0.0.0.0"
+                ports.append(HostPort(ip, port.get("protocol") or "TCP", number))
+    return ports

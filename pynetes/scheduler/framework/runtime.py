@@ -1,0 +1,248 @@
+"""The framework of one profile: its plugins per extension point, and the
+runners the scheduler calls in each cycle (upstream's frameworkImpl).
+
+Filters stop at a node's first rejection, as upstream: the FailedScheduling
+message counts one plugin's reasons per node. Scores are normalized per
+plugin, checked to lie in [0, 100], multiplied by the plugin's weight and
+summed per node; the per-plugin scores are kept for explanations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynetes.scheduler.config import ConfigError, PluginRef, Profile
+from pynetes.scheduler.framework import status as st
+from pynetes.scheduler.framework.cycle_state import CycleState
+from pynetes.scheduler.framework.interface import (
+    MAX_NODE_SCORE,
+    MIN_NODE_SCORE,
+    ActionType,
+    BindPlugin,
+    ClusterEvent,
+    EnqueueExtensions,
+    FilterPlugin,
+    Handle,
+    Plugin,
+    PostBindPlugin,
+    PostFilterPlugin,
+    PreBindPlugin,
+    PreFilterPlugin,
+    PreFilterResult,
+    PreScorePlugin,
+    QueueSortPlugin,
+    ReservePlugin,
+    ScoreNormalizer,
+    ScorePlugin,
+)
+from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.queued_pod_info import QueuedPodInfo
+from pynetes.scheduler.framework.registry import Registry
+from pynetes.scheduler.framework.status import Status
+
+Object = dict[str, Any]
+
+#: Each configurable extension point and the protocol its plugins implement.
+_POINTS: dict[str, type] = {
+    "queueSort": QueueSortPlugin,
+    "preFilter": PreFilterPlugin,
+    "filter": FilterPlugin,
+    "postFilter": PostFilterPlugin,
+    "preScore": PreScorePlugin,
+    "score": ScorePlugin,
+    "reserve": ReservePlugin,
+    "preBind": PreBindPlugin,
+    "bind": BindPlugin,
+    "postBind": PostBindPlugin,
+}
+
+
+@dataclass
+class NodeScores:
+    """A node's total and each Score plugin's weighted share of it."""
+
+    total: int = 0
+    by_plugin: dict[str, int] = field(default_factory=dict)
+
+
+class Framework:
+    """One profile's plugins, ready to run. ConfigError if the profile names a
+    plugin nobody registered, or lacks a QueueSort or Bind plugin."""
+
+    def __init__(self, profile: Profile, registry: Registry, handle: Handle) -> None:
+        self.profile_name = profile.scheduler_name
+        self.plugins = _instantiate(profile, registry, handle)
+        self.points: dict[str, list[Plugin]] = {}
+        self.weights: dict[str, int] = {}
+        for point, protocol in _POINTS.items():
+            refs = _resolve(profile, point, self.plugins, protocol)
+            self.points[point] = [self.plugins[ref.name] for ref in refs]
+            if point == "score":
+                self.weights = {ref.name: ref.weight or 1 for ref in refs}
+        where = f"profile {profile.scheduler_name!r}"
+        if len(self.points["queueSort"]) != 1:
+            raise ConfigError(f"{where}: plugins.queueSort: exactly one plugin is required")
+        if not self.points["bind"]:
+            raise ConfigError(f"{where}: plugins.bind: at least one plugin is required")
+
+    # -- the queue -----------------------------------------------------------
+
+    def less(self, a: QueuedPodInfo, b: QueuedPodInfo) -> bool:
+        sorter: Any = self.points["queueSort"][0]
+        return bool(sorter.less(a, b))
+
+    def events_to_register(self) -> dict[str, list[ClusterEvent]]:
+        """Each plugin's interesting cluster events; a plugin that says nothing gets all."""
+        every = [ClusterEvent("Node", ActionType.ALL), ClusterEvent("Pod", ActionType.ALL)]
+        return {
+            name: plugin.events_to_register() if isinstance(plugin, EnqueueExtensions) else every
+            for name, plugin in self.plugins.items()
+        }
+
+    # -- filtering -----------------------------------------------------------
+
+    def run_pre_filter(
+        self, state: CycleState, pod: Object, nodes: list[NodeInfo]
+    ) -> tuple[PreFilterResult, Status]:
+        """Every PreFilter, intersecting their node sets; the first rejection ends it."""
+        names: frozenset[str] | None = None
+        for plugin in self.points["preFilter"]:
+            result, status = plugin.pre_filter(state, pod, nodes)  # type: ignore[attr-defined]
+            if status.is_skip:
+                state.skip_filter.add(plugin.name)
+                continue
+            if not status.is_success:
+                return PreFilterResult(), status.with_plugin(plugin.name)
+            if result is not None and result.node_names is not None:
+                names = result.node_names if names is None else names & result.node_names
+        return PreFilterResult(names), st.success()
+
+    def run_filter(self, state: CycleState, pod: Object, node: NodeInfo) -> Status:
+        for plugin in self.points["filter"]:
+            if plugin.name in state.skip_filter:
+                continue
+            status = plugin.filter(state, pod, node)  # type: ignore[attr-defined]
+            if not status.is_success:
+                return status.with_plugin(plugin.name)
+        return st.success()
+
+    async def run_post_filter(
+        self, state: CycleState, pod: Object, statuses: dict[str, Status]
+    ) -> tuple[str | None, Status]:
+        """PostFilters in turn until one makes room (Success) or fails hard."""
+        result = st.unschedulable()
+        for plugin in self.points["postFilter"]:
+            nominated, status = await plugin.post_filter(state, pod, statuses)  # type: ignore[attr-defined]
+            if status.is_success or status.code == st.Code.ERROR:
+                return nominated, status.with_plugin(plugin.name)
+            result = status.with_plugin(plugin.name)
+        return None, result
+
+    # -- scoring -------------------------------------------------------------
+
+    def run_pre_score(self, state: CycleState, pod: Object, nodes: list[NodeInfo]) -> Status:
+        for plugin in self.points["preScore"]:
+            status = plugin.pre_score(state, pod, nodes)  # type: ignore[attr-defined]
+            if status.is_skip:
+                state.skip_score.add(plugin.name)
+            elif not status.is_success:
+                return status.with_plugin(plugin.name)
+        return st.success()
+
+    def run_score(
+        self, state: CycleState, pod: Object, nodes: list[NodeInfo]
+    ) -> dict[str, NodeScores]:
+        """Weighted scores by node name. ValueError if a plugin leaves [0, 100]."""
+        results = {node.name: NodeScores() for node in nodes}
+        for plugin in self.points["score"]:
+            if plugin.name in state.skip_score:
+                continue
+            raw = {node.name: plugin.score(state, pod, node) for node in nodes}  # type: ignore[attr-defined]
+            if isinstance(plugin, ScoreNormalizer):
+                plugin.normalize_scores(state, pod, raw)
+            weight = self.weights[plugin.name]
+            for name, value in raw.items():
+                if not MIN_NODE_SCORE <= value <= MAX_NODE_SCORE:
+                    raise ValueError(
+                        f"plugin {plugin.name} returned an invalid score {value} for node {name}"
+                    )
+                results[name].by_plugin[plugin.name] = value * weight
+                results[name].total += value * weight
+        return results
+
+    # -- reserving and binding -----------------------------------------------
+
+    def run_reserve(self, state: CycleState, pod: Object, node_name: str) -> Status:
+        """Reserve with each plugin; on a failure, unreserve them all (in reverse)."""
+        for plugin in self.points["reserve"]:
+            status = plugin.reserve(state, pod, node_name)  # type: ignore[attr-defined]
+            if not status.is_success:
+                self.run_unreserve(state, pod, node_name)
+                return status.with_plugin(plugin.name)
+        return st.success()
+
+    def run_unreserve(self, state: CycleState, pod: Object, node_name: str) -> None:
+        for plugin in reversed(self.points["reserve"]):
+            plugin.unreserve(state, pod, node_name)  # type: ignore[attr-defined]
+
+    async def run_pre_bind(self, state: CycleState, pod: Object, node_name: str) -> Status:
+        for plugin in self.points["preBind"]:
+            status = await plugin.pre_bind(state, pod, node_name)  # type: ignore[attr-defined]
+            if not status.is_success:
+                return status.with_plugin(plugin.name)
+        return st.success()
+
+    async def run_bind(self, state: CycleState, pod: Object, node_name: str) -> Status:
+        """The first Bind plugin that does not Skip binds the pod."""
+        for plugin in self.points["bind"]:
+            status = await plugin.bind(state, pod, node_name)  # type: ignore[attr-defined]
+            if not status.is_skip:
+                return status.with_plugin(plugin.name)
+        return Status(st.Code.SKIP, ["every Bind plugin skipped the pod"])
+
+    async def run_post_bind(self, state: CycleState, pod: Object, node_name: str) -> None:
+        for plugin in self.points["postBind"]:
+            await plugin.post_bind(state, pod, node_name)  # type: ignore[attr-defined]
+
+
+def _instantiate(profile: Profile, registry: Registry, handle: Handle) -> dict[str, Plugin]:
+    plugins: dict[str, Plugin] = {}
+    for point, plugin_set in profile.plugins.items():
+        for index, ref in enumerate(plugin_set.enabled):
+            if ref.name in plugins:
+                continue
+            factory = registry.factory(ref.name)
+            if factory is None:
+                raise ConfigError(
+                    f"profile {profile.scheduler_name!r}: plugins.{point}.enabled[{index}]: "
+                    f"plugin {ref.name!r} does not exist"
+                )
+            try:
+                plugins[ref.name] = factory(profile.plugin_args.get(ref.name), handle)
+            except ValueError as error:
+                raise ConfigError(
+                    f"profile {profile.scheduler_name!r}: pluginConfig {ref.name}: {error}"
+                ) from error
+    return plugins
+
+
+def _resolve(
+    profile: Profile, point: str, plugins: dict[str, Plugin], protocol: type
+) -> list[PluginRef]:
+    """The plugins of one extension point: multiPoint's that implement it and are
+    not disabled there, then the point's own (which override multiPoint's weight)."""
+    own = profile.plugin_set(point)
+    refs: dict[str, PluginRef] = {
+        ref.name: ref
+        for ref in profile.plugin_set("multiPoint").enabled
+        if isinstance(plugins[ref.name], protocol) and not own.disables(ref.name)
+    }
+    for index, ref in enumerate(own.enabled):
+        if not isinstance(plugins[ref.name], protocol):
+            raise ConfigError(
+                f"profile {profile.scheduler_name!r}: plugins.{point}.enabled[{index}]: "
+                f"plugin {ref.name!r} does not extend {point}"
+            )
+        refs[ref.name] = ref
+    return list(refs.values())

@@ -1,0 +1,60 @@
+"""The scheduler's Prometheus metrics, with upstream's names and labels.
+
+Each Scheduler has its own registry, so several may run in one process
+(tests, two profiles' worth of schedulers) without clashing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+SCHEDULED = "scheduled"
+UNSCHEDULABLE = "unschedulable"
+ERROR = "error"
+
+#: Upstream's buckets: exponential from 1 ms, factor 2, 15 buckets.
+_BUCKETS = tuple(0.001 * 2**i for i in range(15))
+
+
+class SchedulerMetrics:
+    """scheduler_schedule_attempts_total{result,profile},
+    scheduler_scheduling_attempt_duration_seconds{result,profile} and
+    scheduler_pending_pods{queue} (read from the queue when scraped)."""
+
+    def __init__(self, pending: Callable[[], dict[str, int]]) -> None:
+        self.registry = CollectorRegistry()
+        self.attempts = Counter(
+            "scheduler_schedule_attempts",
+            "Number of attempts to schedule pods, by the result.",
+            ["result", "profile"],
+            registry=self.registry,
+        )
+        self.attempt_duration = Histogram(
+            "scheduler_scheduling_attempt_duration_seconds",
+            "Scheduling attempt latency in seconds (scheduling algorithm + binding)",
+            ["result", "profile"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_PendingPods(pending))
+
+    def observe(self, result: str, profile: str, seconds: float) -> None:
+        self.attempts.labels(result, profile).inc()
+        self.attempt_duration.labels(result, profile).observe(seconds)
+
+
+class _PendingPods(Collector):
+    def __init__(self, pending: Callable[[], dict[str, int]]) -> None:
+        self._pending = pending
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "scheduler_pending_pods", "Number of pending pods, by the queue type.", labels=["queue"]
+        )
+        for queue, count in self._pending().items():
+            family.add_metric([queue], count)
+        yield family

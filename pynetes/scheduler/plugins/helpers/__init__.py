@@ -1,0 +1,1 @@
+"""Pod and node predicates several plugins share."""

@@ -1,0 +1,32 @@
+"""The in-tree registry: every plugin pynetes ships, by its upstream name."""
+
+from __future__ import annotations
+
+from pynetes.scheduler.framework.registry import Registry
+from pynetes.scheduler.plugins import (
+    default_binder,
+    node_affinity,
+    node_name,
+    node_resources_fit,
+    node_unschedulable,
+    priority_sort,
+    taint_toleration,
+)
+
+
+def in_tree_registry() -> Registry:
+    """A fresh registry (callers may add their own plugins to it)."""
+    return Registry(
+        {
+            module.NAME: module.new
+            for module in (
+                priority_sort,
+                node_name,
+                node_unschedulable,
+                taint_toleration,
+                node_affinity,
+                node_resources_fit,
+                default_binder,
+            )
+        }
+    )

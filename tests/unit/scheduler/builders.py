@@ -1,0 +1,157 @@
+"""Fluent builders for the pods and nodes scheduler tests need."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Self
+
+from pynetes.scheduler.framework.node_info import NodeInfo
+
+_uids = itertools.count(1)
+
+
+class PodBuilder:
+    def __init__(self, name: str = "pod", namespace: str = "default") -> None:
+        self.obj: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{next(_uids)}"},
+            "spec": {"containers": []},
+        }
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.obj["spec"]
+
+    def container(self, name: str = "c", **requests: str) -> Self:
+        container: dict[str, Any] = {"name": name, "image": "busybox"}
+        if requests:
+            container["resources"] = {"requests": _resource_names(requests)}
+        self.spec["containers"].append(container)
+        return self
+
+    def init_container(self, name: str = "init", *, sidecar: bool = False, **requests: str) -> Self:
+        container: dict[str, Any] = {"name": name, "image": "busybox"}
+        if requests:
+            container["resources"] = {"requests": _resource_names(requests)}
+        if sidecar:
+            container["restartPolicy"] = "Always"
+        self.spec.setdefault("initContainers", []).append(container)
+        return self
+
+    def host_port(self, port: int) -> Self:
+        self.spec["containers"][-1].setdefault("ports", []).append(
+            {"containerPort": port, "hostPort": port}
+        )
+        return self
+
+    def priority(self, value: int) -> Self:
+        self.spec["priority"] = value
+        return self
+
+    def node_name(self, node: str) -> Self:
+        self.spec["nodeName"] = node
+        return self
+
+    def scheduler_name(self, name: str) -> Self:
+        self.spec["schedulerName"] = name
+        return self
+
+    def node_selector(self, **labels: str) -> Self:
+        self.spec["nodeSelector"] = labels
+        return self
+
+    def toleration(
+        self, key: str = "", value: str = "", effect: str = "", operator: str = "Equal"
+    ) -> Self:
+        toleration = {"key": key, "operator": operator, "value": value, "effect": effect}
+        self.spec.setdefault("tolerations", []).append(
+            {name: field for name, field in toleration.items() if field}
+        )
+        return self
+
+    def required_affinity(self, *terms: dict[str, Any]) -> Self:
+        affinity = self.spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
+        affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
+            "nodeSelectorTerms": list(terms)
+        }
+        return self
+
+    def preferred_affinity(self, weight: int, term: dict[str, Any]) -> Self:
+        affinity = self.spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
+        affinity.setdefault("preferredDuringSchedulingIgnoredDuringExecution", []).append(
+            {"weight": weight, "preference": term}
+        )
+        return self
+
+    def build(self) -> dict[str, Any]:
+        if not self.spec["containers"]:
+            self.container()
+        return self.obj
+
+
+class NodeBuilder:
+    def __init__(self, name: str = "node") -> None:
+        self.obj: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "spec": {},
+            "status": {"capacity": {"pods": "110"}, "allocatable": {"pods": "110"}},
+        }
+
+    def capacity(self, **amounts: str) -> Self:
+        named = _resource_names(amounts)
+        self.obj["status"]["capacity"].update(named)
+        self.obj["status"]["allocatable"].update(named)
+        return self
+
+    def label(self, key: str, value: str) -> Self:
+        self.obj["metadata"]["labels"][key] = value
+        return self
+
+    def taint(self, key: str, value: str = "", effect: str = "NoSchedule") -> Self:
+        taint = {"key": key, "effect": effect}
+        if value:
+            taint["value"] = value
+        self.obj["spec"].setdefault("taints", []).append(taint)
+        return self
+
+    def unschedulable(self) -> Self:
+        self.obj["spec"]["unschedulable"] = True
+        return self
+
+    def build(self) -> dict[str, Any]:
+        return self.obj
+
+    def info(self, *pods: dict[str, Any]) -> NodeInfo:
+        info = NodeInfo()
+        info.set_node(self.obj)
+        for pod in pods:
+            info.add_pod(pod)
+        return info
+
+
+def pod(name: str = "pod") -> PodBuilder:
+    return PodBuilder(name)
+
+
+def node(name: str = "node") -> NodeBuilder:
+    return NodeBuilder(name)
+
+
+def expression(key: str, operator: str, *values: str) -> dict[str, Any]:
+    """A node selector term with one matchExpression."""
+    requirement: dict[str, Any] = {"key": key, "operator": operator}
+    if values:
+        requirement["values"] = list(values)
+    return {"matchExpressions": [requirement]}
+
+
+def _resource_names(amounts: dict[str, str]) -> dict[str, str]:
+    """Keyword names to resource names: ephemeral_storage -> ephemeral-storage,
+    example_com__gpu -> example.com/gpu."""
+    return {
+        key.replace("__", "/").replace("_com", ".com").replace("_", "-"): value
+        for key, value in amounts.items()
+    }

@@ -1,0 +1,43 @@
+from pynetes.scheduler.cache import SchedulerCache
+from pynetes.scheduler.framework.snapshot import Snapshot
+from tests.unit.scheduler.builders import node, pod
+
+
+def test_assume_confirm_forget_and_incremental_snapshot():
+    cache = SchedulerCache()
+    cache.add_node(node("a").capacity(cpu="4").build())
+    cache.add_node(node("b").capacity(cpu="4").build())
+    snapshot = Snapshot()
+    cache.update_snapshot(snapshot)
+    untouched = snapshot.get("b")
+
+    incoming = pod("p").container(cpu="1").build()
+    assumed = cache.assume_pod(incoming, "a")
+    assert cache.is_assumed(incoming)
+    cache.update_snapshot(snapshot)
+    assert snapshot.get("a").requested.milli_cpu == 1000
+    assert snapshot.get("b") is untouched
+
+    cache.add_pod(assumed)  # the informer delivers the bound pod
+    assert not cache.is_assumed(incoming)
+    cache.update_snapshot(snapshot)
+    assert snapshot.get("a").requested.milli_cpu == 1000
+
+    other = pod("q").container(cpu="2").build()
+    cache.assume_pod(other, "b")
+    cache.forget_pod(other)
+    cache.update_snapshot(snapshot)
+    assert snapshot.get("b").requested.milli_cpu == 0
+
+
+def test_removed_node_leaves_the_snapshot_even_with_pods_on_it():
+    cache = SchedulerCache()
+    built = node("a").build()
+    cache.add_node(built)
+    cache.add_pod(pod("p").node_name("a").build())
+    snapshot = Snapshot()
+    cache.update_snapshot(snapshot)
+    cache.remove_node(built)
+    cache.update_snapshot(snapshot)
+    assert len(snapshot) == 0
+    assert cache.node_count() == 0
