@@ -1,8 +1,10 @@
-"""``pynetes scheduler``: kube-scheduler's command line.
+"""``pynetes scheduler``: kube-scheduler's command line, and ``pynetes scheduler
+explain NAMESPACE/POD`` (:mod:`pynetes.scheduler.explain`).
 
-Serves ``/healthz`` and ``/metrics`` over plain HTTP on ``--bind-address``
-(127.0.0.1) and ``--port`` (10251, upstream's old insecure port; 0 turns it
-off). Upstream serves them over HTTPS on 10259; pynetes does not yet.
+Serves ``/healthz``, ``/metrics`` and ``/explain/NAMESPACE/POD`` (the pod's
+latest decision as JSON, 404 if none is remembered) over plain HTTP on
+``--bind-address`` (127.0.0.1) and ``--port`` (10251, upstream's old
+insecure port; 0 turns it off). Upstream serves them over HTTPS on 10259; pynetes does not yet.
 With leader election (``--leader-elect``, or the config's
 ``leaderElection.leaderElect`` when the flag is not given) only the holder
 of the Lease (kube-system/kube-scheduler unless configured) schedules.
@@ -27,6 +29,7 @@ from pynetes.client.events import EventRecorder
 from pynetes.client.leaderelection import LeaderElector
 from pynetes.client.rest import ApiClient
 from pynetes.scheduler import config as scheduler_config
+from pynetes.scheduler import decisions, explain
 from pynetes.scheduler.scheduler import Scheduler
 
 log = logging.getLogger("pynetes.scheduler")
@@ -42,11 +45,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="take part in leader election (default: the config's leaderElection.leaderElect)",
     )
     parser.add_argument("--bind-address", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=10251, help="HTTP /healthz and /metrics")
+    parser.add_argument(
+        "--port", type=int, default=10251, help="HTTP /healthz, /metrics and /explain"
+    )
+    actions = parser.add_subparsers(dest="scheduler_action", metavar="ACTION")
+    explain.add_arguments(
+        actions.add_parser("explain", help="show why a recently scheduled pod went where it went")
+    )
 
 
 def run(arguments: argparse.Namespace) -> int:
-    """Schedule until SIGINT or SIGTERM; 1 for an invalid configuration."""
+    """Schedule until SIGINT or SIGTERM (1 for an invalid configuration), or explain."""
+    if arguments.scheduler_action == "explain":
+        return explain.run(arguments)
     try:
         config = (
             scheduler_config.load(arguments.config)
@@ -99,6 +110,7 @@ async def _lead_or_run(
         await scheduler.run()
         return
     identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+    log.info("leader election identity %s", identity)
     async with EventRecorder(client, "default-scheduler") as recorder:
         elector = LeaderElector(
             client,
@@ -126,11 +138,24 @@ async def _serve_http(scheduler: Scheduler, host: str, port: int) -> web.AppRunn
         body = generate_latest(scheduler.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def explanation(request: web.Request) -> web.Response:
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        decision = scheduler.decisions.get(namespace, name)
+        if decision is None:
+            message = (
+                f"no scheduling decision about {namespace}/{name} is remembered "
+                "(not seen by this scheduler, not its leader, or too long ago)"
+            )
+            return web.json_response({"message": message}, status=404)
+        age = scheduler.decisions.age(decision)
+        return web.json_response(decisions.to_json(decision, age))
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/explain/{namespace}/{name}", explanation)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
-    log.info("serving /healthz and /metrics on http://%s:%d", host, port)
+    log.info("serving /healthz, /metrics and /explain on http://%s:%d", host, port)
     return runner

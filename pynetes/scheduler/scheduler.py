@@ -7,11 +7,17 @@ that have no node. A decision is recorded as upstream does: a ``Scheduled``
 event on success; on failure a ``FailedScheduling`` event with the aggregated
 reasons and the pod's ``PodScheduled`` condition set False with reason
 ``Unschedulable``, and the pod requeued.
+
+Every attempt ends in :meth:`Scheduler._conclude`: one metric sample, one log
+line (INFO for a pod that does not fit, ERROR for an error, DEBUG for a bound
+pod, as upstream's klog levels 2 and 0 map onto Python's) and one entry in
+:attr:`Scheduler.decisions` for ``explain``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -28,6 +34,7 @@ from pynetes.client.rest import ApiClient
 from pynetes.scheduler.algorithm import Algorithm, Diagnosis, Outcome, fit_error_message
 from pynetes.scheduler.cache import SchedulerCache, assigned_node
 from pynetes.scheduler.config import SchedulerConfiguration
+from pynetes.scheduler.decisions import DecisionLog
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.interface import ActionType, ClusterEvent, Handle
 from pynetes.scheduler.framework.queued_pod_info import QueuedPodInfo
@@ -63,7 +70,7 @@ class Scheduler:
     ``registry`` defaults to the in-tree plugins (add your own to it first);
     ``recorders`` maps each profile's schedulerName to its event recorder
     (made from the client by default). ``clock``, ``call_later`` and ``rng``
-    drive the queue's timers and the tie-breaks.
+    drive the queue's timers, the decision log's ages and the tie-breaks.
     """
 
     def __init__(
@@ -106,6 +113,7 @@ class Scheduler:
         )
         self.metrics = SchedulerMetrics(self.queue.pending)
         self.algorithm = Algorithm(rng)
+        self.decisions = DecisionLog(clock=clock)
         self.recorders = {name: EventRecorder(client, name) for name in self.frameworks}
         self._clock = clock
         self._informers = SharedInformerFactory(client)
@@ -163,10 +171,10 @@ class Scheduler:
         status = framework.run_reserve(state, assumed, outcome.node)
         if not status.is_success:
             self.cache.forget_pod(assumed)
-            await self._fail(framework, info, status.message, cycle, started, error=True)
+            await self._fail(framework, info, outcome, status.message, cycle, started, error=True)
             return True
         task = asyncio.create_task(
-            self._binding_cycle(framework, state, info, assumed, outcome.node, cycle, started)
+            self._binding_cycle(framework, state, info, assumed, outcome, cycle, started)
         )
         self._binding_tasks.add(task)
         task.add_done_callback(self._binding_tasks.discard)
@@ -180,10 +188,11 @@ class Scheduler:
         state: CycleState,
         info: QueuedPodInfo,
         assumed: Object,
-        node: str,
+        outcome: Outcome,
         cycle: int,
         started: float,
     ) -> None:
+        node = outcome.node or ""
         status = await framework.run_pre_bind(state, assumed, node)
         if status.is_success:
             status = await framework.run_bind(state, assumed, node)
@@ -191,10 +200,10 @@ class Scheduler:
             framework.run_unreserve(state, assumed, node)
             self.cache.forget_pod(assumed)
             self.queue.move_on(ClusterEvent("Pod", ActionType.DELETE))
-            await self._fail(framework, info, status.message, cycle, started, error=True)
+            await self._fail(framework, info, outcome, status.message, cycle, started, error=True)
             return
         self.queue.done(info.key)
-        self.metrics.observe(SCHEDULED, framework.profile_name, self._clock() - started)
+        self._conclude(SCHEDULED, framework, info.pod, outcome, "", started)
         self.recorders[framework.profile_name].event(
             info.pod, NORMAL, "Scheduled", f"Successfully assigned {_describe(info.pod)} to {node}"
         )
@@ -211,26 +220,26 @@ class Scheduler:
         started: float,
     ) -> None:
         if outcome.error:
-            await self._fail(framework, info, outcome.error, cycle, started, error=True)
+            await self._fail(framework, info, outcome, outcome.error, cycle, started, error=True)
             return
         info.unschedulable_plugins = outcome.diagnosis.unschedulable_plugins
         message = fit_error_message(len(self.snapshot), outcome.diagnosis)
-        await self._fail(framework, info, message, cycle, started, error=False)
+        await self._fail(framework, info, outcome, message, cycle, started, error=False)
 
     async def _fail(
         self,
         framework: Framework,
         info: QueuedPodInfo,
+        outcome: Outcome,
         message: str,
         cycle: int,
         started: float,
         *,
         error: bool,
     ) -> None:
-        """Record the failure (event, condition, metric) and requeue the pod."""
+        """Record the failure (metric, log, decision, event, condition) and requeue the pod."""
         result = ERROR if error else UNSCHEDULABLE
-        self.metrics.observe(result, framework.profile_name, self._clock() - started)
-        log.info("unable to schedule %s: %s", _describe(info.pod), message)
+        self._conclude(result, framework, info.pod, outcome, message, started)
         self.recorders[framework.profile_name].event(info.pod, WARNING, "FailedScheduling", message)
         self.queue.add_unschedulable(info, cycle, error=error)
         await self._set_unschedulable_condition(info.pod, message, error=error)
@@ -276,6 +285,38 @@ class Scheduler:
             )
         except errors.ApiError as failure:
             log.warning("could not update the condition of %s: %s", _describe(pod), failure)
+
+    def _conclude(
+        self,
+        result: str,
+        framework: Framework,
+        pod: Object,
+        outcome: Outcome,
+        message: str,
+        started: float,
+    ) -> None:
+        """The end of one attempt: its metric sample, its log line, its decision record.
+
+        The attempt's duration runs from the pop to here: scheduling plus,
+        for a bound pod, binding (upstream's scheduling_attempt_duration).
+        """
+        seconds = self._clock() - started
+        profile = framework.profile_name
+        self.metrics.observe(result, profile, seconds)
+        self.decisions.record(pod, profile, outcome, len(self.snapshot), message, seconds)
+        fields = {
+            "pod": _describe(pod),
+            "profile": profile,
+            "evaluatedNodes": outcome.diagnosis.evaluated,
+            "feasibleNodes": len(outcome.scores) or (1 if outcome.node else 0),
+            "duration": f"{seconds * 1000:.3f}ms",
+        }
+        if result == SCHEDULED:
+            log.debug("Successfully bound pod to node %s", _fields(node=outcome.node, **fields))
+        elif result == UNSCHEDULABLE:
+            log.info("Unable to schedule pod; no fit; waiting %s", _fields(err=message, **fields))
+        else:
+            log.error("Error scheduling pod; retrying %s", _fields(err=message, **fields))
 
     # -- informer handlers ---------------------------------------------------
 
@@ -327,6 +368,11 @@ def _pod_changed(old: Object, new: Object) -> bool:
     return old.get("spec") != new.get("spec") or (old.get("metadata") or {}).get("labels") != (
         new.get("metadata") or {}
     ).get("labels")
+
+
+def _fields(**fields: object) -> str:
+    """klog's structured key="value" pairs, quoted so a message with spaces stays one value."""
+    return " ".join(f"{key}={json.dumps(value)}" for key, value in fields.items())
 
 
 def _describe(pod: Object) -> str:
