@@ -304,19 +304,21 @@ class Scheduler:
         profile = framework.profile_name
         self.metrics.observe(result, profile, seconds)
         self.decisions.record(pod, profile, outcome, len(self.snapshot), message, seconds)
-        fields = {
-            "pod": _describe(pod),
-            "profile": profile,
-            "evaluatedNodes": outcome.diagnosis.evaluated,
-            "feasibleNodes": len(outcome.scores) or (1 if outcome.node else 0),
-            "duration": f"{seconds * 1000:.3f}ms",
-        }
+        summary = {"node": outcome.node} if result == SCHEDULED else {"err": message}
+        fields = _fields(
+            pod=_describe(pod),
+            **summary,
+            profile=profile,
+            evaluatedNodes=outcome.diagnosis.evaluated,
+            feasibleNodes=len(outcome.scores) or (1 if outcome.node else 0),
+            duration=f"{seconds * 1000:.3f}ms",
+        )
         if result == SCHEDULED:
-            log.debug("Successfully bound pod to node %s", _fields(node=outcome.node, **fields))
+            log.debug("Successfully bound pod to node %s", fields)
         elif result == UNSCHEDULABLE:
-            log.info("Unable to schedule pod; no fit; waiting %s", _fields(err=message, **fields))
+            log.info("Unable to schedule pod; no fit; waiting %s", fields)
         else:
-            log.error("Error scheduling pod; retrying %s", _fields(err=message, **fields))
+            log.error("Error scheduling pod; retrying %s", fields)
 
     # -- informer handlers ---------------------------------------------------
 
