@@ -9,6 +9,12 @@ never a copy of the pod. The work of turning it into JSON is done only when
 someone asks. Only each pod's latest attempt is kept, and at most
 ``max_entries`` pods for at most ``max_age`` seconds, whichever bound bites
 first, so memory stays bounded however many pods pass through.
+
+A third bound counts what the outcomes hold: one entry (about 300 bytes) per
+rejected or scored node. On a small cluster it never bites; at 5,000 nodes
+a pod's outcome holds hundreds of nodes, and 10,000 of them would take
+gigabytes, so there the history is shorter instead (at
+:data:`MAX_NODE_ENTRIES`, about 60 MB).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pynetes.scheduler.algorithm import Outcome
 #: The defaults: "the last 10,000 pods or 15 minutes, whichever is smaller".
 MAX_ENTRIES = 10_000
 MAX_AGE_SECONDS = 15 * 60.0
+MAX_NODE_ENTRIES = 200_000
 
 PASSED = "passed"
 REJECTED = "rejected"
@@ -48,9 +55,14 @@ class Decision:
     seconds: float
     at: float
 
+    @property
+    def node_entries(self) -> int:
+        """What this decision weighs against ``max_node_entries``."""
+        return len(self.outcome.diagnosis.statuses) + len(self.outcome.scores) + 1
+
 
 class DecisionLog:
-    """The latest decision per pod, bounded by count and age.
+    """The latest decision per pod, bounded by count, age and node entries.
 
     ``clock`` is monotonic seconds (injected by tests); ages are measured
     with it, never with wall time, so a clock step does not drop entries.
@@ -61,10 +73,13 @@ class DecisionLog:
         *,
         max_entries: int = MAX_ENTRIES,
         max_age: float = MAX_AGE_SECONDS,
+        max_node_entries: int = MAX_NODE_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_entries = max_entries
         self.max_age = max_age
+        self.max_node_entries = max_node_entries
+        self._node_entries = 0
         self._clock = clock
         self._entries: OrderedDict[tuple[str, str], Decision] = OrderedDict()
 
@@ -83,9 +98,13 @@ class DecisionLog:
         """Keep this attempt as the pod's latest, evicting what is too old or too many."""
         meta = pod.get("metadata") or {}
         key = (meta.get("namespace") or "", meta.get("name") or "")
-        self._entries.pop(key, None)
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self._node_entries -= replaced.node_entries
         now = self._clock()
-        self._entries[key] = Decision(*key, profile, outcome, all_nodes, message, seconds, now)
+        decision = Decision(*key, profile, outcome, all_nodes, message, seconds, now)
+        self._entries[key] = decision
+        self._node_entries += decision.node_entries
         self._evict(now)
 
     def get(self, namespace: str, name: str) -> Decision | None:
@@ -97,12 +116,16 @@ class DecisionLog:
         return self._clock() - decision.at
 
     def _evict(self, now: float) -> None:
-        """Drop from the oldest end: entries are in recording order."""
+        """Drop from the oldest end: entries are in recording order. The newest
+        decision stays even if it alone outweighs ``max_node_entries``."""
         entries = self._entries
         while entries and (
-            len(entries) > self.max_entries or now - next(iter(entries.values())).at > self.max_age
+            len(entries) > self.max_entries
+            or (len(entries) > 1 and self._node_entries > self.max_node_entries)
+            or now - next(iter(entries.values())).at > self.max_age
         ):
-            entries.popitem(last=False)
+            _, oldest = entries.popitem(last=False)
+            self._node_entries -= oldest.node_entries
 
 
 def to_json(decision: Decision, age: float) -> Object:

@@ -52,6 +52,15 @@ NODES = built_in("", "v1", "nodes")
 
 Object = dict[str, Any]
 
+#: Each result's log level and message (upstream's wording); a bound pod's
+#: line is formatted only when DEBUG is on, as it comes once per pod.
+_LOG_LEVELS = {SCHEDULED: logging.DEBUG, UNSCHEDULABLE: logging.INFO, ERROR: logging.ERROR}
+_LOG_MESSAGES = {
+    SCHEDULED: "Successfully bound pod to node",
+    UNSCHEDULABLE: "Unable to schedule pod; no fit; waiting",
+    ERROR: "Error scheduling pod; retrying",
+}
+
 #: Node fields whose change can make a pod fit (upstream's nodeSchedulingPropertiesChange).
 _NODE_SCHEDULING_FIELDS: tuple[Callable[[Object], Any], ...] = (
     lambda node: node.get("spec"),
@@ -304,21 +313,7 @@ class Scheduler:
         profile = framework.profile_name
         self.metrics.observe(result, profile, seconds)
         self.decisions.record(pod, profile, outcome, len(self.snapshot), message, seconds)
-        summary = {"node": outcome.node} if result == SCHEDULED else {"err": message}
-        fields = _fields(
-            pod=_describe(pod),
-            **summary,
-            profile=profile,
-            evaluatedNodes=outcome.diagnosis.evaluated,
-            feasibleNodes=len(outcome.scores) or (1 if outcome.node else 0),
-            duration=f"{seconds * 1000:.3f}ms",
-        )
-        if result == SCHEDULED:
-            log.debug("Successfully bound pod to node %s", fields)
-        elif result == UNSCHEDULABLE:
-            log.info("Unable to schedule pod; no fit; waiting %s", fields)
-        else:
-            log.error("Error scheduling pod; retrying %s", fields)
+        _log_attempt(result, pod, profile, outcome, message, seconds)
 
     # -- informer handlers ---------------------------------------------------
 
@@ -370,6 +365,25 @@ def _pod_changed(old: Object, new: Object) -> bool:
     return old.get("spec") != new.get("spec") or (old.get("metadata") or {}).get("labels") != (
         new.get("metadata") or {}
     ).get("labels")
+
+
+def _log_attempt(
+    result: str, pod: Object, profile: str, outcome: Outcome, message: str, seconds: float
+) -> None:
+    """The attempt's one log line: the pod, its node or the failure, the duration."""
+    level = _LOG_LEVELS[result]
+    if not log.isEnabledFor(level):
+        return
+    summary = {"node": outcome.node} if result == SCHEDULED else {"err": message}
+    fields = _fields(
+        pod=_describe(pod),
+        **summary,
+        profile=profile,
+        evaluatedNodes=outcome.diagnosis.evaluated,
+        feasibleNodes=len(outcome.scores) or (1 if outcome.node else 0),
+        duration=f"{seconds * 1000:.3f}ms",
+    )
+    log.log(level, "%s %s", _LOG_MESSAGES[result], fields)
 
 
 def _fields(**fields: object) -> str:

@@ -51,6 +51,17 @@ def test_evicts_the_oldest_beyond_the_count() -> None:
     assert len(log) == 2
 
 
+def test_evicts_the_oldest_beyond_the_node_entries() -> None:
+    log = DecisionLog(max_node_entries=8, clock=Clock())
+    for name in ("a", "b", "c"):
+        record(log, name)
+    assert [log.get("default", n) is not None for n in ("a", "b", "c")] == [False, True, True]
+    huge = Outcome(None, Diagnosis({f"n{i}": st.unschedulable("full") for i in range(20)}))
+    log.record(pod("huge").build(), "p", huge, 20, "0/20 nodes", 0.0)
+    assert log.get("default", "huge") is not None
+    assert len(log) == 1
+
+
 def test_forgets_decisions_older_than_the_age_bound() -> None:
     clock = Clock()
     log = DecisionLog(max_age=60, clock=clock)
