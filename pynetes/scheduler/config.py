@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, int], ...] = (
     ("NodeName", 0),
     ("TaintToleration", 3),
     ("NodeAffinity", 2),
+    ("NodePorts", 0),
     ("NodeResourcesFit", 1),
     ("DefaultBinder", 0),
 )

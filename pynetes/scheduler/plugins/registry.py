@@ -7,6 +7,7 @@ from pynetes.scheduler.plugins import (
     default_binder,
     node_affinity,
     node_name,
+    node_ports,
     node_resources_fit,
     node_unschedulable,
     priority_sort,
@@ -25,6 +26,7 @@ def in_tree_registry() -> Registry:
                 node_unschedulable,
                 taint_toleration,
                 node_affinity,
+                node_ports,
                 node_resources_fit,
                 default_binder,
             )

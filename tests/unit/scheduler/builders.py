@@ -39,10 +39,13 @@ class PodBuilder:
         self.spec.setdefault("initContainers", []).append(container)
         return self
 
-    def host_port(self, port: int) -> Self:
-        self.spec["containers"][-1].setdefault("ports", []).append(
-            {"containerPort": port, "hostPort": port}
-        )
+    def host_port(self, port: int, *, ip: str = "", protocol: str = "") -> Self:
+        entry: dict[str, Any] = {"containerPort": port, "hostPort": port}
+        if ip:
+            entry["hostIP"] = ip
+        if protocol:
+            entry["protocol"] = protocol
+        self.spec["containers"][-1].setdefault("ports", []).append(entry)
         return self
 
     def priority(self, value: int) -> Self:

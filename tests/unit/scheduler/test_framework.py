@@ -67,6 +67,7 @@ def test_scores_are_weighted_and_ties_broken():
         "NodeName",
         "TaintToleration",
         "NodeAffinity",
+        "NodePorts",
         "NodeResourcesFit",
     ]
     snapshot = Snapshot(
