@@ -8,6 +8,7 @@ from pynetes.scheduler.plugins import (
     node_affinity,
     node_name,
     node_ports,
+    node_resources_balanced_allocation,
     node_resources_fit,
     node_unschedulable,
     priority_sort,
@@ -28,6 +29,7 @@ def in_tree_registry() -> Registry:
                 node_affinity,
                 node_ports,
                 node_resources_fit,
+                node_resources_balanced_allocation,
                 default_binder,
             )
         }
