@@ -45,6 +45,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, int], ...] = (
     ("NodeAffinity", 2),
     ("NodePorts", 0),
     ("NodeResourcesFit", 1),
+    ("PodTopologySpread", 2),
     ("NodeResourcesBalancedAllocation", 1),
     ("DefaultBinder", 0),
 )

@@ -11,6 +11,7 @@ from pynetes.scheduler.plugins import (
     node_resources_balanced_allocation,
     node_resources_fit,
     node_unschedulable,
+    pod_topology_spread,
     priority_sort,
     taint_toleration,
 )
@@ -29,6 +30,7 @@ def in_tree_registry() -> Registry:
                 node_affinity,
                 node_ports,
                 node_resources_fit,
+                pod_topology_spread,
                 node_resources_balanced_allocation,
                 default_binder,
             )

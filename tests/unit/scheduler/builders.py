@@ -48,6 +48,30 @@ class PodBuilder:
         self.spec["containers"][-1].setdefault("ports", []).append(entry)
         return self
 
+    def label(self, key: str, value: str) -> Self:
+        self.obj["metadata"].setdefault("labels", {})[key] = value
+        return self
+
+    def namespace(self, name: str) -> Self:
+        self.obj["metadata"]["namespace"] = name
+        return self
+
+    def spread(
+        self,
+        max_skew: int,
+        key: str,
+        when: str = "DoNotSchedule",
+        selector: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> Self:
+        """A topology spread constraint; ``extra`` takes the API's other fields
+        (minDomains, matchLabelKeys, nodeAffinityPolicy, nodeTaintsPolicy)."""
+        constraint = {"maxSkew": max_skew, "topologyKey": key, "whenUnsatisfiable": when}
+        if selector is not None:
+            constraint["labelSelector"] = selector
+        self.spec.setdefault("topologySpreadConstraints", []).append({**constraint, **extra})
+        return self
+
     def priority(self, value: int) -> Self:
         self.spec["priority"] = value
         return self

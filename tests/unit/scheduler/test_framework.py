@@ -65,6 +65,7 @@ def test_scores_are_weighted_and_ties_broken():
         "TaintToleration": 3,
         "NodeAffinity": 2,
         "NodeResourcesFit": 1,
+        "PodTopologySpread": 2,
         "NodeResourcesBalancedAllocation": 1,
     }
     assert [p.name for p in fwk.points["filter"]] == [
@@ -74,6 +75,7 @@ def test_scores_are_weighted_and_ties_broken():
         "NodeAffinity",
         "NodePorts",
         "NodeResourcesFit",
+        "PodTopologySpread",
     ]
     snapshot = Snapshot(
         [
