@@ -79,7 +79,8 @@ class Scheduler:
         self.client = client
         self.config = config
         self.snapshot = Snapshot()
-        handle = Handle(client, lambda: self.snapshot)
+        self._informers = SharedInformerFactory(client)
+        handle = Handle(client, lambda: self.snapshot, self._informers)
         registry = registry or in_tree_registry()
         self.frameworks = {
             profile.scheduler_name: Framework(profile, registry, handle)
@@ -108,7 +109,6 @@ class Scheduler:
         self.algorithm = Algorithm(rng)
         self.recorders = {name: EventRecorder(client, name) for name in self.frameworks}
         self._clock = clock
-        self._informers = SharedInformerFactory(client)
         self._binding_tasks: set[asyncio.Task[None]] = set()
 
     # -- running -------------------------------------------------------------

@@ -72,6 +72,30 @@ class PodBuilder:
         self.spec.setdefault("topologySpreadConstraints", []).append({**constraint, **extra})
         return self
 
+    def pod_affinity(
+        self,
+        key: str,
+        selector: dict[str, Any] | None,
+        *,
+        anti: bool = False,
+        weight: int = 0,
+        **extra: Any,
+    ) -> Self:
+        """A pod (anti-)affinity term, preferred with ``weight`` or else required;
+        ``extra`` takes namespaces and namespaceSelector."""
+        term: dict[str, Any] = {"topologyKey": key, **extra}
+        if selector is not None:
+            term["labelSelector"] = selector
+        kind = "podAntiAffinity" if anti else "podAffinity"
+        section = self.spec.setdefault("affinity", {}).setdefault(kind, {})
+        if weight:
+            section.setdefault("preferredDuringSchedulingIgnoredDuringExecution", []).append(
+                {"weight": weight, "podAffinityTerm": term}
+            )
+        else:
+            section.setdefault("requiredDuringSchedulingIgnoredDuringExecution", []).append(term)
+        return self
+
     def priority(self, value: int) -> Self:
         self.spec["priority"] = value
         return self

@@ -66,6 +66,7 @@ def test_scores_are_weighted_and_ties_broken():
         "NodeAffinity": 2,
         "NodeResourcesFit": 1,
         "PodTopologySpread": 2,
+        "InterPodAffinity": 2,
         "NodeResourcesBalancedAllocation": 1,
     }
     assert [p.name for p in fwk.points["filter"]] == [
@@ -76,6 +77,7 @@ def test_scores_are_weighted_and_ties_broken():
         "NodePorts",
         "NodeResourcesFit",
         "PodTopologySpread",
+        "InterPodAffinity",
     ]
     snapshot = Snapshot(
         [
