@@ -43,7 +43,11 @@ DEFAULT_PLUGINS: tuple[tuple[str, int], ...] = (
     ("NodeName", 0),
     ("TaintToleration", 3),
     ("NodeAffinity", 2),
+    ("NodePorts", 0),
     ("NodeResourcesFit", 1),
+    ("PodTopologySpread", 2),
+    ("InterPodAffinity", 2),
+    ("NodeResourcesBalancedAllocation", 1),
     ("DefaultBinder", 0),
 )
 

@@ -95,7 +95,8 @@ class Scheduler:
         self.client = client
         self.config = config
         self.snapshot = Snapshot()
-        handle = Handle(client, lambda: self.snapshot)
+        self._informers = SharedInformerFactory(client)
+        handle = Handle(client, lambda: self.snapshot, self._informers)
         registry = registry or in_tree_registry()
         self.frameworks = {
             profile.scheduler_name: Framework(profile, registry, handle)
@@ -125,7 +126,6 @@ class Scheduler:
         self.decisions = DecisionLog(clock=clock)
         self.recorders = {name: EventRecorder(client, name) for name in self.frameworks}
         self._clock = clock
-        self._informers = SharedInformerFactory(client)
         self._binding_tasks: set[asyncio.Task[None]] = set()
 
     # -- running -------------------------------------------------------------

@@ -164,3 +164,40 @@ async def test_two_schedulers_by_name(api):
         orphan = await api.get(PODS, "orphan", namespace="default")
         assert not orphan["spec"].get("nodeName")
         assert await events_for(api, "orphan", "FailedScheduling") == []
+
+
+async def test_topology_spread_across_zones(api):
+    zones = {"a": ("a-1", "a-2"), "b": ("b-1", "b-2"), "c": ("c-1", "c-2")}
+    await create_nodes(
+        api,
+        *(
+            node(name).capacity(cpu="8").label("topology.kubernetes.io/zone", zone)
+            for zone, names in zones.items()
+            for name in names
+        ),
+    )
+    async with running(api):
+        for i in range(6):
+            await create_pod(
+                api,
+                pod(f"web-{i}")
+                .label("app", "web")
+                .spread(1, "topology.kubernetes.io/zone", selector={"matchLabels": {"app": "web"}}),
+            )
+        placed = [await node_of(api, f"web-{i}") for i in range(6)]
+    per_zone = {zone: sum(name in names for name in placed) for zone, names in zones.items()}
+    assert per_zone == {"a": 2, "b": 2, "c": 2}
+
+
+async def test_required_anti_affinity_avoids_the_other_pods_node(api):
+    await create_nodes(api, node("first").capacity(cpu="8"), node("second").capacity(cpu="1"))
+    async with running(api):
+        await create_pod(api, pod("db").label("app", "db"))
+        assert await node_of(api, "db") == "first"
+        await create_pod(
+            api,
+            pod("web").pod_affinity(
+                "kubernetes.io/hostname", {"matchLabels": {"app": "db"}}, anti=True
+            ),
+        )
+        assert await node_of(api, "web") == "second"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from pynetes.client.cache.informer import SharedInformerFactory
 from pynetes.client.rest import ApiClient
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.node_info import NodeInfo
@@ -59,10 +60,14 @@ class PreFilterResult:
 
 @dataclass
 class Handle:
-    """What plugins are built with: the API client and the cycle's snapshot."""
+    """What plugins are built with: the API client, the cycle's snapshot, and the
+    scheduler's informers (None in tests), from which a plugin that needs other
+    objects (namespaces' labels, say) asks for an informer while it is built, so
+    that it starts and syncs with the scheduler's own."""
 
     client: ApiClient | None
     snapshot: Callable[[], Snapshot]
+    informers: SharedInformerFactory | None = None
 
 
 @runtime_checkable

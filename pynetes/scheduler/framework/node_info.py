@@ -62,6 +62,10 @@ class NodeInfo:
     non_zero_requested: Resource = field(default_factory=Resource)
     allocatable: Resource = field(default_factory=Resource)
     used_ports: dict[HostPort, int] = field(default_factory=dict)
+    #: How many of the pods have any pod (anti-)affinity, and how many a required
+    #: anti-affinity: InterPodAffinity looks only at nodes where these are non-zero.
+    pods_with_affinity: int = 0
+    pods_with_required_anti_affinity: int = 0
     generation: int = field(default_factory=next_generation)
 
     @property
@@ -85,6 +89,7 @@ class NodeInfo:
         self.non_zero_requested.add(info.non_zero_requests)
         for port in host_ports(info.pod):
             self.used_ports[port] = self.used_ports.get(port, 0) + 1
+        self._count_affinity(info.pod, 1)
         self.generation = next_generation()
 
     def remove_pod(self, pod: Object) -> bool:
@@ -100,8 +105,17 @@ class NodeInfo:
                 self.used_ports[port] = left
             else:
                 self.used_ports.pop(port, None)
+        self._count_affinity(info.pod, -1)
         self.generation = next_generation()
         return True
+
+    def _count_affinity(self, pod: Object, delta: int) -> None:
+        affinity = (pod.get("spec") or {}).get("affinity") or {}
+        if affinity.get("podAffinity") or affinity.get("podAntiAffinity"):
+            self.pods_with_affinity += delta
+        anti = affinity.get("podAntiAffinity") or {}
+        if anti.get("requiredDuringSchedulingIgnoredDuringExecution"):
+            self.pods_with_required_anti_affinity += delta
 
     def copy(self) -> NodeInfo:
         """A copy whose counters and pod map may change without touching this one
@@ -113,6 +127,8 @@ class NodeInfo:
             non_zero_requested=self.non_zero_requested.copy(),
             allocatable=self.allocatable.copy(),
             used_ports=dict(self.used_ports),
+            pods_with_affinity=self.pods_with_affinity,
+            pods_with_required_anti_affinity=self.pods_with_required_anti_affinity,
             generation=self.generation,
         )
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pynetes.scheduler.framework.registry import Registry
 from pynetes.scheduler.plugins import (
     default_binder,
+    inter_pod_affinity,
     node_affinity,
     node_name,
+    node_ports,
+    node_resources_balanced_allocation,
     node_resources_fit,
     node_unschedulable,
+    pod_topology_spread,
     priority_sort,
     taint_toleration,
 )
@@ -25,7 +29,11 @@ def in_tree_registry() -> Registry:
                 node_unschedulable,
                 taint_toleration,
                 node_affinity,
+                node_ports,
                 node_resources_fit,
+                pod_topology_spread,
+                inter_pod_affinity,
+                node_resources_balanced_allocation,
                 default_binder,
             )
         }

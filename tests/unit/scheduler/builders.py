@@ -39,10 +39,61 @@ class PodBuilder:
         self.spec.setdefault("initContainers", []).append(container)
         return self
 
-    def host_port(self, port: int) -> Self:
-        self.spec["containers"][-1].setdefault("ports", []).append(
-            {"containerPort": port, "hostPort": port}
-        )
+    def host_port(self, port: int, *, ip: str = "", protocol: str = "") -> Self:
+        entry: dict[str, Any] = {"containerPort": port, "hostPort": port}
+        if ip:
+            entry["hostIP"] = ip
+        if protocol:
+            entry["protocol"] = protocol
+        self.spec["containers"][-1].setdefault("ports", []).append(entry)
+        return self
+
+    def label(self, key: str, value: str) -> Self:
+        self.obj["metadata"].setdefault("labels", {})[key] = value
+        return self
+
+    def namespace(self, name: str) -> Self:
+        self.obj["metadata"]["namespace"] = name
+        return self
+
+    def spread(
+        self,
+        max_skew: int,
+        key: str,
+        when: str = "DoNotSchedule",
+        selector: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> Self:
+        """A topology spread constraint; ``extra`` takes the API's other fields
+        (minDomains, matchLabelKeys, nodeAffinityPolicy, nodeTaintsPolicy)."""
+        constraint = {"maxSkew": max_skew, "topologyKey": key, "whenUnsatisfiable": when}
+        if selector is not None:
+            constraint["labelSelector"] = selector
+        self.spec.setdefault("topologySpreadConstraints", []).append({**constraint, **extra})
+        return self
+
+    def pod_affinity(
+        self,
+        key: str,
+        selector: dict[str, Any] | None,
+        *,
+        anti: bool = False,
+        weight: int = 0,
+        **extra: Any,
+    ) -> Self:
+        """A pod (anti-)affinity term, preferred with ``weight`` or else required;
+        ``extra`` takes namespaces and namespaceSelector."""
+        term: dict[str, Any] = {"topologyKey": key, **extra}
+        if selector is not None:
+            term["labelSelector"] = selector
+        kind = "podAntiAffinity" if anti else "podAffinity"
+        section = self.spec.setdefault("affinity", {}).setdefault(kind, {})
+        if weight:
+            section.setdefault("preferredDuringSchedulingIgnoredDuringExecution", []).append(
+                {"weight": weight, "podAffinityTerm": term}
+            )
+        else:
+            section.setdefault("requiredDuringSchedulingIgnoredDuringExecution", []).append(term)
         return self
 
     def priority(self, value: int) -> Self:

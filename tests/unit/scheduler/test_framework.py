@@ -61,13 +61,23 @@ def test_default_binder_needs_a_client():
 
 def test_scores_are_weighted_and_ties_broken():
     fwk = framework()
-    assert fwk.weights == {"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1}
+    assert fwk.weights == {
+        "TaintToleration": 3,
+        "NodeAffinity": 2,
+        "NodeResourcesFit": 1,
+        "PodTopologySpread": 2,
+        "InterPodAffinity": 2,
+        "NodeResourcesBalancedAllocation": 1,
+    }
     assert [p.name for p in fwk.points["filter"]] == [
         "NodeUnschedulable",
         "NodeName",
         "TaintToleration",
         "NodeAffinity",
+        "NodePorts",
         "NodeResourcesFit",
+        "PodTopologySpread",
+        "InterPodAffinity",
     ]
     snapshot = Snapshot(
         [

@@ -1,0 +1,104 @@
+"""A pod's topology spread constraints as the plugin evaluates them (upstream's
+internal topologySpreadConstraint), and the pod counting they all rely on.
+
+``matchLabelKeys`` is folded into the selector here (the incoming pod's values
+for those keys, ANDed), and the node inclusion policies get their defaults:
+nodeAffinityPolicy Honor, nodeTaintsPolicy Ignore; minDomains defaults to 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pynetes.api.labels import Operator, Requirement, Selector, selector_from_label_selector
+from pynetes.scheduler.framework.node_info import PodInfo
+from pynetes.scheduler.plugins.helpers.node_selector import (
+    node_labels,
+    required_node_affinity_matches,
+)
+from pynetes.scheduler.plugins.helpers.taints import first_untolerated, node_taints
+
+Object = dict[str, Any]
+
+DO_NOT_SCHEDULE = "DoNotSchedule"
+SCHEDULE_ANYWAY = "ScheduleAnyway"
+HONOR = "Honor"
+IGNORE = "Ignore"
+_FILTER_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
+
+
+@dataclass(frozen=True)
+class Constraint:
+    max_skew: int
+    topology_key: str
+    selector: Selector
+    min_domains: int = 1
+    node_affinity_policy: str = HONOR
+    node_taints_policy: str = IGNORE
+
+    def includes(self, pod: Object, node: Object) -> bool:
+        """Whether ``node``'s domain counts at all for ``pod`` under the inclusion
+        policies (Honor: only nodes the pod's node affinity / tolerations allow)."""
+        if self.node_affinity_policy == HONOR and not required_node_affinity_matches(pod, node):
+            return False
+        if self.node_taints_policy == HONOR:
+            tolerations = (pod.get("spec") or {}).get("tolerations") or []
+            if first_untolerated(node_taints(node), tolerations, _FILTER_EFFECTS) is not None:
+                return False
+        return True
+
+
+def pod_constraints(pod: Object, action: str) -> list[Constraint]:
+    """The pod's own constraints whose whenUnsatisfiable is ``action``."""
+    labels = pod_labels(pod)
+    return [
+        _constraint(item, labels)
+        for item in (pod.get("spec") or {}).get("topologySpreadConstraints") or []
+        if item.get("whenUnsatisfiable") == action
+    ]
+
+
+def has_own_constraints(pod: Object) -> bool:
+    return bool((pod.get("spec") or {}).get("topologySpreadConstraints"))
+
+
+def _constraint(item: Mapping[str, Any], labels: Mapping[str, str]) -> Constraint:
+    selector = selector_from_label_selector(item.get("labelSelector"))
+    keys = {key: labels[key] for key in item.get("matchLabelKeys") or [] if key in labels}
+    if keys and not selector.nothing:
+        extra = [Requirement(key, Operator.IN, (value,)) for key, value in keys.items()]
+        selector = Selector([*selector.requirements, *extra])
+    return Constraint(
+        max_skew=int(item.get("maxSkew") or 1),
+        topology_key=item.get("topologyKey") or "",
+        selector=selector,
+        min_domains=int(item.get("minDomains") or 1),
+        node_affinity_policy=item.get("nodeAffinityPolicy") or HONOR,
+        node_taints_policy=item.get("nodeTaintsPolicy") or IGNORE,
+    )
+
+
+def pod_labels(pod: Object) -> dict[str, str]:
+    return (pod.get("metadata") or {}).get("labels") or {}
+
+
+def has_all_keys(node: Object | None, constraints: Iterable[Constraint]) -> bool:
+    """Upstream's nodeLabelsMatchSpreadConstraints: the node has every topology key."""
+    labels = node_labels(node)
+    return all(c.topology_key in labels for c in constraints)
+
+
+def count_matching(pods: Iterable[PodInfo], selector: Selector, namespace: str) -> int:
+    """Pods in ``namespace``, not terminating, whose labels ``selector`` matches."""
+    count = 0
+    for info in pods:
+        meta = info.pod.get("metadata") or {}
+        if (
+            meta.get("namespace") == namespace
+            and not meta.get("deletionTimestamp")
+            and selector.matches(meta.get("labels"))
+        ):
+            count += 1
+    return count

@@ -1,0 +1,91 @@
+"""PodTopologySpread's extension points (see the package's docstring)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pynetes.scheduler.framework import status as st
+from pynetes.scheduler.framework.cycle_state import CycleState
+from pynetes.scheduler.framework.interface import (
+    ActionType,
+    ClusterEvent,
+    Handle,
+    PreFilterResult,
+)
+from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.status import Status
+from pynetes.scheduler.plugins.pod_topology_spread.args import SpreadArgs, parse_args
+from pynetes.scheduler.plugins.pod_topology_spread.constraints import (
+    DO_NOT_SCHEDULE,
+    SCHEDULE_ANYWAY,
+    has_own_constraints,
+    pod_constraints,
+)
+from pynetes.scheduler.plugins.pod_topology_spread.filtering import (
+    FilterState,
+    filter_node,
+    pre_filter_state,
+)
+from pynetes.scheduler.plugins.pod_topology_spread.scoring import (
+    ScoreState,
+    normalize,
+    pre_score_state,
+    score_node,
+)
+
+NAME = "PodTopologySpread"
+_FILTER_KEY = f"PreFilter{NAME}"
+_SCORE_KEY = f"PreScore{NAME}"
+
+Object = dict[str, Any]
+
+
+class PodTopologySpread:
+    name = NAME
+
+    def __init__(self, args: SpreadArgs, handle: Handle) -> None:
+        self.args = args
+        self._handle = handle
+
+    def events_to_register(self) -> list[ClusterEvent]:
+        """Any pod coming, going or relabelled changes the counts; a node's labels its domain."""
+        return [ClusterEvent("Pod", ActionType.ALL), ClusterEvent("Node", ActionType.ALL)]
+
+    def pre_filter(
+        self, state: CycleState, pod: Object, nodes: list[NodeInfo]
+    ) -> tuple[PreFilterResult | None, Status]:
+        """Skip pods without DoNotSchedule constraints; count the others' domains once."""
+        constraints = pod_constraints(pod, DO_NOT_SCHEDULE)
+        if not constraints:
+            return None, st.skip()
+        state.write(_FILTER_KEY, pre_filter_state(pod, constraints, nodes))
+        return None, st.success()
+
+    def filter(self, state: CycleState, _pod: Object, node: NodeInfo) -> Status:
+        filter_state: FilterState = state.read(_FILTER_KEY)
+        return filter_node(filter_state, node)
+
+    def pre_score(self, state: CycleState, pod: Object, nodes: list[NodeInfo]) -> Status:
+        """Skip pods without ScheduleAnyway constraints; count the feasible nodes'
+        domains over the whole snapshot once."""
+        constraints = pod_constraints(pod, SCHEDULE_ANYWAY)
+        every_node = self._handle.snapshot().list()
+        if not constraints or not nodes or not every_node:
+            return st.skip()
+        require_all_keys = has_own_constraints(pod) or not self.args.system_defaulted
+        state.write(
+            _SCORE_KEY, pre_score_state(pod, constraints, nodes, every_node, require_all_keys)
+        )
+        return st.success()
+
+    def score(self, state: CycleState, _pod: Object, node: NodeInfo) -> int:
+        score_state: ScoreState = state.read(_SCORE_KEY)
+        return score_node(score_state, node)
+
+    def normalize_scores(self, state: CycleState, _pod: Object, scores: dict[str, int]) -> None:
+        normalize(state.read(_SCORE_KEY), scores)
+
+
+def new(args: Mapping[str, Any] | None, handle: Handle) -> PodTopologySpread:
+    return PodTopologySpread(parse_args(args), handle)
