@@ -52,6 +52,18 @@ class PodBuilder:
         self.obj["metadata"].setdefault("labels", {})[key] = value
         return self
 
+    def owner(self, kind: str, name: str, api_version: str = "apps/v1", uid: str = "") -> Self:
+        """A controlling owner reference (as a ReplicaSet's pods carry)."""
+        reference = {
+            "apiVersion": api_version,
+            "kind": kind,
+            "name": name,
+            "uid": uid or f"uid-{next(_uids)}",
+            "controller": True,
+        }
+        self.obj["metadata"].setdefault("ownerReferences", []).append(reference)
+        return self
+
     def namespace(self, name: str) -> Self:
         self.obj["metadata"]["namespace"] = name
         return self
