@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from pynetes.scheduler.framework.affinity_terms import PodTerms
 from pynetes.scheduler.framework.images import ImageState
 from pynetes.scheduler.framework.resources import Resource, pod_requests
 
@@ -42,15 +43,17 @@ class HostPort:
 
 @dataclass
 class PodInfo:
-    """A pod with what it requests computed once."""
+    """A pod with what it requests and its pod affinity terms computed once,
+    when it enters the cache, not in every cycle that looks at it."""
 
     pod: Object
     requests: Resource
     non_zero_requests: Resource
+    affinity_terms: PodTerms
 
     @classmethod
     def of(cls, pod: Object) -> PodInfo:
-        return cls(pod, pod_requests(pod), pod_requests(pod, non_zero=True))
+        return cls(pod, pod_requests(pod), pod_requests(pod, non_zero=True), PodTerms.of(pod))
 
 
 @dataclass
