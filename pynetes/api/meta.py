@@ -26,6 +26,14 @@ def metadata(obj: Object) -> dict[str, Any]:
     return found
 
 
+def controller_of(obj: Object) -> dict[str, Any] | None:
+    """``metav1.GetControllerOf``: the owner reference marked controller (None if none is)."""
+    for owner in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if owner.get("controller"):
+            return owner
+    return None
+
+
 def name_of(obj: Object) -> str:
     return (obj.get("metadata") or {}).get("name") or ""
 

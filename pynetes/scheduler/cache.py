@@ -14,6 +14,7 @@ import copy
 import logging
 from typing import Any
 
+from pynetes.scheduler.framework.images import ImageStates
 from pynetes.scheduler.framework.node_info import NodeInfo, next_generation, pod_key
 from pynetes.scheduler.framework.snapshot import Snapshot
 
@@ -33,11 +34,16 @@ class SchedulerCache:
         self._nodes: dict[str, NodeInfo] = {}
         self._pods: dict[str, Object] = {}
         self._assumed: set[str] = set()
+        self.images = ImageStates()
 
     # -- nodes ---------------------------------------------------------------
 
     def add_node(self, node: Object) -> None:
-        self._info(node["metadata"]["name"]).set_node(node)
+        """Add or replace the Node, and the images it holds."""
+        info = self._info(node["metadata"]["name"])
+        self.images.remove_node(info.node)
+        info.set_node(node)
+        info.image_states = self.images.add_node(node)
 
     def update_node(self, node: Object) -> None:
         self.add_node(node)
@@ -48,6 +54,8 @@ class SchedulerCache:
         info = self._nodes.get(name)
         if info is None:
             return
+        self.images.remove_node(info.node)
+        info.image_states = {}
         if info.pods:
             info.node = None
             info.generation = next_generation()

@@ -48,6 +48,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, int], ...] = (
     ("PodTopologySpread", 2),
     ("InterPodAffinity", 2),
     ("NodeResourcesBalancedAllocation", 1),
+    ("ImageLocality", 1),
     ("DefaultBinder", 0),
 )
 

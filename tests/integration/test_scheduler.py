@@ -21,6 +21,8 @@ from tests.unit.scheduler.builders import expression, node, pod
 PODS = built_in("", "v1", "pods")
 NODES = built_in("", "v1", "nodes")
 EVENTS = built_in("", "v1", "events")
+REPLICA_SETS = built_in("apps", "v1", "replicasets")
+ZONE = "topology.kubernetes.io/zone"
 
 
 @pytest.fixture
@@ -201,3 +203,35 @@ async def test_required_anti_affinity_avoids_the_other_pods_node(api):
             ),
         )
         assert await node_of(api, "web") == "second"
+
+
+async def test_replica_set_pods_spread_by_default(api):
+    """Without constraints of their own, a ReplicaSet's pods get the system default
+    spreading: resource scoring alone would stack all of them on the big node."""
+    await create_nodes(
+        api,
+        node("big").capacity(cpu="64", memory="256Gi").label(ZONE, "a"),
+        node("small-1").capacity(cpu="2", memory="4Gi").label(ZONE, "b"),
+        node("small-2").capacity(cpu="2", memory="4Gi").label(ZONE, "c"),
+    )
+    template = {"metadata": {"labels": {"app": "web"}}, "spec": pod().build()["spec"]}
+    replica_set = await api.create(
+        REPLICA_SETS,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 6,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": template,
+            },
+        },
+        namespace="default",
+    )
+    owner = {"uid": replica_set["metadata"]["uid"], "name": "web"}
+    async with running(api):
+        for i in range(6):
+            await create_pod(api, pod(f"web-{i}").label("app", "web").owner("ReplicaSet", **owner))
+        placed = [await node_of(api, f"web-{i}") for i in range(6)]
+    assert {name: placed.count(name) for name in placed} == {"big": 2, "small-1": 2, "small-2": 2}

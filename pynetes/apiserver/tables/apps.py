@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pynetes.api.meta import controller_of
 from pynetes.apiserver.tables import age
 from pynetes.apiserver.tables.cells import (
     NONE,
     InvalidSelector,
     Object,
     containers,
-    controller_of,
     created,
     format_label_selector,
     format_labels,

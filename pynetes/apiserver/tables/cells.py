@@ -118,14 +118,6 @@ def first_three(entries: list[str]) -> str:
     return f"{text} + {len(entries) - _SHOWN} more..." if len(entries) > _SHOWN else text
 
 
-def controller_of(obj: Object) -> Object | None:
-    """``metav1.GetControllerOf``: the owner reference marked controller."""
-    for owner in metadata(obj).get("ownerReferences") or []:
-        if owner.get("controller"):
-            return owner
-    return None
-
-
 def condition_true(conditions: list[Object] | None, kind: str) -> bool:
     """The first condition of ``kind`` has status True."""
     for condition in conditions or []:

@@ -12,6 +12,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from pynetes.scheduler.framework.affinity_terms import PodTerms
+from pynetes.scheduler.framework.images import ImageState
 from pynetes.scheduler.framework.resources import Resource, pod_requests
 
 Object = dict[str, Any]
@@ -41,15 +43,17 @@ class HostPort:
 
 @dataclass
 class PodInfo:
-    """A pod with what it requests computed once."""
+    """A pod with what it requests and its pod affinity terms computed once,
+    when it enters the cache, not in every cycle that looks at it."""
 
     pod: Object
     requests: Resource
     non_zero_requests: Resource
+    affinity_terms: PodTerms
 
     @classmethod
     def of(cls, pod: Object) -> PodInfo:
-        return cls(pod, pod_requests(pod), pod_requests(pod, non_zero=True))
+        return cls(pod, pod_requests(pod), pod_requests(pod, non_zero=True), PodTerms.of(pod))
 
 
 @dataclass
@@ -66,6 +70,9 @@ class NodeInfo:
     #: anti-affinity: InterPodAffinity looks only at nodes where these are non-zero.
     pods_with_affinity: int = 0
     pods_with_required_anti_affinity: int = 0
+    #: The node's images by name, states shared across nodes (see :mod:`.images`);
+    #: the cache replaces the dict when the Node changes, never mutates it.
+    image_states: dict[str, ImageState] = field(default_factory=dict)
     generation: int = field(default_factory=next_generation)
 
     @property
@@ -129,6 +136,7 @@ class NodeInfo:
             used_ports=dict(self.used_ports),
             pods_with_affinity=self.pods_with_affinity,
             pods_with_required_anti_affinity=self.pods_with_required_anti_affinity,
+            image_states=self.image_states,
             generation=self.generation,
         )
 

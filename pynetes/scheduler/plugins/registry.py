@@ -5,6 +5,7 @@ from __future__ import annotations
 from pynetes.scheduler.framework.registry import Registry
 from pynetes.scheduler.plugins import (
     default_binder,
+    image_locality,
     inter_pod_affinity,
     node_affinity,
     node_name,
@@ -34,6 +35,7 @@ def in_tree_registry() -> Registry:
                 pod_topology_spread,
                 inter_pod_affinity,
                 node_resources_balanced_allocation,
+                image_locality,
                 default_binder,
             )
         }

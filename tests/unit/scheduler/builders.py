@@ -23,15 +23,17 @@ class PodBuilder:
     def spec(self) -> dict[str, Any]:
         return self.obj["spec"]
 
-    def container(self, name: str = "c", **requests: str) -> Self:
-        container: dict[str, Any] = {"name": name, "image": "busybox"}
+    def container(self, name: str = "c", image: str = "busybox", **requests: str) -> Self:
+        container: dict[str, Any] = {"name": name, "image": image}
         if requests:
             container["resources"] = {"requests": _resource_names(requests)}
         self.spec["containers"].append(container)
         return self
 
-    def init_container(self, name: str = "init", *, sidecar: bool = False, **requests: str) -> Self:
-        container: dict[str, Any] = {"name": name, "image": "busybox"}
+    def init_container(
+        self, name: str = "init", image: str = "busybox", *, sidecar: bool = False, **requests: str
+    ) -> Self:
+        container: dict[str, Any] = {"name": name, "image": image}
         if requests:
             container["resources"] = {"requests": _resource_names(requests)}
         if sidecar:
@@ -50,6 +52,18 @@ class PodBuilder:
 
     def label(self, key: str, value: str) -> Self:
         self.obj["metadata"].setdefault("labels", {})[key] = value
+        return self
+
+    def owner(self, kind: str, name: str, api_version: str = "apps/v1", uid: str = "") -> Self:
+        """A controlling owner reference (as a ReplicaSet's pods carry)."""
+        reference = {
+            "apiVersion": api_version,
+            "kind": kind,
+            "name": name,
+            "uid": uid or f"uid-{next(_uids)}",
+            "controller": True,
+        }
+        self.obj["metadata"].setdefault("ownerReferences", []).append(reference)
         return self
 
     def namespace(self, name: str) -> Self:
@@ -166,6 +180,12 @@ class NodeBuilder:
         if value:
             taint["value"] = value
         self.obj["spec"].setdefault("taints", []).append(taint)
+        return self
+
+    def image(self, size_mb: int, *names: str) -> Self:
+        """An image in ``status.images`` known by ``names``, ``size_mb`` MiB big."""
+        entry = {"names": list(names), "sizeBytes": size_mb * 1024 * 1024}
+        self.obj["status"].setdefault("images", []).append(entry)
         return self
 
     def unschedulable(self) -> Self:

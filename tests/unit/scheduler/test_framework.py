@@ -68,6 +68,7 @@ def test_scores_are_weighted_and_ties_broken():
         "PodTopologySpread": 2,
         "InterPodAffinity": 2,
         "NodeResourcesBalancedAllocation": 1,
+        "ImageLocality": 1,
     }
     assert [p.name for p in fwk.points["filter"]] == [
         "NodeUnschedulable",

@@ -1,5 +1,6 @@
 import pytest
 
+from pynetes.scheduler.framework.affinity_terms import PodTerms
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.interface import Handle
 from pynetes.scheduler.framework.snapshot import Snapshot
@@ -189,3 +190,23 @@ def test_score(placement, incoming, args, expected):
 def test_invalid_args_name_the_field():
     with pytest.raises(ValueError, match="hardPodAffinityWeight"):
         parse_args({"hardPodAffinityWeight": 101})
+
+
+def test_existing_pods_terms_are_parsed_once_when_they_enter_the_cache(monkeypatch):
+    """A cycle parses only the incoming pod's terms (once for filtering, once for
+    scoring); existing pods' come from their PodInfo."""
+    infos = cluster(
+        {
+            "a1": [labelled("db", "db").pod_affinity(ZONE, WEB, anti=True)],
+            "b1": [labelled("cache", "cache").pod_affinity(ZONE, WEB, weight=5)],
+        }
+    )
+    parsed = []
+    original = PodTerms.of
+    monkeypatch.setattr(PodTerms, "of", lambda pod: parsed.append(pod) or original(pod))
+    incoming = labelled("p", "web").build()
+    state = CycleState()
+    affinity = plugin(infos)
+    affinity.pre_filter(state, incoming, infos)
+    affinity.pre_score(state, incoming, infos)
+    assert parsed == [incoming, incoming]

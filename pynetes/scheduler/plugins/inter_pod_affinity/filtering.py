@@ -16,15 +16,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pynetes.scheduler.framework import status as st
-from pynetes.scheduler.framework.node_info import NodeInfo
-from pynetes.scheduler.framework.status import Status
-from pynetes.scheduler.plugins.helpers.node_selector import node_labels
-from pynetes.scheduler.plugins.inter_pod_affinity.terms import (
+from pynetes.scheduler.framework.affinity_terms import (
     AffinityTerm,
     NamespaceLabels,
     Object,
     PodTerms,
 )
+from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.status import Status
+from pynetes.scheduler.plugins.helpers.node_selector import node_labels
 
 ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules"
 ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
@@ -73,7 +73,7 @@ def _count_existing_anti_affinity(
     state: FilterState, pod: Object, info: NodeInfo, namespace_labels: NamespaceLabels
 ) -> None:
     for existing in info.pods.values():
-        for term in PodTerms.of(existing.pod).required_anti_affinity:
+        for term in existing.affinity_terms.required_anti_affinity:
             domain = term.domain(info.node)
             if domain is not None and term.matches(pod, namespace_labels):
                 state.existing_anti_affinity[domain] += 1

@@ -8,6 +8,7 @@ from typing import Any
 
 from pynetes.api.resources import built_in
 from pynetes.scheduler.framework import status as st
+from pynetes.scheduler.framework.affinity_terms import NamespaceLabels, PodTerms
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.interface import (
     ActionType,
@@ -29,7 +30,6 @@ from pynetes.scheduler.plugins.inter_pod_affinity.scoring import (
     normalize,
     score_node,
 )
-from pynetes.scheduler.plugins.inter_pod_affinity.terms import NamespaceLabels, PodTerms
 
 NAME = "InterPodAffinity"
 NAMESPACES = built_in("", "v1", "namespaces")

@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from pynetes.scheduler.framework.interface import MAX_NODE_SCORE
-from pynetes.scheduler.framework.node_info import NodeInfo
-from pynetes.scheduler.plugins.helpers.node_selector import node_labels
-from pynetes.scheduler.plugins.inter_pod_affinity.terms import (
+from pynetes.scheduler.framework.affinity_terms import (
     AffinityTerm,
     NamespaceLabels,
     Object,
     PodTerms,
 )
+from pynetes.scheduler.framework.interface import MAX_NODE_SCORE
+from pynetes.scheduler.framework.node_info import NodeInfo, PodInfo
+from pynetes.scheduler.plugins.helpers.node_selector import node_labels
 
 Domain = tuple[str, str]
 
@@ -51,7 +51,7 @@ def domain_scores(
         if not has_own and not info.pods_with_affinity:
             continue
         for existing in info.pods.values():
-            _score_existing(scores, pod, terms, existing.pod, info, namespace_labels, args)
+            _score_existing(scores, pod, terms, existing, info, namespace_labels, args)
     return scores
 
 
@@ -59,14 +59,14 @@ def _score_existing(
     scores: Counter[Domain],
     pod: Object,
     terms: PodTerms,
-    existing: Object,
+    existing: PodInfo,
     info: NodeInfo,
     namespace_labels: NamespaceLabels,
     args: ScoreArgs,
 ) -> None:
-    _apply(scores, terms.preferred_affinity, existing, info, namespace_labels, 1)
-    _apply(scores, terms.preferred_anti_affinity, existing, info, namespace_labels, -1)
-    theirs = PodTerms.of(existing)
+    _apply(scores, terms.preferred_affinity, existing.pod, info, namespace_labels, 1)
+    _apply(scores, terms.preferred_anti_affinity, existing.pod, info, namespace_labels, -1)
+    theirs = existing.affinity_terms
     if args.hard_pod_affinity_weight > 0:
         for term in theirs.required_affinity:
             domain = term.domain(info.node)

@@ -2,8 +2,11 @@
 (zones, hostnames, any node label), as its topologySpreadConstraints ask.
 
 DoNotSchedule constraints filter (no domain may get more than maxSkew above
-the emptiest), ScheduleAnyway constraints score. Counting is done once per
-pod in PreFilter and PreScore, never per node pair.
+the emptiest), ScheduleAnyway constraints score. A pod without constraints
+of its own gets the plugin's defaults (upstream's System defaults: hostname
+maxSkew 3 and zone maxSkew 5, ScheduleAnyway), counting the pods of its
+Services and controller. Counting is done once per pod in PreFilter and
+PreScore, never per node pair.
 """
 
 from pynetes.scheduler.plugins.pod_topology_spread.plugin import NAME, PodTopologySpread, new

@@ -9,7 +9,7 @@ nodeAffinityPolicy Honor, nodeTaintsPolicy Ignore; minDomains defaults to 1.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pynetes.api.labels import Operator, Requirement, Selector, selector_from_label_selector
@@ -56,6 +56,19 @@ def pod_constraints(pod: Object, action: str) -> list[Constraint]:
     return [
         _constraint(item, labels)
         for item in (pod.get("spec") or {}).get("topologySpreadConstraints") or []
+        if item.get("whenUnsatisfiable") == action
+    ]
+
+
+def default_constraints(
+    pod: Object, items: Iterable[Mapping[str, Any]], action: str, selector: Selector
+) -> list[Constraint]:
+    """The plugin's default constraints whose whenUnsatisfiable is ``action``, all
+    counting the pods ``selector`` (the pod's :func:`.defaults.default_selector`) selects."""
+    labels = pod_labels(pod)
+    return [
+        replace(_constraint(item, labels), selector=selector)
+        for item in items
         if item.get("whenUnsatisfiable") == action
     ]
 

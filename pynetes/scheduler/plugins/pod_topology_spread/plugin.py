@@ -19,8 +19,14 @@ from pynetes.scheduler.plugins.pod_topology_spread.args import SpreadArgs, parse
 from pynetes.scheduler.plugins.pod_topology_spread.constraints import (
     DO_NOT_SCHEDULE,
     SCHEDULE_ANYWAY,
+    Constraint,
+    default_constraints,
     has_own_constraints,
     pod_constraints,
+)
+from pynetes.scheduler.plugins.pod_topology_spread.defaults import (
+    WorkloadListers,
+    default_selector,
 )
 from pynetes.scheduler.plugins.pod_topology_spread.filtering import (
     FilterState,
@@ -44,9 +50,12 @@ Object = dict[str, Any]
 class PodTopologySpread:
     name = NAME
 
-    def __init__(self, args: SpreadArgs, handle: Handle) -> None:
+    def __init__(
+        self, args: SpreadArgs, handle: Handle, listers: WorkloadListers | None = None
+    ) -> None:
         self.args = args
         self._handle = handle
+        self._listers = listers
 
     def events_to_register(self) -> list[ClusterEvent]:
         """Any pod coming, going or relabelled changes the counts; a node's labels its domain."""
@@ -56,7 +65,7 @@ class PodTopologySpread:
         self, state: CycleState, pod: Object, nodes: list[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status]:
         """Skip pods without DoNotSchedule constraints; count the others' domains once."""
-        constraints = pod_constraints(pod, DO_NOT_SCHEDULE)
+        constraints = self._constraints(pod, DO_NOT_SCHEDULE)
         if not constraints:
             return None, st.skip()
         state.write(_FILTER_KEY, pre_filter_state(pod, constraints, nodes))
@@ -69,7 +78,7 @@ class PodTopologySpread:
     def pre_score(self, state: CycleState, pod: Object, nodes: list[NodeInfo]) -> Status:
         """Skip pods without ScheduleAnyway constraints; count the feasible nodes'
         domains over the whole snapshot once."""
-        constraints = pod_constraints(pod, SCHEDULE_ANYWAY)
+        constraints = self._constraints(pod, SCHEDULE_ANYWAY)
         every_node = self._handle.snapshot().list()
         if not constraints or not nodes or not every_node:
             return st.skip()
@@ -78,6 +87,20 @@ class PodTopologySpread:
             _SCORE_KEY, pre_score_state(pod, constraints, nodes, every_node, require_all_keys)
         )
         return st.success()
+
+    def _constraints(self, pod: Object, action: str) -> list[Constraint]:
+        """The pod's own constraints for ``action``; for a pod without any, the
+        defaults, counting the pods of its Services and controller (none when
+        nothing selects it: it has no group to spread from)."""
+        if has_own_constraints(pod):
+            return pod_constraints(pod, action)
+        items = self.args.default_constraints
+        if not any(item.get("whenUnsatisfiable") == action for item in items):
+            return []
+        selector = default_selector(pod, self._listers)
+        if selector.empty:
+            return []
+        return default_constraints(pod, items, action, selector)
 
     def score(self, state: CycleState, _pod: Object, node: NodeInfo) -> int:
         score_state: ScoreState = state.read(_SCORE_KEY)
@@ -88,4 +111,11 @@ class PodTopologySpread:
 
 
 def new(args: Mapping[str, Any] | None, handle: Handle) -> PodTopologySpread:
-    return PodTopologySpread(parse_args(args), handle)
+    """With default constraints, the plugin watches Services and controllers
+    through the scheduler's informers (without informers, as in unit tests,
+    nothing selects a pod and the defaults never apply)."""
+    parsed = parse_args(args)
+    listers = None
+    if parsed.default_constraints and handle.informers is not None:
+        listers = WorkloadListers.from_informers(handle.informers)
+    return PodTopologySpread(parsed, handle, listers)

@@ -1,4 +1,6 @@
-"""Pod affinity terms as the plugin evaluates them (upstream's framework.AffinityTerm).
+"""Pod affinity terms as InterPodAffinity evaluates them (upstream's
+framework.AffinityTerm), parsed once per pod: the cache keeps each existing
+pod's on its PodInfo, so scheduling cycles never parse them again.
 
 A term selects pods by labels within a set of namespaces: those it lists,
 plus those its namespaceSelector matches (``{}`` all of them); with neither,
