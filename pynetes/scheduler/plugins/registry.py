@@ -5,6 +5,7 @@ from __future__ import annotations
 from pynetes.scheduler.framework.registry import Registry
 from pynetes.scheduler.plugins import (
     default_binder,
+    default_preemption,
     inter_pod_affinity,
     node_affinity,
     node_name,
@@ -33,6 +34,7 @@ def in_tree_registry() -> Registry:
                 node_resources_fit,
                 pod_topology_spread,
                 inter_pod_affinity,
+                default_preemption,
                 node_resources_balanced_allocation,
                 default_binder,
             )
