@@ -132,7 +132,7 @@ class Algorithm:
             if allowed is not None and node.name not in allowed:
                 diagnosis.statuses[node.name] = st.unresolvable(FILTERED_BY_PRE_FILTER)
                 continue
-            status = framework.run_filter(state, pod, node)
+            status = framework.run_filter_with_nominated_pods(state, pod, node)
             if status.is_success:
                 feasible.append(node)
                 if len(feasible) >= wanted:
