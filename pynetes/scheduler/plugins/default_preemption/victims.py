@@ -82,7 +82,7 @@ def _protects(pdb: Object, pod: Object) -> bool:
         selector = selector_from_label_selector((pdb.get("spec") or {}).get("selector"))
     except ValueError:
         return False
-    if selector.empty() or selector.nothing() or not selector.matches(labels):
+    if selector.empty or selector.nothing or not selector.matches(labels):
         return False
     return meta.get("name") not in ((pdb.get("status") or {}).get("disruptedPods") or {})
 
