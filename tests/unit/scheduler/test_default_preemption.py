@@ -3,11 +3,13 @@ and the nominator's room-keeping, through a real default-profile framework."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from pynetes.scheduler.algorithm import Algorithm
 from pynetes.scheduler.config import parse
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.interface import Handle
@@ -281,3 +283,14 @@ def test_nominator_update(old, new, expected):
     after = {**after, "status": {"nominatedNodeName": new}}
     nominator.update(before, after)
     assert [name for name in ("n", "m") if nominator.pods_on(name)] == expected
+
+
+def test_a_nominated_pod_goes_to_its_node_when_it_fits_there():
+    """Even when emptier nodes would score higher: that is where room was made."""
+    busy = node("c").capacity(cpu="4").info(low("resident", 1, cpu="3").build())
+    snapshot = Snapshot([node("a").capacity(cpu="4").info(), busy])
+    nominee = pod("nominee").container(cpu="1").priority(100).nominated("c").build()
+    outcome = Algorithm(random.Random(1)).schedule(
+        framework(snapshot), CycleState(), nominee, snapshot, 100
+    )
+    assert outcome.node == "c"
