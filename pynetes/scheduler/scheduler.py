@@ -261,8 +261,10 @@ class Scheduler:
             log.error("post-filter for %s failed: %s", _describe(info.pod), status.message)
         elif status.message:
             message = f"{message} {status.message}."
-        if nominated is not None:
+        if nominated:
             self.nominator.add(info.pod, nominated)
+        elif nominated is not None:
+            self.nominator.delete(info.pod)
         await self._fail(
             framework, info, outcome, message, cycle, started, error=False, nominated=nominated
         )
