@@ -21,6 +21,7 @@ from pynetes.scheduler.framework.node_info import NodeInfo
 from pynetes.scheduler.framework.runtime import Framework, NodeScores
 from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.framework.status import Status
+from pynetes.scheduler.nominator import nominated_node_name
 
 Object = dict[str, Any]
 
@@ -98,7 +99,7 @@ class Algorithm:
         if not status.is_success:
             diagnosis.pre_filter = status
             return Outcome(None, diagnosis)
-        feasible = self._filter(
+        feasible = self._nominated_node(framework, state, pod, snapshot) or self._filter(
             framework, state, pod, nodes, result.node_names, diagnosis, percentage
         )
         if not feasible:
@@ -110,6 +111,19 @@ class Algorithm:
             return Outcome(None, diagnosis, error=status.message)
         scores = framework.run_score(state, pod, feasible)
         return Outcome(self._select(scores), diagnosis, scores)
+
+    @staticmethod
+    def _nominated_node(
+        framework: Framework, state: CycleState, pod: Object, snapshot: Snapshot
+    ) -> list[NodeInfo]:
+        """The node preemption nominated the pod to, alone, if it fits now
+        (upstream's evaluateNominatedNode): it is where room was made for it."""
+        name = nominated_node_name(pod)
+        node = snapshot.get(name) if name else None
+        if node is None:
+            return []
+        status = framework.run_filter_with_nominated_pods(state, pod, node)
+        return [node] if status.is_success else []
 
     def _filter(
         self,
@@ -132,7 +146,7 @@ class Algorithm:
             if allowed is not None and node.name not in allowed:
                 diagnosis.statuses[node.name] = st.unresolvable(FILTERED_BY_PRE_FILTER)
                 continue
-            status = framework.run_filter(state, pod, node)
+            status = framework.run_filter_with_nominated_pods(state, pod, node)
             if status.is_success:
                 feasible.append(node)
                 if len(feasible) >= wanted:

@@ -35,6 +35,7 @@ from pynetes.scheduler.algorithm import Algorithm, Diagnosis, Outcome, fit_error
 from pynetes.scheduler.cache import SchedulerCache, assigned_node
 from pynetes.scheduler.config import SchedulerConfiguration
 from pynetes.scheduler.decisions import DecisionLog
+from pynetes.scheduler.framework import status as st
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.interface import ActionType, ClusterEvent, Handle
 from pynetes.scheduler.framework.queued_pod_info import QueuedPodInfo
@@ -42,6 +43,7 @@ from pynetes.scheduler.framework.registry import Registry
 from pynetes.scheduler.framework.runtime import Framework
 from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.metrics import ERROR, SCHEDULED, UNSCHEDULABLE, SchedulerMetrics
+from pynetes.scheduler.nominator import Nominator, nominated_node_name
 from pynetes.scheduler.plugins.registry import in_tree_registry
 from pynetes.scheduler.queue import CallLater, SchedulingQueue
 
@@ -96,11 +98,26 @@ class Scheduler:
         self.config = config
         self.snapshot = Snapshot()
         self._informers = SharedInformerFactory(client)
-        handle = Handle(client, lambda: self.snapshot, self._informers)
+        self.nominator = Nominator()
+        self.recorders = {
+            profile.scheduler_name: EventRecorder(client, profile.scheduler_name)
+            for profile in config.profiles
+        }
         registry = registry or in_tree_registry()
         self.frameworks = {
-            profile.scheduler_name: Framework(profile, registry, handle)
+            name: Framework(
+                profile,
+                registry,
+                Handle(
+                    client,
+                    lambda: self.snapshot,
+                    self._informers,
+                    nominator=self.nominator,
+                    recorder=self.recorders[name],
+                ),
+            )
             for profile in config.profiles
+            if (name := profile.scheduler_name)
         }
         self._percentages = {
             profile.scheduler_name: profile.percentage_of_nodes_to_score
@@ -124,7 +141,6 @@ class Scheduler:
         self.metrics = SchedulerMetrics(self.queue.pending)
         self.algorithm = Algorithm(rng)
         self.decisions = DecisionLog(clock=clock)
-        self.recorders = {name: EventRecorder(client, name) for name in self.frameworks}
         self._clock = clock
         self._binding_tasks: set[asyncio.Task[None]] = set()
 
@@ -174,9 +190,10 @@ class Scheduler:
             log.exception("scheduling %s failed", _describe(pod))
             outcome = Outcome(None, Diagnosis(), error=str(error))
         if outcome.node is None:
-            await self._on_failure(framework, info, outcome, cycle, started)
+            await self._on_failure(framework, state, info, outcome, cycle, started)
             return True
         assumed = self.cache.assume_pod(pod, outcome.node)
+        self.nominator.delete(pod)
         status = framework.run_reserve(state, assumed, outcome.node)
         if not status.is_success:
             self.cache.forget_pod(assumed)
@@ -223,17 +240,34 @@ class Scheduler:
     async def _on_failure(
         self,
         framework: Framework,
+        state: CycleState,
         info: QueuedPodInfo,
         outcome: Outcome,
         cycle: int,
         started: float,
     ) -> None:
+        """A pod no node fits: the post-filters (preemption) may make room on a
+        node it is then nominated to; their verdict ends the FailedScheduling
+        message as upstream's (" preemption: ...")."""
         if outcome.error:
             await self._fail(framework, info, outcome, outcome.error, cycle, started, error=True)
             return
         info.unschedulable_plugins = outcome.diagnosis.unschedulable_plugins
         message = fit_error_message(len(self.snapshot), outcome.diagnosis)
-        await self._fail(framework, info, outcome, message, cycle, started, error=False)
+        nominated, status = await framework.run_post_filter(
+            state, info.pod, _node_statuses(outcome.diagnosis, self.snapshot)
+        )
+        if status.code == st.Code.ERROR:
+            log.error("post-filter for %s failed: %s", _describe(info.pod), status.message)
+        elif status.message:
+            message = f"{message} {status.message}."
+        if nominated:
+            self.nominator.add(info.pod, nominated)
+        elif nominated is not None:
+            self.nominator.delete(info.pod)
+        await self._fail(
+            framework, info, outcome, message, cycle, started, error=False, nominated=nominated
+        )
 
     async def _fail(
         self,
@@ -245,30 +279,37 @@ class Scheduler:
         started: float,
         *,
         error: bool,
+        nominated: str | None = None,
     ) -> None:
         """Record the failure (metric, log, decision, event, condition) and requeue the pod."""
         result = ERROR if error else UNSCHEDULABLE
         self._conclude(result, framework, info.pod, outcome, message, started)
         self.recorders[framework.profile_name].event(info.pod, WARNING, "FailedScheduling", message)
         self.queue.add_unschedulable(info, cycle, error=error)
-        await self._set_unschedulable_condition(info.pod, message, error=error)
+        await self._set_unschedulable_condition(info.pod, message, error=error, nominated=nominated)
 
-    async def _set_unschedulable_condition(self, pod: Object, message: str, *, error: bool) -> None:
-        """PodScheduled=False on the pod's status, as upstream's updatePod.
+    async def _set_unschedulable_condition(
+        self, pod: Object, message: str, *, error: bool, nominated: str | None = None
+    ) -> None:
+        """PodScheduled=False on the pod's status, as upstream's updatePod, and
+        ``nominatedNodeName`` set to ``nominated`` ("" clears it; None leaves it).
 
         Reason ``Unschedulable`` for a pod no node fits, ``SchedulerError``
-        otherwise. Skipped when the condition already says so.
+        otherwise. Skipped when the status already says so.
         """
         reason = "SchedulerError" if error else "Unschedulable"
-        for condition in (pod.get("status") or {}).get("conditions") or []:
+        status: Object = pod.get("status") or {}
+        renominate = nominated is not None and nominated != nominated_node_name(pod)
+        for condition in status.get("conditions") or []:
             if (
                 condition.get("type") == "PodScheduled"
                 and condition.get("status") == "False"
                 and condition.get("reason") == reason
                 and condition.get("message") == message
+                and not renominate
             ):
                 return
-        patch = {
+        patch: Object = {
             "status": {
                 "conditions": [
                     {
@@ -282,6 +323,8 @@ class Scheduler:
                 ]
             }
         }
+        if renominate:
+            patch["status"]["nominatedNodeName"] = nominated or None
         meta = pod["metadata"]
         try:
             await self.client.patch(
@@ -325,17 +368,22 @@ class Scheduler:
             self.cache.add_pod(pod)
             self.queue.move_on(ClusterEvent("Pod", ActionType.ADD))
         elif self._responsible(pod) and not _terminal(pod):
+            self.nominator.add(pod)
             self.queue.add(pod)
 
     def _pod_updated(self, old: Object, new: Object) -> None:
         if assigned_node(new):
             if not assigned_node(old):
                 self.queue.delete(new)
+                self.nominator.delete(new)
             self.cache.update_pod(new)
-        elif self._responsible(new) and not _terminal(new) and _pod_changed(old, new):
-            self.queue.update(new)
+        elif self._responsible(new) and not _terminal(new):
+            self.nominator.update(old, new)
+            if _pod_changed(old, new):
+                self.queue.update(new)
 
     def _pod_deleted(self, pod: Object) -> None:
+        self.nominator.delete(pod)
         if assigned_node(pod):
             self.cache.remove_pod(pod)
             self.queue.move_on(ClusterEvent("Pod", ActionType.DELETE))
@@ -350,6 +398,17 @@ class Scheduler:
         self.cache.update_node(new)
         if any(field(old) != field(new) for field in _NODE_SCHEDULING_FIELDS):
             self.queue.move_on(ClusterEvent("Node", ActionType.UPDATE))
+
+
+def _node_statuses(diagnosis: Diagnosis, snapshot: Snapshot) -> dict[str, st.Status]:
+    """Each node's filter verdict for the post-filters. A PreFilter rejection
+    counts as every node's, and as unresolvable: the cycle's state lacks what
+    the Filters would need to judge a what-if."""
+    rejection = diagnosis.pre_filter
+    if rejection is None:
+        return diagnosis.statuses
+    verdict = st.unresolvable(*rejection.reasons).with_plugin(rejection.plugin)
+    return {node.name: verdict for node in snapshot.list()}
 
 
 def _scheduler_name(pod: Object) -> str:

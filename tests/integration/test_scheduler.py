@@ -132,7 +132,9 @@ async def test_unschedulable_pod_reports_then_fits_a_new_node(api):
         await create_pod(api, pod("web-0").container(cpu="2"))
         expected = (
             "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, "
-            "2 Insufficient cpu."
+            "2 Insufficient cpu. preemption: 0/3 nodes are available: "
+            "1 Preemption is not helpful for scheduling, "
+            "2 No preemption victims found for incoming pod.."
         )
 
         async def condition():

@@ -24,3 +24,14 @@ class CycleState:
 
     def read(self, key: str) -> Any:
         return self.data[key]
+
+    def clone(self) -> CycleState:
+        """A copy for a what-if (preemption's dry runs, nominated pods): values
+        with a ``clone`` method are cloned, others shared, as upstream's
+        StateData.Clone; so a plugin whose PreFilter extensions change its
+        state must give that state a ``clone``."""
+        data = {
+            key: value.clone() if hasattr(value, "clone") else value
+            for key, value in self.data.items()
+        }
+        return CycleState(data, set(self.skip_filter), set(self.skip_score))

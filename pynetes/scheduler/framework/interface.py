@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from pynetes.client.cache.informer import SharedInformerFactory
+from pynetes.client.events import EventRecorder
 from pynetes.client.rest import ApiClient
 from pynetes.scheduler.framework.cycle_state import CycleState
-from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_info import NodeInfo, PodInfo
 from pynetes.scheduler.framework.queued_pod_info import QueuedPodInfo
 from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.framework.status import Status
+from pynetes.scheduler.nominator import Nominator
 
 Object = dict[str, Any]
 
@@ -58,16 +60,39 @@ class PreFilterResult:
     node_names: frozenset[str] | None = None
 
 
+class FilterRunner(Protocol):
+    """What a PostFilter needs of its framework for what-if filtering."""
+
+    def run_filter_with_nominated_pods(
+        self, state: CycleState, pod: Object, node: NodeInfo
+    ) -> Status: ...
+
+    def run_add_pod(
+        self, state: CycleState, pod: Object, added: PodInfo, node: NodeInfo
+    ) -> None: ...
+
+    def run_remove_pod(
+        self, state: CycleState, pod: Object, removed: PodInfo, node: NodeInfo
+    ) -> None: ...
+
+
 @dataclass
 class Handle:
     """What plugins are built with: the API client, the cycle's snapshot, and the
     scheduler's informers (None in tests), from which a plugin that needs other
     objects (namespaces' labels, say) asks for an informer while it is built, so
-    that it starts and syncs with the scheduler's own."""
+    that it starts and syncs with the scheduler's own. ``nominator`` holds the
+    pods preemption nominated (None: none are counted); ``recorder`` writes
+    the profile's events (None in tests); ``framework`` is the profile's
+    framework, set when it is built (upstream's Handle is the framework itself),
+    for plugins that filter what-ifs."""
 
     client: ApiClient | None
     snapshot: Callable[[], Snapshot]
     informers: SharedInformerFactory | None = None
+    nominator: Nominator | None = None
+    recorder: EventRecorder | None = None
+    framework: FilterRunner | None = None
 
 
 @runtime_checkable
@@ -94,6 +119,20 @@ class PreFilterPlugin(Plugin, Protocol):
     ) -> tuple[PreFilterResult | None, Status]:
         """Once per pod before filtering: Skip drops this plugin's Filter for the
         cycle; a rejection rejects every node."""
+
+
+@runtime_checkable
+class PreFilterExtensions(Plugin, Protocol):
+    """A PreFilter whose cycle state depends on other pods (upstream's
+    PreFilterExtensions): told when a what-if adds or removes a pod on a node,
+    so its Filter judges the changed node. Plugins whose Filter reads only the
+    NodeInfo need not implement it: the what-if changes the NodeInfo itself."""
+
+    def add_pod(self, state: CycleState, pod: Object, added: PodInfo, node: NodeInfo) -> None:
+        """``added`` now runs on ``node`` (already in its pods) for ``pod``'s filters."""
+
+    def remove_pod(self, state: CycleState, pod: Object, removed: PodInfo, node: NodeInfo) -> None:
+        """``removed`` no longer runs on ``node`` (already gone from its pods)."""
 
 
 @runtime_checkable

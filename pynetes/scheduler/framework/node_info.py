@@ -32,6 +32,11 @@ def pod_key(pod: Object) -> str:
     return meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
+def pod_priority(pod: Object) -> int:
+    """``spec.priority`` (set from the PriorityClass at admission), 0 without one."""
+    return (pod.get("spec") or {}).get("priority") or 0
+
+
 @dataclass(frozen=True)
 class HostPort:
     """One host port a pod uses: ``ip`` "0.0.0.0" means every address."""

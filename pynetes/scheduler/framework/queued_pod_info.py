@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pynetes.scheduler.framework.node_info import pod_key
+from pynetes.scheduler.framework.node_info import pod_key, pod_priority
 
 Object = dict[str, Any]
 
@@ -29,4 +29,4 @@ class QueuedPodInfo:
 
     @property
     def priority(self) -> int:
-        return (self.pod.get("spec") or {}).get("priority") or 0
+        return pod_priority(self.pod)

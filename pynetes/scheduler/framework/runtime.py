@@ -28,6 +28,7 @@ from pynetes.scheduler.framework.interface import (
     PostBindPlugin,
     PostFilterPlugin,
     PreBindPlugin,
+    PreFilterExtensions,
     PreFilterPlugin,
     PreFilterResult,
     PreScorePlugin,
@@ -36,7 +37,7 @@ from pynetes.scheduler.framework.interface import (
     ScoreNormalizer,
     ScorePlugin,
 )
-from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_info import NodeInfo, PodInfo, pod_key, pod_priority
 from pynetes.scheduler.framework.queued_pod_info import QueuedPodInfo
 from pynetes.scheduler.framework.registry import Registry
 from pynetes.scheduler.framework.status import Status
@@ -72,6 +73,8 @@ class Framework:
 
     def __init__(self, profile: Profile, registry: Registry, handle: Handle) -> None:
         self.profile_name = profile.scheduler_name
+        self.nominator = handle.nominator
+        handle.framework = self
         self.plugins = _instantiate(profile, registry, handle)
         self.points: dict[str, list[Plugin]] = {}
         self.weights: dict[str, int] = {}
@@ -126,6 +129,62 @@ class Framework:
             if not status.is_success:
                 return status.with_plugin(plugin.name)
         return st.success()
+
+    def run_filter_with_nominated_pods(
+        self, state: CycleState, pod: Object, node: NodeInfo
+    ) -> Status:
+        """Filter ``node`` as if the pods nominated to it with a priority at least
+        ``pod``'s ran there, then (if it fits) as it is, as upstream: the room
+        preemption made stays for its preemptor, and a pod that fits only
+        beside a nominated pod (affinity to it) is not let in before it is."""
+        added = self._with_nominated_pods(state, pod, node)
+        if added is None:
+            return self.run_filter(state, pod, node)
+        status = self.run_filter(added[0], pod, added[1])
+        if not status.is_success:
+            return status
+        return self.run_filter(state, pod, node)
+
+    def _with_nominated_pods(
+        self, state: CycleState, pod: Object, node: NodeInfo
+    ) -> tuple[CycleState, NodeInfo] | None:
+        """A copy of ``state`` and ``node`` with the nominated pods that count
+        added; None (nothing copied) when none do, the usual case."""
+        if not self.nominator:
+            return None
+        key, priority = pod_key(pod), pod_priority(pod)
+        nominated = [
+            info
+            for info in self.nominator.pods_on(node.name)
+            if pod_priority(info.pod) >= priority and pod_key(info.pod) != key
+        ]
+        if not nominated:
+            return None
+        state, node = state.clone(), node.copy()
+        for info in nominated:
+            node.add_pod_info(info)
+            self.run_add_pod(state, pod, info, node)
+        return state, node
+
+    def run_add_pod(self, state: CycleState, pod: Object, added: PodInfo, node: NodeInfo) -> None:
+        """Tell the PreFilter extensions ``added`` now runs on ``node``."""
+        for plugin in self._extensions(state):
+            plugin.add_pod(state, pod, added, node)
+
+    def run_remove_pod(
+        self, state: CycleState, pod: Object, removed: PodInfo, node: NodeInfo
+    ) -> None:
+        """Tell the PreFilter extensions ``removed`` no longer runs on ``node``."""
+        for plugin in self._extensions(state):
+            plugin.remove_pod(state, pod, removed, node)
+
+    def _extensions(self, state: CycleState) -> list[PreFilterExtensions]:
+        """The PreFilter plugins with extensions whose Filter runs this cycle."""
+        return [
+            plugin
+            for plugin in self.points["preFilter"]
+            if isinstance(plugin, PreFilterExtensions) and plugin.name not in state.skip_filter
+        ]
 
     async def run_post_filter(
         self, state: CycleState, pod: Object, statuses: dict[str, Status]

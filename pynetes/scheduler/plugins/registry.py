@@ -5,6 +5,7 @@ from __future__ import annotations
 from pynetes.scheduler.framework.registry import Registry
 from pynetes.scheduler.plugins import (
     default_binder,
+    default_preemption,
     image_locality,
     inter_pod_affinity,
     node_affinity,
@@ -34,6 +35,7 @@ def in_tree_registry() -> Registry:
                 node_resources_fit,
                 pod_topology_spread,
                 inter_pod_affinity,
+                default_preemption,
                 node_resources_balanced_allocation,
                 image_locality,
                 default_binder,

@@ -114,6 +114,19 @@ class PodBuilder:
         self.spec["priority"] = value
         return self
 
+    def started(self, when: str) -> Self:
+        """``status.startTime`` (RFC 3339)."""
+        self.obj.setdefault("status", {})["startTime"] = when
+        return self
+
+    def nominated(self, node: str) -> Self:
+        self.obj.setdefault("status", {})["nominatedNodeName"] = node
+        return self
+
+    def preemption_policy(self, policy: str) -> Self:
+        self.spec["preemptionPolicy"] = policy
+        return self
+
     def node_name(self, node: str) -> Self:
         self.spec["nodeName"] = node
         return self
@@ -209,6 +222,17 @@ def pod(name: str = "pod") -> PodBuilder:
 
 def node(name: str = "node") -> NodeBuilder:
     return NodeBuilder(name)
+
+
+def pdb(name: str, allowed: int, namespace: str = "default", **labels: str) -> dict[str, Any]:
+    """A PodDisruptionBudget selecting ``labels``, with ``allowed`` disruptions left."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"selector": {"matchLabels": labels}},
+        "status": {"disruptionsAllowed": allowed},
+    }
 
 
 def expression(key: str, operator: str, *values: str) -> dict[str, Any]:
