@@ -11,7 +11,9 @@ explaining decisions afterwards.
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,9 @@ from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.framework.status import Status
 
 Object = dict[str, Any]
+
+#: Told how long each extension point took: (point, status, profile, seconds).
+Observer = Callable[[str, Status, str, float], None]
 
 #: Upstream's minFeasibleNodesToFind and minFeasibleNodesPercentageToFind.
 MIN_FEASIBLE_NODES_TO_FIND = 100
@@ -73,12 +78,21 @@ class Outcome:
     error: str = ""
 
 
-class Algorithm:
-    """Remembers where the last search stopped; one per scheduler."""
+def _ignore(_point: str, _status: Status, _profile: str, _seconds: float) -> None:
+    pass
 
-    def __init__(self, rng: random.Random | None = None) -> None:
+
+class Algorithm:
+    """Remembers where the last search stopped; one per scheduler.
+
+    ``observe`` is told the duration of PreFilter, Filter (the whole loop),
+    PreScore and Score in each cycle, for the extension point metrics.
+    """
+
+    def __init__(self, rng: random.Random | None = None, observe: Observer = _ignore) -> None:
         self._next_start = 0
         self._random = rng or random.Random()
+        self._observe = observe
 
     def schedule(
         self,
@@ -92,7 +106,10 @@ class Algorithm:
         if not nodes:
             return Outcome(None, Diagnosis(), error=NO_NODES_AVAILABLE)
         diagnosis = Diagnosis()
+        profile = framework.profile_name
+        began = time.perf_counter()
         result, status = framework.run_pre_filter(state, pod, nodes)
+        began = self._timed("PreFilter", status, profile, began)
         if status.code == st.Code.ERROR:
             return Outcome(None, diagnosis, error=status.message)
         if not status.is_success:
@@ -101,15 +118,25 @@ class Algorithm:
         feasible = self._filter(
             framework, state, pod, nodes, result.node_names, diagnosis, percentage
         )
+        filtered = st.success() if feasible else st.unschedulable()
+        began = self._timed("Filter", filtered, profile, began)
         if not feasible:
             return Outcome(None, diagnosis)
         if len(feasible) == 1:
             return Outcome(feasible[0].name, diagnosis)
         status = framework.run_pre_score(state, pod, feasible)
+        began = self._timed("PreScore", status, profile, began)
         if not status.is_success:
             return Outcome(None, diagnosis, error=status.message)
         scores = framework.run_score(state, pod, feasible)
+        self._timed("Score", st.success(), profile, began)
         return Outcome(self._select(scores), diagnosis, scores)
+
+    def _timed(self, point: str, status: Status, profile: str, began: float) -> float:
+        """Report the time since ``began`` for ``point``; returns now, the next start."""
+        now = time.perf_counter()
+        self._observe(point, status, profile, now - began)
+        return now
 
     def _filter(
         self,
