@@ -13,14 +13,17 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from pynetes.scheduler.framework import status as st
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.node_info import NodeInfo
-from pynetes.scheduler.framework.runtime import Framework, NodeScores
+from pynetes.scheduler.framework.node_table import Mask, Rows
+from pynetes.scheduler.framework.runtime import Framework, NodeScores, ScoreColumns
 from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.framework.status import Status
 
@@ -74,7 +77,7 @@ class Outcome:
 
     node: str | None
     diagnosis: Diagnosis
-    scores: dict[str, NodeScores] = field(default_factory=dict)
+    scores: Mapping[str, NodeScores] = field(default_factory=dict)
     error: str = ""
 
 
@@ -115,6 +118,13 @@ class Algorithm:
         if not status.is_success:
             diagnosis.pre_filter = status
             return Outcome(None, diagnosis)
+        passing = None
+        if result.node_names is None:
+            passing = framework.run_filter_many(state, pod, snapshot.table())
+        if passing is not None:
+            return self._schedule_vectorised(
+                framework, state, pod, snapshot, passing, diagnosis, percentage, began
+            )
         feasible = self._filter(
             framework, state, pod, nodes, result.node_names, diagnosis, percentage
         )
@@ -131,6 +141,76 @@ class Algorithm:
         scores = framework.run_score(state, pod, feasible)
         self._timed("Score", st.success(), profile, began)
         return Outcome(self._select(scores), diagnosis, scores)
+
+    def _schedule_vectorised(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: Object,
+        snapshot: Snapshot,
+        passing: Mask,
+        diagnosis: Diagnosis,
+        percentage: int,
+        began: float,
+    ) -> Outcome:
+        """:meth:`schedule` once every Filter judged every node in one step:
+        the same nodes are found feasible, evaluated and scored as node by
+        node; only ties are broken with a different draw of the random source."""
+        profile = framework.profile_name
+        nodes = snapshot.list()
+        rows = self._feasible_rows(framework, state, pod, nodes, passing, diagnosis, percentage)
+        began = self._timed(
+            "Filter", st.success() if len(rows) else st.unschedulable(), profile, began
+        )
+        if not len(rows):
+            return Outcome(None, diagnosis)
+        if len(rows) == 1:
+            return Outcome(nodes[int(rows[0])].name, diagnosis)
+        feasible = [nodes[row] for row in rows.tolist()]
+        status = framework.run_pre_score(state, pod, feasible)
+        began = self._timed("PreScore", status, profile, began)
+        if not status.is_success:
+            return Outcome(None, diagnosis, error=status.message)
+        columns = framework.run_score_many(state, pod, snapshot.table(), rows)
+        if columns is None:
+            scores = framework.run_score(state, pod, feasible)
+            self._timed("Score", st.success(), profile, began)
+            return Outcome(self._select(scores), diagnosis, scores)
+        self._timed("Score", st.success(), profile, began)
+        return Outcome(self._select_column(columns), diagnosis, columns)
+
+    def _feasible_rows(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: Object,
+        nodes: list[NodeInfo],
+        passing: Mask,
+        diagnosis: Diagnosis,
+        percentage: int,
+    ) -> Rows:
+        """:meth:`_filter` given every node's verdict: the first wanted passing
+        rows from the rotating start; the rejected nodes among those evaluated
+        get their status from the per-node filters, for the diagnosis."""
+        count = len(nodes)
+        wanted = feasible_nodes_to_find(count, percentage)
+        order = (np.arange(count) + self._next_start) % count
+        rows = order[passing[order]]
+        processed = count
+        if len(rows) >= wanted:
+            rows = rows[:wanted]
+            processed = (int(rows[-1]) - self._next_start) % count + 1
+        evaluated = order[:processed]
+        for row in evaluated[~passing[evaluated]].tolist():
+            diagnosis.statuses[nodes[row].name] = framework.run_filter(state, pod, nodes[row])
+        self._next_start = (self._next_start + processed) % count
+        diagnosis.evaluated = processed
+        return rows
+
+    def _select_column(self, columns: ScoreColumns) -> str:
+        """The highest total; ties broken uniformly at random."""
+        best = np.flatnonzero(columns.total == columns.total.max())
+        return columns.names[int(best[self._random.randrange(len(best))])]
 
     def _timed(self, point: str, status: Status, profile: str, began: float) -> float:
         """Report the time since ``began`` for ``point``; returns now, the next start."""

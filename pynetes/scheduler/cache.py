@@ -115,17 +115,17 @@ class SchedulerCache:
         nothing can be scheduled there.
         """
         if snapshot is not self._synced:
-            snapshot.node_infos.clear()
+            snapshot.clear()
             self._dirty = set(self._nodes)
             self._synced = snapshot
         for name in self._dirty:
             info = self._nodes.get(name)
             if info is None or info.node is None:
-                snapshot.node_infos.pop(name, None)
+                snapshot.remove(name)
                 continue
             held = snapshot.node_infos.get(name)
             if held is None or held.generation != info.generation:
-                snapshot.node_infos[name] = info.copy()
+                snapshot.put(info.copy())
         self._dirty.clear()
 
     def node_count(self) -> int:

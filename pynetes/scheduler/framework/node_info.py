@@ -63,13 +63,12 @@ class NodeInfo:
     allocatable: Resource = field(default_factory=Resource)
     used_ports: dict[HostPort, int] = field(default_factory=dict)
     generation: int = field(default_factory=next_generation)
-
-    @property
-    def name(self) -> str:
-        return ((self.node or {}).get("metadata") or {}).get("name", "")
+    #: The Node's name, kept since :meth:`set_node`: filters read it per node.
+    name: str = ""
 
     def set_node(self, node: Object) -> None:
         self.node = node
+        self.name = (node.get("metadata") or {}).get("name", "")
         self.allocatable = Resource.from_list((node.get("status") or {}).get("allocatable"))
         self.generation = next_generation()
 
@@ -114,6 +113,7 @@ class NodeInfo:
             allocatable=self.allocatable.copy(),
             used_ports=dict(self.used_ports),
             generation=self.generation,
+            name=self.name,
         )
 
 

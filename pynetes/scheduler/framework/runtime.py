@@ -9,8 +9,11 @@ summed per node; the per-plugin scores are kept for explanations.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from pynetes.scheduler.config import ConfigError, PluginRef, Profile
 from pynetes.scheduler.framework import status as st
@@ -35,8 +38,12 @@ from pynetes.scheduler.framework.interface import (
     ReservePlugin,
     ScoreNormalizer,
     ScorePlugin,
+    VectorFilterPlugin,
+    VectorScoreNormalizer,
+    VectorScorePlugin,
 )
 from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_table import Column, Mask, NodeTable, Rows
 from pynetes.scheduler.framework.queued_pod_info import QueuedPodInfo
 from pynetes.scheduler.framework.registry import Registry
 from pynetes.scheduler.framework.status import Status
@@ -64,6 +71,33 @@ class NodeScores:
 
     total: int = 0
     by_plugin: dict[str, int] = field(default_factory=dict)
+
+
+class ScoreColumns(Mapping[str, NodeScores]):
+    """Weighted scores of the scored nodes as numpy columns, read as
+    ``{node name: NodeScores}``; a node's NodeScores is only built when asked
+    for (explanations), not for every node in every cycle."""
+
+    def __init__(self, names: list[str], count: int) -> None:
+        self.names = names
+        self.total: Column = np.zeros(count, dtype=np.int64)
+        self.by_plugin: dict[str, Column] = {}
+        self._index = {name: index for index, name in enumerate(names)}
+
+    def add(self, plugin: str, weighted: Column) -> None:
+        self.by_plugin[plugin] = weighted
+        self.total += weighted
+
+    def __getitem__(self, name: str) -> NodeScores:
+        index = self._index[name]
+        by_plugin = {plugin: int(column[index]) for plugin, column in self.by_plugin.items()}
+        return NodeScores(int(self.total[index]), by_plugin)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 class Framework:
@@ -127,6 +161,22 @@ class Framework:
                 return status.with_plugin(plugin.name)
         return st.success()
 
+    def run_filter_many(self, state: CycleState, pod: Object, table: NodeTable) -> Mask | None:
+        """Whether each row passes every Filter, in one vectorised step per plugin;
+        None when a Filter that runs this cycle has no vectorised form for the pod
+        (then :meth:`run_filter` judges node by node)."""
+        passing: Mask = np.ones(len(table), dtype=np.bool_)
+        for plugin in self.points["filter"]:
+            if plugin.name in state.skip_filter:
+                continue
+            if not isinstance(plugin, VectorFilterPlugin):
+                return None
+            verdicts = plugin.filter_many(state, pod, table)
+            if verdicts is None:
+                return None
+            passing &= verdicts
+        return passing
+
     async def run_post_filter(
         self, state: CycleState, pod: Object, statuses: dict[str, Status]
     ) -> tuple[str | None, Status]:
@@ -170,6 +220,29 @@ class Framework:
                 results[name].by_plugin[plugin.name] = value * weight
                 results[name].total += value * weight
         return results
+
+    def run_score_many(
+        self, state: CycleState, pod: Object, table: NodeTable, rows: Rows
+    ) -> ScoreColumns | None:
+        """:meth:`run_score` for ``rows`` of ``table`` in one vectorised step per
+        plugin; None when a Score that runs has no vectorised form for the pod."""
+        columns = ScoreColumns([table.infos[row].name for row in rows.tolist()], len(rows))
+        for plugin in self.points["score"]:
+            if plugin.name in state.skip_score:
+                continue
+            if not isinstance(plugin, VectorScorePlugin):
+                return None
+            raw = plugin.score_many(state, pod, table, rows)
+            if raw is None:
+                return None
+            if isinstance(plugin, ScoreNormalizer):
+                if not isinstance(plugin, VectorScoreNormalizer):
+                    return None
+                raw = plugin.normalize_many(state, pod, raw)
+            if raw.size and not (raw.min() >= MIN_NODE_SCORE and raw.max() <= MAX_NODE_SCORE):
+                raise ValueError(f"plugin {plugin.name} returned an invalid score")
+            columns.add(plugin.name, raw * self.weights[plugin.name])
+        return columns
 
     # -- reserving and binding -----------------------------------------------
 
