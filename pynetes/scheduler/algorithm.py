@@ -166,7 +166,7 @@ class Algorithm:
             return Outcome(None, diagnosis)
         if len(rows) == 1:
             return Outcome(nodes[int(rows[0])].name, diagnosis)
-        feasible = [nodes[row] for row in rows.tolist()]
+        feasible = list(map(nodes.__getitem__, rows.tolist()))
         status = framework.run_pre_score(state, pod, feasible)
         began = self._timed("PreScore", status, profile, began)
         if not status.is_success:
@@ -210,7 +210,7 @@ class Algorithm:
     def _select_column(self, columns: ScoreColumns) -> str:
         """The highest total; ties broken uniformly at random."""
         best = np.flatnonzero(columns.total == columns.total.max())
-        return columns.names[int(best[self._random.randrange(len(best))])]
+        return columns.name(int(best[self._random.randrange(len(best))]))
 
     def _timed(self, point: str, status: Status, profile: str, began: float) -> float:
         """Report the time since ``began`` for ``point``; returns now, the next start."""

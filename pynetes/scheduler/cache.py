@@ -35,14 +35,16 @@ class SchedulerCache:
         self._nodes: dict[str, NodeInfo] = {}
         self._pods: dict[str, Object] = {}
         self._assumed: set[str] = set()
-        self._dirty: set[str] = set()
+        #: Names touched since the last update, in the order first touched (a
+        #: dict, so nodes enter a snapshot in a deterministic order).
+        self._dirty: dict[str, None] = {}
         self._synced: Snapshot | None = None
 
     # -- nodes ---------------------------------------------------------------
 
     def add_node(self, node: Object) -> None:
         self._info(node["metadata"]["name"]).set_node(node)
-        self._dirty.add(node["metadata"]["name"])
+        self._touch(node["metadata"]["name"])
 
     def update_node(self, node: Object) -> None:
         self.add_node(node)
@@ -53,7 +55,7 @@ class SchedulerCache:
         info = self._nodes.get(name)
         if info is None:
             return
-        self._dirty.add(name)
+        self._touch(name)
         if info.pods:
             info.node = None
             info.generation = next_generation()
@@ -116,7 +118,7 @@ class SchedulerCache:
         """
         if snapshot is not self._synced:
             snapshot.clear()
-            self._dirty = set(self._nodes)
+            self._dirty = dict.fromkeys(self._nodes)
             self._synced = snapshot
         for name in self._dirty:
             info = self._nodes.get(name)
@@ -133,6 +135,9 @@ class SchedulerCache:
 
     # -- internals -----------------------------------------------------------
 
+    def _touch(self, name: str) -> None:
+        self._dirty[name] = None
+
     def _info(self, name: str) -> NodeInfo:
         info = self._nodes.get(name)
         if info is None:
@@ -143,7 +148,7 @@ class SchedulerCache:
         node_name = assigned_node(pod)
         self._pods[pod_key(pod)] = pod
         self._info(node_name).add_pod(pod)
-        self._dirty.add(node_name)
+        self._touch(node_name)
 
     def _remove(self, pod: Object) -> None:
         self._pods.pop(pod_key(pod), None)
@@ -151,6 +156,6 @@ class SchedulerCache:
         if info is None:
             return
         info.remove_pod(pod)
-        self._dirty.add(assigned_node(pod))
+        self._touch(assigned_node(pod))
         if info.node is None and not info.pods:
             del self._nodes[assigned_node(pod)]

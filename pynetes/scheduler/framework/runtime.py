@@ -74,21 +74,32 @@ class NodeScores:
 
 
 class ScoreColumns(Mapping[str, NodeScores]):
-    """Weighted scores of the scored nodes as numpy columns, read as
-    ``{node name: NodeScores}``; a node's NodeScores is only built when asked
-    for (explanations), not for every node in every cycle."""
+    """Weighted scores of ``rows`` of ``table`` as numpy columns, read as
+    ``{node name: NodeScores}``. Names and NodeScores are only built when
+    asked for (explanations), not for every node in every cycle."""
 
-    def __init__(self, names: list[str], count: int) -> None:
-        self.names = names
-        self.total: Column = np.zeros(count, dtype=np.int64)
+    def __init__(self, table: NodeTable, rows: Rows) -> None:
+        self.table = table
+        self.rows = rows
+        self.total: Column = np.zeros(len(rows), dtype=np.int64)
         self.by_plugin: dict[str, Column] = {}
-        self._index = {name: index for index, name in enumerate(names)}
+        self._index: dict[str, int] = {}
+
+    def name(self, index: int) -> str:
+        """The name of the ``index``-th scored node."""
+        return self.table.infos[int(self.rows[index])].name
+
+    @property
+    def names(self) -> list[str]:
+        return [self.table.infos[row].name for row in self.rows.tolist()]
 
     def add(self, plugin: str, weighted: Column) -> None:
         self.by_plugin[plugin] = weighted
         self.total += weighted
 
     def __getitem__(self, name: str) -> NodeScores:
+        if not self._index:
+            self._index = {name: index for index, name in enumerate(self.names)}
         index = self._index[name]
         by_plugin = {plugin: int(column[index]) for plugin, column in self.by_plugin.items()}
         return NodeScores(int(self.total[index]), by_plugin)
@@ -115,10 +126,24 @@ class Framework:
             if point == "score":
                 self.weights = {ref.name: ref.weight or 1 for ref in refs}
         where = f"profile {profile.scheduler_name!r}"
+        # The vectorised forms, worked out once: isinstance on a runtime
+        # protocol costs microseconds, too much to ask every cycle.
+        self._vector_filters = self._names_of(VectorFilterPlugin)
+        self._normalizers = self._names_of(ScoreNormalizer)
+        vector_scores = self._names_of(VectorScorePlugin)
+        vector_normalizers = self._names_of(VectorScoreNormalizer)
+        self._vector_scores = {
+            name
+            for name in vector_scores
+            if name not in self._normalizers or name in vector_normalizers
+        }
         if len(self.points["queueSort"]) != 1:
             raise ConfigError(f"{where}: plugins.queueSort: exactly one plugin is required")
         if not self.points["bind"]:
             raise ConfigError(f"{where}: plugins.bind: at least one plugin is required")
+
+    def _names_of(self, protocol: type) -> set[str]:
+        return {name for name, plugin in self.plugins.items() if isinstance(plugin, protocol)}
 
     # -- the queue -----------------------------------------------------------
 
@@ -169,9 +194,9 @@ class Framework:
         for plugin in self.points["filter"]:
             if plugin.name in state.skip_filter:
                 continue
-            if not isinstance(plugin, VectorFilterPlugin):
+            if plugin.name not in self._vector_filters:
                 return None
-            verdicts = plugin.filter_many(state, pod, table)
+            verdicts = plugin.filter_many(state, pod, table)  # type: ignore[attr-defined]
             if verdicts is None:
                 return None
             passing &= verdicts
@@ -226,19 +251,17 @@ class Framework:
     ) -> ScoreColumns | None:
         """:meth:`run_score` for ``rows`` of ``table`` in one vectorised step per
         plugin; None when a Score that runs has no vectorised form for the pod."""
-        columns = ScoreColumns([table.infos[row].name for row in rows.tolist()], len(rows))
+        columns = ScoreColumns(table, rows)
         for plugin in self.points["score"]:
             if plugin.name in state.skip_score:
                 continue
-            if not isinstance(plugin, VectorScorePlugin):
+            if plugin.name not in self._vector_scores:
                 return None
-            raw = plugin.score_many(state, pod, table, rows)
+            raw = plugin.score_many(state, pod, table, rows)  # type: ignore[attr-defined]
             if raw is None:
                 return None
-            if isinstance(plugin, ScoreNormalizer):
-                if not isinstance(plugin, VectorScoreNormalizer):
-                    return None
-                raw = plugin.normalize_many(state, pod, raw)
+            if plugin.name in self._normalizers:
+                raw = plugin.normalize_many(state, pod, raw)  # type: ignore[attr-defined]
             if raw.size and not (raw.min() >= MIN_NODE_SCORE and raw.max() <= MAX_NODE_SCORE):
                 raise ValueError(f"plugin {plugin.name} returned an invalid score")
             columns.add(plugin.name, raw * self.weights[plugin.name])
