@@ -16,9 +16,10 @@ watch notes when each gets its ``spec.nodeName``. Reported:
   shared, so CPU per pod is steadier than wall-clock figures);
 - the split from the scheduler's own /metrics: PreFilter+Filter,
   PreScore+Score, the whole algorithm, and Bind (the Binding round trip);
-- the floor, measured in the same run: as many pods created (for no
-  scheduler) and then bound by Binding POSTs issued directly from here at
-  the same concurrency: the API's ceiling for what the scheduler does.
+- the floor, measured in the same run: as many pods each created (for no
+  scheduler) and at once bound by a Binding POST issued from here, 64 pods
+  in flight: the API's ceiling for the scheduler's traffic without its
+  decisions; then creates alone and binds alone.
 
 Everything talks to 127.0.0.1 only and stops by itself.
 """
@@ -118,11 +119,12 @@ class BindingWatch:
 
 @dataclasses.dataclass
 class Run:
-    """A timed batch of pods: when each request went out, and the wall time."""
+    """A timed batch of pods: the wall time and, per pod, a time its producer
+    names (when its create went out, or how long its requests took)."""
 
     count: int
     seconds: float
-    sent: dict[str, float]
+    per_pod: dict[str, float]
 
 
 async def create_pods(api: ApiClient, prefix: str, count: int, scheduler: str = "") -> Run:
@@ -140,25 +142,46 @@ async def create_pods(api: ApiClient, prefix: str, count: int, scheduler: str = 
     return Run(count, time.perf_counter() - began, sent)
 
 
+async def bind(api: ApiClient, name: str, node: str) -> None:
+    """POST the Binding of pod ``name`` to ``node``, as the scheduler's binder does."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": name},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+    }
+    await api.request("POST", f"/api/v1/namespaces/{NAMESPACE}/pods/{name}/binding", body=body)
+
+
 async def bind_pods(api: ApiClient, prefix: str, count: int, nodes: int) -> Run:
-    """Bind ``prefix``-N pods round robin over the nodes, as the scheduler's binder would."""
-    sent: dict[str, float] = {}
+    """Bind ``prefix``-N pods round robin over the nodes; per pod, the round trip."""
     latencies: dict[str, float] = {}
 
-    async def bind(index: int) -> None:
-        name = f"{prefix}-{index}"
-        body = {
-            "apiVersion": "v1",
-            "kind": "Binding",
-            "metadata": {"name": name},
-            "target": {"apiVersion": "v1", "kind": "Node", "name": f"hollow-{index % nodes}"},
-        }
-        sent[name] = time.perf_counter()
-        await api.request("POST", f"/api/v1/namespaces/{NAMESPACE}/pods/{name}/binding", body=body)
-        latencies[name] = time.perf_counter() - sent[name]
+    async def bind_one(index: int) -> None:
+        began = time.perf_counter()
+        await bind(api, f"{prefix}-{index}", f"hollow-{index % nodes}")
+        latencies[f"{prefix}-{index}"] = time.perf_counter() - began
 
     began = time.perf_counter()
-    await in_parallel(count, bind)
+    await in_parallel(count, bind_one)
+    return Run(count, time.perf_counter() - began, latencies)
+
+
+async def create_and_bind(api: ApiClient, prefix: str, count: int, nodes: int) -> Run:
+    """Each pod created then bound at once, 64 pods in flight: the scheduler's
+    API traffic without its decisions. Per pod, create sent to bind answered."""
+    latencies: dict[str, float] = {}
+    spec = {**POD_SPEC, "schedulerName": FLOOR_SCHEDULER}
+
+    async def one(index: int) -> None:
+        name = f"{prefix}-{index}"
+        began = time.perf_counter()
+        await api.create(PODS, {"metadata": {"name": name}, "spec": spec}, namespace=NAMESPACE)
+        await bind(api, name, f"hollow-{index % nodes}")
+        latencies[name] = time.perf_counter() - began
+
+    began = time.perf_counter()
+    await in_parallel(count, one)
     return Run(count, time.perf_counter() - began, latencies)
 
 
@@ -245,9 +268,9 @@ async def measure(
         run = await create_pods(api, "measured", pods)
         await watch.wait_for(already + pods)
     after = await scrape(metrics)
-    last = max(watch.bound[name] for name in run.sent)
-    wall = last - min(run.sent.values())
-    latencies = [watch.bound[name] - sent for name, sent in run.sent.items()]
+    last = max(watch.bound[name] for name in run.per_pod)
+    wall = last - min(run.per_pod.values())
+    latencies = [watch.bound[name] - sent for name, sent in run.per_pod.items()]
     print(f"  scheduled {pods:,} pods in {wall:.1f} s: {pods / wall:,.0f} pods/s")
     print(f"  latency (create sent -> binding seen): {latency_text(latencies)}")
     print(f"  CPU ms per pod: {cpu.per_pod(pods)}")
@@ -258,15 +281,20 @@ async def measure(
     ):
         total = sum(after.get(p, (0.0, 0.0))[0] - before.get(p, (0.0, 0.0))[0] for p in points)
         print(f"    {title:24} {total * 1000 / pods:7.3f}")
-    progress(f"floor: creating and binding {pods:,} pods directly")
-    floor_create = await create_pods(api, "floor", pods, scheduler=FLOOR_SCHEDULER)
-    floor_bind = await bind_pods(api, "floor", pods, nodes)
-    floor = floor_create.seconds + floor_bind.seconds
-    bind_latency = latency_text(list(floor_bind.sent.values()))
+    progress(f"floor: {pods:,} pods created and bound directly, then as many of each alone")
+    with Cpu({"apiserver": processes["apiserver"]}) as floor_cpu:
+        both = await create_and_bind(api, "floor", pods, nodes)
     print(
-        f"  floor: create {pods / floor_create.seconds:,.0f} pods/s,"
-        f" bind {pods / floor_bind.seconds:,.0f} binds/s ({bind_latency}),"
-        f" create then bind {pods / floor:,.0f} pods/s"
+        f"  floor, each pod created then bound from here: {pods / both.seconds:,.0f} pods/s"
+        f"   {latency_text(list(both.per_pod.values()))}"
+    )
+    print(f"    CPU ms per pod: {floor_cpu.per_pod(pods)}")
+    created = await create_pods(api, "unbound", pods, scheduler=FLOOR_SCHEDULER)
+    bound = await bind_pods(api, "unbound", pods, nodes)
+    print(
+        f"  floor, creates alone: {pods / created.seconds:,.0f} pods/s;"
+        f" binds alone: {pods / bound.seconds:,.0f} binds/s"
+        f"   {latency_text(list(bound.per_pod.values()))}"
     )
 
 
@@ -283,6 +311,7 @@ async def run(nodes: int, init_pods: int, pods: int) -> None:
             progress("starting the scheduler")
             scheduler, metrics = await start_scheduler(kubeconfig, directory)
             started.append(scheduler)
+            progress(f"scheduler pid {scheduler.process.pid} (for py-spy)")
             processes = {"scheduler": scheduler, "apiserver": server, "hollow": hollow}
             async with ApiClient(dataclasses.replace(load_config(kubeconfig), qps=0)) as api:
                 await api.create(NAMESPACES, {"metadata": {"name": NAMESPACE}})

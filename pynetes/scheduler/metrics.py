@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pynetes.scheduler.framework.status import Status
+from pynetes.scheduler.framework.status import Code, Status
 
 SCHEDULED = "scheduled"
 UNSCHEDULABLE = "unschedulable"
@@ -78,9 +78,14 @@ class SchedulerMetrics:
         self.extension_point_duration.labels(point, status_label(status), profile).observe(seconds)
 
 
+#: Upstream's Code.String(): "Success", "Unschedulable", "UnschedulableAndUnresolvable"...
+_STATUS_LABELS = {
+    code: "".join(word.capitalize() for word in code.name.split("_")) for code in Code
+}
+
+
 def status_label(status: Status) -> str:
-    """Upstream's Code.String(): "Success", "Unschedulable", "UnschedulableAndUnresolvable"..."""
-    return "".join(word.capitalize() for word in status.code.name.split("_"))
+    return _STATUS_LABELS[status.code]
 
 
 class _PendingPods(Collector):

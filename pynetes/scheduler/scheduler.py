@@ -111,6 +111,8 @@ class Scheduler:
         self._clock = clock
         self._informers = SharedInformerFactory(client)
         self._binding_tasks: set[asyncio.Task[None]] = set()
+        #: Set once the informers' caches are synced and scheduling begins.
+        self.synced = asyncio.Event()
 
     # -- running -------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class Scheduler:
         try:
             await self._informers.wait_for_cache_sync()
             log.info("caches synced; scheduling for %s", ", ".join(self.frameworks))
+            self.synced.set()
             while await self.schedule_one():
                 pass
         finally:
