@@ -14,6 +14,8 @@ watch notes when each gets its ``spec.nodeName``. Reported:
   latency from its create request to its binding seen on the watch (p50/p99);
 - CPU per pod of the scheduler, API server and hollow process (the machine is
   shared, so CPU per pod is steadier than wall-clock figures);
+- first, the scheduler's own ceiling: as many cycles (snapshot, filter,
+  score, assume) in the benchmark's process over the same nodes, no API;
 - the split from the scheduler's own /metrics: PreFilter+Filter,
   PreScore+Score, the whole algorithm, and Bind (the Binding round trip);
 - the floor, measured in the same run: as many pods each created (for no
@@ -33,8 +35,9 @@ import dataclasses
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -46,6 +49,16 @@ from bench.hollow import NAMESPACES, PODS, in_parallel, start_apiserver, start_h
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
+from pynetes.hollow.spec import generate_node_specs
+from pynetes.hollow.status import node_object
+from pynetes.scheduler.algorithm import Algorithm
+from pynetes.scheduler.cache import SchedulerCache
+from pynetes.scheduler.config import SchedulerConfiguration
+from pynetes.scheduler.framework.cycle_state import CycleState
+from pynetes.scheduler.framework.interface import Handle
+from pynetes.scheduler.framework.runtime import Framework
+from pynetes.scheduler.framework.snapshot import Snapshot
+from pynetes.scheduler.plugins.registry import in_tree_registry
 
 Object = dict[str, Any]
 
@@ -248,6 +261,34 @@ class Cpu:
         return ", ".join(f"{name} {used * 1000 / pods:.2f}" for name, used in self.used.items())
 
 
+def decisions(nodes: int, pods: int) -> None:
+    """The scheduler's own ceiling: ``pods`` cycles (snapshot, filter, score,
+    assume) in this process over ``nodes`` hollow Nodes, no API at all."""
+    specs = generate_node_specs(nodes, zones=["a", "b", "c"], cpu="4", memory="32Gi", pods="110")
+    now = datetime.now(UTC)
+    cache = SchedulerCache()
+    for spec in specs:
+        cache.add_node(node_object(spec, "127.0.0.1", now))
+    config = SchedulerConfiguration()
+    # The binder keeps the client but nothing here binds: no request is sent.
+    framework = Framework(
+        config.profiles[0], in_tree_registry(), Handle(cast(ApiClient, object()), Snapshot)
+    )
+    snapshot, algorithm = Snapshot(), Algorithm()
+    began = time.process_time()
+    for index in range(pods):
+        pod = {"metadata": {"name": f"d-{index}", "namespace": NAMESPACE, "uid": f"d-{index}"}}
+        pod["spec"] = POD_SPEC
+        cache.update_snapshot(snapshot)
+        outcome = algorithm.schedule(framework, CycleState(), pod, snapshot, 0)
+        cache.assume_pod(pod, outcome.node or "")
+    cpu = (time.process_time() - began) / pods
+    print(
+        f"  scheduler alone, in this process without the API: {cpu * 1000:.3f} CPU ms per pod"
+        f" ({1 / cpu:,.0f} decisions/s on one CPU)"
+    )
+
+
 def latency_text(latencies: list[float]) -> str:
     p50, p99 = percentiles(latencies, 0.5, 0.99)
     return f"p50 {p50 * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms"
@@ -300,6 +341,7 @@ async def measure(
 
 async def run(nodes: int, init_pods: int, pods: int) -> None:
     print(f"SchedulingBasic: {nodes:,} nodes, {init_pods:,} init pods, {pods:,} measured pods")
+    decisions(nodes, init_pods + pods)
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         server, kubeconfig = await start_apiserver(directory)
