@@ -172,10 +172,6 @@ class Algorithm:
         if not status.is_success:
             return Outcome(None, diagnosis, error=status.message)
         columns = framework.run_score_many(state, pod, snapshot.table(), rows)
-        if columns is None:
-            scores = framework.run_score(state, pod, feasible)
-            self._timed("Score", st.success(), profile, began)
-            return Outcome(self._select(scores), diagnosis, scores)
         self._timed("Score", st.success(), profile, began)
         return Outcome(self._select_column(columns), diagnosis, columns)
 

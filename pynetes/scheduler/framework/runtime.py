@@ -233,9 +233,7 @@ class Framework:
         for plugin in self.points["score"]:
             if plugin.name in state.skip_score:
                 continue
-            raw = {node.name: plugin.score(state, pod, node) for node in nodes}  # type: ignore[attr-defined]
-            if isinstance(plugin, ScoreNormalizer):
-                plugin.normalize_scores(state, pod, raw)
+            raw = self._scores_one_by_one(state, pod, plugin, nodes)
             weight = self.weights[plugin.name]
             for name, value in raw.items():
                 if not MIN_NODE_SCORE <= value <= MAX_NODE_SCORE:
@@ -248,24 +246,42 @@ class Framework:
 
     def run_score_many(
         self, state: CycleState, pod: Object, table: NodeTable, rows: Rows
-    ) -> ScoreColumns | None:
-        """:meth:`run_score` for ``rows`` of ``table`` in one vectorised step per
-        plugin; None when a Score that runs has no vectorised form for the pod."""
+    ) -> ScoreColumns:
+        """:meth:`run_score` for ``rows`` of ``table``: one vectorised step per
+        plugin that has one for the pod, node by node for the others."""
         columns = ScoreColumns(table, rows)
         for plugin in self.points["score"]:
             if plugin.name in state.skip_score:
                 continue
-            if plugin.name not in self._vector_scores:
-                return None
-            raw = plugin.score_many(state, pod, table, rows)  # type: ignore[attr-defined]
+            raw = self._scores_at_once(state, pod, plugin, table, rows)
             if raw is None:
-                return None
-            if plugin.name in self._normalizers:
-                raw = plugin.normalize_many(state, pod, raw)  # type: ignore[attr-defined]
+                nodes = [table.infos[row] for row in rows.tolist()]
+                by_name = self._scores_one_by_one(state, pod, plugin, nodes)
+                raw = np.array([by_name[node.name] for node in nodes], dtype=np.int64)
             if raw.size and not (raw.min() >= MIN_NODE_SCORE and raw.max() <= MAX_NODE_SCORE):
                 raise ValueError(f"plugin {plugin.name} returned an invalid score")
             columns.add(plugin.name, raw * self.weights[plugin.name])
         return columns
+
+    def _scores_at_once(
+        self, state: CycleState, pod: Object, plugin: Plugin, table: NodeTable, rows: Rows
+    ) -> Column | None:
+        """``plugin``'s normalized scores of ``rows`` in one step, if it can."""
+        if plugin.name not in self._vector_scores:
+            return None
+        raw = plugin.score_many(state, pod, table, rows)  # type: ignore[attr-defined]
+        if raw is not None and plugin.name in self._normalizers:
+            raw = plugin.normalize_many(state, pod, raw)  # type: ignore[attr-defined]
+        return raw
+
+    def _scores_one_by_one(
+        self, state: CycleState, pod: Object, plugin: Plugin, nodes: list[NodeInfo]
+    ) -> dict[str, int]:
+        """``plugin``'s normalized scores of ``nodes``, by node name."""
+        raw = {node.name: plugin.score(state, pod, node) for node in nodes}  # type: ignore[attr-defined]
+        if plugin.name in self._normalizers:
+            plugin.normalize_scores(state, pod, raw)  # type: ignore[attr-defined]
+        return raw
 
     # -- reserving and binding -----------------------------------------------
 

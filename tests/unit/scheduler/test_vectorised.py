@@ -1,8 +1,10 @@
 """The vectorised filter and score path makes the plain path's decisions.
 
 Random clusters (cordoned, tainted, full and busy nodes) and pods (requests,
-best-effort, tolerations, a named node) are scheduled both ways; everything
-but the draw among equally scored nodes must agree.
+best-effort, tolerations, preferred node affinity, a named node) are
+scheduled both ways, with Score plugins that have a vectorised form and
+some that score node by node beside them; everything but the draw among
+equally scored nodes must agree.
 """
 
 import random
@@ -21,21 +23,27 @@ from pynetes.scheduler.framework.node_table import NodeTable
 from pynetes.scheduler.framework.runtime import Framework, ScoreColumns
 from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.plugins.registry import in_tree_registry
-from tests.unit.scheduler.builders import node, pod
+from tests.unit.scheduler.builders import expression, node, pod
 
 HEADER = {"apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration"}
-MOST_ALLOCATED = {
-    "profiles": [
-        {
-            "pluginConfig": [
-                {
-                    "name": "NodeResourcesFit",
-                    "args": {"scoringStrategy": {"type": "MostAllocated"}},
-                }
-            ]
-        }
-    ]
-}
+
+
+def strategy(scoring: dict[str, Any]) -> dict[str, Any]:
+    """A profile whose NodeResourcesFit scores with ``scoring``."""
+    args = {"scoringStrategy": scoring}
+    return {"profiles": [{"pluginConfig": [{"name": "NodeResourcesFit", "args": args}]}]}
+
+
+MOST_ALLOCATED = strategy({"type": "MostAllocated"})
+#: No vectorised form: NodeResourcesFit scores node by node beside the others.
+RATIO = strategy(
+    {
+        "type": "RequestedToCapacityRatio",
+        "requestedToCapacityRatio": {
+            "shape": [{"utilization": 0, "score": 0}, {"utilization": 100, "score": 10}]
+        },
+    }
+)
 
 
 def framework(document: dict[str, Any]) -> Framework:
@@ -49,6 +57,7 @@ def random_node(rng: random.Random, index: int) -> NodeInfo:
         memory=rng.choice(["1Gi", "4Gi", "32Gi"]),
         pods=rng.choice(["2", "110"]),
     )
+    built.label("zone", rng.choice(["a", "b"]))
     if rng.random() < 0.1:
         built.unschedulable()
     if rng.random() < 0.15:
@@ -72,6 +81,8 @@ def random_pod(rng: random.Random, nodes: int) -> dict[str, Any]:
         built.toleration("gpu", "yes", "NoSchedule")
     if rng.random() < 0.3:
         built.toleration("spot", effect="PreferNoSchedule")
+    if rng.random() < 0.3:  # NodeAffinity scores, node by node
+        built.preferred_affinity(rng.randrange(1, 100), expression("zone", "In", "a"))
     if rng.random() < 0.05:
         built.node_name(f"n{rng.randrange(nodes)}")
     return built.build()
@@ -85,7 +96,7 @@ def verdicts(outcome: Outcome) -> dict[str, tuple[int, list[str], str]]:
 
 
 @pytest.mark.parametrize("seed", range(25))
-@pytest.mark.parametrize("document", [{}, MOST_ALLOCATED], ids=["least", "most"])
+@pytest.mark.parametrize("document", [{}, MOST_ALLOCATED, RATIO], ids=["least", "most", "ratio"])
 def test_same_decisions_as_node_by_node(seed: int, document: dict[str, Any], monkeypatch):
     rng = random.Random(seed)
     snapshot = Snapshot([random_node(rng, index) for index in range(rng.choice([5, 150, 300]))])
