@@ -118,12 +118,12 @@ class Algorithm:
         if not status.is_success:
             diagnosis.pre_filter = status
             return Outcome(None, diagnosis)
-        passing = None
+        verdicts = None
         if result.node_names is None:
-            passing = framework.run_filter_many(state, pod, snapshot.table())
-        if passing is not None:
+            verdicts = framework.run_filter_many(state, pod, snapshot.table())
+        if verdicts is not None:
             return self._schedule_vectorised(
-                framework, state, pod, snapshot, passing, diagnosis, percentage, began
+                framework, state, pod, snapshot, verdicts, diagnosis, percentage, began
             )
         feasible = self._filter(
             framework, state, pod, nodes, result.node_names, diagnosis, percentage
@@ -148,7 +148,7 @@ class Algorithm:
         state: CycleState,
         pod: Object,
         snapshot: Snapshot,
-        passing: Mask,
+        verdicts: tuple[Mask, frozenset[str]],
         diagnosis: Diagnosis,
         percentage: int,
         began: float,
@@ -158,7 +158,13 @@ class Algorithm:
         node; only ties are broken with a different draw of the random source."""
         profile = framework.profile_name
         nodes = snapshot.list()
-        rows = self._feasible_rows(framework, state, pod, nodes, passing, diagnosis, percentage)
+        passing, rest = verdicts
+        if rest:
+            rows = self._feasible_rows_mixed(
+                framework, state, pod, nodes, passing, rest, diagnosis, percentage
+            )
+        else:
+            rows = self._feasible_rows(framework, state, pod, nodes, passing, diagnosis, percentage)
         began = self._timed(
             "Filter", st.success() if len(rows) else st.unschedulable(), profile, began
         )
@@ -202,6 +208,41 @@ class Algorithm:
         self._next_start = (self._next_start + processed) % count
         diagnosis.evaluated = processed
         return rows
+
+    def _feasible_rows_mixed(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: Object,
+        nodes: list[NodeInfo],
+        passing: Mask,
+        rest: frozenset[str],
+        diagnosis: Diagnosis,
+        percentage: int,
+    ) -> Rows:
+        """:meth:`_filter` when some Filters judged every node at once and the
+        ``rest`` must go node by node: a node they passed runs only the rest;
+        a node they rejected runs every Filter, for its exact status."""
+        count = len(nodes)
+        wanted = feasible_nodes_to_find(count, percentage)
+        verdicts = passing.tolist()
+        feasible: list[int] = []
+        processed = 0
+        for offset in range(count):
+            row = (self._next_start + offset) % count
+            processed += 1
+            node = nodes[row]
+            only = rest if verdicts[row] else None
+            status = framework.run_filter(state, pod, node, only)
+            if not status.is_success:
+                diagnosis.statuses[node.name] = status
+                continue
+            feasible.append(row)
+            if len(feasible) >= wanted:
+                break
+        self._next_start = (self._next_start + processed) % count
+        diagnosis.evaluated = processed
+        return np.array(feasible, dtype=np.intp)
 
     def _select_column(self, columns: ScoreColumns) -> str:
         """The highest total; ties broken uniformly at random."""

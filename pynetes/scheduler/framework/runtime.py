@@ -177,30 +177,47 @@ class Framework:
                 names = result.node_names if names is None else names & result.node_names
         return PreFilterResult(names), st.success()
 
-    def run_filter(self, state: CycleState, pod: Object, node: NodeInfo) -> Status:
+    def run_filter(
+        self,
+        state: CycleState,
+        pod: Object,
+        node: NodeInfo,
+        only: frozenset[str] | None = None,
+    ) -> Status:
+        """Every Filter that runs this cycle (those in ``only``, if given) until
+        one rejects ``node``."""
         for plugin in self.points["filter"]:
-            if plugin.name in state.skip_filter:
+            if plugin.name in state.skip_filter or (only is not None and plugin.name not in only):
                 continue
             status = plugin.filter(state, pod, node)  # type: ignore[attr-defined]
             if not status.is_success:
                 return status.with_plugin(plugin.name)
         return st.success()
 
-    def run_filter_many(self, state: CycleState, pod: Object, table: NodeTable) -> Mask | None:
-        """Whether each row passes every Filter, in one vectorised step per plugin;
-        None when a Filter that runs this cycle has no vectorised form for the pod
-        (then :meth:`run_filter` judges node by node)."""
+    def run_filter_many(
+        self, state: CycleState, pod: Object, table: NodeTable
+    ) -> tuple[Mask, frozenset[str]] | None:
+        """Whether each row passes the Filters that have a vectorised form for
+        the pod (one step each), and the names of the running Filters that
+        have none: :meth:`run_filter` with ``only`` those must still pass a
+        row. None when no running Filter has a vectorised form."""
         passing: Mask = np.ones(len(table), dtype=np.bool_)
+        rest: set[str] = set()
+        running = 0
         for plugin in self.points["filter"]:
             if plugin.name in state.skip_filter:
                 continue
-            if plugin.name not in self._vector_filters:
-                return None
-            verdicts = plugin.filter_many(state, pod, table)  # type: ignore[attr-defined]
+            running += 1
+            verdicts = None
+            if plugin.name in self._vector_filters:
+                verdicts = plugin.filter_many(state, pod, table)  # type: ignore[attr-defined]
             if verdicts is None:
-                return None
-            passing &= verdicts
-        return passing
+                rest.add(plugin.name)
+            else:
+                passing &= verdicts
+        if rest and len(rest) == running:
+            return None
+        return passing, frozenset(rest)
 
     async def run_post_filter(
         self, state: CycleState, pod: Object, statuses: dict[str, Status]

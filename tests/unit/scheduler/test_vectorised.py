@@ -2,8 +2,8 @@
 
 Random clusters (cordoned, tainted, full and busy nodes) and pods (requests,
 best-effort, tolerations, preferred node affinity, a named node) are
-scheduled both ways, with Score plugins that have a vectorised form and
-some that score node by node beside them; everything but the draw among
+scheduled both ways, with Filter and Score plugins that have a vectorised
+form and some that go node by node beside them; everything but the draw among
 equally scored nodes must agree.
 """
 
@@ -81,6 +81,8 @@ def random_pod(rng: random.Random, nodes: int) -> dict[str, Any]:
         built.toleration("gpu", "yes", "NoSchedule")
     if rng.random() < 0.3:
         built.toleration("spot", effect="PreferNoSchedule")
+    if rng.random() < 0.2:  # NodeAffinity filters, node by node
+        built.node_selector(zone="b")
     if rng.random() < 0.3:  # NodeAffinity scores, node by node
         built.preferred_affinity(rng.randrange(1, 100), expression("zone", "In", "a"))
     if rng.random() < 0.05:
