@@ -67,10 +67,15 @@ async def start_apiserver(directory: Path) -> tuple[ServerProcess, Path]:
     return server, config
 
 
-async def start_hollow(config: Path, nodes: int, log: Path) -> tuple[ServerProcess, float]:
-    """The hollow process, once it reports every node registered, and how long that took."""
+async def start_hollow(
+    config: Path, nodes: int, log: Path, extra: tuple[str, ...] = ()
+) -> tuple[ServerProcess, float]:
+    """The hollow process, once it reports every node registered, and how long that took.
+
+    ``extra``: further ``pynetes hollow-nodes`` flags (capacity, labels...).
+    """
     command = [sys.executable, "-m", "pynetes", "hollow-nodes", "--kubeconfig", str(config)]
-    command += ["--count", str(nodes), "--zones", "a,b,c"]
+    command += ["--count", str(nodes), "--zones", "a,b,c", *extra]
     began = time.perf_counter()
     with log.open("ab") as output:
         process = await asyncio.create_subprocess_exec(

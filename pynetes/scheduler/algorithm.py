@@ -11,19 +11,27 @@ explaining decisions afterwards.
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from pynetes.scheduler.framework import status as st
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.node_info import NodeInfo
-from pynetes.scheduler.framework.runtime import Framework, NodeScores
+from pynetes.scheduler.framework.node_table import Mask, Rows
+from pynetes.scheduler.framework.runtime import Framework, NodeScores, ScoreColumns
 from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.framework.status import Status
 from pynetes.scheduler.nominator import nominated_node_name
 
 Object = dict[str, Any]
+
+#: Told how long each extension point took: (point, status, profile, seconds).
+Observer = Callable[[str, Status, str, float], None]
 
 #: Upstream's minFeasibleNodesToFind and minFeasibleNodesPercentageToFind.
 MIN_FEASIBLE_NODES_TO_FIND = 100
@@ -70,16 +78,25 @@ class Outcome:
 
     node: str | None
     diagnosis: Diagnosis
-    scores: dict[str, NodeScores] = field(default_factory=dict)
+    scores: Mapping[str, NodeScores] = field(default_factory=dict)
     error: str = ""
 
 
-class Algorithm:
-    """Remembers where the last search stopped; one per scheduler."""
+def _ignore(_point: str, _status: Status, _profile: str, _seconds: float) -> None:
+    pass
 
-    def __init__(self, rng: random.Random | None = None) -> None:
+
+class Algorithm:
+    """Remembers where the last search stopped; one per scheduler.
+
+    ``observe`` is told the duration of PreFilter, Filter (the whole loop),
+    PreScore and Score in each cycle, for the extension point metrics.
+    """
+
+    def __init__(self, rng: random.Random | None = None, observe: Observer = _ignore) -> None:
         self._next_start = 0
         self._random = rng or random.Random()
+        self._observe = observe
 
     def schedule(
         self,
@@ -93,23 +110,40 @@ class Algorithm:
         if not nodes:
             return Outcome(None, Diagnosis(), error=NO_NODES_AVAILABLE)
         diagnosis = Diagnosis()
+        profile = framework.profile_name
+        began = time.perf_counter()
         result, status = framework.run_pre_filter(state, pod, nodes)
+        began = self._timed("PreFilter", status, profile, began)
         if status.code == st.Code.ERROR:
             return Outcome(None, diagnosis, error=status.message)
         if not status.is_success:
             diagnosis.pre_filter = status
             return Outcome(None, diagnosis)
-        feasible = self._nominated_node(framework, state, pod, snapshot) or self._filter(
-            framework, state, pod, nodes, result.node_names, diagnosis, percentage
-        )
+        feasible = self._nominated_node(framework, state, pod, snapshot)
+        if not feasible:
+            # Pods nominated by preemption count on their nodes only node by node.
+            verdicts = None
+            if result.node_names is None and not framework.nominator:
+                verdicts = framework.run_filter_many(state, pod, snapshot.table())
+            if verdicts is not None:
+                return self._schedule_vectorised(
+                    framework, state, pod, snapshot, verdicts, diagnosis, percentage, began
+                )
+            feasible = self._filter(
+                framework, state, pod, nodes, result.node_names, diagnosis, percentage
+            )
+        filtered = st.success() if feasible else st.unschedulable()
+        began = self._timed("Filter", filtered, profile, began)
         if not feasible:
             return Outcome(None, diagnosis)
         if len(feasible) == 1:
             return Outcome(feasible[0].name, diagnosis)
         status = framework.run_pre_score(state, pod, feasible)
+        began = self._timed("PreScore", status, profile, began)
         if not status.is_success:
             return Outcome(None, diagnosis, error=status.message)
         scores = framework.run_score(state, pod, feasible)
+        self._timed("Score", st.success(), profile, began)
         return Outcome(self._select(scores), diagnosis, scores)
 
     @staticmethod
@@ -124,6 +158,119 @@ class Algorithm:
             return []
         status = framework.run_filter_with_nominated_pods(state, pod, node)
         return [node] if status.is_success else []
+
+    def _schedule_vectorised(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: Object,
+        snapshot: Snapshot,
+        verdicts: tuple[Mask, frozenset[str]],
+        diagnosis: Diagnosis,
+        percentage: int,
+        began: float,
+    ) -> Outcome:
+        """:meth:`schedule` once every Filter judged every node in one step:
+        the same nodes are found feasible, evaluated and scored as node by
+        node; only ties are broken with a different draw of the random source."""
+        profile = framework.profile_name
+        nodes = snapshot.list()
+        passing, rest = verdicts
+        if rest:
+            rows = self._feasible_rows_mixed(
+                framework, state, pod, nodes, passing, rest, diagnosis, percentage
+            )
+        else:
+            rows = self._feasible_rows(framework, state, pod, nodes, passing, diagnosis, percentage)
+        began = self._timed(
+            "Filter", st.success() if len(rows) else st.unschedulable(), profile, began
+        )
+        if not len(rows):
+            return Outcome(None, diagnosis)
+        if len(rows) == 1:
+            return Outcome(nodes[int(rows[0])].name, diagnosis)
+        feasible = list(map(nodes.__getitem__, rows.tolist()))
+        status = framework.run_pre_score(state, pod, feasible)
+        began = self._timed("PreScore", status, profile, began)
+        if not status.is_success:
+            return Outcome(None, diagnosis, error=status.message)
+        columns = framework.run_score_many(state, pod, snapshot.table(), rows)
+        self._timed("Score", st.success(), profile, began)
+        return Outcome(self._select_column(columns), diagnosis, columns)
+
+    def _feasible_rows(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: Object,
+        nodes: list[NodeInfo],
+        passing: Mask,
+        diagnosis: Diagnosis,
+        percentage: int,
+    ) -> Rows:
+        """:meth:`_filter` given every node's verdict: the first wanted passing
+        rows from the rotating start; the rejected nodes among those evaluated
+        get their status from the per-node filters, for the diagnosis."""
+        count = len(nodes)
+        wanted = feasible_nodes_to_find(count, percentage)
+        order = (np.arange(count) + self._next_start) % count
+        rows = order[passing[order]]
+        processed = count
+        if len(rows) >= wanted:
+            rows = rows[:wanted]
+            processed = (int(rows[-1]) - self._next_start) % count + 1
+        evaluated = order[:processed]
+        for row in evaluated[~passing[evaluated]].tolist():
+            diagnosis.statuses[nodes[row].name] = framework.run_filter(state, pod, nodes[row])
+        self._next_start = (self._next_start + processed) % count
+        diagnosis.evaluated = processed
+        return rows
+
+    def _feasible_rows_mixed(
+        self,
+        framework: Framework,
+        state: CycleState,
+        pod: Object,
+        nodes: list[NodeInfo],
+        passing: Mask,
+        rest: frozenset[str],
+        diagnosis: Diagnosis,
+        percentage: int,
+    ) -> Rows:
+        """:meth:`_filter` when some Filters judged every node at once and the
+        ``rest`` must go node by node: a node they passed runs only the rest;
+        a node they rejected runs every Filter, for its exact status."""
+        count = len(nodes)
+        wanted = feasible_nodes_to_find(count, percentage)
+        verdicts = passing.tolist()
+        feasible: list[int] = []
+        processed = 0
+        for offset in range(count):
+            row = (self._next_start + offset) % count
+            processed += 1
+            node = nodes[row]
+            only = rest if verdicts[row] else None
+            status = framework.run_filter(state, pod, node, only)
+            if not status.is_success:
+                diagnosis.statuses[node.name] = status
+                continue
+            feasible.append(row)
+            if len(feasible) >= wanted:
+                break
+        self._next_start = (self._next_start + processed) % count
+        diagnosis.evaluated = processed
+        return np.array(feasible, dtype=np.intp)
+
+    def _select_column(self, columns: ScoreColumns) -> str:
+        """The highest total; ties broken uniformly at random."""
+        best = np.flatnonzero(columns.total == columns.total.max())
+        return columns.name(int(best[self._random.randrange(len(best))]))
+
+    def _timed(self, point: str, status: Status, profile: str, began: float) -> float:
+        """Report the time since ``began`` for ``point``; returns now, the next start."""
+        now = time.perf_counter()
+        self._observe(point, status, profile, now - began)
+        return now
 
     def _filter(
         self,

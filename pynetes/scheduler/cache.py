@@ -5,7 +5,9 @@ Assuming a pod as soon as a node is chosen lets the next cycle count its
 requests while the Binding is still in flight; when the informer delivers the
 bound pod the assumption is confirmed, and if the bind fails it is forgotten.
 :meth:`update_snapshot` copies only the node infos that changed since the
-last snapshot (their generation moved), so a cycle's snapshot is cheap.
+last update of the same snapshot (the cache notes which nodes it touched), so
+a cycle's snapshot costs O(changed nodes), not O(nodes): at 5,000 nodes a
+walk over every node would cost more than the cycle's filtering.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ class SchedulerCache:
         self._pods: dict[str, Object] = {}
         self._assumed: set[str] = set()
         self.images = ImageStates()
+        #: Names touched since the last update, in the order first touched (a
+        #: dict, so nodes enter a snapshot in a deterministic order).
+        self._dirty: dict[str, None] = {}
+        self._synced: Snapshot | None = None
 
     # -- nodes ---------------------------------------------------------------
 
@@ -44,6 +50,7 @@ class SchedulerCache:
         self.images.remove_node(info.node)
         info.set_node(node)
         info.image_states = self.images.add_node(node)
+        self._touch(node["metadata"]["name"])
 
     def update_node(self, node: Object) -> None:
         self.add_node(node)
@@ -56,6 +63,7 @@ class SchedulerCache:
             return
         self.images.remove_node(info.node)
         info.image_states = {}
+        self._touch(name)
         if info.pods:
             info.node = None
             info.generation = next_generation()
@@ -111,25 +119,32 @@ class SchedulerCache:
     def update_snapshot(self, snapshot: Snapshot) -> None:
         """Bring ``snapshot`` up to date: copy changed node infos, drop gone nodes.
 
+        Only the nodes touched since this snapshot's last update are looked
+        at; a snapshot this cache did not update last is rebuilt whole.
         Infos without a Node (pods whose node was deleted) are left out:
         nothing can be scheduled there.
         """
-        for name in [name for name in snapshot.node_infos if name not in self._live()]:
-            del snapshot.node_infos[name]
-        for name, info in self._nodes.items():
-            if info.node is None:
+        if snapshot is not self._synced:
+            snapshot.clear()
+            self._dirty = dict.fromkeys(self._nodes)
+            self._synced = snapshot
+        for name in self._dirty:
+            info = self._nodes.get(name)
+            if info is None or info.node is None:
+                snapshot.remove(name)
                 continue
             held = snapshot.node_infos.get(name)
             if held is None or held.generation != info.generation:
-                snapshot.node_infos[name] = info.copy()
+                snapshot.put(info.copy())
+        self._dirty.clear()
 
     def node_count(self) -> int:
         return sum(1 for info in self._nodes.values() if info.node is not None)
 
     # -- internals -----------------------------------------------------------
 
-    def _live(self) -> set[str]:
-        return {name for name, info in self._nodes.items() if info.node is not None}
+    def _touch(self, name: str) -> None:
+        self._dirty[name] = None
 
     def _info(self, name: str) -> NodeInfo:
         info = self._nodes.get(name)
@@ -140,8 +155,8 @@ class SchedulerCache:
     def _add(self, pod: Object) -> None:
         node_name = assigned_node(pod)
         self._pods[pod_key(pod)] = pod
-        info = self._info(node_name)
-        info.add_pod(pod)
+        self._info(node_name).add_pod(pod)
+        self._touch(node_name)
 
     def _remove(self, pod: Object) -> None:
         self._pods.pop(pod_key(pod), None)
@@ -149,5 +164,6 @@ class SchedulerCache:
         if info is None:
             return
         info.remove_pod(pod)
+        self._touch(assigned_node(pod))
         if info.node is None and not info.pods:
             del self._nodes[assigned_node(pod)]

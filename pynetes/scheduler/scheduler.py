@@ -21,7 +21,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ from pynetes.scheduler.framework.queued_pod_info import QueuedPodInfo
 from pynetes.scheduler.framework.registry import Registry
 from pynetes.scheduler.framework.runtime import Framework
 from pynetes.scheduler.framework.snapshot import Snapshot
+from pynetes.scheduler.framework.status import Status
 from pynetes.scheduler.metrics import ERROR, SCHEDULED, UNSCHEDULABLE, SchedulerMetrics
 from pynetes.scheduler.nominator import Nominator, nominated_node_name
 from pynetes.scheduler.plugins.registry import in_tree_registry
@@ -139,10 +140,12 @@ class Scheduler:
             call_later=call_later,
         )
         self.metrics = SchedulerMetrics(self.queue.pending)
-        self.algorithm = Algorithm(rng)
+        self.algorithm = Algorithm(rng, self.metrics.observe_extension_point)
         self.decisions = DecisionLog(clock=clock)
         self._clock = clock
         self._binding_tasks: set[asyncio.Task[None]] = set()
+        #: Set once the informers' caches are synced and scheduling begins.
+        self.synced = asyncio.Event()
 
     # -- running -------------------------------------------------------------
 
@@ -158,6 +161,7 @@ class Scheduler:
         try:
             await self._informers.wait_for_cache_sync()
             log.info("caches synced; scheduling for %s", ", ".join(self.frameworks))
+            self.synced.set()
             while await self.schedule_one():
                 pass
         finally:
@@ -189,6 +193,7 @@ class Scheduler:
         except Exception as error:
             log.exception("scheduling %s failed", _describe(pod))
             outcome = Outcome(None, Diagnosis(), error=str(error))
+        self.metrics.algorithm_duration.observe(self._clock() - started)
         if outcome.node is None:
             await self._on_failure(framework, state, info, outcome, cycle, started)
             return True
@@ -219,9 +224,13 @@ class Scheduler:
         started: float,
     ) -> None:
         node = outcome.node or ""
-        status = await framework.run_pre_bind(state, assumed, node)
+        status = await self._timed_point(
+            "PreBind", framework, framework.run_pre_bind(state, assumed, node)
+        )
         if status.is_success:
-            status = await framework.run_bind(state, assumed, node)
+            status = await self._timed_point(
+                "Bind", framework, framework.run_bind(state, assumed, node)
+            )
         if not status.is_success:
             framework.run_unreserve(state, assumed, node)
             self.cache.forget_pod(assumed)
@@ -234,6 +243,17 @@ class Scheduler:
             info.pod, NORMAL, "Scheduled", f"Successfully assigned {_describe(info.pod)} to {node}"
         )
         await framework.run_post_bind(state, assumed, node)
+
+    async def _timed_point(
+        self, point: str, framework: Framework, run: Awaitable[Status]
+    ) -> Status:
+        """``run``'s status, its duration observed as the extension point ``point``."""
+        began = time.perf_counter()
+        status = await run
+        self.metrics.observe_extension_point(
+            point, status, framework.profile_name, time.perf_counter() - began
+        )
+        return status
 
     # -- failures ------------------------------------------------------------
 

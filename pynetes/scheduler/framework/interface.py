@@ -21,6 +21,7 @@ from pynetes.client.events import EventRecorder
 from pynetes.client.rest import ApiClient
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.node_info import NodeInfo, PodInfo
+from pynetes.scheduler.framework.node_table import Column, Mask, NodeTable, Rows
 from pynetes.scheduler.framework.queued_pod_info import QueuedPodInfo
 from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.framework.status import Status
@@ -142,6 +143,13 @@ class FilterPlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class VectorFilterPlugin(Plugin, Protocol):
+    def filter_many(self, state: CycleState, pod: Object, table: NodeTable) -> Mask | None:
+        """For every row of ``table``, exactly whether :meth:`FilterPlugin.filter`
+        succeeds; None when this pod needs the per-node path."""
+
+
+@runtime_checkable
 class PostFilterPlugin(Plugin, Protocol):
     async def post_filter(
         self, state: CycleState, pod: Object, statuses: dict[str, Status]
@@ -159,6 +167,22 @@ class PreScorePlugin(Plugin, Protocol):
 class ScorePlugin(Plugin, Protocol):
     def score(self, state: CycleState, pod: Object, node: NodeInfo) -> int:
         """A raw score for ``node``; in [0, MAX_NODE_SCORE] unless normalized."""
+
+
+@runtime_checkable
+class VectorScorePlugin(Plugin, Protocol):
+    def score_many(
+        self, state: CycleState, pod: Object, table: NodeTable, rows: Rows
+    ) -> Column | None:
+        """Exactly :meth:`ScorePlugin.score` for each of ``rows``; None when this
+        pod needs the per-node path. A ScoreNormalizer must also be a
+        :class:`VectorScoreNormalizer`."""
+
+
+@runtime_checkable
+class VectorScoreNormalizer(Plugin, Protocol):
+    def normalize_many(self, state: CycleState, pod: Object, scores: Column) -> Column:
+        """What :meth:`ScoreNormalizer.normalize_scores` makes of ``scores``."""
 
 
 @runtime_checkable

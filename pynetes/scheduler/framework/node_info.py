@@ -79,13 +79,12 @@ class NodeInfo:
     #: the cache replaces the dict when the Node changes, never mutates it.
     image_states: dict[str, ImageState] = field(default_factory=dict)
     generation: int = field(default_factory=next_generation)
-
-    @property
-    def name(self) -> str:
-        return ((self.node or {}).get("metadata") or {}).get("name", "")
+    #: The Node's name, kept since :meth:`set_node`: filters read it per node.
+    name: str = ""
 
     def set_node(self, node: Object) -> None:
         self.node = node
+        self.name = (node.get("metadata") or {}).get("name", "")
         self.allocatable = Resource.from_list((node.get("status") or {}).get("allocatable"))
         self.generation = next_generation()
 
@@ -143,6 +142,7 @@ class NodeInfo:
             pods_with_required_anti_affinity=self.pods_with_required_anti_affinity,
             image_states=self.image_states,
             generation=self.generation,
+            name=self.name,
         )
 
 

@@ -9,6 +9,7 @@ which keep running), plus the pod's overhead.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,20 +52,19 @@ class Resource:
         return result
 
     def add_named(self, name: str, value: Any) -> None:
-        try:
-            quantity = parse_json_quantity(value)
-        except (QuantityError, TypeError, ValueError):
+        amount = _amount(name, value) if isinstance(value, str | int) else _parse(name, value)
+        if amount is None:
             return
         if name == CPU:
-            self.milli_cpu += quantity.milli_value()
+            self.milli_cpu += amount
         elif name == MEMORY:
-            self.memory += quantity.value()
+            self.memory += amount
         elif name == EPHEMERAL_STORAGE:
-            self.ephemeral_storage += quantity.value()
+            self.ephemeral_storage += amount
         elif name == PODS:
-            self.allowed_pods += quantity.value()
+            self.allowed_pods += amount
         elif is_scalar_resource(name):
-            self.scalar[name] = self.scalar.get(name, 0) + quantity.value()
+            self.scalar[name] = self.scalar.get(name, 0) + amount
 
     def get(self, name: str) -> int:
         """The amount of ``name`` (milli-units for cpu)."""
@@ -119,6 +119,20 @@ class Resource:
             and self.ephemeral_storage == 0
             and not any(self.scalar.values())
         )
+
+
+def _parse(name: str, value: Any) -> int | None:
+    """The amount of ``value`` (milli-units for cpu); None if it does not parse."""
+    try:
+        quantity = parse_json_quantity(value)
+    except (QuantityError, TypeError, ValueError):
+        return None
+    return quantity.milli_value() if name == CPU else quantity.value()
+
+
+#: :func:`_parse` for the few distinct amounts a cluster's pods and nodes use:
+#: every cycle reads a pod's requests, and parsing them dominated it.
+_amount = functools.lru_cache(maxsize=4096)(_parse)
 
 
 def is_scalar_resource(name: str) -> bool:

@@ -9,8 +9,11 @@ summed per node; the per-plugin scores are kept for explanations.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from pynetes.scheduler.config import ConfigError, PluginRef, Profile
 from pynetes.scheduler.framework import status as st
@@ -36,8 +39,12 @@ from pynetes.scheduler.framework.interface import (
     ReservePlugin,
     ScoreNormalizer,
     ScorePlugin,
+    VectorFilterPlugin,
+    VectorScoreNormalizer,
+    VectorScorePlugin,
 )
 from pynetes.scheduler.framework.node_info import NodeInfo, PodInfo, pod_key, pod_priority
+from pynetes.scheduler.framework.node_table import Column, Mask, NodeTable, Rows
 from pynetes.scheduler.framework.queued_pod_info import QueuedPodInfo
 from pynetes.scheduler.framework.registry import Registry
 from pynetes.scheduler.framework.status import Status
@@ -67,6 +74,44 @@ class NodeScores:
     by_plugin: dict[str, int] = field(default_factory=dict)
 
 
+class ScoreColumns(Mapping[str, NodeScores]):
+    """Weighted scores of ``rows`` of ``table`` as numpy columns, read as
+    ``{node name: NodeScores}``. Names and NodeScores are only built when
+    asked for (explanations), not for every node in every cycle."""
+
+    def __init__(self, table: NodeTable, rows: Rows) -> None:
+        self.table = table
+        self.rows = rows
+        self.total: Column = np.zeros(len(rows), dtype=np.int64)
+        self.by_plugin: dict[str, Column] = {}
+        self._index: dict[str, int] = {}
+
+    def name(self, index: int) -> str:
+        """The name of the ``index``-th scored node."""
+        return self.table.infos[int(self.rows[index])].name
+
+    @property
+    def names(self) -> list[str]:
+        return [self.table.infos[row].name for row in self.rows.tolist()]
+
+    def add(self, plugin: str, weighted: Column) -> None:
+        self.by_plugin[plugin] = weighted
+        self.total += weighted
+
+    def __getitem__(self, name: str) -> NodeScores:
+        if not self._index:
+            self._index = {name: index for index, name in enumerate(self.names)}
+        index = self._index[name]
+        by_plugin = {plugin: int(column[index]) for plugin, column in self.by_plugin.items()}
+        return NodeScores(int(self.total[index]), by_plugin)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 class Framework:
     """One profile's plugins, ready to run. ConfigError if the profile names a
     plugin nobody registered, or lacks a QueueSort or Bind plugin."""
@@ -84,10 +129,24 @@ class Framework:
             if point == "score":
                 self.weights = {ref.name: ref.weight or 1 for ref in refs}
         where = f"profile {profile.scheduler_name!r}"
+        # The vectorised forms, worked out once: isinstance on a runtime
+        # protocol costs microseconds, too much to ask every cycle.
+        self._vector_filters = self._names_of(VectorFilterPlugin)
+        self._normalizers = self._names_of(ScoreNormalizer)
+        vector_scores = self._names_of(VectorScorePlugin)
+        vector_normalizers = self._names_of(VectorScoreNormalizer)
+        self._vector_scores = {
+            name
+            for name in vector_scores
+            if name not in self._normalizers or name in vector_normalizers
+        }
         if len(self.points["queueSort"]) != 1:
             raise ConfigError(f"{where}: plugins.queueSort: exactly one plugin is required")
         if not self.points["bind"]:
             raise ConfigError(f"{where}: plugins.bind: at least one plugin is required")
+
+    def _names_of(self, protocol: type) -> set[str]:
+        return {name for name, plugin in self.plugins.items() if isinstance(plugin, protocol)}
 
     # -- the queue -----------------------------------------------------------
 
@@ -121,9 +180,17 @@ class Framework:
                 names = result.node_names if names is None else names & result.node_names
         return PreFilterResult(names), st.success()
 
-    def run_filter(self, state: CycleState, pod: Object, node: NodeInfo) -> Status:
+    def run_filter(
+        self,
+        state: CycleState,
+        pod: Object,
+        node: NodeInfo,
+        only: frozenset[str] | None = None,
+    ) -> Status:
+        """Every Filter that runs this cycle (those in ``only``, if given) until
+        one rejects ``node``."""
         for plugin in self.points["filter"]:
-            if plugin.name in state.skip_filter:
+            if plugin.name in state.skip_filter or (only is not None and plugin.name not in only):
                 continue
             status = plugin.filter(state, pod, node)  # type: ignore[attr-defined]
             if not status.is_success:
@@ -186,6 +253,31 @@ class Framework:
             if isinstance(plugin, PreFilterExtensions) and plugin.name not in state.skip_filter
         ]
 
+    def run_filter_many(
+        self, state: CycleState, pod: Object, table: NodeTable
+    ) -> tuple[Mask, frozenset[str]] | None:
+        """Whether each row passes the Filters that have a vectorised form for
+        the pod (one step each), and the names of the running Filters that
+        have none: :meth:`run_filter` with ``only`` those must still pass a
+        row. None when no running Filter has a vectorised form."""
+        passing: Mask = np.ones(len(table), dtype=np.bool_)
+        rest: set[str] = set()
+        running = 0
+        for plugin in self.points["filter"]:
+            if plugin.name in state.skip_filter:
+                continue
+            running += 1
+            verdicts = None
+            if plugin.name in self._vector_filters:
+                verdicts = plugin.filter_many(state, pod, table)  # type: ignore[attr-defined]
+            if verdicts is None:
+                rest.add(plugin.name)
+            else:
+                passing &= verdicts
+        if rest and len(rest) == running:
+            return None
+        return passing, frozenset(rest)
+
     async def run_post_filter(
         self, state: CycleState, pod: Object, statuses: dict[str, Status]
     ) -> tuple[str | None, Status]:
@@ -217,9 +309,7 @@ class Framework:
         for plugin in self.points["score"]:
             if plugin.name in state.skip_score:
                 continue
-            raw = {node.name: plugin.score(state, pod, node) for node in nodes}  # type: ignore[attr-defined]
-            if isinstance(plugin, ScoreNormalizer):
-                plugin.normalize_scores(state, pod, raw)
+            raw = self._scores_one_by_one(state, pod, plugin, nodes)
             weight = self.weights[plugin.name]
             for name, value in raw.items():
                 if not MIN_NODE_SCORE <= value <= MAX_NODE_SCORE:
@@ -229,6 +319,45 @@ class Framework:
                 results[name].by_plugin[plugin.name] = value * weight
                 results[name].total += value * weight
         return results
+
+    def run_score_many(
+        self, state: CycleState, pod: Object, table: NodeTable, rows: Rows
+    ) -> ScoreColumns:
+        """:meth:`run_score` for ``rows`` of ``table``: one vectorised step per
+        plugin that has one for the pod, node by node for the others."""
+        columns = ScoreColumns(table, rows)
+        for plugin in self.points["score"]:
+            if plugin.name in state.skip_score:
+                continue
+            raw = self._scores_at_once(state, pod, plugin, table, rows)
+            if raw is None:
+                nodes = [table.infos[row] for row in rows.tolist()]
+                by_name = self._scores_one_by_one(state, pod, plugin, nodes)
+                raw = np.array([by_name[node.name] for node in nodes], dtype=np.int64)
+            if raw.size and not (raw.min() >= MIN_NODE_SCORE and raw.max() <= MAX_NODE_SCORE):
+                raise ValueError(f"plugin {plugin.name} returned an invalid score")
+            columns.add(plugin.name, raw * self.weights[plugin.name])
+        return columns
+
+    def _scores_at_once(
+        self, state: CycleState, pod: Object, plugin: Plugin, table: NodeTable, rows: Rows
+    ) -> Column | None:
+        """``plugin``'s normalized scores of ``rows`` in one step, if it can."""
+        if plugin.name not in self._vector_scores:
+            return None
+        raw = plugin.score_many(state, pod, table, rows)  # type: ignore[attr-defined]
+        if raw is not None and plugin.name in self._normalizers:
+            raw = plugin.normalize_many(state, pod, raw)  # type: ignore[attr-defined]
+        return raw
+
+    def _scores_one_by_one(
+        self, state: CycleState, pod: Object, plugin: Plugin, nodes: list[NodeInfo]
+    ) -> dict[str, int]:
+        """``plugin``'s normalized scores of ``nodes``, by node name."""
+        raw = {node.name: plugin.score(state, pod, node) for node in nodes}  # type: ignore[attr-defined]
+        if plugin.name in self._normalizers:
+            plugin.normalize_scores(state, pod, raw)  # type: ignore[attr-defined]
+        return raw
 
     # -- reserving and binding -----------------------------------------------
 

@@ -41,3 +41,30 @@ def test_removed_node_leaves_the_snapshot_even_with_pods_on_it():
     cache.update_snapshot(snapshot)
     assert len(snapshot) == 0
     assert cache.node_count() == 0
+
+
+def test_a_snapshot_the_cache_did_not_update_last_is_rebuilt_whole():
+    cache = SchedulerCache()
+    cache.add_node(node("a").capacity(cpu="4").build())
+    first, second = Snapshot(), Snapshot()
+    cache.update_snapshot(first)
+    cache.add_node(node("b").build())
+    cache.assume_pod(pod("p").container(cpu="1").build(), "a")
+    cache.update_snapshot(second)
+    assert sorted(info.name for info in second.list()) == ["a", "b"]
+    assert second.get("a").requested.milli_cpu == 1000
+    cache.update_snapshot(first)
+    assert sorted(info.name for info in first.list()) == ["a", "b"]
+    assert first.get("a").requested.milli_cpu == 1000
+
+
+def test_a_node_removed_and_added_again_comes_back_into_the_snapshot():
+    cache = SchedulerCache()
+    built = node("a").build()
+    cache.add_node(built)
+    snapshot = Snapshot()
+    cache.update_snapshot(snapshot)
+    cache.remove_node(built)
+    cache.add_node(built)
+    cache.update_snapshot(snapshot)
+    assert [info.name for info in snapshot.list()] == ["a"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from pynetes.scheduler.framework.interface import MAX_NODE_SCORE
+from pynetes.scheduler.framework.node_table import Column
 
 
 def default_normalize_score(scores: dict[str, int], *, reverse: bool) -> None:
@@ -19,3 +22,12 @@ def default_normalize_score(scores: dict[str, int], *, reverse: bool) -> None:
             continue
         scaled = MAX_NODE_SCORE * value // highest
         scores[name] = MAX_NODE_SCORE - scaled if reverse else scaled
+
+
+def default_normalize_column(scores: Column, *, reverse: bool) -> Column:
+    """:func:`default_normalize_score` of a numpy column, returned anew."""
+    highest = int(scores.max(initial=0))
+    if highest == 0:
+        return np.full_like(scores, MAX_NODE_SCORE if reverse else 0)
+    scaled = MAX_NODE_SCORE * scores // highest
+    return MAX_NODE_SCORE - scaled if reverse else scaled

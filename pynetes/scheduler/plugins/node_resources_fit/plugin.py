@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from pynetes.scheduler.framework import status as st
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.interface import (
@@ -14,6 +16,7 @@ from pynetes.scheduler.framework.interface import (
     PreFilterResult,
 )
 from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_table import Column, Mask, NodeTable, Rows
 from pynetes.scheduler.framework.resources import (
     CPU,
     EPHEMERAL_STORAGE,
@@ -27,6 +30,9 @@ from pynetes.scheduler.plugins.node_resources_fit.args import (
     REQUESTED_TO_CAPACITY_RATIO,
     FitArgs,
     parse_args,
+)
+from pynetes.scheduler.plugins.node_resources_fit.scoring import (
+    COLUMN_SCORERS as _COLUMN_SCORERS,
 )
 from pynetes.scheduler.plugins.node_resources_fit.scoring import scorer_for, weighted_score
 
@@ -74,6 +80,49 @@ class NodeResourcesFit:
             amounts.append((requested, allocatable, weight))
         rounded = self.args.strategy == REQUESTED_TO_CAPACITY_RATIO
         return weighted_score(amounts, self._scorer, rounded)
+
+    def filter_many(self, state: CycleState, _pod: Object, table: NodeTable) -> Mask | None:
+        """:func:`insufficient_resources` for every node at once; None for a pod
+        that requests extended resources (they are not in the table)."""
+        request: Resource = state.read(_FILTER_KEY)
+        if any(v > 0 and not self.args.ignores(r) for r, v in request.scalar.items()):
+            return None
+        fits: Mask = table.pod_count < table.allowed_pods
+        for needed, allocatable, requested in (
+            (request.milli_cpu, table.allocatable_cpu, table.requested_cpu),
+            (request.memory, table.allocatable_memory, table.requested_memory),
+            (
+                request.ephemeral_storage,
+                table.allocatable_ephemeral_storage,
+                table.requested_ephemeral_storage,
+            ),
+        ):
+            if needed > 0:
+                fits &= needed <= allocatable - requested
+        return fits
+
+    def score_many(
+        self, state: CycleState, _pod: Object, table: NodeTable, rows: Rows
+    ) -> Column | None:
+        """:meth:`score` for ``rows`` at once, for LeastAllocated and MostAllocated
+        over cpu and memory (the defaults); None otherwise."""
+        vectorised = _COLUMN_SCORERS.get(self.args.strategy)
+        if vectorised is None or any(r not in (CPU, MEMORY) for r, _ in self.args.resources):
+            return None
+        _requests, non_zero = state.read(_SCORE_KEY)
+        total = np.zeros(len(rows), dtype=np.int64)
+        weights = np.zeros(len(rows), dtype=np.int64)
+        for resource, weight in self.args.resources:
+            if resource == CPU:
+                requested = table.non_zero_cpu[rows] + non_zero.milli_cpu
+                allocatable = table.allocatable_cpu[rows]
+            else:
+                requested = table.non_zero_memory[rows] + non_zero.memory
+                allocatable = table.allocatable_memory[rows]
+            present = allocatable != 0
+            total += np.where(present, vectorised(requested, allocatable) * weight, 0)
+            weights += np.where(present, weight, 0)
+        return np.where(weights > 0, total // np.maximum(weights, 1), 0)
 
 
 def insufficient_resources(request: Resource, node: NodeInfo, args: FitArgs) -> list[str]:

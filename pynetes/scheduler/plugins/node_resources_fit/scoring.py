@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from pynetes.scheduler.framework.interface import MAX_NODE_SCORE
+from pynetes.scheduler.framework.node_table import Column
 from pynetes.scheduler.plugins.node_resources_fit.args import (
     LEAST_ALLOCATED,
     MAX_SHAPE_SCORE,
@@ -29,6 +32,26 @@ def most_allocated(requested: int, allocatable: int) -> int:
     if allocatable == 0:
         return 0
     return min(requested, allocatable) * MAX_NODE_SCORE // allocatable
+
+
+def least_allocated_column(requested: Column, allocatable: Column) -> Column:
+    """:func:`least_allocated` over numpy columns (0 where nothing is allocatable)."""
+    fits = (allocatable > 0) & (requested <= allocatable)
+    free = (allocatable - requested) * MAX_NODE_SCORE // np.maximum(allocatable, 1)
+    return np.where(fits, free, 0)
+
+
+def most_allocated_column(requested: Column, allocatable: Column) -> Column:
+    """:func:`most_allocated` over numpy columns."""
+    used = np.minimum(requested, allocatable) * MAX_NODE_SCORE // np.maximum(allocatable, 1)
+    return np.where(allocatable > 0, used, 0)
+
+
+#: The strategies with a vectorised form, by name.
+COLUMN_SCORERS: dict[str, Callable[[Column, Column], Column]] = {
+    LEAST_ALLOCATED: least_allocated_column,
+    MOST_ALLOCATED: most_allocated_column,
+}
 
 
 def broken_linear(shape: tuple[tuple[int, int], ...]) -> ResourceScorer:

@@ -10,6 +10,7 @@ from pynetes.scheduler.framework import status as st
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.interface import ActionType, ClusterEvent, Handle
 from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_table import Mask, NodeTable
 from pynetes.scheduler.framework.status import Status
 from pynetes.scheduler.plugins.helpers.taints import pod_tolerations, tolerated
 
@@ -33,6 +34,12 @@ class NodeUnschedulable:
         if tolerated(UNSCHEDULABLE_TAINT, pod_tolerations(pod)):
             return st.success()
         return st.unresolvable(ERR_REASON_UNSCHEDULABLE)
+
+    def filter_many(self, state: CycleState, pod: dict[str, Any], table: NodeTable) -> Mask:
+        """Only cordoned nodes (and infos without a Node) are looked at one by one."""
+        return table.exact(
+            table.unschedulable, lambda info: self.filter(state, pod, info).is_success
+        )
 
 
 def new(_args: Mapping[str, Any] | None, _handle: Handle) -> NodeUnschedulable:

@@ -6,12 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from pynetes.scheduler.framework import status as st
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.interface import ActionType, ClusterEvent, Handle
 from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_table import Column, Mask, NodeTable, Rows
 from pynetes.scheduler.framework.status import Status
-from pynetes.scheduler.plugins.helpers.normalize import default_normalize_score
+from pynetes.scheduler.plugins.helpers.normalize import (
+    default_normalize_column,
+    default_normalize_score,
+)
 from pynetes.scheduler.plugins.helpers.taints import (
     first_untolerated,
     node_taints,
@@ -61,6 +67,20 @@ class TaintToleration:
 
     def normalize_scores(self, _state: CycleState, _pod: Object, scores: dict[str, int]) -> None:
         default_normalize_score(scores, reverse=True)
+
+    def filter_many(self, state: CycleState, pod: Object, table: NodeTable) -> Mask:
+        """Only nodes with NoSchedule or NoExecute taints are looked at one by one."""
+        return table.exact(table.hard_taints, lambda info: self.filter(state, pod, info).is_success)
+
+    def score_many(self, state: CycleState, pod: Object, table: NodeTable, rows: Rows) -> Column:
+        """0 for nodes without PreferNoSchedule taints; the others one by one."""
+        scores = np.zeros(len(rows), dtype=np.int64)
+        for index in np.flatnonzero(table.soft_taints[rows]).tolist():
+            scores[index] = self.score(state, pod, table.infos[rows[index]])
+        return scores
+
+    def normalize_many(self, _state: CycleState, _pod: Object, scores: Column) -> Column:
+        return default_normalize_column(scores, reverse=True)
 
 
 def new(_args: Mapping[str, Any] | None, _handle: Handle) -> TaintToleration:
