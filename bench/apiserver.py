@@ -48,6 +48,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pynetes.pki.certificates import Pki, ensure_pki, issue_client_certificate
+from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
 
 NAMESPACE = "bench"
 WATCH_NAMESPACE = "bench-watch"
@@ -222,6 +223,27 @@ def client_cpu_seconds() -> float:
     """CPU time of this process and of the children it has waited for (wrk)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
+
+
+async def start_apiserver(directory: Path) -> tuple[ServerProcess, Path]:
+    """``pynetes apiserver`` (SQLite) in a process of its own, on its own PKI under
+    ``directory``, and an admin kubeconfig for it: what the other benchmarks start from."""
+    data_dir = directory / "data"
+    await asyncio.to_thread(ensure_pki, data_dir / "pki", ips=["127.0.0.1"])
+    port = free_port()
+    command = [sys.executable, "-m", "pynetes", "apiserver", "--data-dir", str(data_dir)]
+    command += ["--secure-port", str(port)]
+    server = await ServerProcess.start(command, port, directory / "apiserver.log", data_dir / "pki")
+    pki = Pki(data_dir / "pki")
+    admin = issue_client_certificate(pki.load_ca(), "bench-admin", ["system:masters"])
+    config = directory / "kubeconfig"
+    write_kubeconfig(
+        config,
+        kubeconfig(
+            server=server.url, ca_pem=pki.ca_cert.read_bytes(), user="bench-admin", client=admin
+        ),
+    )
+    return server, config
 
 
 def machine_busy_seconds() -> float:

@@ -31,9 +31,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.apiserver import JSON, NAMESPACE, Scale, ServerProcess, Tls, creates, free_port
-from pynetes.pki.certificates import Pki, ensure_pki, issue_client_certificate
-from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
+from bench.apiserver import JSON, NAMESPACE, Scale, ServerProcess, Tls, creates, start_apiserver
 
 TARGET_SPEEDUP = 5.0
 TARGET_OF_FLOOR = 2.0
@@ -113,21 +111,8 @@ def run_measure(name: str, config: Path) -> dict[str, float]:
 
 
 async def prepare(directory: Path, pods: int) -> tuple[ServerProcess, Path]:
+    server, config = await start_apiserver(directory)
     data_dir = directory / "data"
-    await asyncio.to_thread(ensure_pki, data_dir / "pki", ips=["127.0.0.1"])
-    port = free_port()
-    command = [sys.executable, "-m", "pynetes", "apiserver", "--data-dir", str(data_dir)]
-    command += ["--secure-port", str(port)]
-    server = await ServerProcess.start(command, port, directory / "apiserver.log", data_dir / "pki")
-    pki = Pki(data_dir / "pki")
-    admin = issue_client_certificate(pki.load_ca(), "bench-admin", ["system:masters"])
-    config = directory / "kubeconfig"
-    write_kubeconfig(
-        config,
-        kubeconfig(
-            server=server.url, ca_pem=pki.ca_cert.read_bytes(), user="bench-admin", client=admin
-        ),
-    )
     tls = Tls.admin(data_dir / "pki", directory)
     async with tls.session(64) as session:
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}

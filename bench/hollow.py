@@ -31,13 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.apiserver import NAMESPACE, ServerProcess, free_port, progress
+from bench.apiserver import NAMESPACE, ServerProcess, progress, start_apiserver
 from pynetes.api.resources import built_in
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
-from pynetes.pki.certificates import Pki, ensure_pki, issue_client_certificate
-from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
 
 PODS = built_in("", "v1", "pods")
 LEASES = built_in("coordination.k8s.io", "v1", "leases")
@@ -46,25 +44,6 @@ NAMESPACES = built_in("", "v1", "namespaces")
 CONCURRENCY = 64
 REGISTERED = "hollow nodes registered in"
 LEASE_PERIOD = 10.0
-
-
-async def start_apiserver(directory: Path) -> tuple[ServerProcess, Path]:
-    data_dir = directory / "data"
-    await asyncio.to_thread(ensure_pki, data_dir / "pki", ips=["127.0.0.1"])
-    port = free_port()
-    command = [sys.executable, "-m", "pynetes", "apiserver", "--data-dir", str(data_dir)]
-    command += ["--secure-port", str(port)]
-    server = await ServerProcess.start(command, port, directory / "apiserver.log", data_dir / "pki")
-    pki = Pki(data_dir / "pki")
-    admin = issue_client_certificate(pki.load_ca(), "bench-admin", ["system:masters"])
-    config = directory / "kubeconfig"
-    write_kubeconfig(
-        config,
-        kubeconfig(
-            server=server.url, ca_pem=pki.ca_cert.read_bytes(), user="bench-admin", client=admin
-        ),
-    )
-    return server, config
 
 
 async def start_hollow(

@@ -44,8 +44,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.apiserver import NAMESPACE, ServerProcess, free_port, percentiles, progress
-from bench.hollow import NAMESPACES, PODS, in_parallel, start_apiserver, start_hollow
+from bench.apiserver import (
+    NAMESPACE,
+    ServerProcess,
+    free_port,
+    percentiles,
+    progress,
+    start_apiserver,
+)
+from bench.hollow import NAMESPACES, PODS, in_parallel, start_hollow
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
