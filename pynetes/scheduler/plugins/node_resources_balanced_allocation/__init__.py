@@ -16,15 +16,24 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from pynetes.scheduler.framework import status as st
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.interface import MAX_NODE_SCORE, Handle
 from pynetes.scheduler.framework.node_info import NodeInfo
-from pynetes.scheduler.framework.resources import Resource, is_scalar_resource, pod_requests
+from pynetes.scheduler.framework.node_table import Column, NodeTable, Rows
+from pynetes.scheduler.framework.resources import (
+    CPU,
+    MEMORY,
+    Resource,
+    is_scalar_resource,
+    pod_requests,
+)
 from pynetes.scheduler.framework.status import Status
 
 NAME = "NodeResourcesBalancedAllocation"
-DEFAULT_RESOURCES = ("cpu", "memory")
+DEFAULT_RESOURCES = (CPU, MEMORY)
 _STATE_KEY = f"PreScore{NAME}"
 
 Object = dict[str, Any]
@@ -42,6 +51,27 @@ class BalancedAllocation:
 
     def score(self, state: CycleState, _pod: Object, node: NodeInfo) -> int:
         return balanced_score(self._fractions(state.read(_STATE_KEY), node))
+
+    def score_many(
+        self, state: CycleState, _pod: Object, table: NodeTable, rows: Rows
+    ) -> Column | None:
+        """:meth:`score` for ``rows`` at once over cpu and memory (the default
+        resources; None for others): the same float steps, so the same scores."""
+        if self.resources != (CPU, MEMORY):
+            return None
+        requests: Resource = state.read(_STATE_KEY)
+        fractions = []
+        for requested, allocatable, wanted in (
+            (table.requested_cpu, table.allocatable_cpu, requests.milli_cpu),
+            (table.requested_memory, table.allocatable_memory, requests.memory),
+        ):
+            free = allocatable[rows]
+            present = free != 0
+            used = np.minimum((requested[rows] + wanted) / np.where(present, free, 1), 1.0)
+            fractions.append((used, present))
+        (cpu, has_cpu), (memory, has_memory) = fractions
+        std = np.where(has_cpu & has_memory, np.abs(cpu - memory) / 2, 0.0)
+        return ((1 - std) * MAX_NODE_SCORE).astype(np.int64)
 
     def _fractions(self, requests: Resource, node: NodeInfo) -> list[float]:
         fractions = []
