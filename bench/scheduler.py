@@ -278,10 +278,10 @@ def decisions(nodes: int, pods: int) -> None:
         cache.add_node(node_object(spec, "127.0.0.1", now))
     config = SchedulerConfiguration()
     # The binder keeps the client but nothing here binds: no request is sent.
-    framework = Framework(
-        config.profiles[0], in_tree_registry(), Handle(cast(ApiClient, object()), Snapshot)
-    )
     snapshot, algorithm = Snapshot(), Algorithm()
+    framework = Framework(
+        config.profiles[0], in_tree_registry(), Handle(cast(ApiClient, object()), lambda: snapshot)
+    )
     began = time.process_time()
     for index in range(pods):
         pod = {"metadata": {"name": f"d-{index}", "namespace": NAMESPACE, "uid": f"d-{index}"}}

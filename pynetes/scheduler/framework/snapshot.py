@@ -24,6 +24,10 @@ class Snapshot:
         self._list: list[NodeInfo] | None = None
         self._index: dict[str, int] = {}
         self._table: NodeTable | None = None
+        #: Nodes running pods with required anti-affinity (upstream's
+        #: havePodsWithRequiredAntiAffinityNodeInfoList): every pod must check
+        #: them, and finding them by walking every node cost 0.6 ms a cycle.
+        self._anti_affinity: set[str] = set()
         for info in nodes:
             self.put(info)
 
@@ -31,6 +35,10 @@ class Snapshot:
         """Add ``info``, or replace the info of the same node (keeping its place)."""
         replaced = info.name in self.node_infos
         self.node_infos[info.name] = info
+        if info.pods_with_required_anti_affinity:
+            self._anti_affinity.add(info.name)
+        else:
+            self._anti_affinity.discard(info.name)
         if not replaced or self._list is None:
             self._invalidate()
             return
@@ -40,12 +48,19 @@ class Snapshot:
             self._table.update(index, info)
 
     def remove(self, name: str) -> None:
+        self._anti_affinity.discard(name)
         if self.node_infos.pop(name, None) is not None:
             self._invalidate()
 
     def clear(self) -> None:
         self.node_infos.clear()
+        self._anti_affinity.clear()
         self._invalidate()
+
+    @property
+    def has_required_anti_affinity(self) -> bool:
+        """Whether any node runs a pod with required anti-affinity."""
+        return bool(self._anti_affinity)
 
     def list(self) -> list[NodeInfo]:
         """Every node info, in order; shared between calls: do not change it."""

@@ -68,3 +68,19 @@ def test_a_node_removed_and_added_again_comes_back_into_the_snapshot():
     cache.add_node(built)
     cache.update_snapshot(snapshot)
     assert [info.name for info in snapshot.list()] == ["a"]
+
+
+def test_the_snapshot_knows_which_nodes_run_required_anti_affinity():
+    cache = SchedulerCache()
+    cache.add_node(node("a").capacity(cpu="4").build())
+    cache.add_node(node("b").capacity(cpu="4").build())
+    snapshot = Snapshot()
+    cache.update_snapshot(snapshot)
+    assert not snapshot.has_required_anti_affinity
+    loner = pod("loner").pod_affinity("zone", {"matchLabels": {"app": "x"}}, anti=True)
+    placed = cache.assume_pod(loner.build(), "a")
+    cache.update_snapshot(snapshot)
+    assert snapshot.has_required_anti_affinity
+    cache.forget_pod(placed)
+    cache.update_snapshot(snapshot)
+    assert not snapshot.has_required_anti_affinity

@@ -23,6 +23,7 @@ from pynetes.scheduler.framework.affinity_terms import (
     PodTerms,
 )
 from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.framework.status import Status
 from pynetes.scheduler.plugins.helpers.node_selector import node_labels
 
@@ -42,13 +43,13 @@ class FilterState:
     anti_affinity: Counter[Domain] = field(default_factory=Counter)
 
 
-def needs_filter(terms: PodTerms, nodes: list[NodeInfo]) -> bool:
+def needs_filter(terms: PodTerms, snapshot: Snapshot) -> bool:
     """Whether there is anything to check: the pod's own required terms, or an
     existing pod's required anti-affinity somewhere."""
     return bool(
         terms.required_affinity
         or terms.required_anti_affinity
-        or any(info.pods_with_required_anti_affinity for info in nodes)
+        or snapshot.has_required_anti_affinity
     )
 
 

@@ -55,7 +55,7 @@ class InterPodAffinity:
         self, state: CycleState, pod: Object, nodes: list[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status]:
         terms = PodTerms.of(pod)
-        if not needs_filter(terms, nodes):
+        if not needs_filter(terms, self._handle.snapshot()):
             return None, st.skip()
         state.write(_FILTER_KEY, pre_filter_state(pod, terms, nodes, self._namespace_labels))
         return None, st.success()
