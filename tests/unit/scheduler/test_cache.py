@@ -70,7 +70,7 @@ def test_a_node_removed_and_added_again_comes_back_into_the_snapshot():
     assert [info.name for info in snapshot.list()] == ["a"]
 
 
-def test_the_snapshot_knows_which_nodes_run_required_anti_affinity():
+def test_the_snapshot_knows_which_nodes_run_pods_with_affinity_terms():
     cache = SchedulerCache()
     cache.add_node(node("a").capacity(cpu="4").build())
     cache.add_node(node("b").capacity(cpu="4").build())
@@ -81,6 +81,8 @@ def test_the_snapshot_knows_which_nodes_run_required_anti_affinity():
     placed = cache.assume_pod(loner.build(), "a")
     cache.update_snapshot(snapshot)
     assert snapshot.has_required_anti_affinity
+    assert [info.name for info in snapshot.with_affinity()] == ["a"]
     cache.forget_pod(placed)
     cache.update_snapshot(snapshot)
     assert not snapshot.has_required_anti_affinity
+    assert snapshot.with_affinity() == []

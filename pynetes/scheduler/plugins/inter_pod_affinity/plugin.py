@@ -70,8 +70,10 @@ class InterPodAffinity:
         has_own = bool(terms.preferred_affinity or terms.preferred_anti_affinity)
         if not nodes or (self.args.ignore_preferred_terms_of_existing_pods and not has_own):
             return st.skip()
-        every_node = self._handle.snapshot().list()
-        scores = domain_scores(pod, terms, every_node, self._namespace_labels, self.args)
+        snapshot = self._handle.snapshot()
+        # Without preferences of its own, only nodes with pods that have terms can weigh.
+        weighing = snapshot.list() if has_own else snapshot.with_affinity()
+        scores = domain_scores(pod, terms, weighing, self._namespace_labels, self.args)
         if not scores:
             return st.skip()
         state.write(_SCORE_KEY, scores)

@@ -46,9 +46,9 @@ def domain_scores(
     has_own = bool(terms.preferred_affinity or terms.preferred_anti_affinity)
     scores: Counter[Domain] = Counter()
     for info in nodes:
-        if info.node is None or not node_labels(info.node):
-            continue
         if not has_own and not info.pods_with_affinity:
+            continue
+        if info.node is None or not node_labels(info.node):
             continue
         for existing in info.pods.values():
             _score_existing(scores, pod, terms, existing, info, namespace_labels, args)
