@@ -1,6 +1,11 @@
-"""Scheduler benchmark: scheduler_perf's SchedulingBasic through the real API server.
+"""Scheduler benchmark: scheduler_perf's workloads through the real API server.
 
-    python bench/scheduler.py [--nodes 5000] [--init-pods 1000] [--pods 5000] [--quick]
+    python bench/scheduler.py [--workload SchedulingBasic|TopologySpreading|
+        SchedulingPodAntiAffinity] [--nodes N] [--init-pods N] [--pods N] [--quick]
+
+Sizes default to upstream's 5000Nodes (``--quick``: 500Nodes) of each workload;
+TopologySpreading's pods spread across zones with maxSkew 5 (DoNotSchedule),
+SchedulingPodAntiAffinity's allow one pod per node (required anti-affinity).
 
 Starts ``pynetes apiserver``, ``pynetes hollow-nodes`` (upstream's node-default
 template: 4 CPU, 32Gi, 110 pods) and ``pynetes scheduler`` (client QPS 5000,
@@ -147,15 +152,69 @@ class Run:
     per_pod: dict[str, float]
 
 
-async def create_pods(api: ApiClient, prefix: str, count: int, scheduler: str = "") -> Run:
-    """``count`` pods from the pod-default template, 64 requests in flight."""
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """A scheduler_perf workload: the labels and spec of its pods."""
+
+    name: str
+    labels: dict[str, str]
+    spec: Object
+    #: (nodes, init pods, measured pods): upstream's 5000Nodes and 500Nodes sizes.
+    full: tuple[int, int, int] = (5_000, 1_000, 5_000)
+    quick: tuple[int, int, int] = (500, 500, 1_000)
+
+    def pod(self, name: str, scheduler: str = "") -> Object:
+        spec = {**self.spec, "schedulerName": scheduler} if scheduler else self.spec
+        return {"metadata": {"name": name, "labels": self.labels}, "spec": spec}
+
+
+def _zone_spread() -> Object:
+    """upstream's pod-with-topology-spreading: maxSkew 5 across zones, DoNotSchedule."""
+    constraint = {
+        "maxSkew": 5,
+        "topologyKey": "topology.kubernetes.io/zone",
+        "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"color": "blue"}},
+    }
+    return {**POD_SPEC, "topologySpreadConstraints": [constraint]}
+
+
+def _host_anti_affinity() -> Object:
+    """upstream's pod-with-pod-anti-affinity: one green pod per node at most."""
+    term = {
+        "labelSelector": {"matchLabels": {"color": "green"}},
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    affinity = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+    return {**POD_SPEC, "affinity": affinity}
+
+
+WORKLOADS = {
+    workload.name: workload
+    for workload in (
+        Workload("SchedulingBasic", {}, POD_SPEC),
+        Workload("TopologySpreading", {"color": "blue"}, _zone_spread(), (5_000, 5_000, 2_000)),
+        Workload(
+            "SchedulingPodAntiAffinity",
+            {"color": "green"},
+            _host_anti_affinity(),
+            (5_000, 1_000, 1_000),
+            (500, 100, 400),
+        ),
+    )
+}
+
+
+async def create_pods(
+    api: ApiClient, prefix: str, count: int, workload: Workload, scheduler: str = ""
+) -> Run:
+    """``count`` pods of ``workload``, 64 requests in flight."""
     sent: dict[str, float] = {}
-    spec = {**POD_SPEC, "schedulerName": scheduler} if scheduler else POD_SPEC
 
     async def create(index: int) -> None:
         name = f"{prefix}-{index}"
         sent[name] = time.perf_counter()
-        await api.create(PODS, {"metadata": {"name": name}, "spec": spec}, namespace=NAMESPACE)
+        await api.create(PODS, workload.pod(name, scheduler), namespace=NAMESPACE)
 
     began = time.perf_counter()
     await in_parallel(count, create)
@@ -268,7 +327,7 @@ class Cpu:
         return ", ".join(f"{name} {used * 1000 / pods:.2f}" for name, used in self.used.items())
 
 
-def decisions(nodes: int, pods: int) -> None:
+def decisions(nodes: int, pods: int, workload: Workload) -> None:
     """The scheduler's own ceiling: ``pods`` cycles (snapshot, filter, score,
     assume) in this process over ``nodes`` hollow Nodes, no API at all."""
     specs = generate_node_specs(nodes, zones=["a", "b", "c"], cpu="4", memory="32Gi", pods="110")
@@ -284,8 +343,8 @@ def decisions(nodes: int, pods: int) -> None:
     )
     began = time.process_time()
     for index in range(pods):
-        pod = {"metadata": {"name": f"d-{index}", "namespace": NAMESPACE, "uid": f"d-{index}"}}
-        pod["spec"] = POD_SPEC
+        pod = workload.pod(f"d-{index}")
+        pod["metadata"] = {**pod["metadata"], "namespace": NAMESPACE, "uid": f"d-{index}"}
         cache.update_snapshot(snapshot)
         outcome = algorithm.schedule(framework, CycleState(), pod, snapshot, 0)
         cache.assume_pod(pod, outcome.node or "")
@@ -308,12 +367,13 @@ async def measure(
     metrics: str,
     nodes: int,
     pods: int,
+    workload: Workload,
 ) -> None:
     """The measured pods, then the figures with their floor."""
     before = await scrape(metrics)
     already = len(watch.bound)
     with Cpu(processes) as cpu:
-        run = await create_pods(api, "measured", pods)
+        run = await create_pods(api, "measured", pods, workload)
         await watch.wait_for(already + pods)
     after = await scrape(metrics)
     last = max(watch.bound[name] for name in run.per_pod)
@@ -337,7 +397,7 @@ async def measure(
         f"   {latency_text(list(both.per_pod.values()))}"
     )
     print(f"    CPU ms per pod: {floor_cpu.per_pod(pods)}")
-    created = await create_pods(api, "unbound", pods, scheduler=FLOOR_SCHEDULER)
+    created = await create_pods(api, "unbound", pods, WORKLOADS["SchedulingBasic"], FLOOR_SCHEDULER)
     bound = await bind_pods(api, "unbound", pods, nodes)
     print(
         f"  floor, creates alone: {pods / created.seconds:,.0f} pods/s;"
@@ -346,9 +406,9 @@ async def measure(
     )
 
 
-async def run(nodes: int, init_pods: int, pods: int) -> None:
-    print(f"SchedulingBasic: {nodes:,} nodes, {init_pods:,} init pods, {pods:,} measured pods")
-    decisions(nodes, init_pods + pods)
+async def run(nodes: int, init_pods: int, pods: int, workload: Workload) -> None:
+    print(f"{workload.name}: {nodes:,} nodes, {init_pods:,} init pods, {pods:,} measured pods")
+    decisions(nodes, init_pods + pods, workload)
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         server, kubeconfig = await start_apiserver(directory)
@@ -367,10 +427,10 @@ async def run(nodes: int, init_pods: int, pods: int) -> None:
                 watch = BindingWatch(api)
                 await watch.start()
                 progress(f"{init_pods:,} init pods")
-                await create_pods(api, "init", init_pods)
+                await create_pods(api, "init", init_pods, workload)
                 await watch.wait_for(init_pods)
                 progress(f"{pods:,} measured pods")
-                await measure(api, watch, processes, metrics, nodes, pods)
+                await measure(api, watch, processes, metrics, nodes, pods, workload)
                 await watch.stop()
         finally:
             for process in reversed(started):
@@ -379,15 +439,22 @@ async def run(nodes: int, init_pods: int, pods: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--nodes", type=int, default=5_000)
-    parser.add_argument("--init-pods", type=int, default=1_000)
-    parser.add_argument("--pods", type=int, default=5_000)
+    parser.add_argument("--nodes", type=int, help="default: the workload's upstream size")
+    parser.add_argument("--init-pods", type=int)
+    parser.add_argument("--pods", type=int)
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="SchedulingBasic")
     parser.add_argument("--quick", action="store_true", help="500 nodes, 500 + 1,000 pods")
     arguments = parser.parse_args()
-    if arguments.quick:
-        asyncio.run(run(500, 500, 1_000))
-    else:
-        asyncio.run(run(arguments.nodes, arguments.init_pods, arguments.pods))
+    workload = WORKLOADS[arguments.workload]
+    nodes, init_pods, pods = workload.quick if arguments.quick else workload.full
+    asyncio.run(
+        run(
+            arguments.nodes or nodes,
+            init_pods if arguments.init_pods is None else arguments.init_pods,
+            arguments.pods or pods,
+            workload,
+        )
+    )
 
 
 if __name__ == "__main__":
