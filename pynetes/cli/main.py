@@ -12,6 +12,7 @@ import sys
 import pynetes
 from pynetes.apiserver import command as apiserver_command
 from pynetes.cluster import up as up_command
+from pynetes.controllermanager import command as controller_manager_command
 from pynetes.hollow import command as hollow_command
 from pynetes.scheduler import command as scheduler_command
 
@@ -25,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("version", help="print the pynetes version")
     apiserver_command.add_arguments(commands.add_parser("apiserver", help="run kube-apiserver"))
     scheduler_command.add_arguments(commands.add_parser("scheduler", help="run kube-scheduler"))
+    controller_manager_command.add_arguments(
+        commands.add_parser("controller-manager", help="run kube-controller-manager")
+    )
     up_command.add_arguments(
         commands.add_parser("up", help="start a cluster on this machine and keep it running")
     )
@@ -45,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if arguments.command == "apiserver":
         return apiserver_command.run(arguments)
+    if arguments.command == "controller-manager":
+        return controller_manager_command.run(arguments)
     if arguments.command == "hollow-nodes":
         return hollow_command.run(arguments)
     if arguments.command == "scheduler":

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from pynetes.api.duration import DurationError, parse_duration
+
 API_VERSION = "kubescheduler.config.k8s.io/v1"
 KIND = "KubeSchedulerConfiguration"
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
@@ -282,19 +284,14 @@ def _leader_election(document: Mapping[str, Any]) -> LeaderElection:
     return election
 
 
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def _duration(value: Any, where: str) -> float:
-    """A Go duration as it appears in these files ("15s", "1m30s" is not needed: "90s")."""
-    text = str(value)
-    for unit in sorted(_DURATION_UNITS, key=len, reverse=True):
-        if text.endswith(unit):
-            try:
-                return float(text[: -len(unit)]) * _DURATION_UNITS[unit]
-            except ValueError:
-                break
-    raise ConfigError(f"{where}: Invalid value: {value!r}: not a duration such as 15s")
+    """A Go duration ("15s", "1m30s")."""
+    try:
+        return parse_duration(str(value))
+    except DurationError:
+        raise ConfigError(
+            f"{where}: Invalid value: {value!r}: not a duration such as 15s"
+        ) from None
 
 
 def _expect(condition: bool, where: str, detail: str) -> None:

@@ -13,6 +13,8 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
+from pynetes.api.duration import DurationError, parse_duration
+
 _DESCRIPTORS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _EVERY = "@every "
 _MONTHS = {
@@ -25,18 +27,7 @@ _WEEKDAYS = {
     name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))
 }
 _SIGNED_DIGITS = re.compile("[+-]?[0-9]+")
-_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
 _MAX_INT64 = (1 << 63) - 1
-_DURATION_UNITS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "μs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
 
 
 class ScheduleError(ValueError):
@@ -162,27 +153,10 @@ def _non_negative_int(text: str) -> int:
 
 def duration_error(text: str) -> str | None:
     """Go time.ParseDuration's error for ``text`` (``1h30m``, ``.5s``), or None."""
-    invalid = f'time: invalid duration "{text}"'
-    rest = text[1:] if text[:1] in ("+", "-") else text
-    if rest == "0":
-        return None
-    if not rest:
-        return invalid
-    total = 0
-    while rest:
-        part = _DURATION_PART.match(rest)
-        assert part is not None  # every group may be empty: the pattern always matches
-        whole, fraction, unit = part.groups()
-        if not whole and not fraction:
-            return invalid
-        if not unit:
-            return f'time: missing unit in duration "{text}"'
-        if unit not in _DURATION_UNITS:
-            return f'time: unknown unit "{unit}" in duration "{text}"'
-        total += int(whole or "0") * _DURATION_UNITS[unit]
-        if total > _MAX_INT64:
-            return invalid
-        rest = rest[part.end() :]
+    try:
+        parse_duration(text)
+    except DurationError as error:
+        return str(error)
     return None
 
 

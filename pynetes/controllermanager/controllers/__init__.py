@@ -1,0 +1,1 @@
+"""The controllers, a module (or package) each; see :mod:`pynetes.controllermanager.registry`."""

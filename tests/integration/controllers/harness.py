@@ -1,0 +1,51 @@
+"""Running controllers in-process against the real API server, for the controller tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from pynetes.client.rest import ApiClient
+from pynetes.controllermanager import ControllerManager, options, registry
+
+T = TypeVar("T")
+#: How long a condition may take to come true before the test fails (a hang guard only).
+GUARD = 60.0
+
+
+@contextlib.asynccontextmanager
+async def running_controllers(
+    client: ApiClient, *names: str, **overrides: Any
+) -> AsyncIterator[ControllerManager]:
+    """The controllers ``names`` running until the block ends; ``overrides`` set options.
+
+    ``clock`` and ``wall_clock`` among ``overrides`` are the manager's clocks.
+    """
+    clocks = {key: overrides.pop(key) for key in ("clock", "wall_clock") if key in overrides}
+    manager = ControllerManager(
+        client, registry.select(list(names)), options.defaults(**overrides), **clocks
+    )
+    task = asyncio.create_task(manager.run())
+    try:
+        async with asyncio.timeout(GUARD):
+            synced = asyncio.create_task(manager.synced.wait())
+            await asyncio.wait({task, synced}, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                task.result()  # a controller that failed to build raises here
+        yield manager
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def eventually(check: Callable[[], Awaitable[T]]) -> T:
+    """Poll ``check`` until it returns something truthy: the server is what changes."""
+    async with asyncio.timeout(GUARD):
+        while True:
+            result = await check()
+            if result:
+                return result
+            await asyncio.sleep(0.05)
