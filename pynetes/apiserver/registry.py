@@ -516,11 +516,18 @@ class KeyLocks:
                 self._locks[key] = (lock, users - 1)
 
 
-_SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
+_SERVER_OWNED = ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 
 
 def _keep_server_metadata(new: dict[str, Any], current: dict[str, Any]) -> None:
-    """Fields clients cannot change by update (upstream's FillObjectMetaSystemFields on update)."""
+    """Fields clients cannot change by update (upstream's BeforeUpdate).
+
+    A uid the client sent is kept, so validation refuses one that is not the
+    object's (field is immutable): that is how a patch carrying the uid it
+    was computed for fails on an object recreated under the same name.
+    """
+    if not new.get("uid") and "uid" in current:
+        new["uid"] = current["uid"]
     for name in (*_SERVER_OWNED, "generation", "namespace"):
         if name in current:
             new[name] = current[name]
