@@ -11,6 +11,7 @@ from typing import Any
 from pynetes.api.resources import Resource, built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
+from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
 
 CONFIGMAPS = built_in("", "v1", "configmaps")
@@ -147,6 +148,11 @@ async def test_an_owner_in_another_namespace_counts_as_absent_and_is_reported(
 
         [event] = await eventually(reported)
     assert event["type"] == "Warning"
+    uid = owner["metadata"]["uid"]
+    assert event["message"] == (
+        f"ownerRef [v1/ConfigMap, namespace: default, name: owner, uid: {uid}]"
+        ' does not exist in namespace "default"'
+    )
     assert event["involvedObject"]["name"] == "stray"
     assert await find(api, CONFIGMAPS, "owner", "elsewhere") is not None
 
@@ -208,3 +214,58 @@ def widget_definition() -> Object:
             ],
         },
     }
+
+
+async def test_foreground_deletion_goes_down_every_generation_first(api: ApiClient) -> None:
+    top = await api.create(REPLICA_SETS, replica_set("top"), namespace="default")
+    middle = {
+        "kind": "ConfigMap",
+        **await api.create(
+            CONFIGMAPS,
+            {"metadata": {"name": "middle", "ownerReferences": [owned_by(top, block=True)]}},
+            namespace="default",
+        ),
+    }
+    await api.create(
+        PODS,
+        pod("bottom", owned_by(middle, block=True), finalizers=(HOLD,)),
+        namespace="default",
+    )
+    async with running_controllers(api, "garbagecollector"):
+        await api.delete(REPLICA_SETS, "top", namespace="default", propagation_policy="Foreground")
+
+        async def middle_waits() -> bool:
+            found = await find(api, CONFIGMAPS, "middle")
+            return found["metadata"].get("finalizers") == ["foregroundDeletion"]
+
+        await eventually(middle_waits)
+        assert await find(api, REPLICA_SETS, "top") is not None
+        await api.patch(PODS, "bottom", {"metadata": {"finalizers": None}}, namespace="default")
+        await eventually(lambda: gone(api, REPLICA_SETS, "top"))
+    assert await gone(api, CONFIGMAPS, "middle")
+
+
+async def test_kubectl_cascading_deletes_finish(api: ApiClient, cluster: Cluster) -> None:
+    kubectl = cluster.kubectl()
+    for name in ("fg", "bg"):
+        owner = await api.create(REPLICA_SETS, replica_set(name), namespace="default")
+        await api.create(PODS, pod(f"{name}-pod", owned_by(owner, block=True)), namespace="default")
+    async with running_controllers(api, "garbagecollector"):
+        await kubectl("delete", "rs", "fg", "--cascade=foreground", "--timeout=50s")
+        assert await gone(api, PODS, "fg-pod")
+        await kubectl("delete", "rs", "bg")
+        await eventually(lambda: gone(api, PODS, "bg-pod"))
+
+
+async def test_an_owner_of_an_unknown_kind_leaves_the_dependent_and_the_collector_working(
+    api: ApiClient,
+) -> None:
+    unknown = {"kind": "Nope", "apiVersion": "example.com/v9"}
+    unknown["metadata"] = {"name": "nope", "uid": "11111111-1111-1111-1111-111111111111"}
+    await api.create(PODS, pod("kept", owned_by(unknown)), namespace="default")
+    ghost = {"kind": "ReplicaSet", "apiVersion": "apps/v1"}
+    ghost["metadata"] = {"name": "ghost", "uid": "00000000-0000-0000-0000-000000000000"}
+    async with running_controllers(api, "garbagecollector"):
+        await api.create(PODS, pod("collected", owned_by(ghost)), namespace="default")
+        await eventually(lambda: gone(api, PODS, "collected"))
+    assert await find(api, PODS, "kept") is not None

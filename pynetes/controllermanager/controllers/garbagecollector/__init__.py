@@ -79,7 +79,8 @@ class GarbageCollector:
     async def run(self) -> None:
         if not self._enabled:
             return
-        await self._monitors.sync()
+        if not await self._monitors.try_sync():
+            self._monitors.changed.set()  # keep_in_sync retries at once, then backs off
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._monitors.keep_in_sync())
             tasks.create_task(self._deleter.run())

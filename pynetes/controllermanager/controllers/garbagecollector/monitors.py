@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 IGNORED = frozenset({("", "events"), ("events.k8s.io", "events")})
 #: How often discovery runs without a CRD change (upstream's 30 seconds).
 RESYNC_PERIOD = 30.0
+#: The first wait before retrying a failed discovery.
+RETRY_INITIAL = 1.0
 #: How long one sync waits for new informers to list before the workers go on without them.
 SYNC_TIMEOUT = 30.0
 
@@ -82,14 +84,28 @@ class Monitors:
         self._running[resource] = informer
         return informer
 
+    async def try_sync(self) -> bool:
+        """:meth:`sync`, logging rather than raising a failure to reach the server."""
+        try:
+            await self.sync()
+        except (errors.ApiError, errors.TransportError) as error:
+            log.warning("garbage collector: discovery failed: %s", error)
+            return False
+        return True
+
     async def keep_in_sync(self) -> None:
-        """Discover again every :data:`RESYNC_PERIOD`, or at once when :attr:`changed` is set."""
+        """Discover again every :data:`RESYNC_PERIOD`, or at once when :attr:`changed` is set.
+
+        A failed discovery is retried after a backoff doubling from
+        :data:`RETRY_INITIAL` up to the period, however often ``changed`` is set.
+        """
+        retry = RETRY_INITIAL
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(RESYNC_PERIOD):
                     await self.changed.wait()
             self.changed.clear()
-            try:
-                await self.sync()
-            except (errors.ApiError, errors.TransportError) as error:
-                log.warning("garbage collector: discovery failed: %s", error)
+            while not await self.try_sync():
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, RESYNC_PERIOD)
+            retry = RETRY_INITIAL

@@ -199,7 +199,7 @@ class DeletionWorkers:
             latest,
             "Warning",
             INVALID_NAMESPACE,
-            f"ownerRef {owner.describe(namespace)} does not exist in namespace {namespace!r}",
+            f'ownerRef {owner.describe(namespace)} does not exist in namespace "{namespace}"',
         )
 
     # -- attempt to orphan -----------------------------------------------------
