@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import orjson
 import pytest
 
 from pynetes.api.resources import built_in
@@ -105,3 +107,16 @@ async def test_a_finalized_namespace_waits_for_its_metadata_finalizers(api: ApiC
 
     await api.patch(NAMESPACES, "held", {"metadata": {"finalizers": None}})
     assert await absent(api, NAMESPACES, "held", None)
+
+
+async def test_kubectl_replace_raw_finalize_releases_a_stuck_namespace(
+    api: ApiClient, cluster: Cluster, tmp_path: Path
+) -> None:
+    await api.create(NAMESPACES, {"metadata": {"name": "stuck"}})
+    stuck = await api.delete(NAMESPACES, "stuck")
+    stuck["spec"]["finalizers"] = []
+    body = tmp_path / "stuck.json"
+    body.write_bytes(orjson.dumps(stuck))
+    kubectl = cluster.kubectl()
+    await kubectl("replace", "--raw", "/api/v1/namespaces/stuck/finalize", "-f", str(body))
+    assert await absent(api, NAMESPACES, "stuck", None)

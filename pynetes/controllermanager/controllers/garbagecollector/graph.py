@@ -15,7 +15,7 @@ handled alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,12 +189,13 @@ class Graph:
         work.attempt_to_delete.update(self._waiting_owners(o.uid for o in node.owners))
         return work
 
-    def _waiting_owners(self, owner_uids: Any) -> set[str]:
-        return {
-            uid
-            for uid in owner_uids
-            if (owner := self._nodes.get(uid)) is not None and owner.deleting_dependents
-        }
+    def is_waiting(self, owner_uid: str) -> bool:
+        """The owner was seen in foreground deletion, waiting for its dependents."""
+        owner = self._nodes.get(owner_uid)
+        return owner is not None and owner.deleting_dependents
+
+    def _waiting_owners(self, owner_uids: Iterable[str]) -> set[str]:
+        return {uid for uid in owner_uids if self.is_waiting(uid)}
 
     def _unlink(self, owner_uid: str, dependent_uid: str) -> None:
         dependents = self._dependents.get(owner_uid)

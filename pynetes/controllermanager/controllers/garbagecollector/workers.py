@@ -124,8 +124,7 @@ class DeletionWorkers:
     def _owners_look_solid(self, node: Node) -> bool:
         """Every owner is seen where it should be and none waits: no need to ask the server."""
         return all(
-            self._graph.owner_is_known(node, owner)
-            and not self._graph.node(owner.uid).deleting_dependents  # type: ignore[union-attr]
+            self._graph.owner_is_known(node, owner) and not self._graph.is_waiting(owner.uid)
             for owner in node.owners
         )
 
