@@ -247,12 +247,15 @@ async def test_foreground_deletion_goes_down_every_generation_first(api: ApiClie
 
 async def test_kubectl_cascading_deletes_finish(api: ApiClient, cluster: Cluster) -> None:
     kubectl = cluster.kubectl()
-    for name in ("fg", "bg"):
+    for name in ("fg", "bg", "or"):
         owner = await api.create(REPLICA_SETS, replica_set(name), namespace="default")
         await api.create(PODS, pod(f"{name}-pod", owned_by(owner, block=True)), namespace="default")
     async with running_controllers(api, "garbagecollector"):
         await kubectl("delete", "rs", "fg", "--cascade=foreground", "--timeout=50s")
         assert await gone(api, PODS, "fg-pod")
+        await kubectl("delete", "rs", "or", "--cascade=orphan", "--timeout=50s")
+        orphaned = await find(api, PODS, "or-pod")
+        assert not orphaned["metadata"].get("ownerReferences")
         await kubectl("delete", "rs", "bg")
         await eventually(lambda: gone(api, PODS, "bg-pod"))
 

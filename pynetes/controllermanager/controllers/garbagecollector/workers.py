@@ -64,7 +64,8 @@ class UnresolvableOwner(Exception):
 
 
 class AbsentOwners:
-    """The owners last found absent, by (uid, namespace looked in); least recent go first."""
+    """The owners last found absent, by (uid, namespace looked in: "" for cluster scope);
+    the least recently used are forgotten first."""
 
     def __init__(self, size: int = ABSENT_OWNER_CACHE_SIZE) -> None:
         self._size = size
@@ -166,8 +167,6 @@ class DeletionWorkers:
     async def _owner_state(self, node: Node, latest: Object, owner: OwnerRef) -> OwnerState | None:
         """Whether ``owner`` is there; None if it never can be (a namespaced owner of a
         cluster-scoped object, which upstream reports and does not retry)."""
-        if (owner.uid, node.namespace) in self._absent:
-            return OwnerState.DANGLING
         resource = self._kinds.get((owner.group, owner.kind))
         if resource is None:
             self._rediscover()
@@ -177,13 +176,15 @@ class DeletionWorkers:
         if resource.namespaced and not node.namespace:
             self._report_invalid_namespace(latest, owner, node.namespace)
             return None
-        namespace = node.namespace if resource.namespaced else None
+        namespace = node.namespace if resource.namespaced else ""
+        if (owner.uid, namespace) in self._absent:
+            return OwnerState.DANGLING
         try:
             found = await self._client.get(resource, owner.name, namespace=namespace)
         except errors.NotFound:
             found = None
         if found is None or (found.get("metadata") or {}).get("uid") != owner.uid:
-            self._absent.add((owner.uid, node.namespace))
+            self._absent.add((owner.uid, namespace))
             elsewhere = self._graph.node(owner.uid)
             if elsewhere is not None and elsewhere.namespace != node.namespace:
                 self._report_invalid_namespace(latest, owner, node.namespace)
