@@ -5,8 +5,9 @@ says which resources support ``delete``, ``list`` and ``watch``; each gets
 an informer whose changes feed the graph. Discovery runs again every
 :data:`RESYNC_PERIOD` and whenever a CustomResourceDefinition changes, so
 custom resources are collected as soon as they are served. A resource no
-longer offered stops being watched, except when its group version merely
-failed to answer discovery this time.
+longer offered stops being watched (its objects leave the graph, as they
+left the server), except when its group version merely failed to answer
+discovery this time.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Monitors:
         self._informers = context.informers
         self._handlers = handlers
         self._running: dict[Resource, Informer] = {}
-        self._handled: set[Resource] = set()
+        self._handled: dict[Resource, EventHandler] = {}
         #: (group, kind) -> resource, for the ownerReferences the workers resolve.
         self.kinds: dict[tuple[str, str], Resource] = {}
         self.changed = asyncio.Event()
@@ -65,8 +66,7 @@ class Monitors:
         for resource in set(self._running) - wanted:
             if resource.group_version in discovery.failed:
                 continue  # not known to be gone: keep watching
-            await self._running.pop(resource).stop()
-            self.kinds.pop((resource.group, resource.kind), None)
+            await self._stop(resource)
         started = [self._start(resource) for resource in wanted - set(self._running)]
         if started:
             try:
@@ -78,11 +78,21 @@ class Monitors:
     def _start(self, resource: Resource) -> Informer:
         informer = self._informers.informer(resource)
         if resource not in self._handled:
-            informer.add_event_handler(self._handlers(resource))
-            self._handled.add(resource)
+            self._handled[resource] = self._handlers(resource)
+            informer.add_event_handler(self._handled[resource])
         informer.start()
         self._running[resource] = informer
         return informer
+
+    async def _stop(self, resource: Resource) -> None:
+        """Stop watching a resource no longer served; its objects are gone with it."""
+        informer = self._running.pop(resource)
+        await informer.stop()
+        self.kinds.pop((resource.group, resource.kind), None)
+        forget = self._handled[resource].on_delete
+        if forget is not None:
+            for obj in informer.store.list():
+                forget(obj)
 
     async def try_sync(self) -> bool:
         """:meth:`sync`, logging rather than raising a failure to reach the server."""
