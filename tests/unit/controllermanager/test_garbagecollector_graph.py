@@ -91,3 +91,9 @@ def test_a_namespaced_owner_counts_only_in_the_dependents_namespace() -> None:
     node = graph.node("pod")
     assert node is not None
     assert [graph.owner_is_known(node, owner) for owner in node.owners] == [False, True]
+
+
+def test_a_dependent_arriving_while_its_owner_waits_is_sent_to_be_checked() -> None:
+    graph = Graph()
+    graph.observe(REPLICA_SETS, deleting("rs", "foregroundDeletion"))
+    assert graph.observe(PODS, obj("newcomer", "rs!")).attempt_to_delete == {"newcomer"}

@@ -119,9 +119,6 @@ class Graph:
         self._nodes: dict[str, Node] = {}
         self._dependents: dict[str, set[str]] = {}
 
-    def __len__(self) -> int:
-        return len(self._nodes)
-
     def node(self, uid: str) -> Node | None:
         return self._nodes.get(uid)
 
@@ -166,7 +163,10 @@ class Graph:
         if old is None or old_owners != new_owners:
             # an owner let go of (or unblocked) may be waiting for this dependent
             work.attempt_to_delete.update(self._waiting_owners(old_owners.keys()))
-        if any(not self.owner_is_known(new, owner) for owner in new.owners):
+        if any(
+            not self.owner_is_known(new, owner) or self.is_waiting(owner.uid)
+            for owner in new.owners
+        ):
             work.attempt_to_delete.add(new.uid)
         if new.orphaning:
             work.attempt_to_orphan.add(new.uid)
