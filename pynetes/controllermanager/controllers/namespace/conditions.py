@@ -6,6 +6,10 @@ not be deleted, content or finalizers remain), with upstream's reason and a
 message naming what; otherwise it is False with upstream's "all is well"
 reason and message. ``lastTransitionTime`` moves only when a condition's
 status does, so ``kubectl describe namespace`` shows since when.
+
+``NamespaceDeletionGroupVersionParsingFailure`` is always False here:
+upstream raises it for discovery documents whose group versions do not
+parse, and :mod:`pynetes.client.discovery` reads every one it is given.
 """
 
 from __future__ import annotations
@@ -43,8 +47,6 @@ class Findings:
 
     #: ``group/version`` -> why its discovery failed.
     discovery_failures: dict[str, str] = field(default_factory=dict)
-    #: group versions that could not be parsed.
-    unparsable: list[str] = field(default_factory=list)
     #: errors deleting or listing content, one message each.
     content_errors: list[str] = field(default_factory=list)
     #: ``plural.group`` -> objects still there.
@@ -63,11 +65,6 @@ class Findings:
                 "DiscoveryFailed",
                 f"Discovery failed for some groups, {len(self.discovery_failures)} failing:"
                 f" unable to retrieve the complete list of server APIs: {failures}",
-            )
-        if self.unparsable:
-            found[GROUP_VERSION_PARSING_FAILURE] = (
-                "GroupVersionParsingFailed",
-                f"Failed to parse group versions: {aggregate(sorted(self.unparsable))}",
             )
         if self.content_errors:
             found[CONTENT_FAILURE] = (
