@@ -19,6 +19,7 @@ EVENTS = built_in("", "v1", "events")
 PODS = built_in("", "v1", "pods")
 NAMESPACES = built_in("", "v1", "namespaces")
 REPLICA_SETS = built_in("apps", "v1", "replicasets")
+CLUSTER_ROLES = built_in("rbac.authorization.k8s.io", "v1", "clusterroles")
 CRDS = built_in("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 WIDGETS = Resource("example.com", "v1", "Widget", "widgets", True)
 HOLD = "example.com/hold"
@@ -272,3 +273,22 @@ async def test_an_owner_of_an_unknown_kind_leaves_the_dependent_and_the_collecto
         await api.create(PODS, pod("collected", owned_by(ghost)), namespace="default")
         await eventually(lambda: gone(api, PODS, "collected"))
     assert await find(api, PODS, "kept") is not None
+
+
+async def test_a_cluster_scoped_dependent_of_a_namespaced_kind_is_reported_and_kept(
+    api: ApiClient,
+) -> None:
+    owner = await api.create(CONFIGMAPS, {"metadata": {"name": "owner"}}, namespace="default")
+    role = {"metadata": {"name": "confused", "ownerReferences": [owned_by(owner)]}, "rules": []}
+    await api.create(CLUSTER_ROLES, role)
+    async with running_controllers(api, "garbagecollector"):
+        await api.delete(CONFIGMAPS, "owner", namespace="default")
+
+        async def reported() -> list[Object]:
+            listed = await api.list(EVENTS, namespace="default")
+            return [e for e in listed["items"] if e["involvedObject"]["name"] == "confused"]
+
+        [event] = await eventually(reported)
+    assert (event["type"], event["reason"]) == ("Warning", "OwnerRefInvalidNamespace")
+    assert event["message"].endswith('does not exist in namespace ""')
+    assert await api.get(CLUSTER_ROLES, "confused")
