@@ -340,6 +340,8 @@ class ObjectStore:
         _keep_server_metadata(new["metadata"], current["metadata"])
         if subresource == "status":
             self.strategy.prepare_for_status_update(new, current)
+        elif subresource == "finalize":
+            self.strategy.prepare_for_finalize(new, current)
         else:
             self.strategy.prepare_for_update(new, current)
         self._check(new, current)
@@ -391,18 +393,14 @@ class ObjectStore:
     def _pending_deletion(self, obj: Object, options: DeleteOptions) -> Object | None:
         """The object as it must stay while grace or finalizers hold it; None to delete now."""
         metadata = obj["metadata"]
-        finalizers = list(metadata.get("finalizers") or [])
-        policy = options.propagation_policy
-        if policy == "Foreground" and "foregroundDeletion" not in finalizers:
-            finalizers.append("foregroundDeletion")
-        elif policy == "Orphan" and "orphan" not in finalizers:
-            finalizers.append("orphan")
+        finalizers = garbage_collection_finalizers(
+            list(metadata.get("finalizers") or []),
+            options.propagation_policy,
+            self.strategy.default_propagation_policy,
+        )
         grace = self.strategy.grace_period(obj, options.grace_period_seconds)
         already = metadata.get("deletionTimestamp")
-        held_by_spec = self.resource.plural == "namespaces" and bool(
-            (obj.get("spec") or {}).get("finalizers")
-        )
-        if not finalizers and grace == 0 and not held_by_spec:
+        if not finalizers and grace == 0 and not self._held_by_spec(obj):
             return None
         if (
             already
@@ -414,6 +412,8 @@ class ObjectStore:
         pending_metadata = pending["metadata"]
         if finalizers:
             pending_metadata["finalizers"] = finalizers
+        else:
+            pending_metadata.pop("finalizers", None)
         now = self._clock()
         pending_metadata["deletionTimestamp"] = meta.timestamp(now + timedelta(seconds=grace))
         pending_metadata["deletionGracePeriodSeconds"] = grace
@@ -423,13 +423,25 @@ class ObjectStore:
             pending.setdefault("status", {})["phase"] = "Terminating"
         return pending
 
+    def _held_by_spec(self, obj: Object) -> bool:
+        """A namespace's ``spec.finalizers`` hold its deletion as metadata finalizers do."""
+        return self.resource.plural == "namespaces" and bool(
+            (obj.get("spec") or {}).get("finalizers")
+        )
+
     def _deletion_finished(self, obj: Object) -> bool:
+        """An update took the last finalizer off an object being deleted: it goes now.
+
+        For namespaces both lists must be empty (upstream's
+        ShouldDeleteNamespaceDuringUpdate): the namespace controller's
+        ``finalize`` of ``kubernetes`` deletes the namespace.
+        """
         metadata = obj["metadata"]
         return bool(
             metadata.get("deletionTimestamp")
             and not metadata.get("finalizers")
             and not metadata.get("deletionGracePeriodSeconds")
-            and self.resource.plural != "namespaces"
+            and not self._held_by_spec(obj)
         )
 
     async def _finish_deletion(self, key: str, name: str, revision: int, obj: Object) -> Object:
@@ -514,6 +526,36 @@ class KeyLocks:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+
+#: The finalizers through which the garbage collector carries out a propagation policy.
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
+def garbage_collection_finalizers(
+    finalizers: list[str], policy: str | None, default_policy: str
+) -> list[str]:
+    """``finalizers`` as a deletion with propagation ``policy`` leaves them.
+
+    As upstream's deletionFinalizersForGarbageCollection: an explicit policy
+    decides; without one, a finalizer a previous deletion left decides, else
+    the resource's default (Orphan for v1 ReplicationControllers, Background
+    for the rest). ``orphan`` and ``foregroundDeletion`` never stay together.
+    The list is returned unchanged (same order) when the set would not change.
+    """
+    if policy is None:
+        if ORPHAN_FINALIZER in finalizers:
+            policy = "Orphan"
+        elif FOREGROUND_FINALIZER in finalizers:
+            policy = "Foreground"
+        else:
+            policy = default_policy
+    wanted = {"Orphan": ORPHAN_FINALIZER, "Foreground": FOREGROUND_FINALIZER}.get(policy)
+    kept = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if wanted is not None:
+        kept.append(wanted)
+    return finalizers if set(kept) == set(finalizers) else kept
 
 
 _SERVER_OWNED = ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")

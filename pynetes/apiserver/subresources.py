@@ -1,6 +1,7 @@
-"""Subresources: status, scale, binding, eviction, and the streams a kubelet serves.
+"""Subresources: status, finalize, scale, binding, eviction, and the streams a kubelet serves.
 
 - ``status``: GET the object; PUT and PATCH change only its status.
+- ``namespaces/finalize``: PUT changes a namespace's ``spec.finalizers``.
 - ``scale``: an ``autoscaling/v1`` Scale view of the replicas of workloads
   (and of custom resources whose CRD declares the scale subresource).
 - ``pods/binding``: the scheduler's POST that sets ``spec.nodeName`` once.
@@ -51,6 +52,8 @@ class Subresources:
         store = self._api.store_for(target.resource)
         if sub == "status":
             return await self._status(request, target, store)
+        if sub == "finalize":
+            return await self._finalize(request, target, store)
         if sub == "scale":
             return await self._scale(request, target, store)
         if sub == "binding" and target.verb == "create":
@@ -84,6 +87,28 @@ class Subresources:
             )
             return json_response(updated, warnings=warnings)
         raise errors.method_not_allowed()
+
+    async def _finalize(
+        self, request: web.Request, target: Target, store: ObjectStore
+    ) -> web.StreamResponse:
+        """PUT namespaces/NAME/finalize: the one way to change a namespace's spec.finalizers.
+
+        The namespace controller removes ``kubernetes`` here once the
+        namespace is empty; with no finalizer left, the namespace is deleted.
+        """
+        body = await read_body(request)
+        obj, warnings = self._api.decoder.decode(target.resource, body, request.query)
+        updated = await store.update(
+            target.namespace,
+            target.name,
+            obj,
+            subresource="finalize",
+            dry_run=query.dry_run(request.query),
+            track=lambda current, new: self._api.tracked(
+                request, target.resource, current, new, "finalize"
+            ),
+        )
+        return json_response(updated, warnings=warnings)
 
     # -- scale -----------------------------------------------------------------
 
