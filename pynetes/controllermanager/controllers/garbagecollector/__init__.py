@@ -33,6 +33,7 @@ from pynetes.controllermanager.controllers.garbagecollector.graph import Graph, 
 from pynetes.controllermanager.controllers.garbagecollector.monitors import Monitors
 from pynetes.controllermanager.controllers.garbagecollector.workers import DeletionWorkers
 from pynetes.controllermanager.descriptor import ControllerDescriptor
+from pynetes.controllermanager.options import add_bool_flag
 
 Object = dict[str, Any]
 
@@ -110,11 +111,8 @@ class GarbageCollector:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--enable-garbage-collector",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="enables the generic garbage collector",
+    add_bool_flag(
+        parser, "--enable-garbage-collector", True, "enables the generic garbage collector"
     )
 
 
