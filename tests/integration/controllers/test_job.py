@@ -163,9 +163,12 @@ async def test_a_suspended_job_runs_nothing_until_resumed(api: ApiClient) -> Non
 
         await api.patch(JOBS, "later", {"spec": {"suspend": False}}, namespace="default")
         await eventually(lambda: _exactly(running_pods(api, "later"), 2))
-        resumed = await get_job(api, "later")
-        assert condition(resumed, "Suspended") is None
-        assert resumed["status"]["startTime"]
+
+        async def resumed() -> Object | None:
+            found = await get_job(api, "later")
+            return found if condition(found, "Suspended") is None else None
+
+        assert (await eventually(resumed))["status"]["startTime"]
 
 
 async def _exactly(listing, count: int) -> list[Object] | None:
