@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import sys
 import tempfile
@@ -36,13 +35,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.apiserver import NAMESPACE, ServerProcess, free_port, progress, start_apiserver
+from bench.apiserver import NAMESPACE, ServerProcess, progress, start_apiserver, start_component
 from bench.hollow import NAMESPACES, PODS, in_parallel, start_hollow
-from bench.scheduler import READY_TIMEOUT, Cpu, start_scheduler
+from bench.scheduler import Cpu, start_scheduler
 from pynetes.api.resources import built_in
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.config import load_config
@@ -75,29 +72,11 @@ def deployment(name: str, replicas: int) -> Object:
 
 
 async def start_controller_manager(kubeconfig: Path, directory: Path) -> ServerProcess:
-    """The controller-manager process, once /healthz answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "pynetes", "controller-manager"]
-    command += ["--kubeconfig", str(kubeconfig), "--port", str(port), "--leader-elect=false"]
-    command += ["--controllers=deployment,replicaset", "--kube-api-qps=5000"]
-    command += ["--kube-api-burst=5000"]
-    log = directory / "controller-manager.log"
-    with log.open("ab") as output:
-        process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output
-        )
-    manager = ServerProcess(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.perf_counter() + READY_TIMEOUT
-    async with aiohttp.ClientSession() as session:
-        while time.perf_counter() < deadline:
-            if process.returncode is not None:
-                raise RuntimeError(f"controller-manager exited: {log.read_text()[-2000:]}")
-            with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with session.get(f"{manager.url}/healthz") as response:
-                    if response.status == 200:
-                        return manager
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"controller-manager not healthy within {READY_TIMEOUT:.0f} s")
+    """The controller-manager process (deployment and replicaset), once /healthz answers."""
+    arguments = ["--kubeconfig", str(kubeconfig), "--leader-elect=false"]
+    arguments += ["--controllers=deployment,replicaset", "--kube-api-qps=5000"]
+    arguments += ["--kube-api-burst=5000"]
+    return await start_component("controller-manager", arguments, directory)
 
 
 class Watched:

@@ -10,10 +10,14 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from pynetes.client import errors
+from pynetes.client.leaderelection import LEASES
+from pynetes.client.rest import ApiClient
 from tests.integration.conftest import Cluster, free_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -120,3 +124,12 @@ async def run_cli(*arguments: str) -> tuple[int, str, str]:
     async with asyncio.timeout(GUARD):
         out, err = await process.communicate()
     return process.returncode or 0, out.decode(), err.decode()
+
+
+async def lease_holder(api: ApiClient, name: str) -> str:
+    """Who holds the Lease kube-system/``name`` ("" if nobody or no Lease)."""
+    try:
+        lease: dict[str, Any] = await api.get(LEASES, name, namespace="kube-system")
+    except errors.NotFound:
+        return ""
+    return lease["spec"].get("holderIdentity") or ""

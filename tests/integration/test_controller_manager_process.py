@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any
 
 from pynetes.api.resources import built_in
 from pynetes.client import errors
-from pynetes.client.leaderelection import LEASES
 from pynetes.client.rest import ApiClient
-from tests.integration.components import ComponentProcess, component, run_cli
+from tests.integration.components import ComponentProcess, component, lease_holder, run_cli
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.conftest import api
 from tests.integration.controllers.harness import eventually
@@ -41,16 +39,6 @@ async def default_account_in(api: ApiClient, namespace: str) -> bool:
         return True
 
     return await eventually(exists)
-
-
-async def lease_holder(api: ApiClient) -> str:
-    try:
-        lease: dict[str, Any] = await api.get(
-            LEASES, "kube-controller-manager", namespace="kube-system"
-        )
-    except errors.NotFound:
-        return ""
-    return lease["spec"].get("holderIdentity") or ""
 
 
 async def test_runs_controllers_and_serves_health_and_workqueue_metrics(
@@ -84,7 +72,7 @@ async def test_only_the_leader_runs_controllers_and_the_other_takes_over(
         component(cluster, tmp_path, "controller-manager", "a", *flags) as first,
         component(cluster, tmp_path, "controller-manager", "b", *flags) as second,
     ):
-        holder = await eventually(lambda: lease_holder(api))
+        holder = await eventually(lambda: lease_holder(api, "kube-controller-manager"))
         by_identity = {first.identity(): first, second.identity(): second}
         leader = by_identity[holder]
         follower: ComponentProcess = first if leader is second else second
@@ -95,7 +83,7 @@ async def test_only_the_leader_runs_controllers_and_the_other_takes_over(
         await leader.process.wait()
 
         async def taken_over() -> bool:
-            return await lease_holder(api) == follower.identity()
+            return await lease_holder(api, "kube-controller-manager") == follower.identity()
 
         await eventually(taken_over)
         assert await default_account_in(api, "after")

@@ -9,13 +9,10 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-from pynetes.client import errors
-from pynetes.client.leaderelection import LEASES
 from pynetes.client.rest import ApiClient
 from tests.integration import test_scheduler
-from tests.integration.components import ComponentProcess, component, run_cli
+from tests.integration.components import ComponentProcess, component, lease_holder, run_cli
 from tests.integration.conftest import Cluster
 from tests.integration.test_scheduler import create_nodes, create_pod, eventually, node_of
 from tests.unit.scheduler.builders import node, pod
@@ -124,14 +121,6 @@ async def test_an_invalid_config_stops_start_up_naming_the_field(
     assert "profiles[0].percentageOfNodesToScore" in err
 
 
-async def lease_holder(api: ApiClient) -> str:
-    try:
-        lease: dict[str, Any] = await api.get(LEASES, "kube-scheduler", namespace="kube-system")
-    except errors.NotFound:
-        return ""
-    return lease["spec"].get("holderIdentity") or ""
-
-
 async def test_only_the_leader_schedules_and_the_other_takes_over(
     cluster: Cluster, api: ApiClient, tmp_path: Path
 ) -> None:
@@ -143,7 +132,7 @@ async def test_only_the_leader_schedules_and_the_other_takes_over(
         scheduler(cluster, tmp_path, "a", *flags) as first,
         scheduler(cluster, tmp_path, "b", *flags) as second,
     ):
-        holder = await eventually(lambda: lease_holder(api), "a leader")
+        holder = await eventually(lambda: lease_holder(api, "kube-scheduler"), "a leader")
         by_identity = {first.identity(): first, second.identity(): second}
         leader = by_identity[holder]
         follower = first if leader is second else second
@@ -158,7 +147,7 @@ async def test_only_the_leader_schedules_and_the_other_takes_over(
         await leader.process.wait()
 
         async def taken_over() -> bool:
-            return await lease_holder(api) == follower.identity()
+            return await lease_holder(api, "kube-scheduler") == follower.identity()
 
         await eventually(taken_over, "the follower holds the lease")
         await create_pod(api, pod("after").container(cpu="1"))
