@@ -117,12 +117,9 @@ def new_revision(
     }
 
 
-def equal_revisions(left: Object, right: Object, hash_label: str = REVISION_HASH_LABEL) -> bool:
-    """Same template: different hashes differ, else the data decide."""
-    left_hash = (left["metadata"].get("labels") or {}).get(hash_label)
-    right_hash = (right["metadata"].get("labels") or {}).get(hash_label)
-    if left_hash and right_hash and left_hash != right_hash:
-        return False
+def equal_revisions(left: Object, right: Object) -> bool:
+    """Same template: equal data. (Upstream compares hash labels first, but parses
+    them as integers, which safe-encoded hashes never are: the data decide.)"""
     return left.get("data") == right.get("data")
 
 
@@ -186,9 +183,6 @@ class RevisionHistory:
             hash_label=self.hash_label,
         )
 
-    def equal(self, left: Object, right: Object) -> bool:
-        return equal_revisions(left, right, self.hash_label)
-
     async def create(self, owner: Object, number: int, collision_count: int) -> tuple[Object, int]:
         """Create the revision of ``owner``'s template (upstream's CreateControllerRevision).
 
@@ -207,7 +201,7 @@ class RevisionHistory:
                 existing = await self._client.get(CONTROLLER_REVISIONS, name, namespace=namespace)
                 reference = controller_of(existing) or {}
                 ours = reference.get("uid") == owner["metadata"]["uid"]
-                if ours and self.equal(existing, revision):
+                if ours and equal_revisions(existing, revision):
                     return existing, collision_count
                 collision_count += 1
 

@@ -124,7 +124,9 @@ async def test_rolling_update_keeps_within_max_unavailable(
     watcher = Informer(api, PODS, namespace="default")
     watcher.add_event_handler(EventHandler(fewest_ready.seen, fewest_ready.changed))
     async with running_nodes(api, nodes), running_controllers(api, "daemonset"):
-        created = await api.create(DAEMON_SETS, daemon_set("agent", **strategy), namespace="default")
+        created = await api.create(
+            DAEMON_SETS, daemon_set("agent", **strategy), namespace="default"
+        )
         await eventually(placed_on({n.name for n in nodes}, api, "agent"))
         old_pods = {pod["metadata"]["uid"] for pod in await daemon_pods(api, "agent")}
         watcher.start()

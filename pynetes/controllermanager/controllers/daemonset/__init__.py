@@ -4,18 +4,15 @@ from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.controllers.daemonset.controller import DaemonSetsController
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 
-WORKERS_FLAG = "--concurrent-daemonset-syncs"
-DEFAULT_WORKERS = 2
-
 
 def build(context: ControllerContext) -> DaemonSetsController:
-    option = WORKERS_FLAG.removeprefix("--").replace("-", "_")
-    return DaemonSetsController(context, context.workers(option, DEFAULT_WORKERS))
+    workers = context.workers(CONTROLLER.workers_option, CONTROLLER.default_workers)
+    return DaemonSetsController(context, workers)
 
 
 CONTROLLER = ControllerDescriptor(
     name="daemonset",
     build=build,
-    concurrency_flag=WORKERS_FLAG,
-    default_workers=DEFAULT_WORKERS,
+    concurrency_flag="--concurrent-daemonset-syncs",
+    default_workers=2,
 )
