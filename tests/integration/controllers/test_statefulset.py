@@ -203,14 +203,23 @@ async def test_partitioned_rolling_update_updates_from_the_top_down_to_the_parti
 
 
 async def test_parallel_creates_and_deletes_without_waiting(api: ApiClient) -> None:
-    body = stateful_set("db", 3, podManagementPolicy="Parallel")
+    body = stateful_set(
+        "db",
+        3,
+        podManagementPolicy="Parallel",
+        volumeClaimTemplates=[CLAIM_TEMPLATE],
+        persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete", "whenScaled": "Delete"},
+    )
     async with running_controllers(api, "statefulset"):
-        await api.create(STATEFUL_SETS, body, namespace="default")
+        created = await api.create(STATEFUL_SETS, body, namespace="default")
         # no node runs them, so none is ever Ready: Parallel does not wait
         await eventually(lambda: status_with(api, "db", replicas=3))
         pods = await pods_by_name(api, "db")
         assert sorted(pods) == ["db-0", "db-1", "db-2"]
         assert not any(is_ready(pod) for pod in pods.values())
+        claim = await api.get(CLAIMS, "data-db-2", namespace="default")
+        (owner,) = claim["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["uid"]) == ("StatefulSet", created["metadata"]["uid"])
 
         await api.patch(STATEFUL_SETS, "db", {"spec": {"replicas": 0}}, namespace="default")
 
@@ -222,6 +231,10 @@ async def test_parallel_creates_and_deletes_without_waiting(api: ApiClient) -> N
             ]
 
         await eventually(gone)
+        # scaled away with whenScaled: Delete, each claim now goes with its pod
+        claim = await api.get(CLAIMS, "data-db-2", namespace="default")
+        (owner,) = claim["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["uid"]) == ("Pod", pods["db-2"]["metadata"]["uid"])
 
 
 async def test_on_delete_updates_a_pod_only_when_it_is_deleted(api: ApiClient) -> None:

@@ -292,12 +292,12 @@ class DaemonSetsController:
                 await self._merge_duplicate(daemon_set, duplicate, revision)
         if revision.get("revision") != next_number(old):
             revision = await self._history.renumber(revision, next_number(old))
-        return revision["metadata"]["labels"][CONTROLLER_REVISION_HASH], old, collisions
+        return _hash_of(revision), old, collisions
 
     async def _merge_duplicate(self, daemon_set: Object, duplicate: Object, kept: Object) -> None:
         """Relabel the pods of ``duplicate`` with ``kept``'s hash, then delete it."""
         old_hash = (duplicate["metadata"].get("labels") or {}).get(CONTROLLER_REVISION_HASH)
-        new_hash = kept["metadata"]["labels"][CONTROLLER_REVISION_HASH]
+        new_hash = _hash_of(kept)
         namespace = daemon_set["metadata"]["namespace"]
         for pod in self._pods.list(namespace):
             if old_hash and (pod["metadata"].get("labels") or {}).get(CONTROLLER_REVISION_HASH) == (
@@ -575,6 +575,12 @@ def _selector(daemon_set: Object) -> Selector:
         return selector_from_label_selector(daemon_set["spec"].get("selector"))
     except errors.ApiError:
         return selector_from_label_selector(None)
+
+
+def _hash_of(revision: Object) -> str:
+    """A revision's hash: its label, else (a revision adopted without one) its name's tail."""
+    labels = revision["metadata"].get("labels") or {}
+    return labels.get(CONTROLLER_REVISION_HASH) or revision["metadata"]["name"].rsplit("-", 1)[-1]
 
 
 def _strategy(daemon_set: Object) -> str:

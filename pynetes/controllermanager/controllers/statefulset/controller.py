@@ -26,7 +26,6 @@ delete a newer pod of the same name.
 from __future__ import annotations
 
 import contextlib
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,7 +64,6 @@ from pynetes.controllermanager.controllers.statefulset.identity import (
     start_ordinal,
 )
 
-log = logging.getLogger(__name__)
 Object = dict[str, Any]
 
 STATEFUL_SETS = built_in("apps", "v1", "statefulsets")
