@@ -153,7 +153,69 @@ async def test_rolling_update_keeps_within_max_unavailable(
         numbers = sorted(r["revision"] for r in revisions["items"])
         assert numbers == [1, 2]
         _, history, _ = await cluster.kubectl("1.31")("rollout", "history", "daemonset/agent")
-        assert "REVISION" in history
+        assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == [
+            "1",
+            "2",
+        ]
+
+        await cluster.kubectl("1.31")("rollout", "undo", "daemonset/agent")
+        _, out, _ = await cluster.kubectl("1.31")(
+            "rollout", "status", "daemonset/agent", "--timeout=60s"
+        )
+        pods = await daemon_pods(api, "agent")
+        assert {pod["spec"]["containers"][0]["image"] for pod in pods} == {"agent:1"}
+        revisions = await api.list(CONTROLLER_REVISIONS, namespace="default")
+        assert sorted(r["revision"] for r in revisions["items"]) == [2, 3], "undo renumbers"
+
+
+async def test_surging_update_never_leaves_a_node_without_a_ready_daemon(
+    cluster: Cluster, api: ApiClient
+) -> None:
+    nodes = [NodeSpec(f"node-{index}") for index in range(3)]
+    rolling = {"maxUnavailable": 0, "maxSurge": 1}
+    fewest_ready = FewestReady("agent")
+    watcher = Informer(api, PODS, namespace="default")
+    watcher.add_event_handler(EventHandler(fewest_ready.seen, fewest_ready.changed))
+    async with running_nodes(api, nodes), running_controllers(api, "daemonset"):
+        created = await api.create(
+            DAEMON_SETS,
+            daemon_set("agent", type="RollingUpdate", rollingUpdate=rolling),
+            namespace="default",
+        )
+        await eventually(placed_on({n.name for n in nodes}, api, "agent"))
+        watcher.start()
+        await watcher.wait_for_sync()
+        fewest_ready.store = watcher.store
+        try:
+            changed = copy.deepcopy(created["spec"]["template"])
+            changed["spec"]["containers"][0]["image"] = "agent:2"
+            await api.patch(
+                DAEMON_SETS, "agent", {"spec": {"template": changed}}, namespace="default"
+            )
+            await cluster.kubectl("1.31")("rollout", "status", "daemonset/agent", "--timeout=60s")
+            await eventually(placed_on({n.name for n in nodes}, api, "agent"))
+        finally:
+            await watcher.stop()
+        pods = await daemon_pods(api, "agent")
+        assert {pod["spec"]["containers"][0]["image"] for pod in pods} == {"agent:2"}
+        assert fewest_ready.fewest == 3, "each old pod went only once its successor was ready"
+
+
+async def test_a_pod_the_api_refuses_is_reported_as_an_event(api: ApiClient) -> None:
+    body = daemon_set("agent")
+    body["spec"]["template"]["spec"]["priorityClassName"] = "missing"
+    async with running_nodes(api, [NodeSpec("node-0")]), running_controllers(api, "daemonset"):
+        await api.create(DAEMON_SETS, body, namespace="default")
+
+        async def failed() -> list[Object]:
+            events = await api.list(EVENTS, namespace="default")
+            return [e for e in events["items"] if e["reason"] == "FailedCreate"]
+
+        (event, *_) = await eventually(failed)
+        assert event["type"] == "Warning"
+        assert event["message"].startswith("Error creating:")
+        assert await daemon_pods(api, "agent") == []
+        assert (await status_of(api, "agent"))["desiredNumberScheduled"] == 1
 
 
 class FewestReady:

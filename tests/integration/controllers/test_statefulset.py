@@ -193,9 +193,8 @@ async def test_partitioned_rolling_update_updates_from_the_top_down_to_the_parti
         assert status["currentRevision"] == status["updateRevision"] == second
         assert status["currentReplicas"] == status["updatedReplicas"] == 3
 
-        # back to the first template: its revision comes back, renumbered newest
-        template["spec"]["containers"][0]["image"] = "server:1"
-        await api.patch(STATEFUL_SETS, "web", {"spec": {"template": template}}, namespace="default")
+        # kubectl puts the first template back from its revision, which is renumbered newest
+        await cluster.kubectl("1.31")("rollout", "undo", "statefulset/web")
         await eventually(lambda: status_with(api, "web", currentRevision=first, updatedReplicas=3))
         revisions = await api.list(CONTROLLER_REVISIONS, namespace="default")
         numbers = {r["metadata"]["name"]: r["revision"] for r in revisions["items"]}
@@ -284,3 +283,23 @@ async def test_a_pod_the_api_refuses_is_reported_as_an_event(api: ApiClient) -> 
         assert event["message"].startswith("create Pod bad-0 in StatefulSet bad failed error:")
         assert "missing" in event["message"]
         assert await pod_names(api, "bad") == []
+
+
+async def test_a_name_taken_by_a_stranger_is_reported_and_left_alone(api: ApiClient) -> None:
+    stranger = {
+        "metadata": {"name": "web-0", "labels": {"app": "other"}},
+        "spec": {"containers": [{"name": "c", "image": "other:1"}]},
+    }
+    await api.create(PODS, stranger, namespace="default")
+    async with running_controllers(api, "statefulset"):
+        await api.create(STATEFUL_SETS, stateful_set("web", 1), namespace="default")
+
+        async def failed() -> list[Object]:
+            events = await api.list(EVENTS, namespace="default")
+            return [e for e in events["items"] if e["reason"] == "FailedCreate"]
+
+        (event, *_) = await eventually(failed)
+        assert "create Pod web-0 in StatefulSet web failed error:" in event["message"]
+        pod = await api.get(PODS, "web-0", namespace="default")
+        assert pod["spec"]["containers"][0]["image"] == "other:1"
+        assert not pod["metadata"].get("ownerReferences")

@@ -274,13 +274,27 @@ class StatefulSetController:
         await self.ensure_claims(stateful_set, pod)
         try:
             created = await self._client.create(PODS, pod)
-        except errors.AlreadyExists:
-            raise _Retry from None  # our cache has not seen it yet (or a stranger has it)
+        except errors.AlreadyExists as error:
+            if await self._held_by_stranger(stateful_set, pod):
+                self._pod_event(stateful_set, pod, "Create", error)
+            raise _Retry from None  # else our cache has not seen our pod yet
         except errors.ApiError as error:
             self._pod_event(stateful_set, pod, "Create", error)
             raise _Retry from error
         self._pod_event(stateful_set, pod, "Create", None)
         return created
+
+    async def _held_by_stranger(self, stateful_set: Object, pod: Object) -> bool:
+        """Whether the pod of ``pod``'s name is not this set's (an orphan it cannot adopt
+        or another controller's): a user must sort that out, so it is reported."""
+        try:
+            existing = await self._client.get(
+                PODS, pod["metadata"]["name"], namespace=pod["metadata"]["namespace"]
+            )
+        except errors.NotFound:
+            return False
+        reference = controller_of(existing) or {}
+        return reference.get("uid") != stateful_set["metadata"]["uid"]
 
     async def delete_pod(self, stateful_set: Object, pod: Object) -> None:
         """Delete exactly ``pod`` (its uid): a newer pod of its name is left alone."""
