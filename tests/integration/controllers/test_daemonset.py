@@ -177,11 +177,9 @@ async def test_surging_update_never_leaves_a_node_without_a_ready_daemon(
     watcher = Informer(api, PODS, namespace="default")
     watcher.add_event_handler(EventHandler(fewest_ready.seen, fewest_ready.changed))
     async with running_nodes(api, nodes), running_controllers(api, "daemonset"):
-        created = await api.create(
-            DAEMON_SETS,
-            daemon_set("agent", type="RollingUpdate", rollingUpdate=rolling),
-            namespace="default",
-        )
+        body = daemon_set("agent", type="RollingUpdate", rollingUpdate=rolling)
+        body["spec"]["revisionHistoryLimit"] = 0
+        created = await api.create(DAEMON_SETS, body, namespace="default")
         await eventually(placed_on({n.name for n in nodes}, api, "agent"))
         watcher.start()
         await watcher.wait_for_sync()
@@ -199,6 +197,12 @@ async def test_surging_update_never_leaves_a_node_without_a_ready_daemon(
         pods = await daemon_pods(api, "agent")
         assert {pod["spec"]["containers"][0]["image"] for pod in pods} == {"agent:2"}
         assert fewest_ready.fewest == 3, "each old pod went only once its successor was ready"
+
+        async def only_the_current_revision() -> bool:
+            revisions = await api.list(CONTROLLER_REVISIONS, namespace="default")
+            return [r["revision"] for r in revisions["items"]] == [2]
+
+        await eventually(only_the_current_revision)
 
 
 async def test_a_pod_the_api_refuses_is_reported_as_an_event(api: ApiClient) -> None:

@@ -143,6 +143,9 @@ async def test_ordered_ready_creates_in_order_with_identity_and_scales_down_from
             assert await pod_names(api, "web") == ["web-0"]
             assert seen.terminated == ["web-2", "web-1"]
             assert "web-2" not in seen.alive_when_terminated["web-1"], "one at a time"
+            events = await api.list(EVENTS, namespace="default")
+            deleted = {e["message"] for e in events["items"] if e["reason"] == "SuccessfulDelete"}
+            assert "delete Pod web-2 in StatefulSet web successful" in deleted
             # the claims stay (whenScaled: Retain, the default)
             await api.get(CLAIMS, "data-web-2", namespace="default")
 
@@ -205,6 +208,7 @@ async def test_parallel_creates_and_deletes_without_waiting(api: ApiClient) -> N
     body = stateful_set(
         "db",
         3,
+        ordinals={"start": 1},
         podManagementPolicy="Parallel",
         volumeClaimTemplates=[CLAIM_TEMPLATE],
         persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete", "whenScaled": "Delete"},
@@ -214,7 +218,7 @@ async def test_parallel_creates_and_deletes_without_waiting(api: ApiClient) -> N
         # no node runs them, so none is ever Ready: Parallel does not wait
         await eventually(lambda: status_with(api, "db", replicas=3))
         pods = await pods_by_name(api, "db")
-        assert sorted(pods) == ["db-0", "db-1", "db-2"]
+        assert sorted(pods) == ["db-1", "db-2", "db-3"]
         assert not any(is_ready(pod) for pod in pods.values())
         claim = await api.get(CLAIMS, "data-db-2", namespace="default")
         (owner,) = claim["metadata"]["ownerReferences"]
@@ -231,9 +235,9 @@ async def test_parallel_creates_and_deletes_without_waiting(api: ApiClient) -> N
 
         await eventually(gone)
         # scaled away with whenScaled: Delete, each claim now goes with its pod
-        claim = await api.get(CLAIMS, "data-db-2", namespace="default")
+        claim = await api.get(CLAIMS, "data-db-3", namespace="default")
         (owner,) = claim["metadata"]["ownerReferences"]
-        assert (owner["kind"], owner["uid"]) == ("Pod", pods["db-2"]["metadata"]["uid"])
+        assert (owner["kind"], owner["uid"]) == ("Pod", pods["db-3"]["metadata"]["uid"])
 
 
 async def test_on_delete_updates_a_pod_only_when_it_is_deleted(api: ApiClient) -> None:

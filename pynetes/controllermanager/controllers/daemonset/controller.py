@@ -272,7 +272,8 @@ class DaemonSetsController:
     ) -> tuple[str, list[Object], int]:
         """The current template's hash, the older revisions and the collision count
         (upstream's constructHistory): the revision equal to the template is
-        reused (duplicates merged), or created; it is numbered newest."""
+        reused (duplicates merged), or created; it is numbered above every older one
+        (never lowered, when old ones are forgotten)."""
         revisions = await self._history.claim(
             daemon_set,
             selector,
@@ -290,7 +291,7 @@ class DaemonSetsController:
             *duplicates, revision = sorted_revisions(current)
             for duplicate in duplicates:
                 await self._merge_duplicate(daemon_set, duplicate, revision)
-        if revision.get("revision") != next_number(old):
+        if (revision.get("revision") or 0) < next_number(old):
             revision = await self._history.renumber(revision, next_number(old))
         return _hash_of(revision), old, collisions
 
