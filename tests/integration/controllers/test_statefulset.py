@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -307,3 +308,28 @@ async def test_a_name_taken_by_a_stranger_is_reported_and_left_alone(api: ApiCli
         pod = await api.get(PODS, "web-0", namespace="default")
         assert pod["spec"]["containers"][0]["image"] == "other:1"
         assert not pod["metadata"].get("ownerReferences")
+
+
+async def test_ordered_ready_waits_until_a_pod_has_been_ready_for_min_ready_seconds(
+    api: ApiClient,
+) -> None:
+    skew = {"seconds": 0.0}
+
+    def wall_clock() -> float:
+        return time.time() + skew["seconds"]
+
+    body = stateful_set("web", 2, minReadySeconds=600)
+    async with (
+        running_nodes(api, generate_node_specs(1)),
+        running_controllers(api, "statefulset", wall_clock=wall_clock),
+    ):
+        await api.create(STATEFUL_SETS, body, namespace="default")
+        # the sync writing this status saw web-0 ready: any creation would precede it
+        await eventually(lambda: status_with(api, "web", readyReplicas=1, availableReplicas=0))
+        assert await pod_names(api, "web") == ["web-0"]
+
+        skew["seconds"] = 601.0
+        # any change brings the set back before its 600 s requeue; a label will do
+        touch = {"metadata": {"labels": {"touched": "yes"}}}
+        await api.patch(STATEFUL_SETS, "web", touch, namespace="default")
+        await eventually(lambda: status_with(api, "web", readyReplicas=2, availableReplicas=2))
