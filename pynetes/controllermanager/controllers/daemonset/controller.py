@@ -39,7 +39,12 @@ from pynetes.controllermanager.common.history import (
     sorted_revisions,
     template_patch,
 )
-from pynetes.controllermanager.common.ownership import ControllerRefManager, owner_still_adoptable
+from pynetes.controllermanager.common.ownership import (
+    ControllerRefManager,
+    controlling_owner,
+    owner_selector,
+    owner_still_adoptable,
+)
 from pynetes.controllermanager.common.podcontrol import pod_from_template, slow_start_batches
 from pynetes.controllermanager.common.pods import is_available, is_ready
 from pynetes.controllermanager.context import ControllerContext
@@ -165,14 +170,8 @@ class DaemonSetsController:
 
     def _owner_key(self, obj: Object) -> str | None:
         """The key of the DaemonSet controlling ``obj``, if it is one we know."""
-        reference = controller_of(obj)
-        if reference is None or reference.get("kind") != KIND:
-            return None
-        namespace = obj["metadata"].get("namespace")
-        owner = self._daemon_sets.get(reference.get("name", ""), namespace)
-        if owner is None or owner["metadata"]["uid"] != reference.get("uid"):
-            return None
-        return object_key(owner)
+        owner = controlling_owner(obj, KIND, self._daemon_sets)
+        return None if owner is None else object_key(owner)
 
     def _enqueue_owner(self, obj: Object) -> None:
         key = self._owner_key(obj)
@@ -183,7 +182,7 @@ class DaemonSetsController:
         """An orphan: every DaemonSet that might adopt it."""
         labels = pod["metadata"].get("labels")
         for daemon_set in self._daemon_sets.list(pod["metadata"].get("namespace")):
-            if _selector(daemon_set).matches(labels):
+            if owner_selector(daemon_set).matches(labels):
                 self._enqueue(daemon_set)
 
     def _pod_added(self, pod: Object) -> None:
@@ -232,7 +231,11 @@ class DaemonSetsController:
         if daemon_set is None:
             self._expectations.delete_expectations(key)
             return Result()
-        selector = _selector(daemon_set)
+        try:
+            selector = selector_from_label_selector(daemon_set["spec"].get("selector"))
+        except errors.ApiError as error:
+            self._recorder.event(daemon_set, "Warning", "InvalidSelector", str(error))
+            return Result()
         if selector.empty:
             self._recorder.event(
                 daemon_set,
@@ -569,13 +572,6 @@ class DaemonSetsController:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._wall_clock(), UTC)
-
-
-def _selector(daemon_set: Object) -> Selector:
-    try:
-        return selector_from_label_selector(daemon_set["spec"].get("selector"))
-    except errors.ApiError:
-        return selector_from_label_selector(None)
 
 
 def _hash_of(revision: Object) -> str:

@@ -46,7 +46,12 @@ from pynetes.controllermanager.common.history import (
     sorted_revisions,
     with_template_of,
 )
-from pynetes.controllermanager.common.ownership import ControllerRefManager, owner_still_adoptable
+from pynetes.controllermanager.common.ownership import (
+    ControllerRefManager,
+    controlling_owner,
+    owner_selector,
+    owner_still_adoptable,
+)
 from pynetes.controllermanager.common.pods import is_available, is_ready, is_terminal
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.controllers.statefulset.identity import (
@@ -127,13 +132,7 @@ class StatefulSetController:
         self._controller.queue.add(object_key(stateful_set))
 
     def _owner(self, pod: Object) -> Object | None:
-        reference = controller_of(pod)
-        if reference is None or reference.get("kind") != KIND:
-            return None
-        owner = self._sets.get(reference.get("name", ""), pod["metadata"].get("namespace"))
-        if owner is None or owner["metadata"]["uid"] != reference.get("uid"):
-            return None
-        return owner
+        return controlling_owner(pod, KIND, self._sets)
 
     def _pod_changed(self, pod: Object) -> None:
         owner = self._owner(pod)
@@ -141,7 +140,7 @@ class StatefulSetController:
             self._enqueue(owner)
         elif controller_of(pod) is None:
             for stateful_set in self._sets.list(pod["metadata"].get("namespace")):
-                if is_member(stateful_set, pod) and _selector(stateful_set).matches(
+                if is_member(stateful_set, pod) and owner_selector(stateful_set).matches(
                     pod["metadata"].get("labels")
                 ):
                     self._enqueue(stateful_set)
@@ -513,13 +512,6 @@ def _running_and_ready(pod: Object) -> bool:
 
 def _healthy(pod: Object) -> bool:
     return _running_and_ready(pod) and not pod["metadata"].get("deletionTimestamp")
-
-
-def _selector(stateful_set: Object) -> Selector:
-    try:
-        return selector_from_label_selector(stateful_set["spec"].get("selector"))
-    except errors.ApiError:
-        return selector_from_label_selector(None)
 
 
 def _strategy(stateful_set: Object) -> str:
