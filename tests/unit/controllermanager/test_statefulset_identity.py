@@ -6,8 +6,10 @@ from typing import Any
 
 from pynetes.controllermanager.controllers.statefulset.identity import (
     Revisions,
+    is_stale_claim,
     new_claims,
     new_pod,
+    retained_references,
     sort_members,
 )
 
@@ -100,3 +102,39 @@ def test_new_pods_below_the_partition_stay_at_the_current_revision() -> None:
         stateful_set(updateStrategy={"type": "OnDelete"}), update, "web-old", "web-new"
     )
     assert on_delete.pod(0)["metadata"]["labels"]["controller-revision-hash"] == "web-new"
+
+
+def test_claim_owners_follow_the_retention_policy_matrix() -> None:
+    member = {"metadata": {"name": "web-1", "uid": "p"}}
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "name": "keep", "uid": "k"}
+
+    def owners(when_deleted: str, when_scaled: str, scaled_down: bool) -> set[str]:
+        retention = {"whenDeleted": when_deleted, "whenScaled": when_scaled}
+        owner = stateful_set(persistentVolumeClaimRetentionPolicy=retention)
+        references = retained_references([other], owner, member, scaled_down=scaled_down)
+        return {reference["kind"] for reference in references} - {"ConfigMap"}
+
+    assert owners("Retain", "Retain", True) == set()
+    assert owners("Delete", "Retain", False) == {"StatefulSet"}
+    assert owners("Delete", "Retain", True) == {"StatefulSet"}
+    assert owners("Retain", "Delete", False) == set()
+    assert owners("Retain", "Delete", True) == {"Pod"}
+    assert owners("Delete", "Delete", False) == {"StatefulSet"}
+    assert owners("Delete", "Delete", True) == {"Pod"}
+    owned = [{"kind": "Pod", "uid": "p"}, {"kind": "StatefulSet", "uid": "u"}]
+    retention = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    released = retained_references(
+        owned,
+        stateful_set(persistentVolumeClaimRetentionPolicy=retention),
+        member,
+        scaled_down=False,
+    )
+    assert released == []
+
+
+def test_a_claim_owned_by_an_earlier_pod_of_the_name_is_stale() -> None:
+    claim = {"metadata": {"ownerReferences": [{"kind": "Pod", "uid": "old"}]}}
+    assert is_stale_claim(claim, {"metadata": {"name": "web-0"}})
+    assert is_stale_claim(claim, {"metadata": {"name": "web-0", "uid": "new"}})
+    assert not is_stale_claim(claim, {"metadata": {"name": "web-0", "uid": "old"}})
+    assert not is_stale_claim({"metadata": {}}, {"metadata": {"name": "web-0"}})

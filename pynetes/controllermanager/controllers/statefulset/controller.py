@@ -61,9 +61,10 @@ from pynetes.controllermanager.controllers.statefulset.identity import (
     identity_labels,
     identity_matches,
     is_member,
+    is_stale_claim,
     new_claims,
-    owner_reference,
     parent_and_ordinal,
+    retained_references,
     revision_of,
     sort_members,
     start_ordinal,
@@ -325,8 +326,9 @@ class StatefulSetController:
             raise _Retry from error
 
     async def ensure_claims(self, stateful_set: Object, pod: Object) -> None:
-        """Create the claims of ``pod`` that do not exist; a claim being deleted must
-        go first (the pod would otherwise mount a dying volume)."""
+        """Create the claims of ``pod`` that do not exist; a claim being deleted, or
+        left by an earlier pod of the name for deletion, must go first (the pod would
+        otherwise mount a dying volume)."""
         parsed = parent_and_ordinal(pod)
         if parsed is None:
             return
@@ -334,7 +336,7 @@ class StatefulSetController:
             name, namespace = claim["metadata"]["name"], claim["metadata"]["namespace"]
             existing = self._claims.get(name, namespace)
             if existing is not None:
-                if existing["metadata"].get("deletionTimestamp"):
+                if existing["metadata"].get("deletionTimestamp") or is_stale_claim(existing, pod):
                     raise _Retry
                 continue
             try:
@@ -346,31 +348,29 @@ class StatefulSetController:
                 raise _Retry from error
             self._claim_event(stateful_set, claim, pod, None)
 
-    async def hand_claims_to(self, stateful_set: Object, pod: Object) -> None:
-        """With ``whenScaled: Delete``, make a condemned pod own its claims, so they go
-        with it (the set's own reference, if any, is dropped)."""
-        retention = stateful_set["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
+    async def retain_claims(self, stateful_set: Object, pod: Object, *, scaled_down: bool) -> None:
+        """Make the ownerReferences of ``pod``'s existing claims follow the retention
+        policy, so the garbage collector deletes them with the set or the pod."""
         parsed = parent_and_ordinal(pod)
-        if retention.get("whenScaled") != "Delete" or parsed is None:
+        if parsed is None:
             return
         for claim in new_claims(stateful_set, parsed[1]):
             name, namespace = claim["metadata"]["name"], claim["metadata"]["namespace"]
             existing = self._claims.get(name, namespace)
             if existing is None:
                 continue
-            references = [
-                reference
-                for reference in existing["metadata"].get("ownerReferences") or []
-                if reference.get("uid") != stateful_set["metadata"]["uid"]
-            ]
-            if any(r.get("uid") == pod["metadata"]["uid"] for r in references):
+            references = existing["metadata"].get("ownerReferences") or []
+            wanted = retained_references(references, stateful_set, pod, scaled_down=scaled_down)
+            if wanted == references:
                 continue
-            references.append(owner_reference(pod, "v1", "Pod"))
-            patch = {"metadata": {"ownerReferences": references}}
+            patch = {"metadata": {"ownerReferences": wanted or None}}
             try:
                 await self._client.patch(CLAIMS, name, patch, namespace=namespace)
             except errors.NotFound:
                 continue
+            except errors.ApiError as error:
+                self._pod_event(stateful_set, pod, "Update", error)
+                raise _Retry from error
 
     def _pod_event(
         self, stateful_set: Object, pod: Object, verb: str, error: errors.ApiError | None
@@ -432,6 +432,8 @@ class _Update:
             if await self._replica(index) and self.monotonic:
                 return
         for pod in self.members.condemned:
+            await self.control.retain_claims(self.set, pod, scaled_down=True)
+        for pod in self.members.condemned:
             if await self._condemned(pod) and self.monotonic:
                 return
         if _strategy(self.set) == "RollingUpdate":
@@ -458,6 +460,7 @@ class _Update:
             return True
         if not identity_matches(self.set, pod, ordinal):
             await self.control.fix_identity(self.set, pod, ordinal)
+        await self.control.retain_claims(self.set, pod, scaled_down=False)
         return False
 
     async def _condemned(self, pod: Object) -> bool:
@@ -466,7 +469,6 @@ class _Update:
             return True
         if not self.available(pod) and pod is not self.first_unhealthy and self.monotonic:
             return True
-        await self.control.hand_claims_to(self.set, pod)
         await self.control.delete_pod(self.set, pod)
         return True
 

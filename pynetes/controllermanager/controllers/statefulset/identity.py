@@ -169,6 +169,42 @@ def owner_reference(owner: Object, api_version: str, kind: str) -> Object:
     return reference
 
 
+def retained_references(
+    references: list[Object], stateful_set: Object, pod: Object, *, scaled_down: bool
+) -> list[Object]:
+    """A claim's ownerReferences as the set's retention policy wants them (upstream's
+    updateClaimOwnerRefForSetAndPod): the set owns it when ``whenDeleted`` is
+    Delete, unless the pod was scaled down with ``whenScaled`` Delete, when the
+    pod owns it instead. Other owners are kept.
+    """
+    retention = stateful_set["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
+    pod_owns = scaled_down and retention.get("whenScaled") == "Delete"
+    set_owns = not pod_owns and retention.get("whenDeleted") == "Delete"
+    wanted = [
+        (stateful_set, API_VERSION, KIND, set_owns),
+        (pod, "v1", "Pod", pod_owns),
+    ]
+    result = list(references)
+    for owner, api_version, kind, owns in wanted:
+        uid = owner["metadata"]["uid"]
+        has = any(reference.get("uid") == uid for reference in result)
+        if owns and not has:
+            result.append(owner_reference(owner, api_version, kind))
+        elif not owns and has:
+            result = [reference for reference in result if reference.get("uid") != uid]
+    return result
+
+
+def is_stale_claim(claim: Object, pod: Object) -> bool:
+    """The claim belongs to an earlier pod of the same name (upstream's PodClaimIsStale):
+    it is owned by a pod with another uid, so it is on its way out."""
+    uid = pod["metadata"].get("uid")
+    return any(
+        reference.get("kind") == "Pod" and reference.get("uid") != uid
+        for reference in claim["metadata"].get("ownerReferences") or ()
+    )
+
+
 @dataclass(frozen=True)
 class Revisions:
     """The set as of its current and its update revision, and their names."""
