@@ -16,6 +16,7 @@ from pynetes.controllermanager.controllers.daemonset.placement import (
     plan_node,
     rolling_step,
     target_node,
+    unscheduled_without_node,
     with_daemon_tolerations,
 )
 
@@ -178,3 +179,14 @@ def test_limits_scale_percentages_up_and_never_stall() -> None:
     assert RollingLimits.of(with_rolling({"maxUnavailable": 0, "maxSurge": "50%"}), 3) == (
         RollingLimits(0, 2)
     )
+
+
+def test_unbound_pods_of_gone_nodes_are_deleted_and_bound_ones_left() -> None:
+    waiting = pod("waiting")
+    waiting["spec"] = pinned_to({}, "gone")
+    bound = pod("bound")
+    bound["spec"] = {"nodeName": "gone-too"}
+    here = pod("here")
+    here["spec"] = pinned_to({}, "n1")
+    by_node = {"gone": [waiting], "gone-too": [bound], "n1": [here]}
+    assert unscheduled_without_node(by_node, ["n1"]) == [waiting]

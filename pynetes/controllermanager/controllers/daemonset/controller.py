@@ -60,6 +60,7 @@ from pynetes.controllermanager.controllers.daemonset.placement import (
     plan_node,
     pods_by_node,
     rolling_step,
+    unscheduled_without_node,
 )
 
 log = logging.getLogger(__name__)
@@ -325,9 +326,7 @@ class DaemonSetsController:
         plan = NodePlan()
         for node_name, fit in sorted(fits.items()):
             plan_node(plan, node_name, fit, by_node.get(node_name, []), surge)
-        plan.delete.extend(
-            pod for pod in by_node.get(None, []) if not pod["metadata"].get("deletionTimestamp")
-        )
+        plan.delete.extend(unscheduled_without_node(by_node, fits))
         retry_after = self._delete_failed(daemon_set, plan)
         if plan.create_on or plan.delete:
             return await self._write_pods(key, daemon_set, template, plan.create_on, plan.delete)

@@ -159,6 +159,23 @@ def _age_key(pod: Object) -> tuple[str, int, str]:
     return (pod["metadata"].get("creationTimestamp") or "", phase_rank, pod["metadata"]["name"])
 
 
+def unscheduled_without_node(
+    by_node: Mapping[str | None, Sequence[Object]], node_names: Iterable[str]
+) -> list[Object]:
+    """Pods not yet bound whose node is gone (or never named): none can ever run
+    (upstream's getUnscheduledPodsWithoutNode). Bound pods of a gone node are
+    left to the pod garbage collector, as upstream."""
+    existing = set(node_names)
+    return [
+        pod
+        for target, pods in by_node.items()
+        if target not in existing
+        for pod in pods
+        if not (pod.get("spec") or {}).get("nodeName")
+        and not pod["metadata"].get("deletionTimestamp")
+    ]
+
+
 def is_updated(pod: Object, hash_value: str, generation: int | None) -> bool:
     """Made from the current template (upstream's IsPodUpdated): its hash or generation."""
     labels = pod["metadata"].get("labels") or {}
