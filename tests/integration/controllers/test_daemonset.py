@@ -222,6 +222,28 @@ async def test_a_pod_the_api_refuses_is_reported_as_an_event(api: ApiClient) -> 
         assert (await status_of(api, "agent"))["desiredNumberScheduled"] == 1
 
 
+async def test_a_failed_daemon_pod_is_reported_and_replaced(api: ApiClient) -> None:
+    async with running_nodes(api, [NodeSpec("node-0")]), running_controllers(api, "daemonset"):
+        await api.create(DAEMON_SETS, daemon_set("agent"), namespace="default")
+        placed = await eventually(placed_on({"node-0"}, api, "agent"))
+        failed = await api.get(PODS, placed["node-0"][0], namespace="default")
+        failed["status"]["phase"] = "Failed"
+        await api.replace(PODS, failed, namespace="default", subresource="status")
+
+        async def replaced() -> bool:
+            pods = await daemon_pods(api, "agent")
+            names = [pod["metadata"]["name"] for pod in pods if is_ready(pod)]
+            return len(pods) == 1 and names not in ([], placed["node-0"])
+
+        await eventually(replaced)
+        events = await api.list(EVENTS, namespace="default")
+        (warning,) = [e for e in events["items"] if e["reason"] == "FailedDaemonPod"]
+        assert warning["message"] == (
+            f"Found failed daemon pod default/{placed['node-0'][0]} on node node-0, "
+            "will try to kill it"
+        )
+
+
 class FewestReady:
     """The fewest nodes seen with a ready, not terminating pod of a DaemonSet."""
 

@@ -30,6 +30,7 @@ from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
+from pynetes.client.flowcontrol import Clock
 from pynetes.controller import Controller, Expectations, Result, UIDTrackingExpectations
 from pynetes.controllermanager.common.history import (
     CONTROLLER_REVISION_HASH,
@@ -81,7 +82,7 @@ class FailedPodBackoff:
     """Per (DaemonSet, node) delays between deleting failed pods, doubling up to a cap,
     so a kubelet that keeps rejecting a pod is not fought in a hot loop."""
 
-    def __init__(self, clock: Any) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._entries: dict[str, tuple[float, float]] = {}
 
