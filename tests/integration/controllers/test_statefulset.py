@@ -10,6 +10,7 @@ from typing import Any
 from pynetes.api.resources import built_in
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
+from pynetes.controllermanager.common.history import new_revision
 from pynetes.controllermanager.common.pods import is_ready
 from pynetes.hollow import generate_node_specs
 from tests.integration.conftest import Cluster
@@ -333,3 +334,20 @@ async def test_ordered_ready_waits_until_a_pod_has_been_ready_for_min_ready_seco
         touch = {"metadata": {"labels": {"touched": "yes"}}}
         await api.patch(STATEFUL_SETS, "web", touch, namespace="default")
         await eventually(lambda: status_with(api, "web", readyReplicas=2, availableReplicas=2))
+
+
+async def test_a_revision_name_taken_by_other_data_is_a_collision(api: ApiClient) -> None:
+    created = await api.create(STATEFUL_SETS, stateful_set("web", 1), namespace="default")
+    expected = new_revision(created, "apps/v1", "StatefulSet", number=1, collision_count=0)
+    squatter = {
+        "metadata": {"name": expected["metadata"]["name"]},
+        "data": {"something": "else"},
+        "revision": 1,
+    }
+    await api.create(CONTROLLER_REVISIONS, squatter, namespace="default")
+    async with running_controllers(api, "statefulset"):
+        status = await eventually(lambda: status_with(api, "web", collisionCount=1))
+    assert status["updateRevision"] != squatter["metadata"]["name"]
+    revision = await api.get(CONTROLLER_REVISIONS, status["updateRevision"], namespace="default")
+    assert revision["data"] == expected["data"]
+    assert revision["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
