@@ -141,7 +141,9 @@ def next_number(revisions: Iterable[Object]) -> int:
 
 
 class RevisionHistory:
-    """The revisions of one kind of owner, read from an informer and written through ``client``."""
+    """Writes the revisions of one kind of owner (``owner_resource``, of ``api_version``
+    and ``kind``); callers read them from their informer's cache and pass them in.
+    The new ones carry their hash under ``hash_label``."""
 
     def __init__(
         self,

@@ -323,7 +323,7 @@ class DaemonSetsController:
         template = daemon_template(daemon_set, hash_value)
         by_node = pods_by_node(pods)
         fits = {node["metadata"]["name"]: eligibility(template, node) for node in nodes}
-        surge = self._surge_state(daemon_set, hash_value, fits, by_node)
+        surge = self._surge_state(daemon_set, hash_value, fits)
         plan = NodePlan()
         for node_name, fit in sorted(fits.items()):
             plan_node(plan, node_name, fit, by_node.get(node_name, []), surge)
@@ -364,7 +364,6 @@ class DaemonSetsController:
         daemon_set: Object,
         hash_value: str,
         fits: dict[str, Eligibility],
-        by_node: dict[str | None, list[Object]],
     ) -> SurgeState | None:
         if _strategy(daemon_set) != "RollingUpdate":
             return None
@@ -391,9 +390,14 @@ class DaemonSetsController:
         by_node: dict[str | None, list[Object]],
         hash_value: str,
     ) -> Result:
-        eligible = {name: by_node.get(name, []) for name, fit in fits.items() if fit.should_run}
+        # every node with pods takes part (an old pod on a node now tainted goes too,
+        # as upstream's), and every node that should run one and has none yet
+        nodes = {name: pods for name, pods in by_node.items() if name is not None}
+        desired = [name for name, fit in fits.items() if fit.should_run]
+        for name in desired:
+            nodes.setdefault(name, [])
         try:
-            limits = RollingLimits.of(daemon_set, len(eligible))
+            limits = RollingLimits.of(daemon_set, len(desired))
         except ValueError as error:
             self._recorder.event(daemon_set, "Warning", "InvalidUpdateStrategy", str(error))
             return Result()
@@ -401,7 +405,7 @@ class DaemonSetsController:
         now = self._now()
         min_ready = _min_ready_seconds(daemon_set)
         step = rolling_step(
-            eligible,
+            nodes,
             limits,
             lambda pod: is_updated(pod, hash_value, generation),
             lambda pod: is_available(pod, min_ready, now),
