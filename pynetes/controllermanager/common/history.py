@@ -95,23 +95,28 @@ def new_revision(
     """A revision (not yet created) of ``owner``'s template, numbered ``number``.
 
     Its labels are the template's, then its own hash under ``hash_label``
-    (a DaemonSet's revisions use :data:`CONTROLLER_REVISION_HASH`, as its pods).
+    (a DaemonSet's revisions use :data:`CONTROLLER_REVISION_HASH`, as its pods);
+    its annotations are the owner's (``kubectl rollout history`` shows their
+    ``kubernetes.io/change-cause``).
     """
     data = template_patch(owner)
     hash_value = hash_of(data, collision_count)
     template_labels = ((owner["spec"].get("template") or {}).get("metadata") or {}).get("labels")
+    metadata: Object = {
+        "name": revision_name(owner["metadata"]["name"], hash_value),
+        "namespace": owner["metadata"]["namespace"],
+        "labels": {
+            **(template_labels or {}),
+            hash_label: hash_value,
+        },
+        "ownerReferences": [controller_reference(owner, api_version, kind)],
+    }
+    if owner["metadata"].get("annotations"):
+        metadata["annotations"] = dict(owner["metadata"]["annotations"])
     return {
         "apiVersion": "apps/v1",
         "kind": "ControllerRevision",
-        "metadata": {
-            "name": revision_name(owner["metadata"]["name"], hash_value),
-            "namespace": owner["metadata"]["namespace"],
-            "labels": {
-                **(template_labels or {}),
-                hash_label: hash_value,
-            },
-            "ownerReferences": [controller_reference(owner, api_version, kind)],
-        },
+        "metadata": metadata,
         "data": data,
         "revision": number,
     }

@@ -37,6 +37,11 @@ def test_a_revision_holds_the_template_as_the_patch_that_restores_it() -> None:
     (owner,) = revision["metadata"]["ownerReferences"]
     assert (owner["kind"], owner["uid"], owner["controller"]) == ("StatefulSet", "u1", True)
     assert template_of(revision) == template
+    assert "annotations" not in revision["metadata"]
+    cause = {"kubernetes.io/change-cause": "kubectl set image"}
+    annotated = {**OWNER, "metadata": {**OWNER["metadata"], "annotations": cause}}
+    revision = new_revision(annotated, "apps/v1", "StatefulSet", number=1, collision_count=0)
+    assert revision["metadata"]["annotations"] == cause
 
 
 def test_hashes_are_stable_safe_and_change_with_the_collision_count() -> None:
