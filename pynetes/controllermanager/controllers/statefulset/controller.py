@@ -26,6 +26,7 @@ delete a newer pod of the same name.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +53,7 @@ from pynetes.controllermanager.common.ownership import (
     owner_selector,
     owner_still_adoptable,
 )
+from pynetes.controllermanager.common.podcontrol import slow_start_batches
 from pynetes.controllermanager.common.pods import is_available, is_ready, is_terminal
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.controllers.statefulset.identity import (
@@ -428,16 +430,34 @@ class _Update:
         return next((pod for pod in ordered if pod is None or not _healthy(pod)), None)
 
     async def run(self) -> None:
-        for index in range(len(self.members.replicas)):
-            if await self._replica(index) and self.monotonic:
-                return
-        for pod in self.members.condemned:
+        if await self._for_all(len(self.members.replicas), self._replica):
+            return
+        condemned = self.members.condemned
+        for pod in condemned:
             await self.control.retain_claims(self.set, pod, scaled_down=True)
-        for pod in self.members.condemned:
-            if await self._condemned(pod) and self.monotonic:
-                return
+        if await self._for_all(len(condemned), lambda index: self._condemned(condemned[index])):
+            return
         if _strategy(self.set) == "RollingUpdate":
             await self._roll()
+
+    async def _for_all(self, count: int, step: Callable[[int], Awaitable[bool]]) -> bool:
+        """Upstream's runForAll: with OrderedReady, ``step`` each index in turn until one
+        must wait (True: the pass ends there); with Parallel, every index at once in
+        slow-start batches, a failure ending the pass."""
+        if self.monotonic:
+            for index in range(count):
+                if await step(index):
+                    return True
+            return False
+        indices = iter(range(count))
+
+        async def next_step() -> None:
+            await step(next(indices))
+
+        _, failure = await slow_start_batches(count, next_step)
+        if failure is not None:
+            raise failure
+        return False
 
     async def _replica(self, index: int) -> bool:
         """Bring ordinal start+index along; True when OrderedReady must wait for it."""
