@@ -14,6 +14,7 @@ from pynetes.controllermanager.controllers.daemonset.placement import (
     eligibility,
     pinned_to,
     plan_node,
+    pods_by_node,
     rolling_step,
     target_node,
     unscheduled_without_node,
@@ -190,3 +191,14 @@ def test_unbound_pods_of_gone_nodes_are_deleted_and_bound_ones_left() -> None:
     here["spec"] = pinned_to({}, "n1")
     by_node = {"gone": [waiting], "gone-too": [bound], "n1": [here]}
     assert unscheduled_without_node(by_node, ["n1"]) == [waiting]
+
+
+def test_pods_group_by_node_bound_then_oldest_first() -> None:
+    pending = pod("a-pending", creationTimestamp="2025-01-01T00:00:00Z")
+    pending["spec"] = pinned_to({}, "n1")
+    young = pod("b-young", creationTimestamp="2026-02-01T00:00:00Z")
+    young["spec"] = {"nodeName": "n1"}
+    old = pod("c-old", creationTimestamp="2026-01-01T00:00:00Z")
+    old["spec"] = {"nodeName": "n1"}
+    lost = pod("d-lost")
+    assert pods_by_node([pending, young, old, lost]) == {"n1": [old, young, pending], None: [lost]}

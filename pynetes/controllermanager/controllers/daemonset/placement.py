@@ -146,17 +146,18 @@ def eligibility(template: Object, node: Object) -> Eligibility:
 
 
 def pods_by_node(pods: Iterable[Object]) -> dict[str | None, list[Object]]:
-    """Daemon pods grouped by :func:`target_node`, oldest first in each group."""
+    """Daemon pods grouped by :func:`target_node`, the one to keep first in each group."""
     grouped: dict[str | None, list[Object]] = {}
     for pod in sorted(pods, key=_age_key):
         grouped.setdefault(target_node(pod), []).append(pod)
     return grouped
 
 
-def _age_key(pod: Object) -> tuple[str, int, str]:
-    """Oldest first; among equals, pods further along (Running before Pending) first."""
-    phase_rank = {"Running": 0, "Pending": 1}.get((pod.get("status") or {}).get("phase") or "", 2)
-    return (pod["metadata"].get("creationTimestamp") or "", phase_rank, pod["metadata"]["name"])
+def _age_key(pod: Object) -> tuple[bool, str, str]:
+    """Bound pods first, then oldest first, then by name (upstream's
+    podByCreationTimestampAndPhase)."""
+    bound = bool((pod.get("spec") or {}).get("nodeName"))
+    return (not bound, pod["metadata"].get("creationTimestamp") or "", pod["metadata"]["name"])
 
 
 def unscheduled_without_node(
