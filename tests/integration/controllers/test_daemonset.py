@@ -100,6 +100,17 @@ async def test_one_pod_per_eligible_node_following_labels_and_taints(
             "rollout", "status", "daemonset/agent", "--timeout=60s"
         )
         assert 'daemon set "agent" successfully rolled out' in out
+        _, table, _ = await cluster.kubectl("1.31")("get", "daemonset", "agent")
+        header, row = table.splitlines()
+        assert header.split()[:6] == [
+            "NAME",
+            "DESIRED",
+            "CURRENT",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+        ]
+        assert row.split()[:7] == ["agent", "2", "2", "2", "2", "2", "tier=web"]
 
         async with HollowNodes(api, [NodeSpec("web-new", labels=web)]) as late:
             await late.ready()

@@ -120,6 +120,8 @@ async def test_ordered_ready_creates_in_order_with_identity_and_scales_down_from
                 "rollout", "status", "statefulset/web", "--timeout=60s"
             )
             assert "partitioned roll out complete: 3 new pods have been updated" in out
+            _, table, _ = await cluster.kubectl("1.31")("get", "statefulset", "web")
+            assert table.splitlines()[1].split()[:2] == ["web", "3/3"]
             assert seen.ready_when_added["web-1"] >= {"web-0"}
             assert seen.ready_when_added["web-2"] >= {"web-0", "web-1"}
 
