@@ -239,22 +239,23 @@ class SurgeState:
     now: datetime
 
     def extra_pods(self, running: Sequence[Object]) -> list[Object]:
-        newest: Object | None = None
-        oldest: Object | None = None
+        """The pods of ``running`` (oldest first) to delete."""
+        oldest_new: Object | None = None
+        oldest_old: Object | None = None
         extra: list[Object] = []
         for pod in running:
             if is_updated(pod, self.hash_value, self.generation):
-                if newest is None:
-                    newest = pod
+                if oldest_new is None:
+                    oldest_new = pod
                     continue
-            elif oldest is None:
-                oldest = pod
+            elif oldest_old is None:
+                oldest_old = pod
                 continue
             extra.append(pod)
-        if newest is not None and oldest is not None:
-            available = is_available(newest, self.min_ready_seconds, self.now)
-            if not is_ready(oldest) or available:
-                extra.append(oldest)
+        if oldest_new is not None and oldest_old is not None:
+            replaced = is_available(oldest_new, self.min_ready_seconds, self.now)
+            if replaced or not is_ready(oldest_old):
+                extra.append(oldest_old)
         return extra
 
 
