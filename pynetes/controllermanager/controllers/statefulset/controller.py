@@ -6,10 +6,13 @@ ControllerRevisions, finds the current and update revisions, then:
 
 1. for each ordinal in range, lowest first: replaces a failed or
    succeeded pod, creates a missing one (its claims first), fixes the
-   identity labels of one; with OrderedReady (``monotonic``) it stops at
-   the first pod it created or that is not Running, Ready and Available;
-2. deletes the pods past the range, highest ordinal first (one at a time
-   with OrderedReady, once the rest are healthy);
+   identity labels and claim owners of one; with OrderedReady
+   (``monotonic``) it stops at the first pod it created or that is not
+   Running, Ready and Available; Parallel does every ordinal at once, in
+   slow-start batches;
+2. hands the claims of the pods past the range to them when
+   ``whenScaled`` is Delete, and deletes those pods, highest ordinal
+   first (one at a time with OrderedReady, once the rest are healthy);
 3. with RollingUpdate, deletes the highest-ordinal pod at or above the
    partition that is not at the update revision, one at a time, each
    after the ones above it are healthy again (the next sync recreates
