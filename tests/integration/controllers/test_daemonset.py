@@ -120,6 +120,10 @@ async def test_one_pod_per_eligible_node_following_labels_and_taints(
             await eventually(placed_on({"web-a", "web-new"}, api, "agent"))
             await eventually(lambda: _status_with(api, "agent", desiredNumberScheduled=2))
 
+            evicting = {"key": "maintenance", "effect": "NoExecute"}
+            await api.patch(NODES, "web-new", {"spec": {"taints": [evicting]}})
+            await eventually(placed_on({"web-a"}, api, "agent"))
+
 
 async def _status_with(api: ApiClient, name: str, **expected: int) -> Object | None:
     status = await status_of(api, name)
