@@ -67,8 +67,8 @@ def taints(node: Object) -> dict[tuple[str, str], Object]:
     return {(t["key"], t["effect"]): t for t in (node.get("spec") or {}).get("taints") or []}
 
 
-def conditions(node: Object) -> dict[str, Object]:
-    return {c["type"]: c for c in node["status"]["conditions"]}
+def conditions(obj: Object) -> dict[str, Object]:
+    return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
 
 
 async def get_pod(api: ApiClient, name: str) -> Object | None:
@@ -76,6 +76,11 @@ async def get_pod(api: ApiClient, name: str) -> Object | None:
         return await api.get(PODS, name, namespace="default")
     except errors.NotFound:
         return None
+
+
+async def ready(api: ApiClient, name: str, status: str) -> bool:
+    found = await get_pod(api, name)
+    return found is not None and conditions(found).get("Ready", {}).get("status") == status
 
 
 async def being_deleted(api: ApiClient, name: str) -> bool:
@@ -139,10 +144,14 @@ async def test_pods_leave_an_unreachable_node_as_their_tolerations_allow(
         PODS, pod("at-once", unreachable_toleration(tolerationSeconds=0)), namespace="default"
     )
     await api.create(PODS, pod("forever", unreachable_toleration()), namespace="default")
+    await eventually(lambda: ready(api, "forever", "True"))
     async with running_controllers(api, *CONTROLLERS, **FAST, wall_clock=clock):
         await eventually(lambda: events_about(api, "hollow-0", "RegisteredNode"))
         await nodes.stop()
         await eventually(lambda: silenced(api, clock))
+        await eventually(lambda: ready(api, "forever", "False"))
+        (warning,) = await eventually(lambda: events_about(api, "forever", "NodeNotReady"))
+        assert (warning["type"], warning["message"]) == ("Warning", "Node is not ready")
 
         await eventually(lambda: being_deleted(api, "at-once"))
         evicted = await api.get(PODS, "at-once", namespace="default")
@@ -192,3 +201,42 @@ async def test_a_cordoned_node_is_tainted_unschedulable_and_uncordoned_untainted
             await eventually(lambda: node_has_taint(api, key))
             await api.patch(NODES, "hollow-0", {"spec": {"unschedulable": None}})
             await eventually(lambda: node_without_taints(api))
+
+
+async def test_the_beta_os_and_arch_labels_follow_the_current_ones(api: ApiClient) -> None:
+    labels = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "arm64"}
+    await api.create(NODES, {"metadata": {"name": "labelled", "labels": {
+        **labels, "beta.kubernetes.io/arch": "amd64"
+    }}})  # fmt: skip
+    async with running_controllers(api, "nodelifecycle", **FAST):
+
+        async def mirrored() -> bool:
+            found = (await api.get(NODES, "labelled"))["metadata"]["labels"]
+            beta = (found.get("beta.kubernetes.io/os"), found.get("beta.kubernetes.io/arch"))
+            return beta == ("linux", "arm64")
+
+        await eventually(mirrored)
+
+
+async def test_with_every_node_silent_nothing_is_tainted_to_evict(
+    api: ApiClient, clock: FakeClock
+) -> None:
+    """The control plane is more likely cut off than every node down: upstream evicts nothing."""
+    async with HollowNodes(api, generate_node_specs(1)) as nodes:
+        await nodes.ready()
+        await api.create(PODS, pod("stays"), namespace="default")
+        async with running_controllers(api, *CONTROLLERS, **FAST, wall_clock=clock):
+            await eventually(lambda: events_about(api, "hollow-0", "RegisteredNode"))
+            await nodes.stop()
+
+            async def unknown() -> bool:
+                clock.advance(5)
+                node = await api.get(NODES, "hollow-0")
+                return conditions(node)["Ready"]["status"] == "Unknown"
+
+            await eventually(unknown)
+            await eventually(lambda: node_has_taint(api, (UNREACHABLE, "NoSchedule")))
+            clock.advance(600)
+            await asyncio.sleep(0.5)  # a chance to (wrongly) taint and evict
+            assert not await node_has_taint(api, (UNREACHABLE, "NoExecute"))
+            assert not await being_deleted(api, "stays")

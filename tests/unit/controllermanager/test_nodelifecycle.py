@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from pynetes.controllermanager import options
+from pynetes.controllermanager.controllers.nodelifecycle.controller import beta_labels_to_set
 from pynetes.controllermanager.controllers.nodelifecycle.health import (
     HealthTracker,
     silenced_conditions,
@@ -194,3 +195,12 @@ async def test_a_failed_taint_is_tried_again_later() -> None:
     await tainter.let_through(taint)
     assert outcomes == []
     assert not tainter.add("a")
+
+
+def test_beta_labels_mirror_the_os_and_arch_labels() -> None:
+    labelled = {"metadata": {"labels": {
+        "kubernetes.io/os": "linux", "kubernetes.io/arch": "arm64",
+        "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64",
+    }}}  # fmt: skip
+    assert beta_labels_to_set(labelled) == {"beta.kubernetes.io/arch": "arm64"}
+    assert beta_labels_to_set({"metadata": {}}) == {}

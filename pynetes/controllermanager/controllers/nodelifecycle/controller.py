@@ -11,7 +11,9 @@ Three loops, as upstream's:
 - every 100 ms the zones' tainters let queued nodes through at their rate
   and write the not-ready or unreachable NoExecute taint;
 - on every Node change it reconciles the NoSchedule taints its conditions
-  and ``spec.unschedulable`` call for (TaintNodesByCondition).
+  and ``spec.unschedulable`` call for (TaintNodesByCondition) and copies
+  the ``kubernetes.io/os`` and ``arch`` labels to their beta names; a pod
+  newly bound to a node that is not ready is marked not ready.
 
 Evicting the pods of tainted nodes is the taint eviction controller's.
 """
@@ -19,11 +21,13 @@ Evicting the pods of tainted nodes is the taint eviction controller's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from pynetes.api.resources import built_in
 from pynetes.client import errors
+from pynetes.client.cache.indexer import object_key
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
 from pynetes.client.events import NORMAL
@@ -66,6 +70,11 @@ NODE_LEASE_NAMESPACE = "kube-node-lease"
 TAINTING_PERIOD = 0.1
 #: The component its Events come from, as upstream's.
 COMPONENT = "node-controller"
+#: (label, its beta twin the controller keeps equal) as upstream's labelReconcileInfo.
+BETA_LABELS = (
+    ("kubernetes.io/os", "beta.kubernetes.io/os"),
+    ("kubernetes.io/arch", "beta.kubernetes.io/arch"),
+)
 #: (the NoExecute taint a Ready status calls for, the one it rules out).
 _NO_EXECUTE_FOR = {
     "False": (NOT_READY_NO_EXECUTE, UNREACHABLE_NO_EXECUTE),
@@ -76,6 +85,16 @@ _NO_EXECUTE_FOR = {
 def _ready_status(node: Object) -> str | None:
     ready = condition(node, "Ready")
     return None if ready is None else ready.get("status")
+
+
+def beta_labels_to_set(node: Object) -> dict[str, str]:
+    """The beta labels that are missing or differ from the labels they mirror."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    return {
+        beta: labels[label]
+        for label, beta in BETA_LABELS
+        if label in labels and labels.get(beta) != labels[label]
+    }
 
 
 def _reference(node: Object) -> Object:
@@ -108,20 +127,36 @@ class NodeLifecycleController:
         nodes = context.informers.informer(NODES)
         self._nodes = Lister(nodes.store)
         self._leases = Lister(context.informers.informer(LEASES).store)
-        self._pods = context.informers.informer(
+        pods = context.informers.informer(
             node_pods.PODS, indexers={node_pods.BY_NODE: node_pods.node_name_of}
-        ).store
-        self._no_schedule = Controller(
+        )
+        self._pods = pods.store
+        self._node_work = Controller(
             "node_lifecycle_controller",
-            self._sync_no_schedule_taints,
+            self._sync_node,
             queue=context.queue("node_lifecycle_controller"),
         )
-        queue = self._no_schedule.queue
+        self._pod_work = Controller(
+            "node_lifecycle_controller_pods",
+            self._sync_pod,
+            queue=context.queue("node_lifecycle_controller_pods"),
+        )
+        node_queue, pod_queue = self._node_work.queue, self._pod_work.queue
         nodes.add_event_handler(
             EventHandler(
-                on_add=lambda node: queue.add(node["metadata"]["name"]),
-                on_update=lambda _old, node: queue.add(node["metadata"]["name"]),
+                on_add=lambda node: node_queue.add(node["metadata"]["name"]),
+                on_update=lambda _old, node: node_queue.add(node["metadata"]["name"]),
             )
+        )
+
+        def pod_bound(old: Object | None, new: Object) -> None:
+            if node_pods.node_name_of(new) and (
+                old is None or node_pods.node_name_of(old) != node_pods.node_name_of(new)
+            ):
+                pod_queue.add(object_key(new))
+
+        pods.add_event_handler(
+            EventHandler(on_add=lambda pod: pod_bound(None, pod), on_update=pod_bound)
         )
         self._known: dict[str, Object] = {}
         self._tainters: dict[str, ZoneTainter] = {}
@@ -131,13 +166,15 @@ class NodeLifecycleController:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as loops:
-            loops.create_task(self._no_schedule.run())
+            loops.create_task(self._node_work.run())
+            loops.create_task(self._pod_work.run())
             loops.create_task(every(self._clock, TAINTING_PERIOD, self._taint_waiting_nodes))
             loops.create_task(every(self._clock, self._monitor_period, self._monitor))
 
-    # -- NoSchedule taints -----------------------------------------------------
+    # -- node and pod changes ----------------------------------------------------
 
-    async def _sync_no_schedule_taints(self, name: str) -> Result:
+    async def _sync_node(self, name: str) -> Result:
+        """The NoSchedule taints and beta labels the node calls for (doNodeProcessingPass)."""
         node = self._nodes.get(name)
         if node is None:
             return Result()
@@ -145,7 +182,29 @@ class NodeLifecycleController:
             wanted_no_schedule_taints(node), owned_no_schedule_taints(node)
         )
         if to_add or to_remove:
-            await swap_taints(self._client, node, stamped(to_add, self._wall_clock()), to_remove)
+            written = await swap_taints(
+                self._client, node, stamped(to_add, self._wall_clock()), to_remove
+            )
+            if written is None:
+                return Result()
+            node = written
+        labels = beta_labels_to_set(node)
+        if labels:
+            with contextlib.suppress(errors.NotFound):
+                await self._client.patch(NODES, name, {"metadata": {"labels": labels}})
+        return Result()
+
+    async def _sync_pod(self, key: str) -> Result:
+        """A pod newly bound to a node that is not ready is marked not ready at once."""
+        pod = self._pods.get(key)
+        if pod is None:
+            return Result()
+        node_name = (pod.get("spec") or {}).get("nodeName") or ""
+        node = self._nodes.get(node_name)
+        if node is None or node_name not in self._known or _ready_status(node) in (None, "True"):
+            return Result()
+        now = self._wall_clock()
+        await node_pods.mark_not_ready(self._client, self._recorder, [pod], node_name, now)
         return Result()
 
     # -- NoExecute taints --------------------------------------------------------
