@@ -84,17 +84,16 @@ async def test_pods_of_a_deleted_node_go_after_the_quarantine_and_unscheduled_on
     await api.delete(NODES, "gone")
     await terminating_unscheduled(api, "pass-1")
     async with running_controllers(api, "podgc", clock=clock):
-        # each pass fails the unscheduled terminating pods after looking at orphans
+        # a pass fails the unscheduled terminating pods after it looked at orphans
         await eventually(lambda: failed(api, "pass-1"))
-        assert not await deleted(api, "orphan")  # first seen missing: quarantined
+        assert not await deleted(api, "orphan")  # first seen missing at 0 s: quarantined
 
-        await terminating_unscheduled(api, "pass-2")
-        clock.advance(20)
-        await eventually(lambda: failed(api, "pass-2"))
-        assert not await deleted(api, "orphan")  # 20 s into its 40
+        async def tick() -> bool:
+            clock.advance(1)
+            return await deleted(api, "orphan")
 
-        clock.advance(20)
-        await eventually(lambda: deleted(api, "orphan"))
+        await eventually(tick)
+        assert clock.now >= 40
     orphan = await api.get(PODS, "orphan", namespace="default")
     assert orphan["status"]["phase"] == "Failed"
     (disruption,) = [c for c in orphan["status"]["conditions"] if c["type"] == "DisruptionTarget"]
@@ -103,3 +102,19 @@ async def test_pods_of_a_deleted_node_go_after_the_quarantine_and_unscheduled_on
     assert orphan["metadata"]["deletionGracePeriodSeconds"] == 0
     assert await phase(api, "on-present") == "Running"
     assert not await deleted(api, "on-present")
+
+
+async def test_terminating_pods_on_an_out_of_service_node_are_deleted_at_once(
+    api: ApiClient,
+) -> None:
+    taint = {"key": "node.kubernetes.io/out-of-service", "value": "shutdown", "effect": "NoExecute"}
+    await api.create(NODES, {"metadata": {"name": "down"}, "spec": {"taints": [taint]}})
+    await create_pod(api, "stuck", node="down", phase="Running")
+    await create_pod(api, "running", node="down", phase="Running")
+    graceful = await api.delete(PODS, "stuck", namespace="default")
+    assert graceful["metadata"]["deletionGracePeriodSeconds"] == 30
+    async with running_controllers(api, "podgc"):
+        await eventually(lambda: failed(api, "stuck"))
+    stuck = await api.get(PODS, "stuck", namespace="default")
+    assert stuck["metadata"]["deletionGracePeriodSeconds"] == 0
+    assert await phase(api, "running") == "Running"  # not terminating: left to its node
