@@ -15,7 +15,9 @@ no grace period:
 - terminating pods never scheduled to a node.
 
 A pod not yet Succeeded or Failed is set Failed before it is deleted, as
-1.31 does: a pod whose kubelet is gone would otherwise stay Running.
+1.31 does: a pod whose kubelet is gone would otherwise stay Running. Each
+deletion and each failed one is counted by namespace and reason in
+upstream's ``pod_gc_collector_force_delete_pod*_total`` metrics.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
 
 from pynetes.api.meta import name_of, namespace_of, timestamp
 from pynetes.client import errors
@@ -43,7 +47,7 @@ Object = dict[str, Any]
 #: Upstream's gcCheckPeriod and quarantineTime.
 GC_CHECK_PERIOD = 20.0
 QUARANTINE = 40.0
-OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
+OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service"
 ORPHAN_CONDITION: Object = {
     "type": "DisruptionTarget",
     "status": "True",
@@ -51,6 +55,30 @@ ORPHAN_CONDITION: Object = {
     "message": "PodGC: node no longer exists",
 }
 _RUNNING_PHASES = frozenset({"Pending", "Running", "Unknown"})
+#: The ``reason`` label of the metrics: why a pod was deleted.
+TERMINATED, OUT_OF_SERVICE, ORPHANED, UNSCHEDULED = (
+    "terminated", "out-of-service", "orphaned", "unscheduled",
+)  # fmt: skip
+
+
+class PodGCMetrics:
+    """Upstream's two counters of forced deletions, labelled by namespace and reason."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ["namespace", "reason"]
+        self.deletions = Counter(
+            "pod_gc_collector_force_delete_pods_total",
+            "Number of pods that are being forcefully deleted since the Pod GC Controller started.",
+            labels,
+            registry=registry,
+        )
+        self.errors = Counter(
+            "pod_gc_collector_force_delete_pod_errors_total",
+            "Number of errors encountered when forcefully deleting the pods since the Pod GC "
+            "Controller started.",
+            labels,
+            registry=registry,
+        )
 
 
 def _phase(pod: Object) -> str:
@@ -84,7 +112,9 @@ def _out_of_service(node: Object | None) -> bool:
         return False
     ready = condition(node, "Ready")
     not_ready = ready is None or ready.get("status") != "True"
-    return not_ready and any(taint.get("key") == OUT_OF_SERVICE for taint in node_taints(node))
+    return not_ready and any(
+        taint.get("key") == OUT_OF_SERVICE_TAINT for taint in node_taints(node)
+    )
 
 
 class PodGCController:
@@ -95,6 +125,7 @@ class PodGCController:
         self._clock = context.clock
         self._wall_clock = context.wall_clock
         self._threshold: int = context.options.terminated_pod_gc_threshold
+        self._metrics = PodGCMetrics(context.registry)
         self._pods = Lister(context.informers.informer(PODS).store)
         self._nodes = Lister(context.informers.informer(NODES).store)
         #: Node names pods are bound to but the cache lacks, and since when (``clock``).
@@ -109,16 +140,15 @@ class PodGCController:
             await self._collect_terminated(pods)
         await self._collect_out_of_service(pods)
         await self._collect_orphaned(pods)
-        await self._delete_all(
-            (pod for pod in pods if _terminating(pod) and not _node_name(pod)), None
-        )
+        unscheduled = [pod for pod in pods if _terminating(pod) and not _node_name(pod)]
+        await self._delete_all(unscheduled, UNSCHEDULED)
 
     async def _collect_terminated(self, pods: list[Object]) -> None:
         terminated = [pod for pod in pods if is_terminated(pod)]
         excess = len(terminated) - self._threshold
         if excess > 0:
             log.info("garbage collecting %d terminated pods", excess)
-            await self._delete_all(sorted(terminated, key=deletion_order)[:excess], None)
+            await self._delete_all(sorted(terminated, key=deletion_order)[:excess], TERMINATED)
 
     async def _collect_out_of_service(self, pods: list[Object]) -> None:
         doomed = [
@@ -126,7 +156,7 @@ class PodGCController:
             for pod in pods
             if _terminating(pod) and _out_of_service(self._nodes.get(_node_name(pod)))
         ]
-        await self._delete_all(sorted(doomed, key=deletion_order), None)
+        await self._delete_all(sorted(doomed, key=deletion_order), OUT_OF_SERVICE)
 
     async def _collect_orphaned(self, pods: list[Object]) -> None:
         now = self._clock()
@@ -135,9 +165,8 @@ class PodGCController:
             if node and self._nodes.get(node) is None:
                 self._missing_since.setdefault(node, now)
         deleted = await self._deleted_nodes(now)
-        await self._delete_all(
-            (pod for pod in pods if _node_name(pod) in deleted), ORPHAN_CONDITION
-        )
+        orphans = [pod for pod in pods if _node_name(pod) in deleted]
+        await self._delete_all(orphans, ORPHANED, ORPHAN_CONDITION)
 
     async def _deleted_nodes(self, now: float) -> set[str]:
         """The quarantined nodes whose 40 s are up and that the server does not have either.
@@ -160,14 +189,17 @@ class PodGCController:
                 log.warning("could not look up node %s: %s", node, error)
         return deleted
 
-    async def _delete_all(self, pods: Iterable[Object], reason: Object | None) -> None:
-        await asyncio.gather(*(self._fail_and_delete(pod, reason) for pod in pods))
+    async def _delete_all(
+        self, pods: Iterable[Object], reason: str, disruption: Object | None = None
+    ) -> None:
+        await asyncio.gather(*(self._fail_and_delete(pod, reason, disruption) for pod in pods))
 
-    async def _fail_and_delete(self, pod: Object, disruption: Object | None) -> None:
+    async def _fail_and_delete(self, pod: Object, reason: str, disruption: Object | None) -> None:
         """Set the pod Failed (with ``disruption`` as a condition) unless finished, then delete it
-        with no grace period. Failures are logged: the next period tries again."""
+        with no grace period. Failures are logged and counted: the next period tries again."""
         namespace, name = namespace_of(pod), name_of(pod)
-        log.info("PodGC is force deleting Pod %s/%s", namespace, name)
+        log.info("PodGC is force deleting Pod %s/%s (%s)", namespace, name, reason)
+        self._metrics.deletions.labels(namespace, reason).inc()
         try:
             if _phase(pod) not in ("Succeeded", "Failed"):
                 await self._client.patch(
@@ -182,6 +214,7 @@ class PodGCController:
         except errors.NotFound:
             pass
         except (errors.ApiError, errors.TransportError) as error:
+            self._metrics.errors.labels(namespace, reason).inc()
             log.warning("could not delete pod %s/%s: %s", namespace, name, error)
 
     def _failed_status(self, disruption: Object | None) -> Object:

@@ -66,9 +66,14 @@ async def test_terminated_pods_beyond_the_threshold_go_evicted_then_oldest_first
         await create_pod(api, name, phase=name.split("-")[1].capitalize())
     await create_pod(api, "d-evicted", phase="Failed", reason="Evicted")
     await create_pod(api, "e-running", phase="Running")
-    async with running_controllers(api, "podgc", terminated_pod_gc_threshold=2):
+    async with running_controllers(api, "podgc", terminated_pod_gc_threshold=2) as manager:
         await eventually(lambda: deleted(api, "a-succeeded"))
         await eventually(lambda: deleted(api, "d-evicted"))
+        counted = manager.context.registry.get_sample_value(
+            "pod_gc_collector_force_delete_pods_total",
+            {"namespace": "default", "reason": "terminated"},
+        )
+    assert counted == 2
     for kept in ("b-failed", "c-succeeded", "e-running"):
         assert not await deleted(api, kept)
 
