@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import Counter
+
 from pynetes.api.meta import name_of, namespace_of, timestamp
 from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key, split_key
@@ -90,6 +92,11 @@ class TaintEvictionController:
         self._client = context.client
         self._wall_clock = context.wall_clock
         self._recorder = context.recorder(NAME)
+        self._deletions = Counter(
+            "taint_eviction_controller_pod_deletions_total",
+            "Total number of Pods deleted by TaintEvictionController since its start.",
+            registry=context.registry,
+        )
         nodes = context.informers.informer(NODES)
         pods = context.informers.informer(PODS, indexers={BY_NODE: node_name_of})
         self._nodes = Lister(nodes.store)
@@ -206,7 +213,8 @@ class TaintEvictionController:
                 PODS, name, namespace=namespace, preconditions={"uid": current["metadata"]["uid"]}
             )
         except errors.NotFound:
-            pass
+            return
+        self._deletions.inc()
 
     async def _mark_disruption_target(self, pod: Object) -> None:
         """Add the DisruptionTarget condition, unless the pod has it as it would be added."""

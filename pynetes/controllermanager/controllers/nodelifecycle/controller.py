@@ -52,6 +52,7 @@ from pynetes.controllermanager.controllers.nodelifecycle.taints import (
 )
 from pynetes.controllermanager.controllers.nodelifecycle.zones import (
     EvictionRates,
+    ZoneMetrics,
     ZoneState,
     ZoneTainter,
     excluded_from_disruption,
@@ -121,6 +122,7 @@ class NodeLifecycleController:
             options.secondary_node_eviction_rate,
             options.large_cluster_size_threshold,
         )
+        self._metrics = ZoneMetrics(context.registry)
         self._health = HealthTracker(
             options.node_monitor_grace_period, options.node_startup_grace_period
         )
@@ -229,6 +231,7 @@ class NodeLifecycleController:
         except (errors.ApiError, errors.TransportError) as error:
             log.warning("could not taint node %s: %s", name, error)
             return False
+        self._metrics.evictions.labels(zone_key(node)).inc()
         return True
 
     def _queue_for_tainting(self, node: Object, status: str) -> None:
@@ -297,6 +300,7 @@ class NodeLifecycleController:
         zone = zone_key(node)
         if zone not in self._tainters:
             self._tainters[zone] = ZoneTainter(self._rates.normal, self._clock)
+            self._metrics.evictions.labels(zone).inc(0)
         self._zone_states.setdefault(zone, ZoneState.INITIAL)
 
     def _node_event(self, node: Object, reason: str, event: str) -> None:
@@ -346,13 +350,14 @@ class NodeLifecycleController:
         self, zones: dict[str, list[str | None]], nodes: list[Object]
     ) -> None:
         """Follow each zone's state and set its tainting rate (upstream's handleDisruption)."""
-        new_states = {
-            zone: zone_state(statuses, self._unhealthy_threshold)
-            for zone, statuses in zones.items()
-        }
+        new_states = {}
+        for zone, statuses in zones.items():
+            new_states[zone] = zone_state(statuses, self._unhealthy_threshold)
+            self._metrics.observe(zone, statuses)
         for zone in list(self._zone_states):
             if zone not in zones:
                 del self._zone_states[zone]
+                self._metrics.forget(zone)
         all_now = all(state is ZoneState.FULL_DISRUPTION for state in new_states.values())
         all_before = all(state is ZoneState.FULL_DISRUPTION for state in self._zone_states.values())
         if all_now and all_before:

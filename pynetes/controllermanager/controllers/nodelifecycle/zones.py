@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
 from pynetes.client.flowcontrol import Clock, TokenBucket
 
 Object = dict[str, Any]
@@ -78,6 +80,50 @@ class EvictionRates:
         if state is ZoneState.PARTIAL_DISRUPTION:
             return self.secondary if zone_size > self.large_cluster_size else 0.0
         return self.normal
+
+
+class ZoneMetrics:
+    """Upstream's ``node_collector_*`` families, labelled by zone key."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.health = Gauge(
+            "node_collector_zone_health",
+            "Gauge measuring percentage of healthy nodes per zone.",
+            ["zone"],
+            registry=registry,
+        )
+        self.size = Gauge(
+            "node_collector_zone_size",
+            "Gauge measuring number of registered Nodes per zones.",
+            ["zone"],
+            registry=registry,
+        )
+        self.unhealthy = Gauge(
+            "node_collector_unhealthy_nodes_in_zone",
+            "Gauge measuring number of not Ready Nodes per zones.",
+            ["zone"],
+            registry=registry,
+        )
+        self.evictions = Counter(
+            "node_collector_evictions_total",
+            "Number of Node evictions that happened since current instance of NodeController "
+            "started.",
+            ["zone"],
+            registry=registry,
+        )
+
+    def observe(self, zone: str, ready_statuses: Sequence[str | None]) -> None:
+        """Record a zone's size and health from its nodes' Ready statuses."""
+        unhealthy = sum(1 for status in ready_statuses if status != "True")
+        self.size.labels(zone).set(len(ready_statuses))
+        self.unhealthy.labels(zone).set(unhealthy)
+        self.health.labels(zone).set(100 * (len(ready_statuses) - unhealthy) / len(ready_statuses))
+
+    def forget(self, zone: str) -> None:
+        """A zone with no nodes left: empty and healthy, as upstream reports it."""
+        self.size.labels(zone).set(0)
+        self.unhealthy.labels(zone).set(0)
+        self.health.labels(zone).set(100)
 
 
 #: Taint one node; True when done (or no longer wanted), False to try again later.
