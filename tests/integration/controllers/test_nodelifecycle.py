@@ -19,6 +19,7 @@ from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from pynetes.hollow import HollowNodes, NodeSpec, generate_node_specs
 from tests.conftest import FakeClock
+from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
 
 Object = dict[str, Any]
@@ -104,7 +105,7 @@ async def silenced(api: ApiClient, clock: FakeClock) -> Object | None:
 
 
 async def test_a_silent_node_goes_unknown_and_tainted_until_it_is_heard_again(
-    api: ApiClient, nodes: HollowNodes, clock: FakeClock
+    cluster: Cluster, api: ApiClient, nodes: HollowNodes, clock: FakeClock
 ) -> None:
     async with running_controllers(api, *CONTROLLERS, **FAST, wall_clock=clock):
         await eventually(lambda: events_about(api, "hollow-0", "RegisteredNode"))
@@ -123,6 +124,11 @@ async def test_a_silent_node_goes_unknown_and_tainted_until_it_is_heard_again(
         (event,) = await eventually(lambda: events_about(api, "hollow-0", "NodeNotReady"))
         assert event["message"] == "Node hollow-0 status is now: NodeNotReady"
         assert event["source"]["component"] == "node-controller"
+        kubectl = cluster.kubectl("1.31")
+        _, listed, _ = await kubectl("get", "node", "hollow-0", "--no-headers")
+        assert listed.split()[1] == "NotReady"
+        _, described, _ = await kubectl("describe", "node", "hollow-0")
+        assert "node.kubernetes.io/unreachable:NoExecute" in described
 
         async with HollowNodes(api, generate_node_specs(1)) as again:
             await again.ready()
