@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import pytest
@@ -204,3 +205,12 @@ def test_beta_labels_mirror_the_os_and_arch_labels() -> None:
     }}}  # fmt: skip
     assert beta_labels_to_set(labelled) == {"beta.kubernetes.io/arch": "arm64"}
     assert beta_labels_to_set({"metadata": {}}) == {}
+
+
+def test_the_duration_flags_take_go_durations_and_the_period_must_be_positive() -> None:
+    parser = argparse.ArgumentParser()
+    options.add_arguments(parser)
+    parsed = parser.parse_args(["--node-monitor-grace-period=50s", "--node-monitor-period=1m"])
+    assert (parsed.node_monitor_grace_period, parsed.node_monitor_period) == (50.0, 60.0)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--node-monitor-period=0s"])

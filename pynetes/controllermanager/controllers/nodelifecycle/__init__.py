@@ -18,11 +18,19 @@ from pynetes.controllermanager.descriptor import ControllerDescriptor
 from pynetes.controllermanager.options import duration
 
 
+def positive_duration(text: str) -> float:
+    """A Go duration that must be more than zero (a zero period would spin)."""
+    seconds = duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than zero, not {text!r}")
+    return seconds
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Upstream's flags of the node lifecycle controller, with their 1.31 defaults."""
     parser.add_argument(
         "--node-monitor-period",
-        type=duration,
+        type=positive_duration,
         default=5.0,
         help="how often node health is checked",
     )
