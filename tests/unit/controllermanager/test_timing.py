@@ -26,16 +26,17 @@ async def test_runs_come_each_period_and_a_failing_one_does_not_stop_them(
 ) -> None:
     clock = FakeClock(0.0)
     runs: list[float] = []
+    started = asyncio.Event()
 
     async def action() -> None:
         runs.append(clock())
+        started.set()
         if len(runs) == 1:
             raise RuntimeError("a bad run")
 
     periodic = asyncio.create_task(every(clock, 20.0, action))
     async with asyncio.timeout(5):
-        while not runs:  # the first run comes at once
-            await asyncio.sleep(0)
+        await started.wait()  # the first run comes at once
         while len(runs) < 3:
             clock.advance(10)
             await asyncio.sleep(0.11)
