@@ -31,12 +31,14 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from pynetes.api.meta import name_of, namespace_of, timestamp
+from pynetes.api.meta import name_of, namespace_of
 from pynetes.client import errors
 from pynetes.client.cache.lister import Lister
+from pynetes.controllermanager.common.conditions import set_condition
 from pynetes.controllermanager.context import ControllerContext
+from pynetes.controllermanager.controllers.nodelifecycle.health import ready_condition
 from pynetes.controllermanager.controllers.nodelifecycle.pods import PODS
-from pynetes.controllermanager.controllers.nodelifecycle.taints import NODES, condition, node_taints
+from pynetes.controllermanager.controllers.nodelifecycle.taints import NODES, node_taints
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 from pynetes.controllermanager.timing import every
 
@@ -48,12 +50,8 @@ Object = dict[str, Any]
 GC_CHECK_PERIOD = 20.0
 QUARANTINE = 40.0
 OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service"
-ORPHAN_CONDITION: Object = {
-    "type": "DisruptionTarget",
-    "status": "True",
-    "reason": "DeletionByPodGC",
-    "message": "PodGC: node no longer exists",
-}
+#: The DisruptionTarget condition's reason and message for a pod whose node is gone.
+ORPHAN_DISRUPTION = ("DeletionByPodGC", "PodGC: node no longer exists")
 _RUNNING_PHASES = frozenset({"Pending", "Running", "Unknown"})
 #: The ``reason`` label of the metrics: why a pod was deleted.
 TERMINATED, OUT_OF_SERVICE, ORPHANED, UNSCHEDULED = (
@@ -110,7 +108,7 @@ def _out_of_service(node: Object | None) -> bool:
     """A node that is not ready and tainted out-of-service (its pods will never stop)."""
     if node is None:
         return False
-    ready = condition(node, "Ready")
+    ready = ready_condition(node)
     not_ready = ready is None or ready.get("status") != "True"
     return not_ready and any(
         taint.get("key") == OUT_OF_SERVICE_TAINT for taint in node_taints(node)
@@ -166,7 +164,7 @@ class PodGCController:
                 self._missing_since.setdefault(node, now)
         deleted = await self._deleted_nodes(now)
         orphans = [pod for pod in pods if _node_name(pod) in deleted]
-        await self._delete_all(orphans, ORPHANED, ORPHAN_CONDITION)
+        await self._delete_all(orphans, ORPHANED, ORPHAN_DISRUPTION)
 
     async def _deleted_nodes(self, now: float) -> set[str]:
         """The quarantined nodes whose 40 s are up and that the server does not have either.
@@ -190,13 +188,16 @@ class PodGCController:
         return deleted
 
     async def _delete_all(
-        self, pods: Iterable[Object], reason: str, disruption: Object | None = None
+        self, pods: Iterable[Object], reason: str, disruption: tuple[str, str] | None = None
     ) -> None:
         await asyncio.gather(*(self._fail_and_delete(pod, reason, disruption) for pod in pods))
 
-    async def _fail_and_delete(self, pod: Object, reason: str, disruption: Object | None) -> None:
-        """Set the pod Failed (with ``disruption`` as a condition) unless finished, then delete it
-        with no grace period. Failures are logged and counted: the next period tries again."""
+    async def _fail_and_delete(
+        self, pod: Object, reason: str, disruption: tuple[str, str] | None
+    ) -> None:
+        """Set the pod Failed unless finished (with a DisruptionTarget condition of
+        ``disruption``'s reason and message, if given), then delete it with no grace
+        period. Failures are logged and counted: the next period tries again."""
         namespace, name = namespace_of(pod), name_of(pod)
         log.info("PodGC is force deleting Pod %s/%s (%s)", namespace, name, reason)
         self._metrics.deletions.labels(namespace, reason).inc()
@@ -217,11 +218,12 @@ class PodGCController:
             self._metrics.errors.labels(namespace, reason).inc()
             log.warning("could not delete pod %s/%s: %s", namespace, name, error)
 
-    def _failed_status(self, disruption: Object | None) -> Object:
+    def _failed_status(self, disruption: tuple[str, str] | None) -> Object:
+        """The status patch: Failed, and the DisruptionTarget condition (merged by type)."""
         status: Object = {"phase": "Failed"}
         if disruption is not None:
-            stamp = timestamp(datetime.fromtimestamp(self._wall_clock(), UTC))
-            status["conditions"] = [{**disruption, "lastTransitionTime": stamp}]
+            now = datetime.fromtimestamp(self._wall_clock(), UTC)
+            set_condition(status, "DisruptionTarget", True, *disruption, now)
         return status
 
 

@@ -24,13 +24,14 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from pynetes.api.meta import name_of, namespace_of, timestamp
+from pynetes.api.meta import name_of, namespace_of
 from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key, split_key
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
 from pynetes.client.events import NORMAL
 from pynetes.controller import Controller, Result
+from pynetes.controllermanager.common.conditions import set_condition
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.controllers.nodelifecycle.pods import BY_NODE, PODS, node_name_of
 from pynetes.controllermanager.controllers.nodelifecycle.taints import NODES, node_taints
@@ -44,12 +45,9 @@ Object = dict[str, Any]
 
 NAME = "taint-eviction-controller"
 EVICTION_REASON = "TaintManagerEviction"
-DISRUPTION_CONDITION: Object = {
-    "type": "DisruptionTarget",
-    "status": "True",
-    "reason": "DeletionByTaintManager",
-    "message": "Taint manager: deleting due to NoExecute taint",
-}
+#: The DisruptionTarget condition's reason and message as this controller sets them.
+DISRUPTION_REASON = "DeletionByTaintManager"
+DISRUPTION_MESSAGE = "Taint manager: deleting due to NoExecute taint"
 
 
 def no_execute_taints(node: Object | None) -> list[Object]:
@@ -218,20 +216,12 @@ class TaintEvictionController:
 
     async def _mark_disruption_target(self, pod: Object) -> None:
         """Add the DisruptionTarget condition, unless the pod has it as it would be added."""
-        status = pod.get("status") or {}
-        others, present = [], {}
-        for found in status.get("conditions") or []:
-            if found.get("type") == "DisruptionTarget":
-                present = found
-            else:
-                others.append(found)
-        if all(present.get(field) == value for field, value in DISRUPTION_CONDITION.items()):
-            return
-        stamp = timestamp(datetime.fromtimestamp(self._wall_clock(), UTC))
-        conditions = [*others, {**DISRUPTION_CONDITION, "lastTransitionTime": stamp}]
-        await self._client.replace(
-            PODS, {**pod, "status": {**status, "conditions": conditions}}, subresource="status"
-        )
+        status = dict(pod.get("status") or {})
+        now = datetime.fromtimestamp(self._wall_clock(), UTC)
+        if set_condition(
+            status, "DisruptionTarget", True, DISRUPTION_REASON, DISRUPTION_MESSAGE, now
+        ):
+            await self._client.replace(PODS, {**pod, "status": status}, subresource="status")
 
 
 def _pod_reference(namespace: str, name: str) -> Object:

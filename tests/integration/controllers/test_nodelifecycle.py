@@ -8,7 +8,6 @@ hand. Pods are bound to the nodes directly (``spec.nodeName``).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +19,8 @@ from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from pynetes.hollow import HollowNodes, NodeSpec, generate_node_specs
-from tests.conftest import FakeClock
 from tests.integration.conftest import Cluster
-from tests.integration.controllers.harness import eventually, running_controllers
+from tests.integration.controllers.harness import WallClock, eventually, running_controllers
 
 Object = dict[str, Any]
 
@@ -37,8 +35,8 @@ CONTROLLERS = ("nodelifecycle", "taint-eviction-controller")
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(time.time())
+def clock() -> WallClock:
+    return WallClock()
 
 
 @pytest.fixture
@@ -97,7 +95,7 @@ async def events_about(api: ApiClient, name: str, reason: str) -> list[Object]:
     return listed["items"]
 
 
-async def silenced(api: ApiClient, clock: FakeClock) -> Object | None:
+async def silenced(api: ApiClient, clock: WallClock) -> Object | None:
     """Move the wall clock on until the controller finds the stopped node silent.
 
     In steps short enough for the neighbour's Lease renewals to keep it healthy.
@@ -108,7 +106,7 @@ async def silenced(api: ApiClient, clock: FakeClock) -> Object | None:
 
 
 async def test_a_silent_node_goes_unknown_and_tainted_until_it_is_heard_again(
-    cluster: Cluster, api: ApiClient, nodes: HollowNodes, clock: FakeClock
+    cluster: Cluster, api: ApiClient, nodes: HollowNodes, clock: WallClock
 ) -> None:
     async with running_controllers(api, *CONTROLLERS, **FAST, wall_clock=clock):
         await eventually(lambda: events_about(api, "hollow-0", "RegisteredNode"))
@@ -149,7 +147,7 @@ async def node_without_taints(api: ApiClient) -> Object | None:
 
 
 async def test_pods_leave_an_unreachable_node_as_their_tolerations_allow(
-    api: ApiClient, nodes: HollowNodes, clock: FakeClock
+    api: ApiClient, nodes: HollowNodes, clock: WallClock
 ) -> None:
     await api.create(PODS, pod("defaults"), namespace="default")  # admission: 300 s
     await api.create(
@@ -192,7 +190,7 @@ async def test_pods_leave_an_unreachable_node_as_their_tolerations_allow(
 
 
 async def test_a_pod_on_a_node_tainted_no_execute_by_hand_goes_unless_it_tolerates(
-    api: ApiClient, nodes: HollowNodes, clock: FakeClock
+    api: ApiClient, nodes: HollowNodes, clock: WallClock
 ) -> None:
     dedicated = {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}
     await api.create(PODS, pod("plain"), namespace="default")
@@ -215,7 +213,7 @@ async def test_a_pod_on_a_node_tainted_no_execute_by_hand_goes_unless_it_tolerat
 
 
 async def test_a_cordoned_node_is_tainted_unschedulable_and_uncordoned_untainted(
-    api: ApiClient, clock: FakeClock
+    api: ApiClient, clock: WallClock
 ) -> None:
     async with HollowNodes(api, [NodeSpec("hollow-0", unschedulable=True)]) as nodes:
         await nodes.ready()
@@ -242,7 +240,7 @@ async def test_the_beta_os_and_arch_labels_follow_the_current_ones(api: ApiClien
 
 
 async def test_with_every_node_silent_nothing_is_tainted_to_evict(
-    api: ApiClient, clock: FakeClock
+    api: ApiClient, clock: WallClock
 ) -> None:
     """The control plane is more likely cut off than every node down: upstream evicts nothing."""
     async with HollowNodes(api, generate_node_specs(1)) as nodes:
@@ -275,7 +273,7 @@ async def report_ready(api: ApiClient, status: str) -> None:
 
 
 async def test_a_node_reporting_not_ready_is_tainted_so_until_it_reports_ready(
-    api: ApiClient, nodes: HollowNodes, clock: FakeClock
+    api: ApiClient, nodes: HollowNodes, clock: WallClock
 ) -> None:
     async with running_controllers(api, "nodelifecycle", **FAST, wall_clock=clock):
         await eventually(lambda: events_about(api, "hollow-0", "RegisteredNode"))

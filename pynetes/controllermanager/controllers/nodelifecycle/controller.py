@@ -36,13 +36,13 @@ from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.controllers.nodelifecycle import pods as node_pods
 from pynetes.controllermanager.controllers.nodelifecycle.health import (
     HealthTracker,
+    ready_condition,
     silenced_conditions,
 )
 from pynetes.controllermanager.controllers.nodelifecycle.taints import (
     NODES,
     NOT_READY_NO_EXECUTE,
     UNREACHABLE_NO_EXECUTE,
-    condition,
     difference,
     has_taint,
     owned_no_schedule_taints,
@@ -84,7 +84,7 @@ _NO_EXECUTE_FOR = {
 
 
 def _ready_status(node: Object) -> str | None:
-    ready = condition(node, "Ready")
+    ready = ready_condition(node)
     return None if ready is None else ready.get("status")
 
 
@@ -335,7 +335,7 @@ class NodeLifecycleController:
     async def _silence(self, node: Object, now: float) -> Object:
         """Set the silent node's conditions Unknown, if that changes its Ready condition."""
         conditions = silenced_conditions(node, now)
-        before = condition(node, "Ready")
+        before = ready_condition(node)
         after = next(found for found in conditions if found["type"] == "Ready")
         if before == after:
             return node

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynetes.api.meta import parse_timestamp, timestamp
-from pynetes.controllermanager.controllers.nodelifecycle.taints import condition
+from pynetes.controllermanager.common.conditions import condition
 
 Object = dict[str, Any]
 
@@ -38,6 +38,11 @@ class _Heard:
     renewed: datetime | None = None
 
 
+def ready_condition(node: Object) -> Object | None:
+    """The node's Ready condition, if its kubelet (or this controller) posted one."""
+    return condition(node.get("status") or {}, "Ready")
+
+
 def _created(node: Object, fallback: float) -> float:
     created = parse_timestamp((node.get("metadata") or {}).get("creationTimestamp") or "")
     return fallback if created is None else created.timestamp()
@@ -54,7 +59,7 @@ class HealthTracker:
     def silent(self, node: Object, lease: Object | None, now: float) -> bool:
         """Note what ``node`` and its ``lease`` show at ``now``; whether the node is silent."""
         name = node["metadata"]["name"]
-        ready = condition(node, "Ready")
+        ready = ready_condition(node)
         heard = self._heard.get(name)
         if heard is None:
             # a node never heard from counts from its creation, one found ready from now
@@ -76,7 +81,7 @@ class HealthTracker:
     def written(self, node: Object) -> None:
         """The controller wrote ``node``'s conditions: its own write is no heartbeat."""
         heard = self._heard.get(node["metadata"]["name"])
-        ready = condition(node, "Ready")
+        ready = ready_condition(node)
         if heard is not None and ready is not None:
             heard.has_ready = True
             heard.heartbeat = ready.get("lastHeartbeatTime")

@@ -12,6 +12,7 @@ from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.events import WARNING, EventRecorder
 from pynetes.client.rest import ApiClient
+from pynetes.controllermanager.common.pods import ready_condition
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +42,15 @@ async def mark_not_ready(
     for pod in pods:
         if (pod.get("spec") or {}).get("nodeName") != node_name:
             continue
-        status = pod.get("status") or {}
-        conditions = [dict(found) for found in status.get("conditions") or []]
-        ready = next((found for found in conditions if found.get("type") == "Ready"), None)
+        ready = ready_condition(pod)
         if ready is None or ready.get("status") == "False":
             continue
-        ready["status"] = "False"
-        ready["lastTransitionTime"] = timestamp(datetime.fromtimestamp(now, UTC))
+        stamp = timestamp(datetime.fromtimestamp(now, UTC))
+        not_ready = {**ready, "status": "False", "lastTransitionTime": stamp}
+        status = dict(pod.get("status") or {})
+        status["conditions"] = [not_ready if c is ready else c for c in status["conditions"]]
         try:
-            await client.replace(
-                PODS, {**pod, "status": {**status, "conditions": conditions}}, subresource="status"
-            )
+            await client.replace(PODS, {**pod, "status": status}, subresource="status")
         except errors.NotFound:
             continue
         except (errors.ApiError, errors.TransportError) as error:

@@ -63,14 +63,6 @@ def has_taint(node: Object, template: Object) -> bool:
     return any(matches(taint, template) for taint in node_taints(node))
 
 
-def condition(node: Object, kind: str) -> Object | None:
-    """The node's condition of type ``kind``, if it has one."""
-    for found in (node.get("status") or {}).get("conditions") or []:
-        if found.get("type") == kind:
-            return found
-    return None
-
-
 def wanted_no_schedule_taints(node: Object) -> list[Object]:
     """The NoSchedule taints the node's conditions and ``spec.unschedulable`` call for."""
     wanted = []
