@@ -67,6 +67,8 @@ Object = dict[str, Any]
 
 LEASES = built_in("coordination.k8s.io", "v1", "leases")
 NODE_LEASE_NAMESPACE = "kube-node-lease"
+#: Nodes whose health is updated at once in a pass (upstream's nodeUpdateWorkerSize).
+NODE_UPDATE_WORKERS = 8
 #: How often the zones' tainters run (upstream's NodeEvictionPeriod).
 TAINTING_PERIOD = 0.1
 #: The component its Events come from, as upstream's.
@@ -265,16 +267,21 @@ class NodeLifecycleController:
     # -- health ------------------------------------------------------------------
 
     async def _monitor(self) -> None:
-        """One pass over every node (upstream's monitorNodeHealth)."""
+        """One pass over every node, a few at a time (upstream's monitorNodeHealth)."""
         nodes = self._nodes.list()
         await self._notice_added_and_removed(nodes)
         zones: dict[str, list[str | None]] = {}
-        for node in nodes:
-            try:
-                await self._check_node(node, zones)
-            except (errors.ApiError, errors.TransportError) as error:
-                name = node["metadata"]["name"]
-                log.warning("could not update the health of node %s: %s", name, error)
+        unchecked = iter(nodes)
+
+        async def check_nodes() -> None:
+            for node in unchecked:
+                try:
+                    await self._check_node(node, zones)
+                except (errors.ApiError, errors.TransportError) as error:
+                    name = node["metadata"]["name"]
+                    log.warning("could not update the health of node %s: %s", name, error)
+
+        await asyncio.gather(*(check_nodes() for _ in range(NODE_UPDATE_WORKERS)))
         await self._handle_disruption(zones, nodes)
 
     async def _notice_added_and_removed(self, nodes: list[Object]) -> None:
