@@ -23,6 +23,7 @@ from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
+from tests.integration.controllers.test_replicaset import nodes_and_scheduler
 
 Object = dict[str, Any]
 
@@ -436,3 +437,53 @@ async def test_a_selector_that_does_not_match_the_template_is_refused(api: ApiCl
     with pytest.raises(errors.Invalid) as refused:
         await api.create(DEPLOYMENTS, bad)
     assert "`selector` does not match template `labels`" in str(refused.value)
+
+
+def counts(pods: list[Object]) -> tuple[int, int]:
+    """(pods that count towards replicas, of which ready): not being deleted, not finished."""
+    alive = [
+        pod
+        for pod in pods
+        if not pod["metadata"].get("deletionTimestamp")
+        and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+    ]
+    ready = [
+        pod
+        for pod in alive
+        if any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in pod.get("status", {}).get("conditions", [])
+        )
+    ]
+    return len(alive), len(ready)
+
+
+async def test_pods_roll_over_with_the_replicaset_controller_scheduler_and_nodes(
+    api: ApiClient, cluster: Cluster
+) -> None:
+    async with (
+        nodes_and_scheduler(api),
+        running_controllers(api, "deployment", "replicaset"),
+    ):
+        await api.create(DEPLOYMENTS, deployment(replicas=6, strategy=rolling(2, 1)))
+        await eventually(lambda: complete(api))
+        seen: list[tuple[int, int]] = []
+
+        async def watch() -> None:
+            while True:
+                seen.append(counts((await api.list(PODS, namespace=NS))["items"]))
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.create_task(watch())
+        await set_image(api, "nginx:2")
+        _, out, _ = await cluster.kubectl()("rollout", "status", "deployment/web", "--timeout=60s")
+        watcher.cancel()
+
+        assert "successfully rolled out" in out
+        assert max(alive for alive, _ in seen) <= 6 + 2
+        assert min(ready for _, ready in seen) >= 6 - 1
+        pods = (await api.list(PODS, namespace=NS))["items"]
+        new_hash = (await replica_sets(api))[-1]["metadata"]["labels"]["pod-template-hash"]
+        current = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        assert {p["metadata"]["labels"]["pod-template-hash"] for p in current} == {new_hash}
+        assert counts(current) == (6, 6)

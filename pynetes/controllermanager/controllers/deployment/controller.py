@@ -21,12 +21,12 @@ from pynetes.client.cache.indexer import object_key
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
 from pynetes.controller import Controller, Result
-from pynetes.controllermanager.context import ControllerContext
-from pynetes.controllermanager.controllers.deployment import progress, scaling
-from pynetes.controllermanager.controllers.deployment.indexes import (
+from pynetes.controllermanager.common.ownership import (
     CONTROLLER_UID_INDEX,
     by_controller_uid,
 )
+from pynetes.controllermanager.context import ControllerContext
+from pynetes.controllermanager.controllers.deployment import progress, scaling
 from pynetes.controllermanager.controllers.deployment.recreate import rollout_recreate
 from pynetes.controllermanager.controllers.deployment.rolling import rollout_rolling
 from pynetes.controllermanager.controllers.deployment.sync import (

@@ -25,15 +25,13 @@ from pynetes.client.events import EventRecorder
 from pynetes.client.rest import ApiClient
 from pynetes.controller import Result
 from pynetes.controllermanager.common.ownership import (
+    CONTROLLER_UID_INDEX,
     ControllerRefManager,
     controller_reference,
+    orphans_key,
     owner_still_adoptable,
 )
 from pynetes.controllermanager.controllers.deployment import progress, revision, scaling
-from pynetes.controllermanager.controllers.deployment.indexes import (
-    CONTROLLER_UID_INDEX,
-    orphans_key,
-)
 from pynetes.controllermanager.controllers.deployment.replicasets import (
     Object,
     active,
