@@ -28,6 +28,27 @@ def status_count(replica_set: Object | None, field: str) -> int:
     return int((replica_set.get("status") or {}).get(field) or 0)
 
 
+def pods_in_flight(replica_set: Object | None) -> int:
+    """The pods a ReplicaSet may have now: those asked for, or more while it still reports them.
+
+    A ReplicaSet just scaled down keeps its pods until its controller deletes
+    them and reports so; counting them keeps a rolling update from surging
+    past ``maxSurge`` in that moment (upstream counts ``spec.replicas`` only).
+    """
+    return max(spec_replicas(replica_set), status_count(replica_set, "replicas"))
+
+
+def available_kept(replica_set: Object | None) -> int:
+    """Available replicas that scaling leaves: no more than ``spec.replicas``.
+
+    A ReplicaSet just scaled down may still report as available the pods it
+    is deleting; they must not count as availability to spare, or a rolling
+    update would drop below ``replicas - maxUnavailable`` (upstream trusts
+    ``status.availableReplicas`` as written).
+    """
+    return min(status_count(replica_set, "availableReplicas"), spec_replicas(replica_set))
+
+
 def total_spec_replicas(replica_sets: Iterable[Object | None]) -> int:
     """Upstream's GetReplicaCountForReplicaSets: the replicas asked for."""
     return sum(spec_replicas(rs) for rs in replica_sets)

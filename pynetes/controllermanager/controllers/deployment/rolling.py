@@ -6,7 +6,10 @@ move, scale old ReplicaSets down as far as ``replicas - maxUnavailable``
 available pods allow, their unavailable replicas first. ReplicaSet status
 changes bring the next pass. So total pods never exceed ``replicas +
 maxSurge`` and available pods never drop below ``replicas -
-maxUnavailable`` because of the rollout.
+maxUnavailable`` because of the rollout; to keep that true while a
+ReplicaSet's status still counts pods being deleted, the pods counted are
+those in flight and the availability counted is what each ReplicaSet's
+size keeps (see :mod:`.replicasets`).
 """
 
 from __future__ import annotations
@@ -16,11 +19,10 @@ from pynetes.controllermanager.controllers.deployment import progress, scaling
 from pynetes.controllermanager.controllers.deployment.replicasets import (
     Object,
     active,
+    available_kept,
     by_creation,
     spec_replicas,
-    status_count,
     total_spec_replicas,
-    total_status,
 )
 from pynetes.controllermanager.controllers.deployment.sync import DeploymentSync
 
@@ -63,7 +65,7 @@ async def _reconcile_old(
         return False
     deployment = sync.deployment
     min_available = scaling.replicas(deployment) - scaling.max_unavailable(deployment)
-    new_unavailable = spec_replicas(new) - status_count(new, "availableReplicas")
+    new_unavailable = spec_replicas(new) - available_kept(new)
     room = total_spec_replicas(all_sets) - min_available - new_unavailable
     if room <= 0:
         return False
@@ -80,7 +82,7 @@ async def _scale_down_unhealthy(
     removed = 0
     for replica_set in by_creation(old):
         size = spec_replicas(replica_set)
-        unavailable = size - status_count(replica_set, "availableReplicas")
+        unavailable = size - available_kept(replica_set)
         if removed < limit and size != 0 and unavailable > 0:
             step = min(limit - removed, unavailable)
             replica_set = (await sync.scale_if_needed(replica_set, size - step))[1]
@@ -95,7 +97,7 @@ async def _scale_down_for_availability(
     """Remove old replicas while available ones exceed ``replicas - maxUnavailable``."""
     deployment = sync.deployment
     min_available = scaling.replicas(deployment) - scaling.max_unavailable(deployment)
-    surplus = total_status(all_sets, "availableReplicas") - min_available
+    surplus = sum(available_kept(rs) for rs in all_sets) - min_available
     removed = 0
     for replica_set in by_creation(old):
         if removed >= surplus:

@@ -18,6 +18,7 @@ from pynetes.controllermanager.controllers.deployment.replicasets import (
     by_size_newer_first,
     by_size_older_first,
     newest_first,
+    pods_in_flight,
     spec_replicas,
     status_count,
     total_spec_replicas,
@@ -92,13 +93,13 @@ def new_replica_set_size(deployment: Object, all_sets: list[Object | None], new:
     """How many replicas the new ReplicaSet may ask for now (upstream's NewRSNewReplicas).
 
     RollingUpdate: as many as fit under ``replicas + maxSurge`` counting
-    every ReplicaSet, never beyond ``replicas``. Recreate: ``replicas``.
+    every ReplicaSet's pods in flight, never beyond ``replicas``. Recreate: ``replicas``.
     """
     desired = replicas(deployment)
     if not is_rolling_update(deployment):
         return desired
     surge = scaled_value(_rolling(deployment).get("maxSurge", "25%"), desired, round_up=True)
-    room = desired + surge - total_spec_replicas(all_sets)
+    room = desired + surge - sum(pods_in_flight(rs) for rs in all_sets)
     current = spec_replicas(new)
     if room <= 0:
         return current
