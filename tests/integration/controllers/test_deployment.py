@@ -487,3 +487,23 @@ async def test_pods_roll_over_with_the_replicaset_controller_scheduler_and_nodes
         current = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         assert {p["metadata"]["labels"]["pod-template-hash"] for p in current} == {new_hash}
         assert counts(current) == (6, 6)
+
+
+async def test_a_replica_set_the_api_refuses_is_reported(api: ApiClient) -> None:
+    name = "w" * 250  # a valid Deployment name; with "-<hash>" too long for its ReplicaSet
+    async with running_controllers(api, "deployment"):
+        long_named = deployment()
+        long_named["metadata"]["name"] = name
+        await api.create(DEPLOYMENTS, long_named)
+
+        async def refused() -> Object | None:
+            found = await get(api, name)
+            state = conditions(found).get("Progressing")
+            return found if state == ("False", "ReplicaSetCreateError") else None
+
+        found = await eventually(refused)
+        [progressing] = [c for c in found["status"]["conditions"] if c["type"] == "Progressing"]
+        assert progressing["message"].startswith(f'Failed to create new replica set "{name}-')
+        assert "must be no more than 253 characters" in progressing["message"]
+        # (its Warning Event is refused too: an Event's name is the object's plus a suffix)
+        assert await replica_sets(api) == []

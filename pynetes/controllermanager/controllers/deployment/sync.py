@@ -66,6 +66,8 @@ class DeploymentSync:
     def __init__(self, tools: Tools, deployment: Object) -> None:
         self.tools = tools
         self.deployment = copy.deepcopy(deployment)
+        #: ReplicaSets as this pass wrote them, by uid: fresher than the cache.
+        self._written: dict[str, Object] = {}
 
     @property
     def name(self) -> str:
@@ -106,6 +108,7 @@ class DeploymentSync:
         """(the new ReplicaSet, all old ones); the new one is made if ``create`` (upstream's
         getAllReplicaSetsAndSyncRevision). The new one's revision and the Deployment's are
         brought up to date on the way."""
+        replica_sets = [self._written.get(rs["metadata"]["uid"], rs) for rs in replica_sets]
         existing = revision.find_new(self.deployment, replica_sets)
         _, old = revision.split_old(replica_sets, existing)
         next_revision = revision.max_revision(old) + 1
@@ -126,7 +129,7 @@ class DeploymentSync:
             updated = copy.deepcopy(replica_set)
             updated["metadata"]["annotations"] = annotations
             updated["spec"]["minReadySeconds"] = min_ready
-            replica_set = await self.tools.client.replace(REPLICA_SETS, updated)
+            replica_set = await self._replace(updated)
         await self._record_revision(revision.revision_of(replica_set))
         status = self.deployment.setdefault("status", {})
         if (
@@ -179,9 +182,8 @@ class DeploymentSync:
         except errors.AlreadyExists:
             return await self._name_taken(new)
         except errors.ApiError as error:
-            if "being terminated" in str(error):
-                raise
-            await self._creation_failed(new, error)
+            if not _namespace_terminating(error):
+                await self._creation_failed(new, error)
             raise
         if size > 0:
             name = created["metadata"]["name"]
@@ -213,7 +215,7 @@ class DeploymentSync:
         raise errors.Conflict(f"hash collision on replica set {new['metadata']['name']}")
 
     async def _creation_failed(self, new: Object, error: errors.ApiError) -> None:
-        message = f'Failed to create new replica set "{new["metadata"]["name"]}": {error}'
+        message = f'Failed to create new replica set "{new["metadata"]["name"]}": {error.message}'
         if progress.has_progress_deadline(self.deployment):
             await self._set_progressing("False", progress.FAILED_RS_CREATE, message)
         self.tools.recorder.event(self.deployment, "Warning", progress.FAILED_RS_CREATE, message)
@@ -248,6 +250,11 @@ class DeploymentSync:
         written = await self.tools.client.replace(DEPLOYMENTS, body, subresource="status")
         self.deployment = written
 
+    async def _replace(self, replica_set: Object) -> Object:
+        written = await self.tools.client.replace(REPLICA_SETS, replica_set)
+        self._written[written["metadata"]["uid"]] = written
+        return written
+
     def replicas_bounds(self) -> tuple[int, int]:
         """(desired, max) replicas annotations for the ReplicaSets this Deployment scales."""
         desired = scaling.replicas(self.deployment)
@@ -271,7 +278,7 @@ class DeploymentSync:
         updated = copy.deepcopy(replica_set)
         updated["spec"]["replicas"] = size
         updated["metadata"]["annotations"] = {**annotations, **bounds}
-        written = await self.tools.client.replace(REPLICA_SETS, updated)
+        written = await self._replace(updated)
         if old_size != size:
             direction = direction or ("up" if size > old_size else "down")
             name = written["metadata"]["name"]
@@ -374,3 +381,9 @@ class DeploymentSync:
             message = after.get("message") or "" if after is not None else ""
             self.tools.recorder.event(self.deployment, "Warning", progress.TIMED_OUT, message)
         return Result()
+
+
+def _namespace_terminating(error: errors.ApiError) -> bool:
+    """The namespace is being deleted: creating in it is refused, and that is no failure."""
+    causes = error.details.get("causes") or ()
+    return any(cause.get("reason") == "NamespaceTerminating" for cause in causes)
