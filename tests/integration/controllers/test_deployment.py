@@ -21,6 +21,7 @@ from pynetes.api.meta import controller_of
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
+from pynetes.controllermanager.controllers.deployment.revision import template_hash
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
 from tests.integration.controllers.test_replicaset import nodes_and_scheduler
@@ -101,7 +102,9 @@ async def reporting_replica_sets(
 
 async def replica_sets(api: ApiClient) -> list[Object]:
     items = (await api.list(REPLICA_SETS, namespace=NS))["items"]
-    return sorted(items, key=lambda rs: int(rs["metadata"]["annotations"].get(REVISION, "0")))
+    return sorted(
+        items, key=lambda rs: int(rs["metadata"].get("annotations", {}).get(REVISION, "0"))
+    )
 
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -507,3 +510,18 @@ async def test_a_replica_set_the_api_refuses_is_reported(api: ApiClient) -> None
         assert "must be no more than 253 characters" in progressing["message"]
         # (its Warning Event is refused too: an Event's name is the object's plus a suffix)
         assert await replica_sets(api) == []
+
+
+async def test_a_name_taken_by_another_replica_set_is_a_collision_avoided(api: ApiClient) -> None:
+    stored = await api.create(DEPLOYMENTS, deployment(replicas=1))
+    taken = f"web-{template_hash(stored['spec']['template'], None)}"
+    other = deployment("other")["spec"]
+    await api.create(
+        REPLICA_SETS,
+        {"metadata": {"name": taken, "namespace": NS}, "spec": {**other, "replicas": 0}},
+    )
+    async with running_controllers(api, "deployment"), reporting_replica_sets(api):
+        done = await eventually(lambda: complete(api))
+        assert done["status"]["collisionCount"] == 1
+        names = {rs["metadata"]["name"] for rs in await replica_sets(api)}
+        assert names == {taken, f"web-{template_hash(stored['spec']['template'], 1)}"}

@@ -34,6 +34,7 @@ from pynetes.controllermanager.controllers.deployment.sync import (
     KIND,
     REPLICA_SETS,
     DeploymentSync,
+    RetryLater,
     Tools,
 )
 
@@ -167,7 +168,7 @@ class DeploymentController:
             return Result()
         try:
             return await self._sync_deployment(DeploymentSync(self._tools, deployment))
-        except (errors.Conflict, errors.NotFound) as error:
+        except (errors.Conflict, errors.NotFound, RetryLater) as error:
             # a stale cache or a concurrent change: the next pass sees the news
             log.debug("deployment %s: %s; retrying", key, error)
             return Result(requeue=True)

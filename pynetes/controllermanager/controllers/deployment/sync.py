@@ -47,6 +47,10 @@ API_VERSION, KIND = "apps/v1", "Deployment"
 SCALING_REPLICA_SET = "ScalingReplicaSet"
 
 
+class RetryLater(Exception):
+    """The pass cannot go on with what the cache shows; a later one will (with backoff)."""
+
+
 @dataclass
 class Tools:
     """What every sync shares: the client, the caches, the recorder and the wall clock."""
@@ -202,7 +206,7 @@ class DeploymentSync:
         """
         found = self.tools.replica_sets.get(f"{self.namespace}/{new['metadata']['name']}")
         if found is None:
-            raise errors.Conflict(f"replica set {new['metadata']['name']} not in the cache yet")
+            raise RetryLater(f"replica set {new['metadata']['name']} is not in the cache yet")
         owner = controller_of(found)
         ours = owner is not None and owner.get("uid") == self.deployment["metadata"]["uid"]
         if ours and revision.equal_ignoring_hash(
@@ -212,7 +216,7 @@ class DeploymentSync:
         status = self.deployment.setdefault("status", {})
         status["collisionCount"] = int(status.get("collisionCount") or 0) + 1
         await self.write_status(status)
-        raise errors.Conflict(f"hash collision on replica set {new['metadata']['name']}")
+        raise RetryLater(f"hash collision on replica set {new['metadata']['name']}")
 
     async def _creation_failed(self, new: Object, error: errors.ApiError) -> None:
         message = f'Failed to create new replica set "{new["metadata"]["name"]}": {error.message}'
