@@ -231,6 +231,16 @@ def _update_progressing(
         set_condition(status, new_condition(PROGRESSING, "False", TIMED_OUT, message, now))
 
 
+def newly_timed_out(before: Object, after: Object) -> Object | None:
+    """The Progressing condition of ``after`` if it says the deadline passed and ``before``
+    did not (the moment to tell the user with an Event)."""
+    was = condition(before, PROGRESSING)
+    now = condition(after, PROGRESSING)
+    if now is None or now.get("reason") != TIMED_OUT:
+        return None
+    return None if was is not None and was.get("reason") == TIMED_OUT else now
+
+
 def replica_failure(all_sets: list[Object | None], new: Object | None) -> Object | None:
     """The first ReplicaFailure of the ReplicaSets, the new one's first (getReplicaFailures)."""
     for replica_set in [new, *all_sets]:

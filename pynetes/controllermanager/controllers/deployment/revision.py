@@ -27,7 +27,6 @@ import orjson
 from pynetes.controllermanager.controllers.deployment.replicasets import (
     Object,
     by_creation,
-    spec_replicas,
 )
 
 #: The label (and selector term) that tells a Deployment's ReplicaSets apart.
@@ -103,13 +102,10 @@ def find_new(deployment: Object, replica_sets: Iterable[Object]) -> Object | Non
     return None
 
 
-def split_old(
-    replica_sets: Iterable[Object], new: Object | None
-) -> tuple[list[Object], list[Object]]:
-    """(old ones with replicas, all old ones) besides ``new`` (FindOldReplicaSets)."""
+def old_ones(replica_sets: Iterable[Object], new: Object | None) -> list[Object]:
+    """Every ReplicaSet but ``new`` (upstream's FindOldReplicaSets, all of them)."""
     new_uid = new["metadata"]["uid"] if new is not None else None
-    old = [rs for rs in replica_sets if rs["metadata"]["uid"] != new_uid]
-    return [rs for rs in old if spec_replicas(rs) != 0], old
+    return [rs for rs in replica_sets if rs["metadata"]["uid"] != new_uid]
 
 
 def revision_of(obj: Object) -> int:

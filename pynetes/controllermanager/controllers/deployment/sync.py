@@ -114,7 +114,7 @@ class DeploymentSync:
         brought up to date on the way."""
         replica_sets = [self._written.get(rs["metadata"]["uid"], rs) for rs in replica_sets]
         existing = revision.find_new(self.deployment, replica_sets)
-        _, old = revision.split_old(replica_sets, existing)
+        old = revision.old_ones(replica_sets, existing)
         next_revision = revision.max_revision(old) + 1
         if existing is not None:
             return await self._refresh_new(existing, next_revision), old
@@ -371,18 +371,17 @@ class DeploymentSync:
     ) -> Result:
         """Write the rollout's status; come back at its deadline if it shows no progress."""
         now = self.tools.now()
-        before = progress.condition(self.deployment.get("status") or {}, progress.PROGRESSING)
+        before = self.deployment.get("status") or {}
         status = progress.rollout_status(self.deployment, all_sets, new, now)
-        after = progress.condition(status, progress.PROGRESSING)
         if status == self.deployment.get("status"):
             recheck = progress.stuck_recheck_after(self.deployment, status, now)
             if recheck is None:
                 return Result()
             return Result(requeue=True) if recheck == 0 else Result(requeue_after=recheck)
         await self.write_status(status)
-        timed_out_now = after is not None and after.get("reason") == progress.TIMED_OUT
-        if timed_out_now and (before is None or before.get("reason") != progress.TIMED_OUT):
-            message = after.get("message") or "" if after is not None else ""
+        timed_out = progress.newly_timed_out(before, status)
+        if timed_out is not None:
+            message = timed_out.get("message") or ""
             self.tools.recorder.event(self.deployment, "Warning", progress.TIMED_OUT, message)
         return Result()
 
