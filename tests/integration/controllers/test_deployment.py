@@ -525,3 +525,28 @@ async def test_a_name_taken_by_another_replica_set_is_a_collision_avoided(api: A
         assert done["status"]["collisionCount"] == 1
         names = {rs["metadata"]["name"] for rs in await replica_sets(api)}
         assert names == {taken, f"web-{template_hash(stored['spec']['template'], 1)}"}
+
+
+async def test_recreate_never_runs_two_versions_at_once(api: ApiClient, cluster: Cluster) -> None:
+    async with (
+        nodes_and_scheduler(api),
+        running_controllers(api, "deployment", "replicaset"),
+    ):
+        await api.create(DEPLOYMENTS, deployment(replicas=3, strategy={"type": "Recreate"}))
+        await eventually(lambda: complete(api))
+        versions_seen: list[set[str]] = []
+
+        async def watch() -> None:
+            while True:
+                pods = (await api.list(PODS, namespace=NS))["items"]
+                versions_seen.append({p["metadata"]["labels"]["pod-template-hash"] for p in pods})
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.create_task(watch())
+        await set_image(api, "nginx:2")
+        _, out, _ = await cluster.kubectl()("rollout", "status", "deployment/web", "--timeout=60s")
+        watcher.cancel()
+
+        assert "successfully rolled out" in out
+        assert max(len(versions) for versions in versions_seen) == 1
+        assert len({frozenset(versions) for versions in versions_seen if versions}) == 2
