@@ -179,8 +179,12 @@ async def test_a_new_deployment_gets_a_named_replica_set_and_becomes_available(
         message = f"Scaled up replica set web-{pod_hash} from 0 to 3"
         assert message in await eventually(lambda: events(api, "ScalingReplicaSet"))
 
-        _, out, _ = await cluster.kubectl()("rollout", "status", "deployment/web", "--timeout=30s")
+        kubectl = cluster.kubectl()
+        _, out, _ = await kubectl("rollout", "status", "deployment/web", "--timeout=30s")
         assert "successfully rolled out" in out
+        _, described, _ = await kubectl("describe", "deployment", "web")
+        assert f"NewReplicaSet:   web-{pod_hash} (3/3 replicas created)" in described
+        assert f"Scaled up replica set web-{pod_hash} from 0 to 3" in described
 
 
 async def test_a_rolling_update_stays_within_surge_and_unavailability(api: ApiClient) -> None:
@@ -300,11 +304,13 @@ def pod_of(replica_set: Object) -> Object:
     }
 
 
-async def test_a_paused_deployment_scales_but_does_not_roll_out(api: ApiClient) -> None:
+async def test_a_paused_deployment_scales_but_does_not_roll_out(
+    api: ApiClient, cluster: Cluster
+) -> None:
     async with running_controllers(api, "deployment"), reporting_replica_sets(api):
         await api.create(DEPLOYMENTS, deployment(replicas=2))
         await eventually(lambda: complete(api))
-        await api.patch(DEPLOYMENTS, "web", {"spec": {"paused": True}}, namespace=NS)
+        await cluster.kubectl()("rollout", "pause", "deployment/web")
 
         async def paused() -> bool:
             return conditions(await get(api))["Progressing"] == ("Unknown", "DeploymentPaused")
@@ -320,14 +326,14 @@ async def test_a_paused_deployment_scales_but_does_not_roll_out(api: ApiClient) 
         [only] = await eventually(scaled)
         assert "nginx:1" in json.dumps(only["spec"]["template"])
 
-        await api.patch(DEPLOYMENTS, "web", {"spec": {"paused": False}}, namespace=NS)
+        await cluster.kubectl()("rollout", "resume", "deployment/web")
         done = await eventually(lambda: complete(api))
         assert done["metadata"]["annotations"][REVISION] == "2"
         assert [rs["spec"]["replicas"] for rs in await replica_sets(api)] == [0, 5]
 
 
 async def test_a_rollout_that_never_becomes_available_exceeds_its_deadline(
-    api: ApiClient,
+    api: ApiClient, cluster: Cluster
 ) -> None:
     offset = 0.0
 
@@ -371,6 +377,9 @@ async def test_a_rollout_that_never_becomes_available_exceeds_its_deadline(
         }
         [message] = await eventually(lambda: events(api, "ProgressDeadlineExceeded"))
         assert "has timed out progressing" in message
+        code, _, err = await cluster.kubectl()("rollout", "status", "deployment/web", check=False)
+        assert code != 0
+        assert 'deployment "web" exceeded its progress deadline' in err
 
 
 async def test_old_replica_sets_beyond_the_history_limit_are_deleted(api: ApiClient) -> None:
