@@ -215,7 +215,7 @@ async def test_a_rolling_update_stays_within_surge_and_unavailability(api: ApiCl
         assert (await get(api))["metadata"]["annotations"][REVISION] == "2"
 
 
-async def test_scaling_mid_rollout_is_proportional(api: ApiClient) -> None:
+async def test_scaling_mid_rollout_is_proportional(api: ApiClient, cluster: Cluster) -> None:
     def old_only(replica_set: Object) -> bool:
         return "nginx:1" in json.dumps(replica_set["spec"]["template"])
 
@@ -230,7 +230,7 @@ async def test_scaling_mid_rollout_is_proportional(api: ApiClient) -> None:
 
         # 13 may exist; 8 must stay available: the new pods never become available
         await eventually(sizes)
-        await api.patch(DEPLOYMENTS, "web", {"spec": {"replicas": 20}}, namespace=NS)
+        await cluster.kubectl()("scale", "deployment/web", "--replicas=20")
 
         async def scaled() -> list[int] | None:
             found = [rs["spec"]["replicas"] for rs in await replica_sets(api)]
