@@ -399,12 +399,16 @@ def _status(
     template_metadata = ((owner.get("spec") or {}).get("template") or {}).get("metadata") or {}
     fully_labeled = selector_from_set(template_metadata.get("labels"))
     min_ready = _min_ready_seconds(owner)
+    labeled = ready = available = 0
+    for pod in pods:  # one pass: a sync of thousands of pods does this on every change
+        labeled += fully_labeled.matches(pod["metadata"].get("labels"))
+        if is_ready(pod):
+            ready += 1
+            available += is_available(pod, min_ready, now)
     counts = {
-        "fullyLabeledReplicas": sum(
-            fully_labeled.matches(p["metadata"].get("labels")) for p in pods
-        ),
-        "readyReplicas": sum(is_ready(pod) for pod in pods),
-        "availableReplicas": sum(is_available(pod, min_ready, now) for pod in pods),
+        "fullyLabeledReplicas": labeled,
+        "readyReplicas": ready,
+        "availableReplicas": available,
         "observedGeneration": owner["metadata"].get("generation", 0),
     }
     status: Object = {"replicas": len(pods)}
