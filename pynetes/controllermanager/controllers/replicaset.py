@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from pynetes.api.labels import Selector, selector_from_label_selector, selector_from_set
 from pynetes.api.meta import controller_of, timestamp
 from pynetes.api.resources import Resource, built_in
@@ -32,7 +34,7 @@ from pynetes.client import errors
 from pynetes.client.cache.indexer import NAMESPACE_INDEX, object_key
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.events import EventRecorder
-from pynetes.client.rest import ApiClient
+from pynetes.client.rest import ApiClient, resource_path
 from pynetes.controller import Controller, Expectations, Result, UIDTrackingExpectations
 from pynetes.controllermanager.common.ownership import (
     CONTROLLER_UID_INDEX,
@@ -261,22 +263,22 @@ class ReplicaSetController:
     async def _create(self, key: str, owner: Object, count: int) -> _Failure | None:
         template = (owner.get("spec") or {}).get("template") or {}
         namespace = owner["metadata"]["namespace"]
+        # every pod is the same request (the server generates the names): encode it once
+        pod = pod_from_template(template, owner, self._kind.api_version, self._kind.kind)
+        body, path = orjson.dumps(pod), resource_path(PODS, namespace)
         self._expectations.expect_creations(key, count)
 
         async def create_one() -> None:
-            pod = pod_from_template(template, owner, self._kind.api_version, self._kind.kind)
             try:
-                created = await self._client.create(PODS, pod, namespace=namespace)
+                created = await self._client.request("POST", path, body=body)
             except errors.ApiError as error:
                 if _namespace_terminating(error):
                     return  # every create would fail; the namespace goes away anyway
-                self._recorder.event(
-                    owner, "Warning", FAILED_CREATE, f"Error creating: {error.message}"
-                )
+                message = f"Error creating: {error.message}"
+                self._recorder.event(owner, "Warning", FAILED_CREATE, message)
                 raise
-            self._recorder.event(
-                owner, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
-            )
+            name = created["metadata"]["name"]
+            self._recorder.event(owner, "Normal", "SuccessfulCreate", f"Created pod: {name}")
 
         done, error = await slow_start_batches(count, create_one)
         for _ in range(count - done):
@@ -397,12 +399,16 @@ def _status(
     template_metadata = ((owner.get("spec") or {}).get("template") or {}).get("metadata") or {}
     fully_labeled = selector_from_set(template_metadata.get("labels"))
     min_ready = _min_ready_seconds(owner)
+    labeled = ready = available = 0
+    for pod in pods:  # one pass: a sync of thousands of pods does this on every change
+        labeled += fully_labeled.matches(pod["metadata"].get("labels"))
+        if is_ready(pod):
+            ready += 1
+            available += is_available(pod, min_ready, now)
     counts = {
-        "fullyLabeledReplicas": sum(
-            fully_labeled.matches(p["metadata"].get("labels")) for p in pods
-        ),
-        "readyReplicas": sum(is_ready(pod) for pod in pods),
-        "availableReplicas": sum(is_available(pod, min_ready, now) for pod in pods),
+        "fullyLabeledReplicas": labeled,
+        "readyReplicas": ready,
+        "availableReplicas": available,
         "observedGeneration": owner["metadata"].get("generation", 0),
     }
     status: Object = {"replicas": len(pods)}

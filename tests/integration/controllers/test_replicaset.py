@@ -242,6 +242,21 @@ async def test_available_replicas_count_pods_ready_for_min_ready_seconds(api: Ap
         await eventually(lambda: available_replicas(api, "web", 2))
 
 
+async def test_ready_pods_are_rechecked_once_min_ready_seconds_pass(api: ApiClient) -> None:
+    """No event tells the controller a pod became available: it comes back by itself."""
+
+    def wall_clock() -> float:
+        return time.time() + 598.0  # pods will have been ready for 598 of the 600 s
+
+    async with (
+        nodes_and_scheduler(api),
+        running_controllers(api, "replicaset", wall_clock=wall_clock),
+    ):
+        wanted = replica_set("web", 2, minReadySeconds=600)
+        await api.create(REPLICA_SETS, wanted, namespace=NAMESPACE)
+        await eventually(lambda: available_replicas(api, "web", 2))
+
+
 async def available_replicas(api: ApiClient, name: str, count: int) -> bool:
     fresh = await api.get(REPLICA_SETS, name, namespace=NAMESPACE)
     return (fresh.get("status") or {}).get("availableReplicas") == count
