@@ -144,38 +144,10 @@ class DeploymentSync:
             await self._set_progressing("True", progress.FOUND_NEW_RS, message)
         return replica_set
 
-    async def _create_new(self, old: list[Object], next_revision: int) -> Object | None:
+    async def _create_new(self, old: list[Object], next_revision: int) -> Object:
         """Create the ReplicaSet of the current template (upstream's getNewReplicaSet)."""
         deployment = self.deployment
-        collisions = (deployment.get("status") or {}).get("collisionCount")
-        template = copy.deepcopy(deployment["spec"].get("template") or {})
-        pod_hash = revision.template_hash(template, collisions)
-        template_metadata = template.setdefault("metadata", {})
-        template_metadata["labels"] = {
-            **(template_metadata.get("labels") or {}),
-            revision.POD_TEMPLATE_HASH: pod_hash,
-        }
-        selector = copy.deepcopy(deployment["spec"].get("selector") or {})
-        selector["matchLabels"] = {
-            **(selector.get("matchLabels") or {}),
-            revision.POD_TEMPLATE_HASH: pod_hash,
-        }
-        new: Object = {
-            "apiVersion": API_VERSION,
-            "kind": "ReplicaSet",
-            "metadata": {
-                "name": f"{self.name}-{pod_hash}",
-                "namespace": self.namespace,
-                "labels": dict(template_metadata["labels"]),
-                "ownerReferences": [controller_reference(deployment, API_VERSION, KIND)],
-            },
-            "spec": {
-                "replicas": 0,
-                "minReadySeconds": deployment["spec"].get("minReadySeconds", 0),
-                "selector": selector,
-                "template": template,
-            },
-        }
+        new = _replica_set_of(deployment)
         size = scaling.new_replica_set_size(deployment, [*old, new], new)
         new["spec"]["replicas"] = size
         annotations = revision.new_replica_set_annotations(deployment, {}, next_revision)
@@ -198,7 +170,7 @@ class DeploymentSync:
             await self._set_progressing("True", progress.NEW_RS_CREATED, message)
         return created
 
-    async def _name_taken(self, new: Object) -> Object | None:
+    async def _name_taken(self, new: Object) -> Object:
         """The name is taken: ours with this template already, or a hash collision.
 
         A collision bumps ``status.collisionCount`` so the next sync hashes
@@ -384,6 +356,41 @@ class DeploymentSync:
             message = timed_out.get("message") or ""
             self.tools.recorder.event(self.deployment, "Warning", progress.TIMED_OUT, message)
         return Result()
+
+
+def _replica_set_of(deployment: Object) -> Object:
+    """The ReplicaSet of ``deployment``'s template, with 0 replicas and no annotations yet.
+
+    Named ``<deployment>-<hash>``; the hash label is added to the template's
+    labels and to the selector, so its pods are told apart from other versions'.
+    """
+    collisions = (deployment.get("status") or {}).get("collisionCount")
+    template = copy.deepcopy(deployment["spec"].get("template") or {})
+    pod_hash = revision.template_hash(template, collisions)
+    template_metadata = template.setdefault("metadata", {})
+    labels = {**(template_metadata.get("labels") or {}), revision.POD_TEMPLATE_HASH: pod_hash}
+    template_metadata["labels"] = labels
+    selector = copy.deepcopy(deployment["spec"].get("selector") or {})
+    selector["matchLabels"] = {
+        **(selector.get("matchLabels") or {}),
+        revision.POD_TEMPLATE_HASH: pod_hash,
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"{deployment['metadata']['name']}-{pod_hash}",
+            "namespace": deployment["metadata"]["namespace"],
+            "labels": dict(labels),
+            "ownerReferences": [controller_reference(deployment, API_VERSION, KIND)],
+        },
+        "spec": {
+            "replicas": 0,
+            "minReadySeconds": deployment["spec"].get("minReadySeconds", 0),
+            "selector": selector,
+            "template": template,
+        },
+    }
 
 
 def _namespace_terminating(error: errors.ApiError) -> bool:
