@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pynetes.api.meta import timestamp
+from pynetes.controllermanager import options, registry
 from pynetes.controllermanager.controllers.deployment import progress, revision, scaling
 
 Object = dict[str, Any]
@@ -202,3 +203,9 @@ def test_availability_is_judged_against_max_unavailable() -> None:
     assert progress.condition(status, progress.AVAILABLE)["reason"] == (
         progress.MINIMUM_REPLICAS_UNAVAILABLE
     )
+
+
+def test_the_controller_is_known_with_upstreams_worker_flag() -> None:
+    descriptor = registry.known()["deployment"]
+    assert descriptor.concurrency_flag == "--concurrent-deployment-syncs"
+    assert options.defaults().concurrent_deployment_syncs == 5
