@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,8 +37,6 @@ from pynetes.controllermanager.controllers.deployment.replicasets import (
     spec_replicas,
     status_count,
 )
-
-log = logging.getLogger(__name__)
 
 DEPLOYMENTS = built_in("apps", "v1", "deployments")
 REPLICA_SETS = built_in("apps", "v1", "replicasets")
