@@ -172,7 +172,7 @@ class Subresources:
         metadata = obj.get("metadata") or {}
         selector = _get_path(obj, paths["selector"]) if paths["selector"] else None
         if isinstance(selector, dict):
-            selector = str(labels.selector_from_label_selector(selector))
+            selector = str(_selector_of(target, selector))
         status: dict[str, Any] = {"replicas": _get_path(obj, paths["status"]) or 0}
         if selector:
             status["selector"] = selector
@@ -279,6 +279,14 @@ class Subresources:
         raise errors.service_unavailable(
             f"the kubelet of node {node} does not serve pods/{target.subresource} yet"
         )
+
+
+def _selector_of(target: Target, selector: Object) -> labels.Selector:
+    """A workload's selector: a label map for ReplicationControllers (as upstream's
+    SelectorFromSet), a LabelSelector for everything else."""
+    if (target.resource.group, target.resource.plural) == ("", "replicationcontrollers"):
+        return labels.selector_from_set(selector)
+    return labels.selector_from_label_selector(selector)
 
 
 def _desired_scale(scale: Object, body: Any, content_type: str, verb: str) -> Object:

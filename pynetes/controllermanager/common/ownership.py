@@ -16,13 +16,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynetes.api.labels import NOTHING, Selector, selector_from_label_selector
-from pynetes.api.meta import controller_of
+from pynetes.api.meta import controller_of, namespace_of
 from pynetes.api.resources import Resource
 from pynetes.client import errors
 from pynetes.client.cache.lister import Lister
 from pynetes.client.rest import ApiClient
 
 Object = dict[str, Any]
+
+#: Informer index of objects by their controller's uid, orphans by namespace
+#: (upstream's PodControllerUIDIndex and OrphanPodIndexKeyForNamespace): a
+#: controller reads its own objects and the orphans it may adopt without
+#: scanning the whole namespace.
+CONTROLLER_UID_INDEX = "controllerUID"
+
+
+def orphans_key(namespace: str) -> str:
+    """The :data:`CONTROLLER_UID_INDEX` value of ``namespace``'s orphans (no uid has a ``/``)."""
+    return f"orphans/{namespace}"
+
+
+def by_controller_uid(obj: Object) -> list[str]:
+    """The :data:`CONTROLLER_UID_INDEX` function."""
+    reference = controller_of(obj)
+    if reference is not None:
+        return [reference.get("uid") or ""]
+    return [orphans_key(namespace_of(obj))]
 
 
 def controller_reference(owner: Object, api_version: str, kind: str) -> Object:

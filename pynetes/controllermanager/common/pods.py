@@ -57,16 +57,24 @@ def is_available(pod: Object, min_ready_seconds: float, now: datetime) -> bool:
     return since is not None and (now - since).total_seconds() >= min_ready_seconds
 
 
-def deletion_order(pods: Sequence[Object], now: datetime) -> list[Object]:
+def deletion_order(
+    pods: Sequence[Object], now: datetime, related: Sequence[Object] | None = None
+) -> list[Object]:
     """``pods`` ordered from the one to delete first (upstream's ActivePodsWithRanks).
 
     Unscheduled before scheduled; Pending before Unknown before Running; not
     ready before ready; lower deletion cost first; pods sharing a node with
-    more of their siblings first; ready for less time first (in
+    more active ``related`` pods first (``related`` defaults to ``pods``;
+    upstream's getPodsRankedByRelatedPodsOnSameNode passes the pods of every
+    ReplicaSet of the same Deployment); ready for less time first (in
     logarithmic buckets, as LogarithmicScaleDown); more restarts first;
     newer first.
     """
-    per_node = Counter((pod.get("spec") or {}).get("nodeName") or "" for pod in pods)
+    per_node = Counter(
+        (pod.get("spec") or {}).get("nodeName") or ""
+        for pod in (pods if related is None else related)
+        if is_active(pod)
+    )
     return sorted(pods, key=lambda pod: _deletion_key(pod, per_node, now))
 
 

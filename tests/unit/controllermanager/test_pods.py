@@ -127,3 +127,15 @@ def test_slow_start_doubles_batches_and_stops_at_the_first_failing_batch() -> No
     assert isinstance(failure, RuntimeError)
     calls.clear()
     assert asyncio.run(slow_start_batches(0, create)) == (0, None)
+
+
+def test_doubled_up_nodes_count_the_related_pods_when_given() -> None:
+    mine = [pod("on-a", node="a"), pod("on-b", node="b")]
+    sibling_pods = [pod("sibling-1", node="b"), pod("sibling-2", node="b")]
+    gone = pod("sibling-deleting", node="a")
+    gone["metadata"]["deletionTimestamp"] = timestamp(NOW)
+    related = [*mine, *sibling_pods, gone, gone, gone]
+    ranked = deletion_order(mine, NOW, related)
+    assert [p["metadata"]["name"] for p in ranked] == ["on-b", "on-a"], "only active pods count"
+    alone = [pod("older", node="a", age=900), pod("newer", node="b", age=800)]
+    assert deletion_order(alone, NOW, [])[0]["metadata"]["name"] == "newer"

@@ -1,0 +1,300 @@
+"""The replicaset controller against the real API server (with hollow nodes and the
+real scheduler where pods must run)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pynetes.api.meta import controller_of
+from pynetes.api.resources import built_in
+from pynetes.client.rest import ApiClient
+from pynetes.hollow import HollowNodes, generate_node_specs
+from pynetes.scheduler.config import SchedulerConfiguration
+from pynetes.scheduler.scheduler import Scheduler
+from tests.integration.conftest import Cluster
+from tests.integration.controllers.harness import eventually, running_controllers
+
+Object = dict[str, Any]
+PODS = built_in("", "v1", "pods")
+EVENTS = built_in("", "v1", "events")
+REPLICA_SETS = built_in("apps", "v1", "replicasets")
+PRIORITY_CLASSES = built_in("scheduling.k8s.io", "v1", "priorityclasses")
+NAMESPACE = "default"
+
+
+def replica_set(name: str, replicas: int, **spec: Any) -> Object:
+    labels = {"app": name}
+    pod_spec = {"containers": [{"name": "c", "image": "nginx:1"}], **spec.pop("pod", {})}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+            **spec,
+        },
+    }
+
+
+async def owned_pods(api: ApiClient, owner: Object) -> list[Object]:
+    """The live pods ``owner`` controls, oldest name first."""
+    pods = (await api.list(PODS, namespace=NAMESPACE))["items"]
+    return sorted(
+        (
+            pod
+            for pod in pods
+            if (controller_of(pod) or {}).get("uid") == owner["metadata"]["uid"]
+            and not pod["metadata"].get("deletionTimestamp")
+        ),
+        key=lambda pod: pod["metadata"]["name"],
+    )
+
+
+async def settled(api: ApiClient, owner: Object, replicas: int) -> list[Object]:
+    """Wait until ``owner`` has ``replicas`` pods and says so in its status."""
+
+    async def check() -> tuple[list[Object]] | None:
+        pods = await owned_pods(api, owner)
+        fresh = await api.get(REPLICA_SETS, owner["metadata"]["name"], namespace=NAMESPACE)
+        counted = (fresh.get("status") or {}).get("replicas")
+        return (pods,) if len(pods) == replicas and counted == replicas else None
+
+    (pods,) = await eventually(check)
+    return pods
+
+
+async def events_of(api: ApiClient, name: str, reason: str) -> list[Object]:
+    events = (await api.list(EVENTS, namespace=NAMESPACE))["items"]
+    return [
+        event
+        for event in events
+        if event["involvedObject"]["name"] == name and event["reason"] == reason
+    ]
+
+
+async def scale(api: ApiClient, name: str, replicas: int) -> None:
+    await api.patch(REPLICA_SETS, name, {"spec": {"replicas": replicas}}, namespace=NAMESPACE)
+
+
+@contextlib.asynccontextmanager
+async def nodes_and_scheduler(api: ApiClient, count: int = 2) -> AsyncIterator[HollowNodes]:
+    """Hollow nodes that run what the real scheduler binds to them."""
+    async with HollowNodes(api, generate_node_specs(count)) as nodes:
+        await nodes.ready()
+        task = asyncio.create_task(Scheduler(api, SchedulerConfiguration()).run())
+        try:
+            yield nodes
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_creates_its_replicas_and_reports_them(api: ApiClient) -> None:
+    async with running_controllers(api, "replicaset"):
+        owner = await api.create(REPLICA_SETS, replica_set("web", 3), namespace=NAMESPACE)
+        pods = await settled(api, owner, 3)
+
+        assert all(pod["metadata"]["labels"] == {"app": "web"} for pod in pods)
+        assert all(pod["metadata"]["name"].startswith("web-") for pod in pods)
+        reference = controller_of(pods[0])
+        assert reference is not None
+        assert (reference["kind"], reference["apiVersion"]) == ("ReplicaSet", "apps/v1")
+        assert reference["blockOwnerDeletion"] is True
+        fresh = await api.get(REPLICA_SETS, "web", namespace=NAMESPACE)
+        assert fresh["status"]["fullyLabeledReplicas"] == 3
+        assert fresh["status"]["observedGeneration"] == fresh["metadata"]["generation"]
+        created = await eventually(lambda: events_of(api, "web", "SuccessfulCreate"))
+        assert created[0]["message"].startswith("Created pod: web-")
+
+
+async def test_scales_down_deleting_the_least_settled_pods_first(api: ApiClient) -> None:
+    async with nodes_and_scheduler(api), running_controllers(api, "replicaset"):
+        owner = await api.create(REPLICA_SETS, replica_set("web", 3), namespace=NAMESPACE)
+        await settled(api, owner, 3)
+        await eventually(lambda: ready_replicas(api, "web", 3))
+        # one pod that cannot be scheduled, and one cheap to delete
+        pending = await api.create(
+            PODS,
+            {
+                "metadata": {"name": "web-pending", "labels": {"app": "web"}},
+                "spec": {
+                    "containers": [{"name": "c", "image": "nginx:1"}],
+                    "nodeSelector": {"nowhere": "true"},
+                },
+            },
+            namespace=NAMESPACE,
+        )
+        running = await owned_pods(api, owner)
+        cheap = running[1]["metadata"]["name"]
+        cost = {"controller.kubernetes.io/pod-deletion-cost": "-10"}
+        await api.patch(PODS, cheap, {"metadata": {"annotations": cost}}, namespace=NAMESPACE)
+
+        await scale(api, "web", 2)
+        kept = {pod["metadata"]["name"] for pod in await settled(api, owner, 2)}
+
+        assert pending["metadata"]["name"] not in kept, "the adopted unscheduled pod goes first"
+        assert cheap not in kept, "then the lower deletion cost"
+        deleted = await eventually(lambda: events_of(api, "web", "SuccessfulDelete"))
+        assert {e["message"] for e in deleted} >= {"Deleted pod: web-pending"}
+
+        await scale(api, "web", 4)
+        assert len(await settled(api, owner, 4)) == 4
+
+
+async def ready_replicas(api: ApiClient, name: str, count: int) -> bool:
+    fresh = await api.get(REPLICA_SETS, name, namespace=NAMESPACE)
+    return (fresh.get("status") or {}).get("readyReplicas") == count
+
+
+async def test_adopts_orphans_releases_strays_and_replaces_deleted_pods(api: ApiClient) -> None:
+    orphan = await api.create(
+        PODS,
+        {
+            "metadata": {"name": "orphan", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1"}]},
+        },
+        namespace=NAMESPACE,
+    )
+    async with running_controllers(api, "replicaset"):
+        owner = await api.create(REPLICA_SETS, replica_set("web", 2), namespace=NAMESPACE)
+        pods = await settled(api, owner, 2)
+        assert "orphan" in {pod["metadata"]["name"] for pod in pods}
+        assert len(await events_of(api, "web", "SuccessfulCreate")) <= 1
+
+        stray = next(p for p in pods if p["metadata"]["name"] != "orphan")["metadata"]["name"]
+        relabel = {"metadata": {"labels": {"app": "elsewhere"}}}
+        await api.patch(PODS, stray, relabel, namespace=NAMESPACE)
+
+        async def released() -> bool:
+            return controller_of(await api.get(PODS, stray, namespace=NAMESPACE)) is None
+
+        await eventually(released)
+        pods = await settled(api, owner, 2)
+        assert stray not in {pod["metadata"]["name"] for pod in pods}
+
+        await api.delete(PODS, "orphan", namespace=NAMESPACE, grace_period_seconds=0)
+
+        async def replaced() -> bool:
+            pods = await owned_pods(api, owner)
+            return len(pods) == 2 and orphan["metadata"]["uid"] not in {
+                pod["metadata"]["uid"] for pod in pods
+            }
+
+        await eventually(replaced)
+
+
+async def test_failed_creates_are_reported_and_retried(api: ApiClient) -> None:
+    """A pod the API refuses (its PriorityClass does not exist yet) is reported, then made."""
+    async with running_controllers(api, "replicaset"):
+        wanted = replica_set("web", 2, pod={"priorityClassName": "later"})
+        owner = await api.create(REPLICA_SETS, wanted, namespace=NAMESPACE)
+
+        condition = await eventually(lambda: replica_failure(api, "web"))
+        assert condition["reason"] == "FailedCreate"
+        assert "no PriorityClass with name later was found" in condition["message"]
+        warnings = await eventually(lambda: events_of(api, "web", "FailedCreate"))
+        assert warnings[0]["type"] == "Warning"
+        assert warnings[0]["message"].startswith("Error creating: ")
+        assert await owned_pods(api, owner) == []
+
+        await api.create(PRIORITY_CLASSES, {"metadata": {"name": "later"}, "value": 10})
+        await settled(api, owner, 2)
+        await eventually(lambda: no_replica_failure(api, "web"))
+
+
+async def replica_failure(api: ApiClient, name: str) -> Object | None:
+    fresh = await api.get(REPLICA_SETS, name, namespace=NAMESPACE)
+    conditions = (fresh.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == "ReplicaFailure"), None)
+
+
+async def no_replica_failure(api: ApiClient, name: str) -> bool:
+    return await replica_failure(api, name) is None
+
+
+async def test_available_replicas_count_pods_ready_for_min_ready_seconds(api: ApiClient) -> None:
+    offset = 0.0
+
+    def wall_clock() -> float:
+        return time.time() + offset
+
+    async with (
+        nodes_and_scheduler(api),
+        running_controllers(api, "replicaset", wall_clock=wall_clock),
+    ):
+        wanted = replica_set("web", 2, minReadySeconds=600)
+        await api.create(REPLICA_SETS, wanted, namespace=NAMESPACE)
+        await eventually(lambda: ready_replicas(api, "web", 2))
+        fresh = await api.get(REPLICA_SETS, "web", namespace=NAMESPACE)
+        assert fresh["status"].get("availableReplicas", 0) == 0
+
+        offset = 600.0
+        touch = {"metadata": {"annotations": {"touched": "yes"}}}
+        await api.patch(REPLICA_SETS, "web", touch, namespace=NAMESPACE)
+        await eventually(lambda: available_replicas(api, "web", 2))
+
+
+async def test_ready_pods_are_rechecked_once_min_ready_seconds_pass(api: ApiClient) -> None:
+    """No event tells the controller a pod became available: it comes back by itself."""
+
+    def wall_clock() -> float:
+        return time.time() + 598.0  # pods will have been ready for 598 of the 600 s
+
+    async with (
+        nodes_and_scheduler(api),
+        running_controllers(api, "replicaset", wall_clock=wall_clock),
+    ):
+        wanted = replica_set("web", 2, minReadySeconds=600)
+        await api.create(REPLICA_SETS, wanted, namespace=NAMESPACE)
+        await eventually(lambda: available_replicas(api, "web", 2))
+
+
+async def available_replicas(api: ApiClient, name: str, count: int) -> bool:
+    fresh = await api.get(REPLICA_SETS, name, namespace=NAMESPACE)
+    return (fresh.get("status") or {}).get("availableReplicas") == count
+
+
+async def test_a_replica_set_being_deleted_makes_no_pods(api: ApiClient) -> None:
+    async with running_controllers(api, "replicaset"):
+        wanted = replica_set("web", 1)
+        wanted["metadata"]["finalizers"] = ["example.com/hold"]
+        owner = await api.create(REPLICA_SETS, wanted, namespace=NAMESPACE)
+        pods = await settled(api, owner, 1)
+        await api.delete(REPLICA_SETS, "web", namespace=NAMESPACE, propagation_policy="Orphan")
+        await api.delete(PODS, pods[0]["metadata"]["name"], namespace=NAMESPACE)
+
+        async def gone_and_not_replaced() -> bool:
+            fresh = await api.get(REPLICA_SETS, "web", namespace=NAMESPACE)
+            return (fresh.get("status") or {}).get("replicas") == 0
+
+        await eventually(gone_and_not_replaced)
+        assert await owned_pods(api, owner) == []
+        unhold = {"metadata": {"finalizers": None}}
+        await api.patch(REPLICA_SETS, "web", unhold, namespace=NAMESPACE)
+
+
+async def test_kubectl_scales_and_lists_replica_sets(api: ApiClient, cluster: Cluster) -> None:
+    kubectl = cluster.kubectl()
+    async with running_controllers(api, "replicaset"):
+        owner = await api.create(REPLICA_SETS, replica_set("web", 1), namespace=NAMESPACE)
+        await settled(api, owner, 1)
+
+        await kubectl("scale", "rs/web", "--replicas=3")
+        await settled(api, owner, 3)
+        _, out, _ = await kubectl("get", "rs", "web")
+        assert out.split("\n")[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+        assert out.split("\n")[1].split()[:4] == ["web", "3", "3", "0"]
+
+        _, out, _ = await kubectl("get", "rs/web", "--subresource=scale", "-o", "json")
+        assert json.loads(out)["status"] == {"replicas": 3, "selector": "app=web"}
+
+        await kubectl("scale", "rs/web", "--replicas=0")
+        await settled(api, owner, 0)
