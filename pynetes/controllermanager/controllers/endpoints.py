@@ -188,12 +188,13 @@ def truncate(subsets: list[Object]) -> list[Object] | None:
         return None
     cut_ready = ready > MAX_CAPACITY
     field = "addresses" if cut_ready else "notReadyAddresses"
-    room = MAX_CAPACITY if cut_ready else MAX_CAPACITY - ready
+    share = MAX_CAPACITY if cut_ready else MAX_CAPACITY - ready
+    room = share
     total = sum(len(subset.get(field) or []) for subset in subsets)
     truncated: list[Object] = []
     for subset in subsets:
         members = subset.get(field) or []
-        kept = min(math.ceil(len(members) / total * room), room)
+        kept = min(math.ceil(len(members) / total * share), room)
         room -= kept
         cut = {**subset, field: members[:kept]}
         if cut_ready:

@@ -171,7 +171,7 @@ def pod_endpoint(service: Object, pod: Object, node: Object | None, address_type
 
 
 @dataclass
-class _PortGroup:
+class PortGroup:
     """The endpoints that serve one set of ports."""
 
     ports: list[Object]
@@ -182,7 +182,7 @@ class _PortGroup:
 class Desired:
     """What a Service's slices of one address type should hold, by ports."""
 
-    groups: dict[_PortKey, _PortGroup]
+    groups: dict[_PortKey, PortGroup]
     #: Pods left out because their Node is unknown (retried later, as upstream).
     problems: list[str]
 
@@ -195,7 +195,7 @@ def desired_endpoints(
 ) -> Desired:
     """Group the Service's endpoints by the ports their pods serve, pods in name order."""
     metadata = service["metadata"]
-    groups: dict[_PortKey, _PortGroup] = {}
+    groups: dict[_PortKey, PortGroup] = {}
     problems: list[str] = []
     for pod in sorted(pods, key=lambda pod: pod["metadata"]["name"]):
         if not should_pod_be_in_endpoints(pod, include_terminating=True):
@@ -209,7 +209,7 @@ def desired_endpoints(
             )
             continue
         ports = slice_ports(service, pod)
-        group = groups.setdefault(ports_key(ports), _PortGroup(ports))
+        group = groups.setdefault(ports_key(ports), PortGroup(ports))
         endpoint = pod_endpoint(service, pod, node, address_type)
         if endpoint["addresses"]:
             group.endpoints.setdefault(endpoint_key(endpoint), endpoint)
@@ -289,7 +289,7 @@ class Plan:
 
 
 def plan_ports(
-    service: Object, existing: list[Object], group: _PortGroup, address_type: str, limit: int
+    service: Object, existing: list[Object], group: PortGroup, address_type: str, limit: int
 ) -> Plan:
     """Upstream's reconcileByPortMapping for the slices of one set of ports.
 

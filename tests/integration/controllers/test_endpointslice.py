@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 from pynetes.api.resources import built_in
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
+from pynetes.hollow import HollowNodes, generate_node_specs
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
 from tests.integration.controllers.kubelet import (
@@ -16,6 +19,7 @@ from tests.integration.controllers.kubelet import (
     PODS,
     SERVICES,
     ZONE_LABEL,
+    container,
     create_node,
     pod,
     port,
@@ -170,3 +174,98 @@ async def test_a_slice_follows_its_pods(api: ApiClient, cluster: Cluster) -> Non
     assert untouched["endpoints"] == FOREIGN["endpoints"]
     assert updates, "the slice was updated in place"
     assert all(meaningful(old, new) for old, new in updates), "an update changed nothing"
+
+
+def no_duplicates(slices: list[Object]) -> bool:
+    counts = Counter(e["targetRef"]["name"] for e in endpoints_in(slices))
+    return all(count == 1 for count in counts.values())
+
+
+async def test_hundreds_of_pods_fill_slices_of_at_most_a_hundred(api: ApiClient) -> None:
+    """Pods scheduled onto hollow nodes, which report them running and ready."""
+    labels = {"app": "big"}
+    await api.create(SERVICES, service("big", labels, port(80)))
+    async with (
+        HollowNodes(api, generate_node_specs(3, zones=["a", "b", "c"])) as nodes,
+        recorded_updates(api) as updates,
+        running_controllers(api, "endpointslice"),
+    ):
+        await nodes.ready()
+        placeholder = await slices_become(api, "big", lambda f: len(f) == 1)
+        assert placeholder[0].get("endpoints") in (None, [])
+        await create_pods(
+            api, [pod(f"big-{i}", labels, node=f"hollow-{i % 3}") for i in range(250)]
+        )
+        full = await slices_become(api, "big", lambda f: ready_count(f) == 250)
+        assert sorted(len(s["endpoints"]) for s in full) == [50, 100, 100]
+        assert no_duplicates(full)
+        assert placeholder[0]["metadata"]["name"] in {s["metadata"]["name"] for s in full}
+        assert {e["zone"] for e in endpoints_in(full)} == {"a", "b", "c"}
+
+        for i in range(0, 250, 4):  # a quarter go: the slices shrink in place
+            await api.delete(PODS, f"big-{i}", namespace="default", grace_period_seconds=0)
+        fewer = await slices_become(api, "big", lambda f: ready_count(f) == 187)
+        assert len(fewer) == 3 and no_duplicates(fewer)
+        await create_pods(api, [pod(f"more-{i}", labels, node="hollow-0") for i in range(63)])
+        refilled = await slices_become(api, "big", lambda f: ready_count(f) == 250)
+        assert len(refilled) == 3 and no_duplicates(refilled)
+        assert all(len(s["endpoints"]) <= 100 for s in refilled)
+    assert all(meaningful(old, new) for old, new in updates), "an update changed nothing"
+
+
+def ready_count(slices: list[Object]) -> int:
+    return sum(1 for e in endpoints_in(slices) if e["conditions"]["ready"])
+
+
+async def create_pods(api: ApiClient, pods: list[Object]) -> None:
+    for start in range(0, len(pods), 25):
+        await asyncio.gather(*(api.create(PODS, body) for body in pods[start : start + 25]))
+
+
+async def test_named_ports_headless_services_and_pods_on_unknown_nodes(api: ApiClient) -> None:
+    def serving_at(number: int) -> Object:
+        return container({"name": "http", "containerPort": number, "protocol": "TCP"})
+
+    await create_node(api, "node-a")
+    await run_pod(api, pod("a", {"app": "web"}, containers=[serving_at(8080)]), "10.0.0.1")
+    await run_pod(api, pod("b", {"app": "web"}, containers=[serving_at(9090)]), "10.0.0.2")
+    await run_pod(api, pod("c", {"app": "web"}), "10.0.0.3")  # no port named http
+    await run_pod(api, pod("lost", {"app": "web"}, node="node-z"), "10.0.0.4")
+    await api.create(SERVICES, service("web", {"app": "web"}, port(80, "http"), clusterIP="None"))
+    async with running_controllers(api, "endpointslice"):
+        found = await slices_become(api, "web", lambda f: len(endpoints_in(f)) == 3)
+        assert ips_by_port(found) == {
+            (8080,): ["10.0.0.1"],
+            (9090,): ["10.0.0.2"],
+            (): ["10.0.0.3"],
+        }
+        for each in found:
+            assert each["metadata"]["labels"]["service.kubernetes.io/headless"] == ""
+        warning = await eventually(lambda: warning_about(api, "web"))
+        assert "Node node-z Not Found" in warning["message"]
+
+        await create_node(api, "node-z")
+        found = await slices_become(api, "web", lambda f: len(endpoints_in(f)) == 4)
+        assert sorted(ips_by_port(found)[()]) == ["10.0.0.3", "10.0.0.4"]
+
+
+def ips_by_port(slices: list[Object]) -> dict[tuple[int, ...], list[str]]:
+    return {
+        tuple(p["port"] for p in s.get("ports") or []): [
+            e["addresses"][0] for e in s.get("endpoints") or []
+        ]
+        for s in slices
+    }
+
+
+async def warning_about(api: ApiClient, service_name: str) -> Object | None:
+    events = (await api.list(EVENTS, namespace="default"))["items"]
+    return next(
+        (
+            event
+            for event in events
+            if event["involvedObject"].get("name") == service_name
+            and event["reason"] == "FailedToUpdateEndpointSlices"
+        ),
+        None,
+    )
