@@ -10,7 +10,9 @@ slice's address type and has not finished; terminating pods stay, with
 ``terminating: true``; ``serving`` is the pod's readiness and ``ready`` is
 serving and not terminating (always true with ``publishNotReadyAddresses``).
 Pods sharing the same resolved ports share slices of at most
-``--max-endpoints-per-slice`` endpoints.
+``--max-endpoints-per-slice`` endpoints. A pod whose Node is unknown is left
+out (unless ``publishNotReadyAddresses``) with a Warning Event and retried;
+a Node that comes, goes or changes zone re-syncs the Services of its pods.
 
 Reconciling changes as little as it can: endpoints are updated where they
 are, slices with room are filled before new ones are made, a slice left
@@ -587,6 +589,7 @@ class EndpointSliceController:
             # its slices go with it: the garbage collector follows their ownerReferences
             self._trigger_times.forget(key)
             self._tracker.forget(key)
+            self._waiting_for_cache.discard(key)
             return Result()
         if is_external_name(service) or service_selector(service) is None:
             return Result()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +11,7 @@ from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
+from pynetes.hollow import HollowNodes, generate_node_specs
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
 from tests.integration.controllers.kubelet import (
@@ -190,3 +192,40 @@ async def test_user_managed_endpoints_are_left_alone_and_services_take_theirs_al
 
 async def absent(api: ApiClient, name: str) -> bool:
     return await endpoints(api, name) is None
+
+
+async def test_past_a_thousand_addresses_the_list_is_truncated_and_says_so(
+    api: ApiClient,
+) -> None:
+    """Pods bound to hollow nodes, which report them running and ready."""
+    over = "endpoints.kubernetes.io/over-capacity"
+    await api.create(SERVICES, service("big", {"app": "big"}, port(80)))
+    async with HollowNodes(api, generate_node_specs(2)) as nodes:
+        await nodes.ready()
+        for start in range(0, 1002, 50):
+            await asyncio.gather(
+                *(
+                    api.create(PODS, pod(f"big-{i}", {"app": "big"}, node=f"hollow-{i % 2}"))
+                    for i in range(start, min(start + 50, 1002))
+                )
+            )
+        await eventually(lambda: running(api, 1002))
+        async with recorded_updates(api) as updates, running_controllers(api, "endpoint"):
+            found = await eventually(lambda: endpoints(api, "big"))
+            assert found["metadata"]["annotations"][over] == "truncated"
+            assert len(ips(found)) == 1000
+            for name in ("big-0", "big-1", "big-2"):
+                await api.delete(PODS, name, namespace="default", grace_period_seconds=0)
+            await eventually(lambda: running(api, 999))
+            fits = await addresses_become(api, "big", await pod_ips(api))
+            assert over not in fits["metadata"]["annotations"]
+    assert all(meaningful(old, new) for old, new in updates), "an update changed nothing"
+
+
+async def pod_ips(api: ApiClient) -> set[str]:
+    pods = (await api.list(PODS, namespace="default"))["items"]
+    return {p["status"]["podIP"] for p in pods if (p.get("status") or {}).get("podIP")}
+
+
+async def running(api: ApiClient, count: int) -> bool:
+    return len(await pod_ips(api)) == count
