@@ -8,10 +8,10 @@ informers hold; nothing here writes to the API.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pynetes.api.labels import Selector, selector_from_set
 from pynetes.api.meta import parse_timestamp, timestamp
@@ -205,19 +205,30 @@ def services_to_update_on_pod_change(services: Lister, old: Object, new: Object)
     return set()
 
 
-def pod_handler(services: Lister, enqueue: Callable[[str], None]) -> EventHandler:
-    """Pod informer handlers queueing (with ``enqueue``) each Service a pod change concerns."""
+class DelayedQueue(Protocol):
+    def add_after(self, key: str, delay: float) -> None: ...
+
+
+def pod_handler(services: Lister, queue: DelayedQueue, batch_period: float) -> EventHandler:
+    """Pod informer handlers queueing each Service a pod change concerns.
+
+    A Service is synced ``batch_period`` seconds after the first pod change
+    (the ``--endpoint(slice)-updates-batch-period`` flags), so changes to
+    many pods coming together make one write; 0 syncs at once.
+    """
+
+    def enqueue(keys: Iterable[str]) -> None:
+        for key in keys:
+            queue.add_after(key, batch_period)
 
     def added_or_deleted(pod: Object) -> None:
         metadata = pod["metadata"]
-        for key in services_of_pod(services, metadata["namespace"], metadata.get("labels")):
-            enqueue(key)
+        enqueue(services_of_pod(services, metadata["namespace"], metadata.get("labels")))
 
     def updated(old: Object, new: Object) -> None:
         if old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion"):
             return  # a resync: nothing changed
-        for key in services_to_update_on_pod_change(services, old, new):
-            enqueue(key)
+        enqueue(services_to_update_on_pod_change(services, old, new))
 
     return EventHandler(on_add=added_or_deleted, on_update=updated, on_delete=added_or_deleted)
 

@@ -18,6 +18,7 @@ computed subsets, labels and capacity annotation equal what is stored.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import math
 from collections import defaultdict
@@ -29,6 +30,7 @@ from pynetes.client.cache.indexer import object_key, split_key
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
 from pynetes.controller import Controller, Result
+from pynetes.controllermanager import options
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 from pynetes.controllermanager.endpointutil import (
@@ -242,7 +244,8 @@ class EndpointsController:
         services.add_event_handler(
             EventHandler(queue_object, lambda _old, new: queue_object(new), queue_object)
         )
-        pods.add_event_handler(pod_handler(self._services, queue.add))
+        batch_period: float = context.options.endpoint_updates_batch_period
+        pods.add_event_handler(pod_handler(self._services, queue, batch_period))
         # an Endpoints object deleted while its Service remains is made again
         endpoints.add_event_handler(EventHandler(on_delete=queue_object))
 
@@ -353,9 +356,19 @@ def _set_or_drop(annotations: dict[str, str], key: str, value: str | None) -> No
         annotations[key] = value
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint-updates-batch-period",
+        type=options.duration,
+        default=0.0,
+        help="how long pod changes are gathered before a Service's Endpoints are synced",
+    )
+
+
 CONTROLLER = ControllerDescriptor(
     name="endpoint",
     build=EndpointsController,
     concurrency_flag="--concurrent-endpoint-syncs",
     default_workers=5,
+    add_arguments=add_arguments,
 )

@@ -45,6 +45,7 @@ from pynetes.client.workqueue import (
     MaxOfRateLimiter,
 )
 from pynetes.controller import Controller, Result
+from pynetes.controllermanager import options
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 from pynetes.controllermanager.endpointutil import (
@@ -532,7 +533,8 @@ class EndpointSliceController:
         services.add_event_handler(
             EventHandler(queue_object, lambda _old, new: queue_object(new), queue_object)
         )
-        pods.add_event_handler(pod_handler(self._services, self._queue.add))
+        batch_period: float = context.options.endpointslice_updates_batch_period
+        pods.add_event_handler(pod_handler(self._services, self._queue, batch_period))
         nodes.add_event_handler(
             EventHandler(self._node_changed, self._node_updated, self._node_changed)
         )
@@ -690,6 +692,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_slices_per_endpoint_limit,
         default=100,
         help="the most endpoints one EndpointSlice holds",
+    )
+    parser.add_argument(
+        "--endpointslice-updates-batch-period",
+        type=options.duration,
+        default=0.0,
+        help="how long pod changes are gathered before a Service's EndpointSlices are synced",
     )
 
 

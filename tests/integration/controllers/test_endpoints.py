@@ -134,13 +134,16 @@ async def test_named_target_ports_resolve_per_pod(api: ApiClient) -> None:
     await run_pod(api, pod("b", {"app": "web"}, containers=[serving_at(9090)]), "10.0.0.2")
     await run_pod(api, pod("c", {"app": "web"}), "10.0.0.3")  # no port named http
     await api.create(SERVICES, service("web", {"app": "web"}, port(80, "http")))
-    async with running_controllers(api, "endpoint"):
+    # pod changes gathered for a (short) batch period still arrive
+    async with running_controllers(api, "endpoint", endpoint_updates_batch_period=0.05):
         found = await addresses_become(api, "web", {"10.0.0.1", "10.0.0.2"})
-    by_port = {
-        subset["ports"][0]["port"]: [address["ip"] for address in subset["addresses"]]
-        for subset in found["subsets"]
-    }
-    assert by_port == {8080: ["10.0.0.1"], 9090: ["10.0.0.2"]}
+        by_port = {
+            subset["ports"][0]["port"]: [address["ip"] for address in subset["addresses"]]
+            for subset in found["subsets"]
+        }
+        assert by_port == {8080: ["10.0.0.1"], 9090: ["10.0.0.2"]}
+        await report(api, "b", "10.0.0.2", ready=False)
+        await addresses_become(api, "web", {"10.0.0.1"}, {"10.0.0.2"})
 
 
 async def test_headless_service_publishing_not_ready_and_terminating_pods(api: ApiClient) -> None:

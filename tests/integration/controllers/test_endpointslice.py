@@ -242,7 +242,7 @@ async def test_named_ports_headless_services_and_pods_on_unknown_nodes(api: ApiC
     await run_pod(api, pod("c", {"app": "web"}), "10.0.0.3")  # no port named http
     await run_pod(api, pod("lost", {"app": "web"}, node="node-z"), "10.0.0.4")
     await api.create(SERVICES, service("web", {"app": "web"}, port(80, "http"), clusterIP="None"))
-    async with running_controllers(api, "endpointslice"):
+    async with running_controllers(api, "endpointslice", endpointslice_updates_batch_period=0.05):
         found = await slices_become(api, "web", lambda f: len(endpoints_in(f)) == 3)
         assert ips_by_port(found) == {
             (8080,): ["10.0.0.1"],
@@ -257,6 +257,9 @@ async def test_named_ports_headless_services_and_pods_on_unknown_nodes(api: ApiC
         await create_node(api, "node-z")
         found = await slices_become(api, "web", lambda f: len(endpoints_in(f)) == 4)
         assert sorted(ips_by_port(found)[()]) == ["10.0.0.3", "10.0.0.4"]
+        # pod changes gathered for a (short) batch period still arrive
+        await report(api, "b", "10.0.0.2", ready=False)
+        await slices_become(api, "web", lambda f: conditions_by_ip(f)["10.0.0.2"] == NOT_READY)
 
 
 def ips_by_port(slices: list[Object]) -> dict[tuple[int, ...], list[str]]:
