@@ -618,7 +618,7 @@ class EndpointSliceController:
                 service,
                 "Warning",
                 "FailedToUpdateEndpointSlices",
-                f"Error updating Endpoint Slices for Service {key}: {'; '.join(problems)}",
+                f"Error updating Endpoint Slices for Service {key}: {_aggregate(problems)}",
             )
             return Result(requeue=True)
         return Result()
@@ -659,6 +659,11 @@ class EndpointSliceController:
                     namespace=metadata["namespace"],
                     preconditions={"uid": metadata["uid"]},
                 )
+
+
+def _aggregate(problems: list[str]) -> str:
+    """Several errors as Go's aggregate error prints them."""
+    return problems[0] if len(problems) == 1 else "[" + ", ".join(problems) + "]"
 
 
 def _annotated(endpoint_slice: Object, trigger: str | None) -> Object:
