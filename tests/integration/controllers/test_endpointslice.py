@@ -282,3 +282,17 @@ async def warning_about(api: ApiClient, service_name: str) -> Object | None:
         ),
         None,
     )
+
+
+async def test_an_address_the_api_refuses_is_reported_in_a_warning(
+    api: ApiClient,
+) -> None:
+    """A pod may report a loopback IP; an EndpointSlice may not list one."""
+    await create_node(api, "node-a")
+    await run_pod(api, pod("odd", {"app": "odd"}), "127.0.0.5")
+    await api.create(SERVICES, service("odd", {"app": "odd"}, port(80)))
+    async with running_controllers(api, "endpointslice"):
+        event = await eventually(lambda: warning_about(api, "odd"))
+    assert event["message"].startswith("Error updating Endpoint Slices for Service default/odd: ")
+    assert "loopback" in event["message"]
+    assert await slices_of(api, "odd") == []
