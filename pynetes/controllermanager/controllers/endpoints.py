@@ -31,9 +31,7 @@ from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
 from pynetes.controller import Controller, Result
 from pynetes.controllermanager import options
-from pynetes.controllermanager.context import ControllerContext
-from pynetes.controllermanager.descriptor import ControllerDescriptor
-from pynetes.controllermanager.endpointutil import (
+from pynetes.controllermanager.common.endpoints import (
     HEADLESS_LABEL,
     LAST_CHANGE_TRIGGER_TIME,
     PODS,
@@ -43,7 +41,6 @@ from pynetes.controllermanager.endpointutil import (
     is_external_name,
     is_headless,
     is_ipv6,
-    is_pod_ready,
     namespace_terminating,
     pod_handler,
     pod_ips,
@@ -56,6 +53,9 @@ from pynetes.controllermanager.endpointutil import (
     should_set_hostname,
     trigger_time_text,
 )
+from pynetes.controllermanager.common.pods import is_ready
+from pynetes.controllermanager.context import ControllerContext
+from pynetes.controllermanager.descriptor import ControllerDescriptor
 
 Object = dict[str, Any]
 
@@ -133,7 +133,7 @@ def desired_subsets(service: Object, pods: list[Object]) -> list[Object]:
         if ip is None or ports is None:
             continue
         key = (ip, pod["metadata"]["uid"])
-        addresses[key] = (endpoint_address(service, pod, ip), tolerate_unready or is_pod_ready(pod))
+        addresses[key] = (endpoint_address(service, pod, ip), tolerate_unready or is_ready(pod))
         for port in ports:
             offered_by[port].add(key)
     ports_by_addresses: dict[frozenset[_AddressKey], list[_PortKey]] = defaultdict(list)

@@ -46,9 +46,7 @@ from pynetes.client.workqueue import (
 )
 from pynetes.controller import Controller, Result
 from pynetes.controllermanager import options
-from pynetes.controllermanager.context import ControllerContext
-from pynetes.controllermanager.descriptor import ControllerDescriptor
-from pynetes.controllermanager.endpointutil import (
+from pynetes.controllermanager.common.endpoints import (
     HEADLESS_LABEL,
     LAST_CHANGE_TRIGGER_TIME,
     PODS,
@@ -58,7 +56,6 @@ from pynetes.controllermanager.endpointutil import (
     is_external_name,
     is_headless,
     is_ipv6,
-    is_pod_ready,
     is_terminating,
     namespace_terminating,
     pod_handler,
@@ -73,6 +70,9 @@ from pynetes.controllermanager.endpointutil import (
     should_set_hostname,
     trigger_time_text,
 )
+from pynetes.controllermanager.common.pods import is_ready
+from pynetes.controllermanager.context import ControllerContext
+from pynetes.controllermanager.descriptor import ControllerDescriptor
 
 Object = dict[str, Any]
 
@@ -150,7 +150,7 @@ def endpoint_key(endpoint: Object) -> _EndpointKey:
 
 def pod_endpoint(service: Object, pod: Object, node: Object | None, address_type: str) -> Object:
     """The endpoint of ``pod`` in the Service's slices of ``address_type``."""
-    serving = is_pod_ready(pod)
+    serving = is_ready(pod)
     terminating = is_terminating(pod)
     want_ipv6 = address_type == "IPv6"
     endpoint: Object = {

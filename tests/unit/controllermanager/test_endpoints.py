@@ -7,16 +7,16 @@ from typing import Any
 
 from pynetes.client.cache.indexer import Indexer
 from pynetes.client.cache.lister import Lister
+from pynetes.controllermanager.common.endpoints import (
+    TriggerTimeTracker,
+    find_port,
+    services_to_update_on_pod_change,
+)
 from pynetes.controllermanager.controllers.endpoints import (
     MAX_CAPACITY,
     desired_labels,
     desired_subsets,
     truncate,
-)
-from pynetes.controllermanager.endpointutil import (
-    TriggerTimeTracker,
-    find_port,
-    services_to_update_on_pod_change,
 )
 
 Object = dict[str, Any]

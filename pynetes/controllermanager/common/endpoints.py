@@ -20,6 +20,7 @@ from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
+from pynetes.controllermanager.common.pods import is_ready, is_terminal, ready_condition
 
 Object = dict[str, Any]
 
@@ -94,14 +95,6 @@ def services_of_pod(services: Lister, namespace: str, labels: dict[str, str] | N
 # --- Pods --------------------------------------------------------------------------
 
 
-def is_pod_ready(pod: Object) -> bool:
-    """The pod's Ready condition is True."""
-    return any(
-        condition.get("type") == "Ready" and condition.get("status") == "True"
-        for condition in (pod.get("status") or {}).get("conditions") or []
-    )
-
-
 def is_terminating(pod: Object) -> bool:
     return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
 
@@ -124,7 +117,7 @@ def is_ipv6(address: str) -> bool:
 
 def should_pod_be_in_endpoints(pod: Object, include_terminating: bool) -> bool:
     """Upstream's ShouldPodBeInEndpoints: not finished, has an IP, not going unless allowed."""
-    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+    if is_terminal(pod):
         return False
     if not pod_ips(pod):
         return False
@@ -177,8 +170,8 @@ def _endpoint_view(pod: Object) -> tuple[Any, ...]:
     spec = pod.get("spec") or {}
     return (
         is_terminating(pod),
-        is_pod_ready(pod),
-        (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"),
+        is_ready(pod),
+        is_terminal(pod),
         tuple(pod_ips(pod)),
         spec.get("nodeName"),
         spec.get("hostname"),
@@ -242,10 +235,9 @@ def trigger_time_text(moment: datetime) -> str:
 
 
 def _pod_trigger_time(pod: Object) -> datetime | None:
-    for condition in (pod.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return parse_timestamp(condition.get("lastTransitionTime") or "")
-    return None
+    """The last transition of the pod's Ready condition, either way."""
+    condition = ready_condition(pod)
+    return parse_timestamp(condition.get("lastTransitionTime") or "") if condition else None
 
 
 @dataclass
