@@ -122,6 +122,14 @@ async def test_addresses_follow_readiness_labels_and_deletion(api: ApiClient) ->
 
         await api.delete(PODS, "web-0", namespace="default", grace_period_seconds=0)
         await addresses_become(api, "web", {"10.0.0.3"})
+        # the Service's own changes: another selector, new labels
+        await api.patch(
+            SERVICES,
+            "web",
+            {"metadata": {"labels": {"tier": "front"}}, "spec": {"selector": {"app": "gone"}}},
+        )
+        moved = await addresses_become(api, "web", {"10.0.0.2"})
+        assert moved["metadata"]["labels"] == {"tier": "front"}
     assert updates, "the Endpoints were updated in place"
     assert all(meaningful(old, new) for old, new in updates), "an update changed nothing"
 

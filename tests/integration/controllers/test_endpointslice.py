@@ -165,7 +165,12 @@ async def test_a_slice_follows_its_pods(api: ApiClient, cluster: Cluster) -> Non
         )
         # the zone is the node's: relabelling the node moves the endpoint
         await api.patch(NODES, "node-a", {"metadata": {"labels": {ZONE_LABEL: "zone-c"}}})
-        final = await slices_become(api, "web", lambda f: zone_of(f, "10.0.0.4") == "zone-c")
+        await slices_become(api, "web", lambda f: zone_of(f, "10.0.0.4") == "zone-c")
+        # the Service's labels are the slices' too
+        await api.patch(SERVICES, "web", {"metadata": {"labels": {"team": "red"}}})
+        final = await slices_become(
+            api, "web", lambda f: all(s["metadata"]["labels"]["team"] == "red" for s in managed(f))
+        )
         kubectl = cluster.kubectl()
         _, out, _ = await kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web")
         assert "10.0.0.4" in out and "8080" in out and "IPv4" in out

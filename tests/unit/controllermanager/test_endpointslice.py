@@ -12,6 +12,7 @@ from pynetes.controllermanager.controllers.endpointslice import (
     Desired,
     PortGroup,
     SliceTracker,
+    address_types,
     desired_endpoints,
     endpoint_key,
     new_slice,
@@ -184,3 +185,19 @@ def test_max_endpoints_per_slice_is_bounded_as_upstream() -> None:
     assert parser.parse_args(["--max-endpoints-per-slice", "1000"]).max_endpoints_per_slice == 1000
     with pytest.raises(argparse.ArgumentError, match="between 1 and 1000"):
         parser.parse_args(["--max-endpoints-per-slice", "1001"])
+
+
+def test_a_dual_stack_service_gets_slices_of_each_family() -> None:
+    pod = {
+        "metadata": {"name": "p", "namespace": "default", "uid": "p"},
+        "spec": {"nodeName": "n", "containers": []},
+        "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.1"}, {"ip": "fd00::1"}]},
+    }
+    dual = {**SERVICE, "spec": {**SERVICE["spec"], "ipFamilies": ["IPv6", "IPv4"]}}
+    assert address_types(dual) == ["IPv6", "IPv4"]
+    assert address_types(SERVICE) == ["IPv4"]
+    node = {"metadata": {"name": "n", "labels": {"topology.kubernetes.io/zone": "z"}}}
+    for family, address in (("IPv4", "10.0.0.1"), ("IPv6", "fd00::1")):
+        [group] = desired_endpoints(dual, [pod], lambda _name: node, family).groups.values()
+        [only] = group.endpoints.values()
+        assert only["addresses"] == [address] and only["zone"] == "z"
