@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +14,8 @@ from pynetes.api.resources import built_in
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
 from pynetes.hollow import HollowNodes, generate_node_specs
+from pynetes.scheduler.config import SchedulerConfiguration
+from pynetes.scheduler.scheduler import Scheduler
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
 from tests.integration.controllers.kubelet import (
@@ -301,3 +305,44 @@ async def test_an_address_the_api_refuses_is_reported_in_a_warning(
     assert event["message"].startswith("Error updating Endpoint Slices for Service default/odd: ")
     assert "loopback" in event["message"]
     assert await slices_of(api, "odd") == []
+
+
+@contextlib.asynccontextmanager
+async def scheduling(api: ApiClient) -> AsyncIterator[None]:
+    """The real scheduler, binding pods until the block ends."""
+    scheduler = Scheduler(api, SchedulerConfiguration(), rng=random.Random(1))
+    task = asyncio.create_task(scheduler.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_scheduled_pods_reach_endpoints_and_slices_alike(
+    api: ApiClient, cluster: Cluster
+) -> None:
+    """Unbound pods, the real scheduler, hollow kubelets: what a user of a cluster sees."""
+    await api.create(SERVICES, service("app", {"app": "app"}, port(80)))
+    async with (
+        HollowNodes(api, generate_node_specs(2, zones=["a", "b"])) as nodes,
+        scheduling(api),
+        running_controllers(api, "endpoint", "endpointslice"),
+    ):
+        await nodes.ready()
+        for i in range(4):
+            body = pod(f"app-{i}", {"app": "app"})
+            del body["spec"]["nodeName"]
+            await api.create(PODS, body)
+        found = await slices_become(api, "app", lambda f: ready_count(f) == 4)
+        slice_ips = {e["addresses"][0] for e in endpoints_in(found)}
+        assert {e["nodeName"] for e in endpoints_in(found)} <= {"hollow-0", "hollow-1"}
+
+        async def endpoints_agree() -> bool:
+            kubectl = cluster.kubectl()
+            code, out, _ = await kubectl("get", "endpoints", "app", "-o", "json", check=False)
+            subsets = (json.loads(out).get("subsets") or []) if code == 0 else []
+            return {a["ip"] for s in subsets for a in s.get("addresses") or []} == slice_ips
+
+        await eventually(endpoints_agree)
