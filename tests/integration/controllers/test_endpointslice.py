@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pynetes.api.resources import built_in
+from pynetes.client import errors
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
 from pynetes.hollow import HollowNodes, generate_node_specs
@@ -35,6 +36,7 @@ from tests.integration.controllers.kubelet import (
 Object = dict[str, Any]
 SLICES = built_in("discovery.k8s.io", "v1", "endpointslices")
 EVENTS = built_in("", "v1", "events")
+ENDPOINTS = built_in("", "v1", "endpoints")
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 
 
@@ -346,3 +348,30 @@ async def test_scheduled_pods_reach_endpoints_and_slices_alike(
             return {a["ip"] for s in subsets for a in s.get("addresses") or []} == slice_ips
 
         await eventually(endpoints_agree)
+
+
+async def test_deleting_the_service_takes_its_slices_through_the_garbage_collector(
+    api: ApiClient, cluster: Cluster
+) -> None:
+    """Their ownerReferences are right: a foreground deletion of the Service finishes."""
+    await create_node(api, "node-a")
+    await run_pod(api, pod("web-0", {"app": "web"}), "10.0.0.1")
+    await api.create(SERVICES, service("web", {"app": "web"}, port(80)))
+    async with running_controllers(api, "endpoint", "endpointslice", "garbagecollector"):
+        await slices_become(api, "web", lambda f: ready_count(f) == 1)
+        await cluster.kubectl()("delete", "service", "web", "--cascade=foreground")
+        await eventually(lambda: no_slices(api, "web"))
+        await eventually(lambda: gone(api, SERVICES, "web"))
+        await eventually(lambda: gone(api, ENDPOINTS, "web"))
+
+
+async def no_slices(api: ApiClient, service_name: str) -> bool:
+    return not await slices_of(api, service_name)
+
+
+async def gone(api: ApiClient, resource: Any, name: str) -> bool:
+    try:
+        await api.get(resource, name, namespace="default")
+    except errors.NotFound:
+        return True
+    return False
