@@ -1,0 +1,184 @@
+"""The resourcequota controller against the real API server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynetes.api.resources import built_in
+from pynetes.client.rest import ApiClient
+from tests.integration.controllers.harness import eventually, running_controllers
+
+Object = dict[str, Any]
+
+NAMESPACES = built_in("", "v1", "namespaces")
+QUOTAS = built_in("", "v1", "resourcequotas")
+PODS = built_in("", "v1", "pods")
+CONFIGMAPS = built_in("", "v1", "configmaps")
+SERVICES = built_in("", "v1", "services")
+DEPLOYMENTS = built_in("apps", "v1", "deployments")
+NS = "team"
+
+
+async def namespace(api: ApiClient) -> None:
+    await api.create(NAMESPACES, {"metadata": {"name": NS}})
+
+
+async def quota(api: ApiClient, name: str, hard: dict[str, str], **spec: Any) -> None:
+    body = {"metadata": {"name": name, "namespace": NS}, "spec": {"hard": hard, **spec}}
+    await api.create(QUOTAS, body)
+
+
+async def used_becomes(api: ApiClient, name: str, expected: dict[str, str]) -> Object:
+    """The quota's status once its ``used`` is ``expected`` (and ``hard`` mirrors the spec)."""
+
+    async def check() -> Object | None:
+        found = await api.get(QUOTAS, name, namespace=NS)
+        status = found.get("status") or {}
+        if status.get("used") == expected and status.get("hard") == found["spec"]["hard"]:
+            return status
+        return None
+
+    return await eventually(check)
+
+
+async def pod(
+    api: ApiClient,
+    name: str,
+    requests: dict[str, str] | None = None,
+    limits: dict[str, str] | None = None,
+    **spec: Any,
+) -> Object:
+    resources = {}
+    if requests:
+        resources["requests"] = requests
+    if limits:
+        resources["limits"] = limits
+    body = {
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"containers": [{"name": "c", "image": "nginx", "resources": resources}], **spec},
+    }
+    return await api.create(PODS, body)
+
+
+async def test_object_counts_follow_creation_and_deletion(api: ApiClient) -> None:
+    await namespace(api)
+    await quota(
+        api, "counts", {"pods": "5", "configmaps": "3", "count/configmaps": "3", "foo": "1"}
+    )
+    async with running_controllers(api, "resourcequota"):
+        # a name no evaluator knows ("foo") gets no use
+        await used_becomes(api, "counts", {"pods": "0", "configmaps": "0", "count/configmaps": "0"})
+        await pod(api, "web")
+        for index in range(2):
+            await api.create(CONFIGMAPS, {"metadata": {"name": f"cm-{index}", "namespace": NS}})
+        await used_becomes(api, "counts", {"pods": "1", "configmaps": "2", "count/configmaps": "2"})
+
+        await api.delete(CONFIGMAPS, "cm-0", namespace=NS)
+        await api.delete(PODS, "web", namespace=NS)
+        await used_becomes(api, "counts", {"pods": "0", "configmaps": "1", "count/configmaps": "1"})
+
+
+async def test_compute_use_is_summed_as_upstream_formats_it(api: ApiClient) -> None:
+    await namespace(api)
+    names = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
+    await quota(api, "compute", dict.fromkeys(names, "100") | {"pods": "10", "count/pods": "10"})
+    async with running_controllers(api, "resourcequota"):
+        await pod(api, "a", {"cpu": "500m", "memory": "1Gi"}, {"cpu": "1", "memory": "1Gi"})
+        await pod(api, "b", {"cpu": "1", "memory": "512Mi"}, {"cpu": "2"})
+        await pod(api, "done", {"cpu": "4", "memory": "4Gi"})
+        await api.patch(
+            PODS, "done", {"status": {"phase": "Succeeded"}}, namespace=NS, subresource="status"
+        )
+        # the finished pod counts in count/pods only
+        await used_becomes(
+            api,
+            "compute",
+            {
+                "cpu": "1500m",
+                "requests.cpu": "1500m",
+                "limits.cpu": "3",
+                "memory": "1536Mi",
+                "requests.memory": "1536Mi",
+                "limits.memory": "1Gi",
+                "pods": "2",
+                "count/pods": "3",
+            },
+        )
+
+
+async def test_scopes_select_the_pods_a_quota_counts(api: ApiClient) -> None:
+    await namespace(api)
+    await quota(api, "best-effort", {"pods": "10"}, scopes=["BestEffort"])
+    await quota(api, "terminating", {"pods": "10"}, scopes=["Terminating"])
+    selector = {
+        "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]
+    }
+    await quota(api, "high", {"pods": "10"}, scopeSelector=selector)
+    await api.create(
+        built_in("scheduling.k8s.io", "v1", "priorityclasses"),
+        {"metadata": {"name": "high"}, "value": 1000},
+    )
+    async with running_controllers(api, "resourcequota"):
+        await pod(api, "plain")
+        await pod(api, "sized", {"cpu": "1"})
+        await pod(api, "job", activeDeadlineSeconds=60)
+        await pod(api, "important", {"cpu": "1"}, priorityClassName="high")
+        await used_becomes(api, "best-effort", {"pods": "2"})
+        await used_becomes(api, "terminating", {"pods": "1"})
+        await used_becomes(api, "high", {"pods": "1"})
+
+
+async def test_services_and_any_resource_by_count(api: ApiClient) -> None:
+    await namespace(api)
+    hard = {
+        "services": "10",
+        "services.nodeports": "10",
+        "services.loadbalancers": "10",
+        "count/deployments.apps": "10",
+    }
+    await quota(api, "mixed", hard)
+    ports = [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]
+    async with running_controllers(api, "resourcequota"):
+        for name, kind in (("a", "ClusterIP"), ("b", "NodePort"), ("c", "LoadBalancer")):
+            body = {
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"type": kind, "ports": ports, "selector": {"app": name}},
+            }
+            await api.create(SERVICES, body)
+        deployment = {
+            "metadata": {"name": "web", "namespace": NS},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                },
+            },
+        }
+        await api.create(DEPLOYMENTS, deployment)
+        await used_becomes(
+            api,
+            "mixed",
+            {
+                "services": "3",
+                "services.nodeports": "4",
+                "services.loadbalancers": "1",
+                "count/deployments.apps": "1",
+            },
+        )
+
+
+async def test_a_changed_spec_is_mirrored_and_counted(api: ApiClient) -> None:
+    await namespace(api)
+    await quota(api, "grows", {"pods": "1"})
+    async with running_controllers(api, "resourcequota"):
+        await pod(api, "web", {"memory": "100Mi"})
+        await used_becomes(api, "grows", {"pods": "1"})
+        await api.patch(
+            QUOTAS,
+            "grows",
+            {"spec": {"hard": {"pods": "2", "requests.memory": "1Gi"}}},
+            namespace=NS,
+        )
+        status = await used_becomes(api, "grows", {"pods": "1", "requests.memory": "100Mi"})
+        assert status["hard"] == {"pods": "2", "requests.memory": "1Gi"}
