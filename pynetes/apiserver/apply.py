@@ -77,4 +77,5 @@ async def server_side_apply(
     created = merged(None)
     meta.metadata(created)["name"] = target.name
     await api.admission.admit_create(resource, target.namespace, created)
-    return await store.create(target.namespace, created, dry_run=dry_run), 201
+    admit = api.admission.validate_create(resource, target.namespace, dry_run)
+    return await store.create(target.namespace, created, dry_run=dry_run, admit=admit), 201

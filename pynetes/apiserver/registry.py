@@ -150,12 +150,25 @@ class ObjectStore:
 
     # -- create --------------------------------------------------------------
 
-    async def create(self, namespace: str, obj: Object, *, dry_run: bool = False) -> Object:
-        """Store a new object; the body is the caller's and is changed in place."""
+    async def create(
+        self,
+        namespace: str,
+        obj: Object,
+        *,
+        dry_run: bool = False,
+        admit: Callable[[Object], Awaitable[None]] | None = None,
+    ) -> Object:
+        """Store a new object; the body is the caller's and is changed in place.
+
+        ``admit`` is validating admission: it sees the object named and
+        validated, before it is written, and may refuse it by raising.
+        """
         metadata = meta.metadata(obj)
         self._fill_create_metadata(namespace, metadata)
         self.strategy.prepare_for_create(obj)
         self._check(obj, None)
+        if admit is not None:
+            await admit(obj)
         for _attempt in range(8):
             if not metadata.get("name"):
                 raise ApiError(

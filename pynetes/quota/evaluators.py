@@ -119,8 +119,14 @@ def pod_usage(pod: Object, now: datetime) -> Amounts:
     """The pod's ``pods`` and compute use (nothing once it no longer counts)."""
     if not counts_for_compute(pod, now):
         return {}
-    requests = pod_amounts(pod, "requests", overhead_adds_new=True)
-    limits = pod_amounts(pod, "limits", overhead_adds_new=False)
+    return compute_usage(
+        pod_amounts(pod, "requests", overhead_adds_new=True),
+        pod_amounts(pod, "limits", overhead_adds_new=False),
+    )
+
+
+def compute_usage(requests: Amounts, limits: Amounts) -> Amounts:
+    """Quota names used by these requests and limits (upstream's podComputeUsageHelper)."""
     used: Amounts = {"pods": ONE}
     for name in _COMPUTE:
         if name in requests:
@@ -133,6 +139,13 @@ def pod_usage(pod: Object, now: datetime) -> Amounts:
         elif _is_extended_request(f"requests.{name}"):
             used[f"requests.{name}"] = quantity
     return used
+
+
+def container_usage(container: Object) -> Amounts:
+    """Quota names one container's own requests and limits state."""
+    return compute_usage(
+        _container_amounts(container, "requests"), _container_amounts(container, "limits")
+    )
 
 
 def pod_amounts(pod: Object, kind: str, *, overhead_adds_new: bool) -> Amounts:

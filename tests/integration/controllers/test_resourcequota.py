@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pynetes.api.resources import built_in
+from pynetes.client import errors
 from pynetes.client.rest import ApiClient
+from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
 
 Object = dict[str, Any]
@@ -81,11 +85,11 @@ async def test_object_counts_follow_creation_and_deletion(api: ApiClient) -> Non
 async def test_compute_use_is_summed_as_upstream_formats_it(api: ApiClient) -> None:
     await namespace(api)
     names = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
-    await quota(api, "compute", dict.fromkeys(names, "100") | {"pods": "10", "count/pods": "10"})
+    await quota(api, "compute", dict.fromkeys(names, "100Gi") | {"pods": "10", "count/pods": "10"})
     async with running_controllers(api, "resourcequota"):
         await pod(api, "a", {"cpu": "500m", "memory": "1Gi"}, {"cpu": "1", "memory": "1Gi"})
-        await pod(api, "b", {"cpu": "1", "memory": "512Mi"}, {"cpu": "2"})
-        await pod(api, "done", {"cpu": "4", "memory": "4Gi"})
+        await pod(api, "b", {"cpu": "1", "memory": "512Mi"}, {"cpu": "2", "memory": "512Mi"})
+        await pod(api, "done", {"cpu": "4", "memory": "4Gi"}, {"cpu": "4", "memory": "4Gi"})
         await api.patch(
             PODS, "done", {"status": {"phase": "Succeeded"}}, namespace=NS, subresource="status"
         )
@@ -99,7 +103,7 @@ async def test_compute_use_is_summed_as_upstream_formats_it(api: ApiClient) -> N
                 "limits.cpu": "3",
                 "memory": "1536Mi",
                 "requests.memory": "1536Mi",
-                "limits.memory": "1Gi",
+                "limits.memory": "1536Mi",
                 "pods": "2",
                 "count/pods": "3",
             },
@@ -182,3 +186,88 @@ async def test_a_changed_spec_is_mirrored_and_counted(api: ApiClient) -> None:
         )
         status = await used_becomes(api, "grows", {"pods": "1", "requests.memory": "100Mi"})
         assert status["hard"] == {"pods": "2", "requests.memory": "1Gi"}
+
+
+# -- admission: the API server refuses what would exceed a quota -----------------------
+
+
+async def counted_by_hand(
+    api: ApiClient, name: str, hard: dict[str, str], used: dict[str, str] | None
+) -> None:
+    """A quota's status as the controller would write it (no controller in the test)."""
+    status = {"hard": hard, "used": used} if used is not None else {"hard": hard}
+    await api.patch(QUOTAS, name, {"status": status}, namespace=NS, subresource="status")
+
+
+async def status_used(api: ApiClient, name: str) -> dict[str, str]:
+    return (await api.get(QUOTAS, name, namespace=NS))["status"]["used"]
+
+
+async def test_creates_are_charged_and_refused_past_the_limit(api: ApiClient) -> None:
+    await namespace(api)
+    await quota(api, "pods", {"pods": "2"})
+    await counted_by_hand(api, "pods", {"pods": "2"}, {"pods": "0"})
+    await pod(api, "web-0")
+    assert await status_used(api, "pods") == {"pods": "1"}
+    await api.request(
+        "POST",
+        f"/api/v1/namespaces/{NS}/pods",
+        params={"dryRun": "All"},
+        body={"metadata": {"name": "dry"}, "spec": {"containers": [{"name": "c", "image": "x"}]}},
+    )
+    assert await status_used(api, "pods") == {"pods": "1"}
+    await pod(api, "web-1")
+
+    with pytest.raises(errors.Forbidden) as refused:
+        await pod(api, "web-2")
+    assert refused.value.status["message"] == (
+        'pods "web-2" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2,'
+        " limited: pods=2"
+    )
+    assert await status_used(api, "pods") == {"pods": "2"}
+
+
+async def test_a_quota_not_yet_counted_refuses_what_it_tracks(api: ApiClient) -> None:
+    await namespace(api)
+    await quota(api, "fresh", {"pods": "2"})
+    await counted_by_hand(api, "fresh", {"pods": "2"}, None)
+    with pytest.raises(errors.Forbidden) as refused:
+        await pod(api, "web")
+    assert refused.value.status["message"] == (
+        'pods "web" is forbidden: status unknown for quota: fresh, resources: pods'
+    )
+    await api.create(CONFIGMAPS, {"metadata": {"name": "untracked", "namespace": NS}})
+
+
+async def test_compute_quotas_need_every_container_to_state_its_requests(api: ApiClient) -> None:
+    await namespace(api)
+    hard = {"requests.cpu": "2", "limits.memory": "1Gi"}
+    await quota(api, "compute", hard)
+    async with running_controllers(api, "resourcequota"):
+        await used_becomes(api, "compute", {"requests.cpu": "0", "limits.memory": "0"})
+        with pytest.raises(errors.Forbidden) as refused:
+            await pod(api, "bare", {"cpu": "1"})
+        assert refused.value.status["message"] == (
+            'pods "bare" is forbidden: failed quota: compute: must specify limits.memory for: c'
+        )
+        await pod(api, "a", {"cpu": "1500m"}, {"memory": "512Mi"})
+        with pytest.raises(errors.Forbidden) as refused:
+            await pod(api, "b", {"cpu": "1"}, {"memory": "512Mi"})
+        assert refused.value.status["message"] == (
+            'pods "b" is forbidden: exceeded quota: compute, requested: requests.cpu=1,'
+            " used: requests.cpu=1500m, limited: requests.cpu=2"
+        )
+
+
+async def test_kubectl_reports_the_exceeded_quota(api: ApiClient, cluster: Cluster) -> None:
+    await namespace(api)
+    await quota(api, "few", {"count/configmaps": "1"})
+    await counted_by_hand(api, "few", {"count/configmaps": "1"}, {"count/configmaps": "0"})
+    kubectl = cluster.kubectl()
+    await kubectl("create", "configmap", "one", "-n", NS)
+    code, _out, err = await kubectl("create", "configmap", "two", "-n", NS, check=False)
+    assert code != 0
+    assert (
+        'configmaps "two" is forbidden: exceeded quota: few, requested: count/configmaps=1,'
+        " used: count/configmaps=1, limited: count/configmaps=1"
+    ) in err
