@@ -21,9 +21,10 @@ def find_condition(conditions: list[Object] | None, kind: str) -> Object | None:
 def set_status_condition(conditions: list[Object], new: Object, now: str) -> None:
     """Put ``new`` in ``conditions`` (in place); ``now`` stamps a transition.
 
-    ``new`` has type, status, reason, message and observedGeneration. An
-    existing condition of its type keeps its place and, unless the status
-    changed, its lastTransitionTime.
+    ``new`` has type and status, and whatever else its kind of condition
+    carries (reason, message, observedGeneration). An existing condition of
+    its type keeps its place and, unless the status changed, its
+    lastTransitionTime; its other fields become ``new``'s.
     """
     found = find_condition(conditions, new["type"])
     if found is None:
@@ -31,5 +32,4 @@ def set_status_condition(conditions: list[Object], new: Object, now: str) -> Non
         return
     if found.get("status") != new["status"]:
         found["lastTransitionTime"] = new.get("lastTransitionTime") or now
-    for field in ("status", "reason", "message", "observedGeneration"):
-        found[field] = new[field]
+    found.update((key, value) for key, value in new.items() if key != "lastTransitionTime")

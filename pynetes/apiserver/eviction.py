@@ -36,6 +36,13 @@ _MORE_THAN_ONE = (
     "This pod has more than one PodDisruptionBudget, which the eviction subresource does not"
     " support."
 )
+#: The condition an evicted pod carries while it terminates (upstream's, PodDisruptionConditions).
+_EVICTING = {
+    "type": "DisruptionTarget",
+    "status": "True",
+    "reason": "EvictionByEvictionAPI",
+    "message": "Eviction API: evicting",
+}
 #: Attempts at deleting a budget-free pod whose resourceVersion moves under us (upstream: 20).
 _ATTEMPTS = 20
 
@@ -56,14 +63,14 @@ class Eviction:
         if len(budgets) > 1:
             raise errors.ApiError(500, "", _MORE_THAN_ONE)
         if not budgets:
-            await self._pods.delete(namespace, name, options)
+            await self._mark_and_delete(namespace, name, options)
             return
         budget = budgets[0]
         if not is_pod_ready(pod) and _unhealthy_may_go(budget):
             await self._delete_pinned(namespace, pod, options, meta.name_of(budget))
             return
         await self._spend(budget, name, dry_run=options.dry_run)
-        await self._pods.delete(namespace, name, options)
+        await self._mark_and_delete(namespace, name, options)
 
     async def _delete_if_budget_free(
         self, namespace: str, name: str, options: DeleteOptions
@@ -79,7 +86,7 @@ class Eviction:
                     options, precondition_resource_version=pod["metadata"]["resourceVersion"]
                 )
             try:
-                await self._pods.delete(namespace, name, pinned)
+                await self._mark_and_delete(namespace, name, pinned)
                 return None
             except errors.ApiError as error:
                 if error.code != 409 or pinned is options or attempt == _ATTEMPTS - 1:
@@ -96,11 +103,32 @@ class Eviction:
                 options, precondition_resource_version=pod["metadata"]["resourceVersion"]
             )
         try:
-            await self._pods.delete(namespace, meta.name_of(pod), pinned)
+            await self._mark_and_delete(namespace, meta.name_of(pod), pinned)
         except errors.ApiError as error:
             if error.code == 409 and pinned is not options:
                 raise _too_many_requests(_still_processed(budget_name)) from None
             raise
+
+    async def _mark_and_delete(self, namespace: str, name: str, options: DeleteOptions) -> None:
+        """Mark the pod a DisruptionTarget (unless a dry run), then delete it.
+
+        The mark honours the delete's preconditions; the delete's pinned
+        resourceVersion then moves to the marked pod's, as upstream's does.
+        """
+        if not options.dry_run:
+
+            def mark(pod: Object) -> Object:
+                self._pods.check_preconditions(pod, options, name)
+                conditions = pod.setdefault("status", {}).setdefault("conditions", [])
+                set_status_condition(conditions, _EVICTING, meta.timestamp(self._api.clock()))
+                return pod
+
+            marked = await self._pods.update_with(namespace, name, mark, subresource="status")
+            if options.precondition_resource_version:
+                options = dataclasses.replace(
+                    options, precondition_resource_version=marked["metadata"]["resourceVersion"]
+                )
+        await self._pods.delete(namespace, name, options)
 
     async def _budgets_of(self, namespace: str, pod: Object) -> list[Object]:
         resource = self._api.resources.lookup("policy", "v1", "poddisruptionbudgets")

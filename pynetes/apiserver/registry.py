@@ -377,7 +377,7 @@ class ObjectStore:
                 if current_kv is None:
                     raise self._not_found(name)
                 current = self.decode(current_kv)
-                self._check_preconditions(current, options, name)
+                self.check_preconditions(current, options, name)
                 pending = self._pending_deletion(current, options)
                 if options.dry_run:
                     return pending or current, pending is None
@@ -474,7 +474,8 @@ class ObjectStore:
         except KeyNotFoundError:
             raise self._not_found(name) from None
 
-    def _check_preconditions(self, obj: Object, options: DeleteOptions, name: str) -> None:
+    def check_preconditions(self, obj: Object, options: DeleteOptions, name: str) -> None:
+        """409 Conflict if ``obj`` is not the one ``options`` preconditions name."""
         metadata = obj["metadata"]
         if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
             raise errors.conflict(

@@ -25,13 +25,15 @@ no disruptions allowed, reason ``SyncFailed`` with the error as message.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pynetes.api import labels, meta
-from pynetes.api.conditions import set_status_condition
+from pynetes.api.conditions import find_condition, set_status_condition
 from pynetes.api.disruption import (
     DELETION_TIMEOUT,
     DISRUPTION_ALLOWED,
@@ -58,6 +60,11 @@ REPLICA_SETS = built_in("apps", "v1", "replicasets")
 DEPLOYMENTS = built_in("apps", "v1", "deployments")
 STATEFUL_SETS = built_in("apps", "v1", "statefulsets")
 REPLICATION_CONTROLLERS = built_in("", "v1", "replicationcontrollers")
+
+
+DISRUPTION_TARGET = "DisruptionTarget"
+#: How long a pod may carry a DisruptionTarget condition without being deleted.
+STALE_DISRUPTION_TIMEOUT = 120.0
 
 
 class ExpectedCountError(Exception):
@@ -179,6 +186,27 @@ def status_of(budget: Object, computed: Computed, now: str) -> Object:
     return new
 
 
+def stale_condition_wait(pod: Object, now: float) -> float | None:
+    """Seconds until the pod's DisruptionTarget is stale (0: it is); None if it never will be.
+
+    As upstream: a True condition on a pod that is neither being deleted nor
+    finished goes stale ``STALE_DISRUPTION_TIMEOUT`` after it was set, unless
+    the kubelet set it (its termination may legitimately take longer).
+    """
+    status = pod.get("status") or {}
+    condition = find_condition(status.get("conditions"), DISRUPTION_TARGET)
+    if (
+        condition is None
+        or condition.get("status") != "True"
+        or condition.get("reason") == "TerminationByKubelet"
+        or pod["metadata"].get("deletionTimestamp")
+        or status.get("phase") in ("Succeeded", "Failed")
+    ):
+        return None
+    since = _seconds(condition.get("lastTransitionTime")) or now
+    return max(since + STALE_DISRUPTION_TIMEOUT - now, 0.0)
+
+
 def failed_status(budget: Object, message: str, now: str) -> Object:
     """The fail-safe status: nothing may be disrupted, and the condition says why."""
     status = dict(budget.get("status") or {})
@@ -249,9 +277,63 @@ class DisruptionController:
                 on_delete=lambda pod: pod_changed(None, pod),
             )
         )
+        self._stale = Controller(
+            "stale_pod_disruption",
+            self._sync_stale_pod,
+            queue=context.queue("stale_pod_disruption"),
+        )
+        pods.add_event_handler(
+            EventHandler(
+                on_add=self._watch_for_stale_condition,
+                on_update=lambda _old, new: self._watch_for_stale_condition(new),
+            )
+        )
 
     async def run(self) -> None:
-        await self._controller.run()
+        async with asyncio.TaskGroup() as controllers:
+            controllers.create_task(self._controller.run())
+            controllers.create_task(self._stale.run())
+
+    # -- stale DisruptionTarget conditions -----------------------------------------
+
+    def _watch_for_stale_condition(self, pod: Object) -> None:
+        """Queue a pod whose DisruptionTarget condition will be stale, for when it is."""
+        wait = stale_condition_wait(pod, self._wall_clock())
+        if wait is None:
+            return
+        key = f"{meta.namespace_of(pod)}/{meta.name_of(pod)}"
+        if wait > 0:
+            self._stale.queue.add_after(key, wait)
+        else:
+            self._stale.queue.add(key)
+
+    async def _sync_stale_pod(self, key: str) -> Result:
+        """Reset the DisruptionTarget of a pod that was marked but not deleted in time."""
+        namespace, _, name = key.partition("/")
+        pod = self._pods.get(name, namespace)
+        now = self._wall_clock()
+        wait = None if pod is None else stale_condition_wait(pod, now)
+        if wait is None:
+            return Result()
+        if wait > 0:
+            return Result(requeue_after=wait)
+        reset = {
+            "type": DISRUPTION_TARGET,
+            "status": "False",
+            "reason": None,
+            "message": None,
+            "lastTransitionTime": _text(now),
+        }
+        with contextlib.suppress(errors.NotFound):  # gone: nothing left to reset
+            await self._client.patch(
+                PODS,
+                name,
+                {"status": {"conditions": [reset]}},
+                patch_type="strategic",
+                namespace=namespace,
+                subresource="status",
+            )
+        return Result()
 
     def _budgets_of(self, pod: Object) -> list[Object]:
         pod_labels = pod["metadata"].get("labels") or {}

@@ -208,6 +208,8 @@ async def computed_by_hand(api: ApiClient, name: str = "web", **status: Any) -> 
 async def test_an_eviction_records_the_pod_and_spends_the_last_disruption(api: ApiClient) -> None:
     await running_pod(api, "web-0")
     await running_pod(api, "web-1")
+    held = {"metadata": {"finalizers": ["example.com/hold"]}}
+    await api.patch(PODS, "web-0", held, namespace="default")
     await budget(api, minAvailable=1)
     await computed_by_hand(
         api, disruptionsAllowed=1, currentHealthy=2, desiredHealthy=1, expectedPods=2
@@ -221,6 +223,15 @@ async def test_an_eviction_records_the_pod_and_spends_the_last_disruption(api: A
     assert condition(status) == ("False", "InsufficientPods", "")
     evicted_at = datetime.fromisoformat(status["disruptedPods"]["web-0"]).timestamp()
     assert before - 1 <= evicted_at <= time.time()
+    # the pod, held by its finalizer, shows why it is going
+    pod = await api.get(PODS, "web-0", namespace="default")
+    assert pod["metadata"]["deletionTimestamp"]
+    (target,) = [c for c in pod["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+    assert (target["status"], target["reason"], target["message"]) == (
+        "True",
+        "EvictionByEvictionAPI",
+        "Eviction API: evicting",
+    )
 
 
 async def test_a_budget_not_yet_computed_blocks_evictions(api: ApiClient) -> None:
@@ -316,3 +327,38 @@ async def test_kubectl_drain_respects_the_budget(api: ApiClient, cluster: Cluste
     assert len(remaining) == 2
     node = await api.get(NODES, "node-1")
     assert node["spec"]["unschedulable"] is True
+
+
+async def test_a_disruption_target_not_followed_by_deletion_is_reset(api: ApiClient) -> None:
+    await running_pod(api, "web-0")
+    wall = FakeClock(time.time())
+    marked_at = datetime.fromtimestamp(wall(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    target = {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "PreemptionByScheduler",
+        "message": "default-scheduler: preempting to accommodate a higher priority pod",
+        "lastTransitionTime": marked_at,
+    }
+    await api.patch(
+        PODS,
+        "web-0",
+        {"status": {"conditions": [target]}},
+        patch_type="strategic",
+        namespace="default",
+        subresource="status",
+    )
+
+    async def reset_target() -> Object | None:
+        pod = await api.get(PODS, "web-0", namespace="default")
+        (found,) = [c for c in pod["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+        return found if found["status"] == "False" else None
+
+    async with running_controllers(api, "disruption", wall_clock=wall):
+        wall.advance(121)
+        await api.patch(
+            PODS, "web-0", {"metadata": {"labels": {"touched": "1"}}}, namespace="default"
+        )
+        reset = await eventually(reset_target)
+    assert "reason" not in reset
+    assert reset["lastTransitionTime"] != marked_at
