@@ -16,6 +16,8 @@ Object = dict[str, Any]
 
 #: The condition a budget's status carries (policy/v1 DisruptionAllowedCondition).
 DISRUPTION_ALLOWED = "DisruptionAllowed"
+#: The pod condition saying the pod is about to go (an eviction's or a preemption's).
+DISRUPTION_TARGET = "DisruptionTarget"
 #: How long an entry of ``disruptedPods`` keeps its pod out of the healthy count (seconds).
 DELETION_TIMEOUT = 120.0
 #: More unconfirmed evictions than this and the eviction subresource refuses (upstream's).

@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from pynetes.api import errors, labels, meta
 from pynetes.api.conditions import set_status_condition
-from pynetes.api.disruption import MAX_DISRUPTED_PODS, allowed_condition, is_pod_ready
+from pynetes.api.disruption import (
+    DISRUPTION_TARGET,
+    MAX_DISRUPTED_PODS,
+    allowed_condition,
+    is_pod_ready,
+)
 from pynetes.apiserver.registry import DeleteOptions, ObjectStore
 
 if TYPE_CHECKING:
@@ -38,7 +43,7 @@ _MORE_THAN_ONE = (
 )
 #: The condition an evicted pod carries while it terminates (upstream's, PodDisruptionConditions).
 _EVICTING = {
-    "type": "DisruptionTarget",
+    "type": DISRUPTION_TARGET,
     "status": "True",
     "reason": "EvictionByEvictionAPI",
     "message": "Eviction API: evicting",
@@ -80,11 +85,7 @@ class Eviction:
             pod = (await self._pods.get(namespace, name)).obj
             if not _ignores_budgets(pod):
                 return pod
-            pinned = options
-            if not _is_terminal(pod) and not options.precondition_resource_version:
-                pinned = dataclasses.replace(
-                    options, precondition_resource_version=pod["metadata"]["resourceVersion"]
-                )
+            pinned = options if _is_terminal(pod) else _pinned(options, pod)
             try:
                 await self._mark_and_delete(namespace, name, pinned)
                 return None
@@ -97,11 +98,7 @@ class Eviction:
         self, namespace: str, pod: Object, options: DeleteOptions, budget_name: str
     ) -> None:
         """Delete an unready pod only if it is still the pod that was judged."""
-        pinned = options
-        if not options.precondition_resource_version:
-            pinned = dataclasses.replace(
-                options, precondition_resource_version=pod["metadata"]["resourceVersion"]
-            )
+        pinned = _pinned(options, pod)
         try:
             await self._mark_and_delete(namespace, meta.name_of(pod), pinned)
         except errors.ApiError as error:
@@ -169,6 +166,18 @@ class Eviction:
             subresource="status",
             dry_run=dry_run,
         )
+
+
+def _pinned(options: DeleteOptions, pod: Object) -> DeleteOptions:
+    """``options`` with the pod's resourceVersion as precondition, unless the caller gave one.
+
+    The delete then fails (409) if the pod changed since it was judged.
+    """
+    if options.precondition_resource_version:
+        return options
+    return dataclasses.replace(
+        options, precondition_resource_version=pod["metadata"]["resourceVersion"]
+    )
 
 
 def _check_spendable(budget: Object) -> None:

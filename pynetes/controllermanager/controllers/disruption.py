@@ -20,7 +20,12 @@ namespace its selector matches. From them it computes
 
 and the ``DisruptionAllowed`` condition. When the expected count cannot be
 found (a controller that is missing or has no scale) the status fails safe:
-no disruptions allowed, reason ``SyncFailed`` with the error as message.
+no disruptions allowed, reason ``SyncFailed`` with the error as message,
+retried with backoff.
+
+It also resets a pod's ``DisruptionTarget`` condition (set by an eviction
+or a preemption) when the pod is still not being deleted two minutes later,
+as upstream's stale-pod-disruption worker does.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pynetes.api.conditions import find_condition, set_status_condition
 from pynetes.api.disruption import (
     DELETION_TIMEOUT,
     DISRUPTION_ALLOWED,
+    DISRUPTION_TARGET,
     allowed_condition,
     is_pod_ready,
 )
@@ -61,8 +67,6 @@ DEPLOYMENTS = built_in("apps", "v1", "deployments")
 STATEFUL_SETS = built_in("apps", "v1", "statefulsets")
 REPLICATION_CONTROLLERS = built_in("", "v1", "replicationcontrollers")
 
-
-DISRUPTION_TARGET = "DisruptionTarget"
 #: How long a pod may carry a DisruptionTarget condition without being deleted.
 STALE_DISRUPTION_TIMEOUT = 120.0
 
@@ -114,16 +118,17 @@ def live_disruptions(
     An entry goes once its pod is gone or being deleted (the eviction went
     through) or once ``DELETION_TIMEOUT`` has passed (it did not).
     """
+    recorded = recorded or {}
     kept: dict[str, str] = {}
     recheck_at: float | None = None
     for pod in pods:
         name = meta.name_of(pod)
-        if pod["metadata"].get("deletionTimestamp") or name not in (recorded or {}):
+        if pod["metadata"].get("deletionTimestamp") or name not in recorded:
             continue
-        evicted_at = _seconds(recorded[name])  # type: ignore[index]
+        evicted_at = _seconds(recorded[name])
         if evicted_at is None or evicted_at + DELETION_TIMEOUT < now:
             continue
-        kept[name] = recorded[name]  # type: ignore[index]
+        kept[name] = recorded[name]
         expires = evicted_at + DELETION_TIMEOUT
         recheck_at = expires if recheck_at is None else min(recheck_at, expires)
     return kept, recheck_at

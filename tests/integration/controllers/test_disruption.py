@@ -362,3 +362,46 @@ async def test_a_disruption_target_not_followed_by_deletion_is_reset(api: ApiCli
         reset = await eventually(reset_target)
     assert "reason" not in reset
     assert reset["lastTransitionTime"] != marked_at
+
+
+async def test_pods_not_running_go_whatever_the_budget(api: ApiClient) -> None:
+    await api.create(
+        PODS,
+        {
+            "metadata": {"name": "pending", "namespace": "default", "labels": LABELS},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+        },
+    )
+    await running_pod(api, "finished")
+    await api.patch(
+        PODS,
+        "finished",
+        {"status": {"phase": "Succeeded"}},
+        namespace="default",
+        subresource="status",
+    )
+    await budget(api, minAvailable=5)  # never computed, never satisfiable
+    for name in ("pending", "finished"):
+        await evict(api, name)
+        with pytest.raises(errors.NotFound):
+            await api.get(PODS, name, namespace="default")
+
+
+async def test_a_dry_run_eviction_spends_nothing(api: ApiClient) -> None:
+    await running_pod(api, "web-0")
+    await budget(api, minAvailable=0)
+    await computed_by_hand(
+        api, disruptionsAllowed=1, currentHealthy=1, desiredHealthy=0, expectedPods=1
+    )
+    body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-0"}}
+    await api.request(
+        "POST",
+        "/api/v1/namespaces/default/pods/web-0/eviction",
+        params={"dryRun": "All"},
+        body=body,
+    )
+    pod = await api.get(PODS, "web-0", namespace="default")
+    assert not pod["metadata"].get("deletionTimestamp")
+    assert [c["type"] for c in pod["status"]["conditions"]] == ["Ready"]
+    status = (await api.get(BUDGETS, "web", namespace="default"))["status"]
+    assert (status["disruptionsAllowed"], status.get("disruptedPods")) == (1, None)
