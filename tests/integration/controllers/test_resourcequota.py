@@ -271,3 +271,5 @@ async def test_kubectl_reports_the_exceeded_quota(api: ApiClient, cluster: Clust
         'configmaps "two" is forbidden: exceeded quota: few, requested: count/configmaps=1,'
         " used: count/configmaps=1, limited: count/configmaps=1"
     ) in err
+    _code, out, _err = await kubectl("get", "quota", "few", "-n", NS)
+    assert "count/configmaps: 1/1" in out
