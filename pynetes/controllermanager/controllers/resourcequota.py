@@ -9,7 +9,8 @@ counts is added, changed in a way that changes its use, or deleted, and
 every ``--resource-quota-sync-period`` (5m). Only the resources some quota
 names are watched, each from the first sync that needs it; a ``count/``
 name for a resource the API does not serve (yet) is left out of
-``status.used`` until a later sync finds it.
+``status.used`` until a later sync finds it (such a quota looks again every
+``DISCOVERY_RETRY`` seconds).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 Object = dict[str, Any]
 
 QUOTAS = built_in("", "v1", "resourcequotas")
+#: How soon a quota naming a resource the API does not serve looks again (upstream's
+#: quota monitor rediscovers resources every 30 s).
+DISCOVERY_RETRY = 30.0
 
 
 class ResourceQuotaController:
@@ -99,13 +103,17 @@ class ResourceQuotaController:
         hard = _hard(quota)
         status = quota.get("status") or {}
         used = parse_list(status.get("used"))
+        unserved = False
         for tracked, names in _names_by_resource(hard).items():
             objects = await self._objects(tracked, namespace)
-            if objects is not None:
+            if objects is None:
+                unserved = True
+            else:
                 used.update(self._measure(quota, tracked, names, objects))
         used = {name: used[name] for name in hard if name in used}
+        done = Result(requeue_after=DISCOVERY_RETRY) if unserved else Result()
         if parse_list(status.get("hard")) == hard and parse_list(status.get("used")) == used:
-            return Result()
+            return done
         new_status = {"hard": (quota.get("spec") or {}).get("hard") or {}, "used": render(used)}
         try:
             await self._client.replace(
@@ -113,7 +121,7 @@ class ResourceQuotaController:
             )
         except (errors.Conflict, errors.NotFound):
             return Result(requeue=True)  # a newer quota (or none) is on its way to the cache
-        return Result()
+        return done
 
     def _measure(
         self, quota: Object, tracked: Tracked, names: list[str], objects: list[Object]

@@ -14,6 +14,7 @@ from pynetes.client.rest import ApiClient
 from tests.conftest import FakeClock
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
+from tests.integration.controllers.widgets import widget, widget_crd
 
 Object = dict[str, Any]
 
@@ -405,3 +406,35 @@ async def test_a_dry_run_eviction_spends_nothing(api: ApiClient) -> None:
     assert [c["type"] for c in pod["status"]["conditions"]] == ["Ready"]
     status = (await api.get(BUDGETS, "web", namespace="default"))["status"]
     assert (status["disruptionsAllowed"], status.get("disruptedPods")) == (1, None)
+
+
+async def test_any_controller_with_a_scale_subresource_gives_the_expected_count(
+    api: ApiClient,
+) -> None:
+    await widget_crd(api, scale=True)
+    owner = await widget(api, "big", 5)
+    await running_pod(api, "web-0", owner=owner)
+    await running_pod(api, "web-1", owner=owner)
+    await budget(api, maxUnavailable="40%")
+    async with running_controllers(api, "disruption"):
+        status = await computed_status(api, expectedPods=5)
+        assert (status["desiredHealthy"], status["disruptionsAllowed"]) == (3, 0)
+
+
+async def test_a_controller_without_scale_fails_the_budget_safe(api: ApiClient) -> None:
+    await widget_crd(api, scale=False)
+    owner = await widget(api, "plain", 2)
+    await running_pod(api, "web-0", owner=owner)
+    await budget(api, minAvailable="50%")
+    async with running_controllers(api, "disruption"):
+
+        async def failed() -> Object | None:
+            status = (await api.get(BUDGETS, "web", namespace="default")).get("status") or {}
+            return status if status.get("conditions") else None
+
+        status = await eventually(failed)
+    assert condition(status) == (
+        "False",
+        "SyncFailed",
+        "widgets.example.com does not implement the scale subresource",
+    )

@@ -11,6 +11,7 @@ from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
+from tests.integration.controllers.widgets import WIDGETS, widget, widget_crd
 
 Object = dict[str, Any]
 
@@ -273,3 +274,19 @@ async def test_kubectl_reports_the_exceeded_quota(api: ApiClient, cluster: Clust
     ) in err
     _code, out, _err = await kubectl("get", "quota", "few", "-n", NS)
     assert "count/configmaps: 1/1" in out
+
+
+async def test_custom_resources_are_counted_once_served(api: ApiClient) -> None:
+    await namespace(api)
+    await quota(api, "widgets", {"count/widgets.example.com": "5"})
+    async with running_controllers(api, "resourcequota"):
+        await used_becomes(api, "widgets", {})  # not served: not counted
+        await widget_crd(api, scale=False)
+        # the quota's next sync (a spec change here; else within DISCOVERY_RETRY) finds it
+        bigger = {"spec": {"hard": {"count/widgets.example.com": "6"}}}
+        await api.patch(QUOTAS, "widgets", bigger, namespace=NS)
+        await used_becomes(api, "widgets", {"count/widgets.example.com": "0"})
+        await widget(api, "one", 1, namespace=NS)
+        await used_becomes(api, "widgets", {"count/widgets.example.com": "1"})
+        await api.delete(WIDGETS, "one", namespace=NS)
+        await used_becomes(api, "widgets", {"count/widgets.example.com": "0"})
