@@ -161,14 +161,22 @@ class ResourceQuotaController:
     def _replenisher(self, tracked: Tracked) -> EventHandler:
         """Handlers that queue the quotas of an object's namespace that count ``tracked``."""
 
+        def counting(obj: Object) -> list[Object]:
+            return [
+                quota
+                for quota in self._quotas.list(meta.namespace_of(obj))
+                if tracked in _names_by_resource(_hard(quota))
+            ]
+
         def touched(obj: Object) -> None:
-            for quota in self._quotas.list(meta.namespace_of(obj)):
-                if tracked in _names_by_resource(_hard(quota)):
-                    self._enqueue(quota)
+            for quota in counting(obj):
+                self._enqueue(quota)
 
         def updated(old: Object, new: Object) -> None:
-            if _use_may_differ(tracked, old, new, self._wall_clock()):
-                touched(new)
+            quotas = counting(new)  # first: most namespaces have none, and that is cheap
+            if quotas and _use_may_differ(tracked, old, new, self._wall_clock()):
+                for quota in quotas:
+                    self._enqueue(quota)
 
         return EventHandler(on_add=touched, on_update=updated, on_delete=touched)
 
