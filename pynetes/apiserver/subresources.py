@@ -235,6 +235,9 @@ class Subresources:
         options = query.delete_options(
             dry_run, (body or {}).get("deleteOptions") if isinstance(body, dict) else None
         )
+        named = ((body or {}).get("metadata") or {}).get("name") if isinstance(body, dict) else None
+        if named != target.name:
+            raise errors.bad_request("name in URL does not match name in Eviction object")
         await Eviction(self._api, store).evict(target.namespace, target.name, options)
         return json_response(_success(), status=201)
 

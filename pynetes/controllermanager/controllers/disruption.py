@@ -153,6 +153,8 @@ def desired_and_expected(spec: Object, pods: list[Object], scale: int | None) ->
     """
     max_unavailable = spec.get("maxUnavailable")
     min_available = spec.get("minAvailable")
+    if max_unavailable is None and min_available is None:
+        return 0, 0  # a budget that asks nothing expects nothing (and so allows nothing)
     if max_unavailable is None and isinstance(min_available, int):
         return min_available, len(pods)
     assert scale is not None, "the controllers' scale is needed"
@@ -160,15 +162,15 @@ def desired_and_expected(spec: Object, pods: list[Object], scale: int | None) ->
         if max_unavailable is not None:
             unavailable = scaled_value(max_unavailable, scale, round_up=True)
             return max(scale - unavailable, 0), scale
-        if min_available is None:
-            return 0, scale
         return scaled_value(min_available, scale, round_up=True), scale
     except ValueError as error:
         raise ExpectedCountError(str(error)) from None
 
 
 def needs_scale(spec: Object) -> bool:
-    return spec.get("maxUnavailable") is not None or not isinstance(spec.get("minAvailable"), int)
+    """Whether the budget is relative to its pods' controllers' scale."""
+    min_available = spec.get("minAvailable")
+    return spec.get("maxUnavailable") is not None or isinstance(min_available, str)
 
 
 def status_of(budget: Object, computed: Computed, now: str) -> Object:

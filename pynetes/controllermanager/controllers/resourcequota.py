@@ -149,7 +149,7 @@ class ResourceQuotaController:
                 return self._counted[tracked]
             resource = await _resolve(self._client, tracked)
             if resource is None:
-                log.info("resource %s is not served: its quota use is not counted", tracked)
+                log.debug("resource %s is not served: its quota use is not counted", tracked)
                 return None
             informer = self._informers.informer(resource)
             informer.add_event_handler(self._replenisher(tracked))

@@ -438,3 +438,12 @@ async def test_a_controller_without_scale_fails_the_budget_safe(api: ApiClient) 
         "SyncFailed",
         "widgets.example.com does not implement the scale subresource",
     )
+
+
+async def test_an_eviction_must_name_the_pod_it_is_posted_to(api: ApiClient) -> None:
+    await running_pod(api, "web-0")
+    body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-1"}}
+    with pytest.raises(errors.BadRequest) as refused:
+        await api.request("POST", "/api/v1/namespaces/default/pods/web-0/eviction", body=body)
+    assert refused.value.status["message"] == "name in URL does not match name in Eviction object"
+    assert await api.get(PODS, "web-0", namespace="default")

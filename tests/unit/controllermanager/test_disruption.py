@@ -34,6 +34,7 @@ def pod(name: str, *, ready: bool = True, deleting: bool = False) -> dict[str, A
         ({"maxUnavailable": "10%"}, 5, 5, (4, 5)),
         ({"maxUnavailable": 7}, 5, 5, (0, 5)),
         ({"maxUnavailable": "100%"}, 0, 0, (0, 0)),
+        ({}, 3, None, (0, 0)),
     ],
 )
 def test_desired_and_expected(
