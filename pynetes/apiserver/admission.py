@@ -7,8 +7,8 @@ Enabled by default upstream and reproduced here:
 - Priority: a pod's ``priority`` comes from its PriorityClass.
 - DefaultTolerationSeconds: pods tolerate not-ready and unreachable nodes
   for 300 s.
-- ResourceQuota (validating, see quota.py): creates that would exceed a
-  quota are refused; the others are charged to it.
+- ResourceQuota (validating, see quota.py): creates (and service and claim
+  updates) that would exceed a quota are refused; the others are charged.
 """
 
 from __future__ import annotations
@@ -54,6 +54,17 @@ class Admission:
         async def validate(obj: Object) -> None:
             if self._quota is not None:
                 await self._quota.admit_create(resource, namespace, obj, dry_run=dry_run)
+
+        return validate
+
+    def validate_update(
+        self, resource: Resource, namespace: str, dry_run: bool
+    ) -> Callable[[Object, Object], Awaitable[None]]:
+        """The validating plugins of an update, run by the store on (new, current)."""
+
+        async def validate(new: Object, current: Object) -> None:
+            if self._quota is not None:
+                await self._quota.admit_update(resource, namespace, new, current, dry_run=dry_run)
 
         return validate
 

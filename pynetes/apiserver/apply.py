@@ -65,9 +65,18 @@ async def server_side_apply(
         obj, _warnings = api.decoder.validate_and_default(resource, result, mode)
         return obj
 
+    # quota admission leaves subresources alone, as upstream's does
+    admit = (
+        None if subresource else api.admission.validate_update(resource, target.namespace, dry_run)
+    )
     try:
         updated = await store.update_with(
-            target.namespace, target.name, merged, subresource=subresource, dry_run=dry_run
+            target.namespace,
+            target.name,
+            merged,
+            subresource=subresource,
+            dry_run=dry_run,
+            admit=admit,
         )
     except errors.ApiError as error:
         if error.code != 404 or subresource:

@@ -306,12 +306,14 @@ class ResourceApi:
         body = await read_body(request)
         obj, warnings = self.decoder.decode(target.resource, body, request.query)
         await self.admission.admit_update(target.resource, target.namespace, obj)
+        dry_run = query.dry_run(request.query)
         updated = await store.update(
             target.namespace,
             target.name,
             obj,
-            dry_run=query.dry_run(request.query),
+            dry_run=dry_run,
             track=lambda current, new: self.tracked(request, target.resource, current, new),
+            admit=self.admission.validate_update(target.resource, target.namespace, dry_run),
         )
         return json_response(updated, warnings=warnings)
 

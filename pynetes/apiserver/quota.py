@@ -16,8 +16,10 @@ As upstream's plugin, for a create in a namespace with quotas:
   both take the last unit. The controller later recounts from the objects.
 
 It runs after the object is validated and named and before it is stored;
-a dry run checks without charging. Updates are not charged (upstream
-charges pod resizes and service type changes; neither is modelled here).
+a dry run checks without charging. Updates of services and claims are
+charged what they add (a Service turned LoadBalancer, a claim that asks
+for more storage), as upstream's evaluators for them handle updates;
+subresources (status) are never charged.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from pynetes.api import errors, meta
 from pynetes.api.quantity import Quantity
 from pynetes.api.resources import Resource
-from pynetes.quota.amounts import ZERO, Amounts, add, parse_list, plus, render
+from pynetes.quota.amounts import ZERO, Amounts, add, increase, parse_list, plus, render
 from pynetes.quota.evaluators import (
     PODS,
     Tracked,
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 
 Object = dict[str, Any]
 
+#: The resources whose updates are charged too (upstream's evaluators that handle UPDATE).
+_CHARGED_ON_UPDATE = frozenset({("", "services"), ("", "persistentvolumeclaims")})
 #: The names for which each container must state its own request or limit (upstream's).
 _STATED = frozenset(
     {"cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"}
@@ -65,12 +69,30 @@ class QuotaAdmission:
     async def admit_create(
         self, resource: Resource, namespace: str, obj: Object, *, dry_run: bool
     ) -> None:
+        await self._admit(resource, namespace, obj, None, dry_run=dry_run)
+
+    async def admit_update(
+        self, resource: Resource, namespace: str, new: Object, old: Object, *, dry_run: bool
+    ) -> None:
+        """Charge what an update adds (a service turned LoadBalancer, a claim grown)."""
+        if (resource.group, resource.plural) in _CHARGED_ON_UPDATE:
+            await self._admit(resource, namespace, new, old, dry_run=dry_run)
+
+    async def _admit(
+        self,
+        resource: Resource,
+        namespace: str,
+        obj: Object,
+        old: Object | None,
+        *,
+        dry_run: bool,
+    ) -> None:
+        """Check ``obj`` (replacing ``old``, if an update) against the namespace's quotas."""
         store = self._quotas()
         if store is None or not namespace or not resource.namespaced:
             return
         tracked = Tracked(resource.group, resource.plural)
-        charges: list[tuple[Object, Amounts]] = []
-        requested: Amounts | None = None
+        counting: list[tuple[Object, list[str]]] = []
         for cached in store.cache.list(store.key_prefix(namespace)):
             quota = cached.obj
             names = _tracked_names(quota, tracked)
@@ -81,8 +103,17 @@ class QuotaAdmission:
             )
             if refusal:
                 raise _forbidden(resource, obj, refusal)
-            if requested is None:
-                requested = usage(tracked, obj, self._clock())
+            counting.append((quota, names))
+        if not counting:
+            return
+        now = self._clock()
+        requested = usage(tracked, obj, now)
+        if old is not None:
+            requested = increase(requested, usage(tracked, old, now))
+        if all(quantity.amount == 0 for quantity in requested.values()):
+            return
+        charges = []
+        for quota, names in counting:
             charge = {name: requested[name] for name in names if name in requested}
             exceeded = _exceeded(quota, charge)
             if exceeded:

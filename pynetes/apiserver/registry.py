@@ -40,6 +40,8 @@ from pynetes.storage import (
 
 Object = dict[str, Any]
 Validator = Callable[[Resource, Object, Object | None], list[FieldError]]
+#: Validating admission of an update: (the new object, the current one); raises to refuse.
+Admit = Callable[[Object, Object], Awaitable[None]]
 Clock = Callable[[], datetime]
 
 #: How long a consistent read waits for the cache to catch up with the store.
@@ -235,10 +237,12 @@ class ObjectStore:
         subresource: str | None = None,
         dry_run: bool = False,
         track: Callable[[Object, Object], Object] | None = None,
+        admit: Admit | None = None,
     ) -> Object:
         """PUT: replace the object; a stale ``metadata.resourceVersion`` is a 409.
 
-        ``track(current, new)`` returns ``new`` with its managedFields updated.
+        ``track(current, new)`` returns ``new`` with its managedFields updated;
+        ``admit`` is as for :meth:`update_with`.
         """
         wanted = (obj.get("metadata") or {}).get("resourceVersion")
 
@@ -254,6 +258,7 @@ class ObjectStore:
             subresource=subresource,
             dry_run=dry_run,
             retry_conflicts=not wanted,
+            admit=admit,
         )
 
     async def update_with(
@@ -266,6 +271,7 @@ class ObjectStore:
         dry_run: bool = False,
         retry_conflicts: bool = True,
         trusted: bool = False,
+        admit: Admit | None = None,
     ) -> Object:
         """Read the stored object, let ``change`` build the new one, write it; retry on conflict.
 
@@ -274,7 +280,8 @@ class ObjectStore:
         metadata is then restored, the strategy applied and the result
         validated. A write that changes nothing is not written. ``trusted``
         changes are the server's own (binding a pod): no strategy, no
-        validation.
+        validation. ``admit(new, current)`` is validating admission: it sees
+        each validated change before it is written and may refuse it.
         """
         key = self.resource.storage_key(namespace, name)
         async with self._key_locks.hold(key):
@@ -304,6 +311,8 @@ class ObjectStore:
                     continue
                 if new == current:
                     return current
+                if admit is not None:
+                    await admit(new, current)
                 if dry_run:
                     return new
                 if self._deletion_finished(new):

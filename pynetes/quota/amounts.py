@@ -38,6 +38,16 @@ def add(total: Amounts, more: Mapping[str, Quantity]) -> None:
         total[name] = quantity if found is None else plus(found, quantity)
 
 
+def increase(new: Mapping[str, Quantity], old: Mapping[str, Quantity]) -> Amounts:
+    """How much ``new`` exceeds ``old``, name by name, never below zero (an update's charge)."""
+    grown: Amounts = {}
+    for name, quantity in new.items():
+        before = old.get(name)
+        amount = quantity.amount if before is None else quantity.amount - before.amount
+        grown[name] = Quantity(max(amount, Decimal(0)), quantity.format)
+    return grown
+
+
 def raise_to(total: Amounts, floor: Mapping[str, Quantity]) -> None:
     """Each amount of ``total`` at least that of ``floor`` (upstream's maxResourceList)."""
     for name, quantity in floor.items():

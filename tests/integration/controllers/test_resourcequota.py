@@ -290,3 +290,30 @@ async def test_custom_resources_are_counted_once_served(api: ApiClient) -> None:
         await used_becomes(api, "widgets", {"count/widgets.example.com": "1"})
         await api.delete(WIDGETS, "one", namespace=NS)
         await used_becomes(api, "widgets", {"count/widgets.example.com": "0"})
+
+
+async def test_a_service_turned_load_balancer_is_charged(api: ApiClient) -> None:
+    await namespace(api)
+    hard = {"services.loadbalancers": "1", "services": "5"}
+    await quota(api, "balancers", hard)
+    await counted_by_hand(api, "balancers", hard, {"services.loadbalancers": "0", "services": "0"})
+
+    async def service(name: str, kind: str) -> None:
+        ports = [{"port": 80}]
+        body = {"metadata": {"name": name, "namespace": NS}, "spec": {"type": kind, "ports": ports}}
+        await api.create(SERVICES, body)
+
+    await service("a", "ClusterIP")
+    await service("b", "ClusterIP")
+    await api.patch(SERVICES, "a", {"spec": {"type": "LoadBalancer"}}, namespace=NS)
+    assert await status_used(api, "balancers") == {"services.loadbalancers": "1", "services": "2"}
+    # an update that adds nothing is not charged again
+    await api.patch(SERVICES, "a", {"metadata": {"labels": {"x": "y"}}}, namespace=NS)
+    with pytest.raises(errors.Forbidden) as refused:
+        await api.patch(SERVICES, "b", {"spec": {"type": "LoadBalancer"}}, namespace=NS)
+    assert refused.value.status["message"] == (
+        'services "b" is forbidden: exceeded quota: balancers, requested:'
+        " services.loadbalancers=1, used: services.loadbalancers=1, limited:"
+        " services.loadbalancers=1"
+    )
+    assert (await api.get(SERVICES, "b", namespace=NS))["spec"]["type"] == "ClusterIP"
