@@ -40,6 +40,8 @@ from pynetes.storage import (
 
 Object = dict[str, Any]
 Validator = Callable[[Resource, Object, Object | None], list[FieldError]]
+#: Validating admission of an update: (the new object, the current one); raises to refuse.
+Admit = Callable[[Object, Object], Awaitable[None]]
 Clock = Callable[[], datetime]
 
 #: How long a consistent read waits for the cache to catch up with the store.
@@ -150,12 +152,25 @@ class ObjectStore:
 
     # -- create --------------------------------------------------------------
 
-    async def create(self, namespace: str, obj: Object, *, dry_run: bool = False) -> Object:
-        """Store a new object; the body is the caller's and is changed in place."""
+    async def create(
+        self,
+        namespace: str,
+        obj: Object,
+        *,
+        dry_run: bool = False,
+        admit: Callable[[Object], Awaitable[None]] | None = None,
+    ) -> Object:
+        """Store a new object; the body is the caller's and is changed in place.
+
+        ``admit`` is validating admission: it sees the object named and
+        validated, before it is written, and may refuse it by raising.
+        """
         metadata = meta.metadata(obj)
         self._fill_create_metadata(namespace, metadata)
         self.strategy.prepare_for_create(obj)
         self._check(obj, None)
+        if admit is not None:
+            await admit(obj)
         for _attempt in range(8):
             if not metadata.get("name"):
                 raise ApiError(
@@ -222,10 +237,12 @@ class ObjectStore:
         subresource: str | None = None,
         dry_run: bool = False,
         track: Callable[[Object, Object], Object] | None = None,
+        admit: Admit | None = None,
     ) -> Object:
         """PUT: replace the object; a stale ``metadata.resourceVersion`` is a 409.
 
-        ``track(current, new)`` returns ``new`` with its managedFields updated.
+        ``track(current, new)`` returns ``new`` with its managedFields updated;
+        ``admit`` is as for :meth:`update_with`.
         """
         wanted = (obj.get("metadata") or {}).get("resourceVersion")
 
@@ -241,6 +258,7 @@ class ObjectStore:
             subresource=subresource,
             dry_run=dry_run,
             retry_conflicts=not wanted,
+            admit=admit,
         )
 
     async def update_with(
@@ -253,6 +271,7 @@ class ObjectStore:
         dry_run: bool = False,
         retry_conflicts: bool = True,
         trusted: bool = False,
+        admit: Admit | None = None,
     ) -> Object:
         """Read the stored object, let ``change`` build the new one, write it; retry on conflict.
 
@@ -261,7 +280,8 @@ class ObjectStore:
         metadata is then restored, the strategy applied and the result
         validated. A write that changes nothing is not written. ``trusted``
         changes are the server's own (binding a pod): no strategy, no
-        validation.
+        validation. ``admit(new, current)`` is validating admission: it sees
+        each validated change before it is written and may refuse it.
         """
         key = self.resource.storage_key(namespace, name)
         async with self._key_locks.hold(key):
@@ -291,6 +311,8 @@ class ObjectStore:
                     continue
                 if new == current:
                     return current
+                if admit is not None:
+                    await admit(new, current)
                 if dry_run:
                     return new
                 if self._deletion_finished(new):
@@ -364,7 +386,7 @@ class ObjectStore:
                 if current_kv is None:
                     raise self._not_found(name)
                 current = self.decode(current_kv)
-                self._check_preconditions(current, options, name)
+                self.check_preconditions(current, options, name)
                 pending = self._pending_deletion(current, options)
                 if options.dry_run:
                     return pending or current, pending is None
@@ -461,7 +483,8 @@ class ObjectStore:
         except KeyNotFoundError:
             raise self._not_found(name) from None
 
-    def _check_preconditions(self, obj: Object, options: DeleteOptions, name: str) -> None:
+    def check_preconditions(self, obj: Object, options: DeleteOptions, name: str) -> None:
+        """409 Conflict if ``obj`` is not the one ``options`` preconditions name."""
         metadata = obj["metadata"]
         if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
             raise errors.conflict(
