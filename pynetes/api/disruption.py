@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynetes.api.conditions import find_condition
-
 Object = dict[str, Any]
 
 #: The condition a budget's status carries (policy/v1 DisruptionAllowedCondition).
@@ -22,12 +20,6 @@ DISRUPTION_TARGET = "DisruptionTarget"
 DELETION_TIMEOUT = 120.0
 #: More unconfirmed evictions than this and the eviction subresource refuses (upstream's).
 MAX_DISRUPTED_PODS = 2000
-
-
-def is_pod_ready(pod: Object) -> bool:
-    """upstream's IsPodReady, its measure of a healthy pod: the Ready condition is True."""
-    ready = find_condition((pod.get("status") or {}).get("conditions"), "Ready")
-    return ready is not None and ready.get("status") == "True"
 
 
 def allowed_condition(disruptions_allowed: int, observed_generation: int) -> Object:

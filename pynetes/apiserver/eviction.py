@@ -27,8 +27,8 @@ from pynetes.api.disruption import (
     DISRUPTION_TARGET,
     MAX_DISRUPTED_PODS,
     allowed_condition,
-    is_pod_ready,
 )
+from pynetes.api.pods import is_ready
 from pynetes.apiserver.registry import DeleteOptions, ObjectStore
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class Eviction:
             await self._mark_and_delete(namespace, name, options)
             return
         budget = budgets[0]
-        if not is_pod_ready(pod) and _unhealthy_may_go(budget):
+        if not is_ready(pod) and _unhealthy_may_go(budget):
             await self._delete_pinned(namespace, pod, options, meta.name_of(budget))
             return
         await self._spend(budget, name, dry_run=options.dry_run)

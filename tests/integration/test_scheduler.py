@@ -239,9 +239,7 @@ async def test_replica_set_pods_spread_by_default(api):
     assert {name: placed.count(name) for name in placed} == {"big": 2, "small-1": 2, "small-2": 2}
 
 
-async def test_a_binding_lost_in_transit_sends_the_pod_back_to_be_scheduled_again(
-    api, monkeypatch
-):
+async def test_a_binding_lost_in_transit_sends_the_pod_back_to_be_scheduled_again(api, monkeypatch):
     """A Binding that fails with no answer (a timeout, a dropped connection) is not
     an API error: the pod must still be forgotten, requeued and bound later."""
     from pynetes.scheduler.plugins.default_binder import DefaultBinder

@@ -15,12 +15,12 @@ from typing import Any, Protocol
 
 from pynetes.api.labels import Selector, selector_from_set
 from pynetes.api.meta import parse_timestamp, timestamp
+from pynetes.api.pods import is_ready, is_terminal, ready_condition
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
-from pynetes.controllermanager.common.pods import is_ready, is_terminal, ready_condition
 
 Object = dict[str, Any]
 

@@ -44,9 +44,9 @@ from pynetes.api.disruption import (
     DISRUPTION_ALLOWED,
     DISRUPTION_TARGET,
     allowed_condition,
-    is_pod_ready,
 )
 from pynetes.api.intstr import scaled_value
+from pynetes.api.pods import is_ready
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.cache.informer import EventHandler
@@ -141,7 +141,7 @@ def count_healthy(pods: list[Object], disrupted: dict[str, str]) -> int:
         for pod in pods
         if not pod["metadata"].get("deletionTimestamp")
         and meta.name_of(pod) not in disrupted
-        and is_pod_ready(pod)
+        and is_ready(pod)
     )
 
 

@@ -24,6 +24,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
+from pynetes.api.pods import is_ready
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key, split_key
@@ -53,7 +54,6 @@ from pynetes.controllermanager.common.endpoints import (
     should_set_hostname,
     trigger_time_text,
 )
-from pynetes.controllermanager.common.pods import is_ready
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pynetes.api.meta import resource_version
+from pynetes.api.pods import is_ready
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key, split_key
@@ -70,7 +71,6 @@ from pynetes.controllermanager.common.endpoints import (
     should_set_hostname,
     trigger_time_text,
 )
-from pynetes.controllermanager.common.pods import is_ready
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 

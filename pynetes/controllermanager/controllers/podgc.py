@@ -31,10 +31,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from pynetes.api.conditions import set_condition
 from pynetes.api.meta import name_of, namespace_of
 from pynetes.client import errors
 from pynetes.client.cache.lister import Lister
-from pynetes.controllermanager.common.conditions import set_condition
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.controllers.nodelifecycle.health import ready_condition
 from pynetes.controllermanager.controllers.nodelifecycle.pods import PODS

@@ -29,6 +29,7 @@ import orjson
 
 from pynetes.api.labels import Selector, selector_from_label_selector, selector_from_set
 from pynetes.api.meta import controller_of, timestamp
+from pynetes.api.pods import is_active, is_ready
 from pynetes.api.resources import Resource, built_in
 from pynetes.client import errors
 from pynetes.client.cache.indexer import NAMESPACE_INDEX, object_key
@@ -44,13 +45,7 @@ from pynetes.controllermanager.common.ownership import (
     owner_still_adoptable,
 )
 from pynetes.controllermanager.common.podcontrol import pod_from_template, slow_start_batches
-from pynetes.controllermanager.common.pods import (
-    deletion_order,
-    is_active,
-    is_available,
-    is_ready,
-    ready_since,
-)
+from pynetes.controllermanager.common.pods import deletion_order, is_available, ready_since
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 

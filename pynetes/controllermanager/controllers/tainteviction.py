@@ -24,6 +24,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from pynetes.api.conditions import set_condition
 from pynetes.api.meta import name_of, namespace_of
 from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key, split_key
@@ -31,7 +32,6 @@ from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
 from pynetes.client.events import NORMAL
 from pynetes.controller import Controller, Result
-from pynetes.controllermanager.common.conditions import set_condition
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.controllers.nodelifecycle.pods import BY_NODE, PODS, node_name_of
 from pynetes.controllermanager.controllers.nodelifecycle.taints import NODES, node_taints

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pynetes.api.pods import is_ready
 from pynetes.api.resources import built_in
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
-from pynetes.controllermanager.common.pods import is_ready
 from pynetes.hollow import HollowNodes, NodeSpec, Taint
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers

@@ -7,11 +7,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from pynetes.api.pods import is_ready
 from pynetes.api.resources import built_in
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
 from pynetes.controllermanager.common.history import new_revision
-from pynetes.controllermanager.common.pods import is_ready
 from pynetes.hollow import generate_node_specs
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers

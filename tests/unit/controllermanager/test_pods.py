@@ -6,8 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from pynetes.api.meta import timestamp
+from pynetes.api.pods import is_active
 from pynetes.controllermanager.common.podcontrol import pod_from_template, slow_start_batches
-from pynetes.controllermanager.common.pods import deletion_order, is_active, is_available
+from pynetes.controllermanager.common.pods import deletion_order, is_available
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from pynetes.api.labels import Selector, selector_from_label_selector
 from pynetes.api.meta import controller_of
+from pynetes.api.pods import is_ready
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key
@@ -47,7 +48,7 @@ from pynetes.controllermanager.common.ownership import (
     owner_still_adoptable,
 )
 from pynetes.controllermanager.common.podcontrol import pod_from_template, slow_start_batches
-from pynetes.controllermanager.common.pods import is_available, is_ready
+from pynetes.controllermanager.common.pods import is_available
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.controllers.daemonset.placement import (
     Eligibility,

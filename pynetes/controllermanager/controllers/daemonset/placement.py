@@ -19,8 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from pynetes.api.intstr import scaled_value
+from pynetes.api.pods import is_ready
 from pynetes.controllermanager.common.history import CONTROLLER_REVISION_HASH
-from pynetes.controllermanager.common.pods import is_available, is_ready
+from pynetes.controllermanager.common.pods import is_available
 from pynetes.scheduler.plugins.helpers.node_selector import required_node_affinity_matches
 from pynetes.scheduler.plugins.helpers.taints import (
     first_untolerated,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynetes.controllermanager.common.conditions import is_true
+from pynetes.api.conditions import is_true
 
 Object = dict[str, Any]
 

@@ -16,18 +16,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pynetes.api.conditions import is_true, set_condition
 from pynetes.api.labels import selector_from_label_selector
 from pynetes.api.meta import controller_of, parse_timestamp, resource_version, timestamp
+from pynetes.api.pods import is_active, is_ready
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key, split_key
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
 from pynetes.controller import Controller, Expectations, Result, UIDTrackingExpectations
-from pynetes.controllermanager.common.conditions import is_true, set_condition
 from pynetes.controllermanager.common.ownership import ControllerRefManager, owner_still_adoptable
 from pynetes.controllermanager.common.podcontrol import slow_start_batches
-from pynetes.controllermanager.common.pods import deletion_order, is_active, is_ready
+from pynetes.controllermanager.common.pods import deletion_order
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.controllers.job.conditions import failure_backoff, is_finished
 from pynetes.controllermanager.controllers.job.indexes import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pynetes.api.pods import is_terminal
 from pynetes.controllermanager.common.podcontrol import pod_from_template
-from pynetes.controllermanager.common.pods import is_terminal
 from pynetes.controllermanager.controllers.job.indexes import COMPLETION_INDEX
 
 Object = dict[str, Any]

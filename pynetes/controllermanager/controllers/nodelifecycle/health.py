@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pynetes.api.conditions import find_condition
 from pynetes.api.meta import parse_timestamp, timestamp
-from pynetes.controllermanager.common.conditions import condition
 
 Object = dict[str, Any]
 
@@ -40,7 +40,7 @@ class _Heard:
 
 def ready_condition(node: Object) -> Object | None:
     """The node's Ready condition, if its kubelet (or this controller) posted one."""
-    return condition(node.get("status") or {}, "Ready")
+    return find_condition((node.get("status") or {}).get("conditions"), "Ready")
 
 
 def _created(node: Object, fallback: float) -> float:

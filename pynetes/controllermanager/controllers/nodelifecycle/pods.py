@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynetes.api.meta import timestamp
+from pynetes.api.pods import ready_condition
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.events import WARNING, EventRecorder
 from pynetes.client.rest import ApiClient
-from pynetes.controllermanager.common.pods import ready_condition
 
 log = logging.getLogger(__name__)
 
