@@ -97,3 +97,10 @@ class Snapshot:
     def _invalidate(self) -> None:
         self._list = None
         self._table = None
+
+
+def table_for(snapshot: Snapshot, nodes: list[NodeInfo]) -> NodeTable:
+    """The snapshot's table when ``nodes`` is its node list, as in every
+    scheduling cycle; otherwise a table of ``nodes`` alone (a plugin asked
+    about other nodes, as in tests)."""
+    return snapshot.table() if nodes is snapshot.list() else NodeTable(nodes)
