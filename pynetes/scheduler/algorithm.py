@@ -259,7 +259,7 @@ class Algorithm:
             rows = rows[:wanted]
             processed = (int(rows[-1]) - self._next_start) % count + 1
         evaluated = order[:processed]
-        rejected = [nodes[row] for row in evaluated[~passing[evaluated]].tolist()]
+        rejected = list(map(nodes.__getitem__, evaluated[~passing[evaluated]].tolist()))
         diagnosis.statuses = RejectedStatuses(framework, state, pod, rejected)
         self._next_start = (self._next_start + processed) % count
         diagnosis.evaluated = processed

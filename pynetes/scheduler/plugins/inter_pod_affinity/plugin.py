@@ -40,6 +40,7 @@ NAME = "InterPodAffinity"
 NAMESPACES = built_in("", "v1", "namespaces")
 _FILTER_KEY = f"PreFilter{NAME}"
 _SCORE_KEY = f"PreScore{NAME}"
+_TERMS_KEY = f"{NAME}/terms"
 
 Object = dict[str, Any]
 
@@ -59,7 +60,7 @@ class InterPodAffinity:
     def pre_filter(
         self, state: CycleState, pod: Object, nodes: list[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status]:
-        terms = PodTerms.of(pod)
+        terms = _terms(state, pod)
         snapshot = self._handle.snapshot()
         if not needs_filter(terms, snapshot):
             return None, st.skip()
@@ -77,7 +78,7 @@ class InterPodAffinity:
 
     def pre_score(self, state: CycleState, pod: Object, nodes: list[NodeInfo]) -> Status:
         """Skip when no domain gets a weight: nothing to prefer."""
-        terms = PodTerms.of(pod)
+        terms = _terms(state, pod)
         has_own = bool(terms.preferred_affinity or terms.preferred_anti_affinity)
         if not nodes or (self.args.ignore_preferred_terms_of_existing_pods and not has_own):
             return st.skip()
@@ -103,6 +104,15 @@ class InterPodAffinity:
 
     def normalize_many(self, _state: CycleState, _pod: Object, scores: Column) -> Column:
         return normalize_rows(scores)
+
+
+def _terms(state: CycleState, pod: Object) -> PodTerms:
+    """The pod's terms, parsed once a cycle: PreFilter and PreScore both need them."""
+    terms: PodTerms | None = state.data.get(_TERMS_KEY)
+    if terms is None:
+        terms = PodTerms.of(pod)
+        state.write(_TERMS_KEY, terms)
+    return terms
 
 
 def parse_args(args: Mapping[str, Any] | None) -> ScoreArgs:
