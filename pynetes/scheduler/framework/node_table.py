@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -85,19 +86,20 @@ NO_DOMAIN = -1
 
 @dataclass
 class Domains:
-    """One topology key's values over the table: ``ids[row]`` is the position
-    in ``values`` of the row's value (:data:`NO_DOMAIN` if the node lacks the
-    key); ``index`` maps a value back. Values are only ever added, so an id
-    stays meaningful while the table lives (a value no node has any more
-    simply matches no row)."""
+    """Topology key ``key``'s values over the table: ``ids[row]`` is the
+    position in ``values`` of the row's value (:data:`NO_DOMAIN` if the node
+    lacks the key); ``index`` maps a value back. Values are only ever added,
+    so an id stays meaningful while the table lives (a value no node has any
+    more simply matches no row). Arrays "per domain" are indexed by id."""
 
+    key: str
     ids: Column
     values: list[str]
     index: dict[str, int]
 
     @classmethod
     def of(cls, key: str, infos: list[NodeInfo]) -> Domains:
-        domains = cls(np.full(len(infos), NO_DOMAIN, dtype=np.int64), [], {})
+        domains = cls(key, np.full(len(infos), NO_DOMAIN, dtype=np.int64), [], {})
         for row, info in enumerate(infos):
             domains.assign(row, node_labels(info.node).get(key))
         return domains
@@ -113,15 +115,21 @@ class Domains:
             self.values.append(value)
         return found
 
-    def per_row(self, per_domain: Column) -> Column:
-        """``per_domain[id]`` for each row's domain id; 0 for rows without the key."""
-        return np.append(per_domain, 0)[self.ids]  # NO_DOMAIN (-1) picks the appended 0
+    def per_row(self, per_domain: npt.NDArray[Any], rows: Rows | None = None) -> npt.NDArray[Any]:
+        """``per_domain``'s entry for the domain of each row (of ``rows``, if
+        given); zero (False) for rows without the key."""
+        ids = self.ids if rows is None else self.ids[rows]
+        padded = np.concatenate((per_domain, np.zeros(1, dtype=per_domain.dtype)))
+        return padded[ids]  # NO_DOMAIN (-1) picks the zero at the end
 
-    def lookup(self, labels: Mapping[str, str], key: str) -> int | None:
-        """The id of the value ``labels`` have for ``key``; None when they lack
-        the key or no row ever had that value."""
-        value = labels.get(key)
-        return None if value is None else self.index.get(value)
+    def at(self, per_domain: npt.NDArray[Any], labels: Mapping[str, str]) -> Any:
+        """``per_domain``'s entry for the domain of a node with ``labels``; zero
+        (False) when they lack the key or have a value no row had."""
+        value = labels.get(self.key)
+        found = None if value is None else self.index.get(value)
+        if found is None or found >= len(per_domain):
+            return per_domain.dtype.type(0)
+        return per_domain[found]
 
 
 class NodeTable:

@@ -70,6 +70,11 @@ class RowCounts:
             self._recount(counted, stale, count_row, candidates)
         return counted.channels
 
+    def clear(self) -> None:
+        """Forget every count: the table is being replaced (decisions kept for
+        explanations may still hold it, and need none of this)."""
+        self._kept.clear()
+
     def column(
         self, key: Hashable | None, count_one: Callable[[NodeInfo], int], candidates: Mask | None
     ) -> Column:

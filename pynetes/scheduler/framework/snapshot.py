@@ -83,6 +83,8 @@ class Snapshot:
 
     def _invalidate(self) -> None:
         self._list = None
+        if self._table is not None:
+            self._table.counts.clear()
         self._table = None
 
 

@@ -43,7 +43,6 @@ ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-a
 class Marked:
     """The domains of one topology key that hold what was looked for."""
 
-    key: str
     domains: Domains
     marked: Mask
 
@@ -53,16 +52,15 @@ class Marked:
         domains = table.domains(key)
         marked = np.zeros(len(domains.values), dtype=np.bool_)
         marked[domains.ids[(per_row > 0) & (domains.ids != NO_DOMAIN)]] = True
-        return cls(key, domains, marked)
+        return cls(domains, marked)
 
     def holds(self, labels: Mapping[str, str]) -> bool:
         """Whether the domain of a node with ``labels`` is marked."""
-        found = self.domains.lookup(labels, self.key)
-        return found is not None and found < len(self.marked) and bool(self.marked[found])
+        return bool(self.domains.at(self.marked, labels))
 
     def rows(self) -> Mask:
         """:meth:`holds` of every row."""
-        return np.append(self.marked, False)[self.domains.ids]  # NO_DOMAIN picks the False
+        return self.domains.per_row(self.marked)
 
 
 @dataclass

@@ -145,10 +145,8 @@ def _weigh(
 def score_node(state: ScoreState, node: NodeInfo) -> int:
     labels = node_labels(node.node)
     total = 0
-    for key, (domains, weights) in state.weights.items():
-        found = domains.lookup(labels, key)
-        if found is not None and found < len(weights):
-            total += int(weights[found])
+    for domains, weights in state.weights.values():
+        total += int(domains.at(weights, labels))
     return total
 
 
@@ -159,7 +157,7 @@ def score_rows(state: ScoreState, table: NodeTable, rows: Rows) -> Column | None
         return None
     total = np.zeros(len(rows), dtype=np.int64)
     for domains, weights in state.weights.values():
-        total += np.append(weights, 0)[domains.ids[rows]]  # NO_DOMAIN picks the 0
+        total += domains.per_row(weights, rows)
     return total
 
 

@@ -50,8 +50,7 @@ class Spread:
 
     def count(self, labels: dict[str, str]) -> int:
         """Matching pods in the domain of a node with ``labels`` (which have the key)."""
-        found = self.domains.lookup(labels, self.constraint.topology_key)
-        return int(self.counts[found]) if found is not None and found < len(self.counts) else 0
+        return int(self.domains.at(self.counts, labels))
 
     def exceeds_rows(self) -> Mask:
         """Rows where one more pod would skew the domains more than maxSkew."""

@@ -110,7 +110,7 @@ def _domain_counts(
     ``with_keys`` is given) the constraint admits, in the domains the
     ``scored`` nodes are in; and how many domains those are."""
     present = _domains_of(domains, scored)
-    counted = np.append(present, False)[domains.ids]  # NO_DOMAIN picks the False
+    counted = domains.per_row(present)
     if with_keys is not None:
         counted &= with_keys
     counted &= constraint.includes_rows(pod, table)
@@ -144,8 +144,7 @@ def score_node(state: ScoreState, node: NodeInfo) -> int:
         if preference.by_hostname:
             count = count_matching(node.pods.values(), constraint.selector, state.namespace)
         else:
-            found = preference.domains.lookup(labels, constraint.topology_key)
-            count = int(preference.counts[found]) if found is not None else 0
+            count = int(preference.domains.at(preference.counts, labels))
         total += count * preference.weight + constraint.max_skew - 1
     return math.floor(total + 0.5)  # Go's math.Round: halves away from zero
 
@@ -162,7 +161,7 @@ def score_rows(state: ScoreState, table: NodeTable, rows: Rows) -> Column | None
         if preference.by_hostname:
             counts = matching_rows(table, constraint.selector, state.namespace)[rows]
         else:
-            counts = np.append(preference.counts, 0)[ids]
+            counts = preference.domains.per_row(preference.counts, rows)
         term = counts * preference.weight + constraint.max_skew - 1
         total += np.where(ids != NO_DOMAIN, term, 0.0)
     scores = np.floor(total + 0.5).astype(np.int64)
