@@ -315,3 +315,32 @@ def test_whole_decisions_are_the_same_as_node_by_node(seed: int):
         if not want.scores:
             assert got.node == want.node
         change(snapshot, rng, {})
+
+
+def test_kept_counts_are_recounted_only_on_the_nodes_that_changed():
+    snapshot = Snapshot(
+        [node(f"n{index}").label(ZONE, "a").info(pod(f"p{index}").build()) for index in range(3)]
+    )
+    table = snapshot.table()
+    counted: list[str] = []
+
+    def count(info: NodeInfo) -> dict[str, int]:
+        counted.append(info.name)
+        return {"pods": len(info.pods)}
+
+    assert table.counts("question", count)["pods"].tolist() == [1, 1, 1]
+    assert counted == ["n0", "n1", "n2"]
+    domains = table.domains(ZONE)
+    changed = snapshot.list()[1].copy()
+    changed.add_pod(pod("another").build())
+    relabelled = copy.deepcopy(changed.node)
+    assert relabelled is not None
+    relabelled["metadata"]["labels"][ZONE] = "b"
+    changed.set_node(relabelled)
+    snapshot.put(changed)
+    counted.clear()
+    assert snapshot.table() is table
+    assert table.counts("question", count)["pods"].tolist() == [1, 2, 1]
+    assert counted == ["n1"]
+    assert table.domains(ZONE) is domains
+    assert [domains.values[found] for found in domains.ids.tolist()] == ["a", "b", "a"]
