@@ -12,10 +12,16 @@ from typing import Any
 from pynetes.scheduler.framework.affinity_terms import AffinityTerm, NamespaceLabels, PodTerms
 from pynetes.scheduler.framework.interface import MAX_NODE_SCORE
 from pynetes.scheduler.framework.node_info import NodeInfo
-from pynetes.scheduler.plugins.helpers.node_selector import node_labels
+from pynetes.scheduler.framework.node_table import HARD_TAINT_EFFECTS
+from pynetes.scheduler.plugins.helpers.node_selector import (
+    node_labels,
+    required_node_affinity_matches,
+)
+from pynetes.scheduler.plugins.helpers.taints import first_untolerated, node_taints
 from pynetes.scheduler.plugins.inter_pod_affinity.scoring import ScoreArgs
 from pynetes.scheduler.plugins.pod_topology_spread.args import HOSTNAME_KEY
 from pynetes.scheduler.plugins.pod_topology_spread.constraints import (
+    HONOR,
     Constraint,
     count_matching,
     has_all_keys,
@@ -33,6 +39,15 @@ def _namespace(pod: Object) -> str:
     return (pod.get("metadata") or {}).get("namespace") or ""
 
 
+def _includes(constraint: Constraint, pod: Object, node: Object) -> bool:
+    """Whether ``node``'s domain counts for ``pod`` under the inclusion policies."""
+    if constraint.node_affinity_policy == HONOR and not required_node_affinity_matches(pod, node):
+        return False
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    untolerated = first_untolerated(node_taints(node), tolerations, HARD_TAINT_EFFECTS)
+    return constraint.node_taints_policy != HONOR or untolerated is None
+
+
 def spread_filter(
     pod: Object, constraints: list[Constraint], nodes: list[NodeInfo]
 ) -> dict[str, str]:
@@ -44,7 +59,7 @@ def spread_filter(
             continue
         values = node_labels(info.node)
         for index, constraint in enumerate(constraints):
-            if constraint.includes(pod, info.node):
+            if _includes(constraint, pod, info.node):
                 counts[index][values[constraint.topology_key]] += count_matching(
                     info.pods.values(), constraint.selector, _namespace(pod)
                 )
@@ -94,7 +109,7 @@ def spread_scores(
             domain = node_labels(info.node).get(constraint.topology_key)
             if domain is None or domain not in counts[index]:
                 continue
-            if constraint.includes(pod, info.node):
+            if _includes(constraint, pod, info.node):
                 counts[index][domain] += count_matching(
                     info.pods.values(), constraint.selector, namespace
                 )

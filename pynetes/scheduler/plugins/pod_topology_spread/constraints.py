@@ -21,7 +21,13 @@ import numpy as np
 
 from pynetes.api.labels import Operator, Requirement, Selector, selector_from_label_selector
 from pynetes.scheduler.framework.node_info import NodeInfo, PodInfo
-from pynetes.scheduler.framework.node_table import NO_DOMAIN, Column, Mask, NodeTable
+from pynetes.scheduler.framework.node_table import (
+    HARD_TAINT_EFFECTS,
+    NO_DOMAIN,
+    Column,
+    Mask,
+    NodeTable,
+)
 from pynetes.scheduler.plugins.helpers.node_selector import (
     node_labels,
     required_node_affinity_matches,
@@ -35,7 +41,6 @@ DO_NOT_SCHEDULE = "DoNotSchedule"
 SCHEDULE_ANYWAY = "ScheduleAnyway"
 HONOR = "Honor"
 IGNORE = "Ignore"
-_FILTER_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
 
 
 @dataclass(frozen=True)
@@ -47,16 +52,11 @@ class Constraint:
     node_affinity_policy: str = HONOR
     node_taints_policy: str = IGNORE
 
-    def includes(self, pod: Object, node: Object) -> bool:
-        """Whether ``node``'s domain counts at all for ``pod`` under the inclusion
-        policies (Honor: only nodes the pod's node affinity / tolerations allow)."""
-        if self.node_affinity_policy == HONOR and not required_node_affinity_matches(pod, node):
-            return False
-        return self.node_taints_policy != HONOR or _tolerated(pod, node)
-
     def includes_rows(self, pod: Object, table: NodeTable) -> Mask:
-        """:meth:`includes` of every row's node; rows without a Node have no
-        domain, so callers leave them out anyway."""
+        """Whether each row's node's domain counts at all for ``pod`` under the
+        inclusion policies (Honor: only nodes the pod's node affinity /
+        tolerations allow). Rows without a Node have no domain, so callers
+        leave them out anyway."""
         included = np.ones(len(table), dtype=np.bool_)
         if self.node_affinity_policy == HONOR:
             included &= _node_affinity_rows(pod, table)
@@ -67,7 +67,7 @@ class Constraint:
 
 def _tolerated(pod: Object, node: Object | None) -> bool:
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    return first_untolerated(node_taints(node), tolerations, _FILTER_EFFECTS) is None
+    return first_untolerated(node_taints(node), tolerations, HARD_TAINT_EFFECTS) is None
 
 
 def _node_affinity_rows(pod: Object, table: NodeTable) -> Mask:
