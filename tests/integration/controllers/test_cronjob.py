@@ -303,20 +303,28 @@ async def test_too_many_missed_times_warns_and_still_starts_the_latest(api: ApiC
         )
 
 
-async def test_a_schedule_that_never_fires_is_reported_once_without_retries(
-    api: ApiClient,
-) -> None:
+async def test_a_schedule_that_never_fires_is_reported_without_retries(api: ApiClient) -> None:
     clock = WallClock()
     async with running_controllers(api, "cronjob", wall_clock=clock) as manager:
-        await create(api, cron_job("never", "0 0 30 2 *"))
+        await create(api, cron_job("never", "0 0 * * *"))
+
+        async def retries() -> float | None:
+            labels = {"name": "cronjob"}
+            return manager.context.registry.get_sample_value("workqueue_retries_total", labels)
+
+        waiting = await eventually(retries)  # the valid schedule's wake-up
+        never = {"spec": {"schedule": "0 0 30 2 *"}}  # accepted: February 30th never comes
+        await processed(
+            manager, "cronjob", lambda: api.patch(CRON_JOBS, "never", never, namespace="default")
+        )
         messages = await eventually(lambda: event_messages(api, "never", "InvalidSchedule"))
         assert messages == [
             "invalid schedule: 0 0 30 2 * : "
             "time difference between two schedules is less than 1 second"
         ]
+        clock.advance(400 * 24 * 3600)
         await look_again(manager, api, "never")
-        registry = manager.context.registry
-        assert not registry.get_sample_value("workqueue_retries_total", {"name": "cronjob"})
+        assert await retries() == waiting, "no wake-up is scheduled for it"
         assert await jobs_of(api, "never") == []
 
 

@@ -182,7 +182,9 @@ class CronJobController:
             )
             return
         wait = requeue_after(schedule, earliest_time(new), self.wall_clock())
-        if wait is not None:
+        if wait is None:
+            self.queue.add(key)  # a schedule that never fires: the sync reports it now
+        else:
             self.queue.add_after(key, wait)
 
     def _owner_key(self, job: Object) -> str | None:
