@@ -204,8 +204,8 @@ async def test_history_limits_prune_the_oldest_finished_jobs(api: ApiClient) -> 
 
         latest = job_name("pruned", start + 120)
         await eventually(lambda: _equals(jobs_of(api, "pruned"), [latest]))
+        await eventually(lambda: _equals(active_names(api, "pruned"), []))
         status = (await api.get(CRON_JOBS, "pruned", namespace="default"))["status"]
-        assert not status.get("active")
         assert status["lastSuccessfulTime"]
         deleted = await eventually(
             lambda: _at_least(event_messages(api, "pruned", "SuccessfulDelete"), 2)

@@ -216,18 +216,27 @@ class CronJobController:
         if cached is None:
             return Result()
         if resource_version(cached) < self.written.get(key, 0):
-            return Result()  # the cache has not seen our last write; its event brings us back
+            log.debug("cronjob %s: the cache has not seen our last status write yet", key)
+            return Result()  # its event brings us back
+        try:
+            wait = await self._reconcile(key, cached)
+        except errors.Conflict:
+            return Result(requeue=True)  # someone changed it meanwhile: look again, with backoff
+        if wait is None:
+            return Result()
+        return Result(requeue_after=max(wait, NEXT_SCHEDULE_DELTA))
+
+    async def _reconcile(self, key: str, cached: Object) -> float | None:
+        """Prune, sync and write the status (also when the sync failed half-way, as
+        upstream does: what was done must be recorded); seconds until the next look."""
         jobs = self.jobs.by_index(_OWNER_INDEX, cached["metadata"]["uid"])
         sync = _CronJobSync(self, copy.deepcopy(cached), jobs)
         try:
             await sync.prune_history()
-            wait = await sync.run()
+            return await sync.run()
         finally:
             if sync.status_changed:
                 await self._write_status(key, sync.cron_job)
-        if wait is None:
-            return Result()
-        return Result(requeue_after=max(wait, NEXT_SCHEDULE_DELTA))
 
     async def _write_status(self, key: str, cron_job: Object) -> None:
         written = await self.client.replace(CRON_JOBS, cron_job, subresource="status")
@@ -282,6 +291,9 @@ class _CronJobSync:
             await self.client.delete(
                 JOBS, name, namespace=job["metadata"]["namespace"], propagation_policy="Background"
             )
+        except errors.NotFound:
+            self.remove_active(job["metadata"]["uid"])  # gone already (our cache lags)
+            return True
         except errors.ApiError as error:
             self.event("Warning", "FailedDelete", f"Deleted job: {error}")
             log.error("deleting job %s of cronjob %s: %s", name, object_key(self.cron_job), error)
