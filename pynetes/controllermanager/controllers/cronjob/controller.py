@@ -21,6 +21,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from pynetes.api import cron
+from pynetes.api.conditions import is_true
 from pynetes.api.meta import controller_of, parse_timestamp, resource_version, timestamp
 from pynetes.api.resources import built_in
 from pynetes.client import errors
@@ -29,7 +30,6 @@ from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
 from pynetes.client.events import object_reference
 from pynetes.controller import Controller, Result
-from pynetes.controllermanager.common.conditions import is_true
 from pynetes.controllermanager.common.ownership import controller_reference
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.controllers.cronjob.timing import (
