@@ -4,7 +4,8 @@
 
 Starts ``pynetes apiserver``, ``pynetes hollow-nodes`` (each node 4 CPU,
 32Gi, 110 pods), ``pynetes scheduler`` and ``pynetes controller-manager``
-(the deployment and replicaset controllers, client QPS 5000), each in a
+(the deployment, replicaset and garbagecollector controllers, client QPS
+5000), each in a
 process of its own. Then, in one run:
 
 1. a Deployment scaled from 0 to ``--replicas`` until every replica is
@@ -72,9 +73,10 @@ def deployment(name: str, replicas: int) -> Object:
 
 
 async def start_controller_manager(kubeconfig: Path, directory: Path) -> ServerProcess:
-    """The controller-manager process (deployment and replicaset), once /healthz answers."""
+    """The controller-manager process (deployment, replicaset and the garbage collector,
+    which removes a deleted Deployment's ReplicaSets and pods), once /healthz answers."""
     arguments = ["--kubeconfig", str(kubeconfig), "--leader-elect=false"]
-    arguments += ["--controllers=deployment,replicaset", "--kube-api-qps=5000"]
+    arguments += ["--controllers=deployment,replicaset,garbagecollector", "--kube-api-qps=5000"]
     arguments += ["--kube-api-burst=5000"]
     return await start_component("controller-manager", arguments, directory)
 
@@ -237,9 +239,8 @@ async def measure(
         await pods.until(ready_pods(pods, "bare-", replicas))
 
     phases.append(await timed("floor: bare pods Ready", replicas, processes, bare_pods))
-    await api.request(
-        "DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods", params={"gracePeriodSeconds": 0}
-    )
+    path = f"/api/v1/namespaces/{NAMESPACE}/pods"
+    await api.request("DELETE", path, params={"gracePeriodSeconds": 0})
     await pods.until(lambda: not pods.objects())
 
     progress(f"scaling a Deployment from 0 to {replicas:,}")
@@ -250,41 +251,22 @@ async def measure(
         await deployments.until(available(deployments, "big", replicas))
 
     phases.append(await timed("Deployment 0 -> Available", replicas, processes, scale_up))
-    await api.delete(DEPLOYMENTS, "big", namespace=NAMESPACE)
-    await api.request(
-        "DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods", params={"gracePeriodSeconds": 0}
-    )
-    await pods.until(lambda: not pods.objects())
+    await api.delete(DEPLOYMENTS, "big", namespace=NAMESPACE, propagation_policy="Background")
+    await pods.until(lambda: not pods.objects())  # the garbage collector takes them
 
     progress(f"rolling update of {rollout:,} replicas")
-    await api.create(DEPLOYMENTS, deployment("web", rollout), namespace=NAMESPACE)
-    await deployments.until(rolled_out(deployments, "web"))
+    created = await api.create(DEPLOYMENTS, deployment("web", rollout), namespace=NAMESPACE)
+    await deployments.until(rolled_out(deployments, "web", created["metadata"]["generation"]))
 
     async def roll() -> None:
         change = {"spec": {"template": {"metadata": {"annotations": {"version": "2"}}}}}
-        await api.patch(DEPLOYMENTS, "web", change, namespace=NAMESPACE)
-        await asyncio.sleep(0)  # the informer must see the new generation first
-        await deployments.until(
-            lambda: (
-                (deployments.informer.store.get(f"{NAMESPACE}/web") or {})
-                .get("metadata", {})
-                .get("generation", 0)
-                >= 2
-            )
-        )
-        await deployments.until(rolled_out(deployments, "web"))
+        changed = await api.patch(DEPLOYMENTS, "web", change, namespace=NAMESPACE)
+        await deployments.until(rolled_out(deployments, "web", changed["metadata"]["generation"]))
 
     phases.append(await timed("rolling update complete", rollout, processes, roll))
     await deployments.informer.stop()
     await pods.informer.stop()
     return phases
-
-
-async def delete_all_pods(api: ApiClient, pods: Watched) -> None:
-    """Delete every pod of the namespace at once and wait until they are gone."""
-    path = f"/api/v1/namespaces/{NAMESPACE}/pods"
-    await api.request("DELETE", path, params={"gracePeriodSeconds": 0})
-    await pods.until(lambda: not pods.objects())
 
 
 def main() -> None:

@@ -468,10 +468,12 @@ class _BearerToken:
 
 
 async def _chunks(response: aiohttp.ClientResponse, path: str) -> AsyncGenerator[bytes, None]:
+    """The body as it arrives; a connection lost midway is a TransportError (aiohttp
+    raises RuntimeError("Connection closed.") when the server goes while a read waits)."""
     try:
         async for chunk in response.content.iter_any():
             yield chunk
-    except (aiohttp.ClientError, OSError) as error:
+    except (aiohttp.ClientError, OSError, RuntimeError) as error:
         raise errors.TransportError(f"GET {path}: {error}") from error
 
 
