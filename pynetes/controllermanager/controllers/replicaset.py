@@ -271,10 +271,10 @@ class ReplicaSetController:
         async def create_one() -> None:
             try:
                 created = await self._client.request("POST", path, body=body)
-            except errors.ApiError as error:
+            except (errors.ApiError, errors.TransportError) as error:
                 if _namespace_terminating(error):
                     return  # every create would fail; the namespace goes away anyway
-                message = f"Error creating: {error.message}"
+                message = f"Error creating: {_message(error)}"
                 self._recorder.event(owner, "Warning", FAILED_CREATE, message)
                 raise
             name = created["metadata"]["name"]
@@ -301,11 +301,10 @@ class ReplicaSetController:
             except errors.NotFound:
                 self._expectations.deletion_observed(key, object_key(pod))
                 return
-            except errors.ApiError as error:
+            except (errors.ApiError, errors.TransportError) as error:
                 self._expectations.deletion_observed(key, object_key(pod))
-                self._recorder.event(
-                    owner, "Warning", FAILED_DELETE, f"Error deleting: {error.message}"
-                )
+                message = f"Error deleting: {_message(error)}"
+                self._recorder.event(owner, "Warning", FAILED_DELETE, message)
                 raise
             self._recorder.event(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
 
@@ -373,7 +372,9 @@ def _selects(kind: ReplicaKind, owner: Object, labels: dict[str, str] | None) ->
     return not selector.empty and selector.matches(labels)
 
 
-def _namespace_terminating(error: errors.ApiError) -> bool:
+def _namespace_terminating(error: Exception) -> bool:
+    if not isinstance(error, errors.ApiError):
+        return False
     causes = error.details.get("causes") or ()
     return any(cause.get("reason") == "NamespaceTerminating" for cause in causes)
 
