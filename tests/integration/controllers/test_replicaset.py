@@ -191,6 +191,23 @@ async def test_adopts_orphans_releases_strays_and_replaces_deleted_pods(api: Api
         await eventually(replaced)
 
 
+async def test_terminal_pods_do_not_count_and_are_replaced(api: ApiClient) -> None:
+    async with running_controllers(api, "replicaset"):
+        owner = await api.create(REPLICA_SETS, replica_set("web", 1), namespace=NAMESPACE)
+        [first] = await settled(api, owner, 1)
+        failed = {"status": {"phase": "Failed"}}
+        name = first["metadata"]["name"]
+        await api.patch(PODS, name, failed, namespace=NAMESPACE, subresource="status")
+
+        async def replaced() -> bool:
+            live = [p for p in await owned_pods(api, owner) if p["metadata"]["name"] != name]
+            return len(live) == 1
+
+        await eventually(replaced)
+        kept = await api.get(PODS, name, namespace=NAMESPACE)
+        assert kept["status"]["phase"] == "Failed", "a terminal pod is left for its collector"
+
+
 async def test_failed_creates_are_reported_and_retried(api: ApiClient) -> None:
     """A pod the API refuses (its PriorityClass does not exist yet) is reported, then made."""
     async with running_controllers(api, "replicaset"):
