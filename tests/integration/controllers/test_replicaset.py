@@ -306,6 +306,12 @@ async def test_kubectl_scales_and_lists_replica_sets(api: ApiClient, cluster: Cl
 
         await kubectl("scale", "rs/web", "--replicas=3")
         await settled(api, owner, 3)
+
+        async def generation_observed() -> bool:
+            fresh = await api.get(REPLICA_SETS, "web", namespace=NAMESPACE)
+            return fresh["status"].get("observedGeneration") == fresh["metadata"]["generation"]
+
+        await eventually(generation_observed)
         _, out, _ = await kubectl("get", "rs", "web")
         assert out.split("\n")[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
         assert out.split("\n")[1].split()[:4] == ["web", "3", "3", "0"]
