@@ -23,6 +23,7 @@ Object = dict[str, Any]
 PODS = built_in("", "v1", "pods")
 EVENTS = built_in("", "v1", "events")
 REPLICA_SETS = built_in("apps", "v1", "replicasets")
+NAMESPACES = built_in("", "v1", "namespaces")
 PRIORITY_CLASSES = built_in("scheduling.k8s.io", "v1", "priorityclasses")
 NAMESPACE = "default"
 
@@ -225,6 +226,33 @@ async def test_failed_creates_are_reported_and_retried(api: ApiClient) -> None:
         await api.create(PRIORITY_CLASSES, {"metadata": {"name": "later"}, "value": 10})
         await settled(api, owner, 2)
         await eventually(lambda: no_replica_failure(api, "web"))
+
+
+async def test_creates_refused_by_a_terminating_namespace_are_no_failure(api: ApiClient) -> None:
+    """The namespace is going away with everything in it: nothing to report."""
+    await api.create(NAMESPACES, {"metadata": {"name": "doomed"}})
+    async with running_controllers(api, "replicaset"):
+        owner = await api.create(REPLICA_SETS, replica_set("web", 1), namespace="doomed")
+        await eventually(lambda: replicas_counted(api, "doomed", 1))
+        # no namespace controller runs: the namespace stays Terminating
+        await api.delete(NAMESPACES, "doomed")
+        patch = {"spec": {"replicas": 3}}
+        await api.patch(REPLICA_SETS, "web", patch, namespace="doomed")
+
+        async def generation_observed() -> Object | None:
+            fresh = await api.get(REPLICA_SETS, "web", namespace="doomed")
+            observed = fresh["status"].get("observedGeneration")
+            return fresh if observed == fresh["metadata"]["generation"] else None
+
+        fresh = await eventually(generation_observed)
+        assert fresh["status"]["replicas"] == 1
+        assert not fresh["status"].get("conditions")
+        assert owner["metadata"]["uid"] == fresh["metadata"]["uid"]
+
+
+async def replicas_counted(api: ApiClient, namespace: str, count: int) -> bool:
+    fresh = await api.get(REPLICA_SETS, "web", namespace=namespace)
+    return (fresh.get("status") or {}).get("replicas") == count
 
 
 async def replica_failure(api: ApiClient, name: str) -> Object | None:
