@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,13 +45,7 @@ from pynetes.controllermanager.common.ownership import (
     owner_still_adoptable,
 )
 from pynetes.controllermanager.common.podcontrol import pod_from_template, slow_start_batches
-from pynetes.controllermanager.common.pods import (
-    deletion_order,
-    is_active,
-    is_available,
-    is_ready,
-    ready_since,
-)
+from pynetes.controllermanager.common.pods import available_in, deletion_order, is_active
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 
@@ -225,15 +220,18 @@ class ReplicaSetController:
         if managed:
             failure = await self._manage(key, owner, pods)
         now = datetime.fromtimestamp(self._wall_clock(), UTC)
-        status = _status(owner, pods, now, failure, managed)
+        status, next_available = _status(owner, pods, now, failure, managed)
         try:
             await self._write_status(owner, status)
         except errors.NotFound:
             return Result()
         if failure is not None:
             return Result(requeue=True)
-        wait = _until_next_available(owner, pods, now)
-        return Result(requeue_after=wait) if wait is not None else Result()
+        if next_available is not None:
+            # time alone makes pods available, no event tells: come back then (a second
+            # later, against clock skew, as upstream's resync after minReadySeconds)
+            return Result(requeue_after=next_available + 1.0)
+        return Result()
 
     async def _claim(self, owner: Object, selector: Selector) -> list[Object]:
         """The active pods ``owner`` controls, after adopting and releasing."""
@@ -383,14 +381,11 @@ def _message(error: BaseException) -> str:
     return error.message if isinstance(error, errors.ApiError) else str(error)
 
 
-def _min_ready_seconds(owner: Object) -> float:
-    return float((owner.get("spec") or {}).get("minReadySeconds") or 0)
-
-
 def _status(
     owner: Object, pods: list[Object], now: datetime, failure: _Failure | None, managed: bool
-) -> Object:
-    """The status ``pods`` give ``owner`` (upstream's calculateStatus).
+) -> tuple[Object, float | None]:
+    """The status ``pods`` give ``owner`` (upstream's calculateStatus), and the seconds
+    until the next ready pod becomes available (None if none is waiting).
 
     Counts of zero are left out, as upstream's omitempty does. ReplicaFailure
     is set when a create or delete failed and removed once a sync managed
@@ -399,13 +394,19 @@ def _status(
     """
     template_metadata = ((owner.get("spec") or {}).get("template") or {}).get("metadata") or {}
     fully_labeled = selector_from_set(template_metadata.get("labels"))
-    min_ready = _min_ready_seconds(owner)
+    min_ready = float((owner.get("spec") or {}).get("minReadySeconds") or 0)
     labeled = ready = available = 0
+    next_available: float | None = None
     for pod in pods:  # one pass: a sync of thousands of pods does this on every change
         labeled += fully_labeled.matches(pod["metadata"].get("labels"))
-        if is_ready(pod):
-            ready += 1
-            available += is_available(pod, min_ready, now)
+        wait = available_in(pod, min_ready, now)
+        if wait is None:
+            continue
+        ready += 1
+        if wait == 0.0:
+            available += 1
+        elif wait != math.inf and (next_available is None or wait < next_available):
+            next_available = wait
     counts = {
         "fullyLabeledReplicas": labeled,
         "readyReplicas": ready,
@@ -417,7 +418,7 @@ def _status(
     conditions = _conditions(owner, now, failure, managed)
     if conditions:
         status["conditions"] = conditions
-    return status
+    return status, next_available
 
 
 def _conditions(
@@ -442,25 +443,6 @@ def _conditions(
     elif failure is None and managed:
         failed = None
     return [*kept, failed] if failed is not None else kept
-
-
-def _until_next_available(owner: Object, pods: list[Object], now: datetime) -> float | None:
-    """Seconds until the next ready pod becomes available (None if none is waiting).
-
-    Availability changes with time alone, so no event would tell the
-    controller; upstream resyncs after minReadySeconds for the same reason.
-    """
-    min_ready = _min_ready_seconds(owner)
-    if min_ready <= 0:
-        return None
-    waits = [
-        min_ready - (now - since).total_seconds()
-        for pod in pods
-        if (since := ready_since(pod)) is not None and not is_available(pod, min_ready, now)
-    ]
-    if not waits:
-        return None
-    return max(min(waits), 0.0) + 1.0  # a second more, against clock skew, as upstream
 
 
 def build(context: ControllerContext) -> ReplicaSetController:
