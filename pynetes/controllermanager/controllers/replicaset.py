@@ -13,6 +13,12 @@ informer delivered them. Pods being deleted or terminal do not count, so
 replacements are made as soon as a deletion starts. Pods are read through
 an index by controller uid (and orphans by namespace): a sync costs the
 size of its own ReplicaSet, not of the namespace.
+
+A create or delete the API refuses (a quota, a template it will not
+admit) records a Warning Event and sets the ReplicaFailure condition; the
+key then comes back with the queue's per-item backoff, never in a hot loop,
+and the condition goes once a sync succeeds. A ReplicaSet being deleted
+creates and deletes nothing.
 """
 
 from __future__ import annotations
