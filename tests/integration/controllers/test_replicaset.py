@@ -12,6 +12,7 @@ from typing import Any
 
 from pynetes.api.meta import controller_of
 from pynetes.api.resources import built_in
+from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from pynetes.hollow import HollowNodes, generate_node_specs
 from pynetes.scheduler.config import SchedulerConfiguration
@@ -121,7 +122,11 @@ async def test_scales_down_deleting_the_least_settled_pods_first(api: ApiClient)
         owner = await api.create(REPLICA_SETS, replica_set("web", 3), namespace=NAMESPACE)
         await settled(api, owner, 3)
         await eventually(lambda: ready_replicas(api, "web", 3))
-        # one pod that cannot be scheduled, and one cheap to delete
+        running = await owned_pods(api, owner)
+        cheap = running[1]["metadata"]["name"]
+        cost = {"controller.kubernetes.io/pod-deletion-cost": "-10"}
+        await api.patch(PODS, cheap, {"metadata": {"annotations": cost}}, namespace=NAMESPACE)
+        # a fourth pod, which cannot be scheduled: adopted, it is the surplus to delete
         pending = await api.create(
             PODS,
             {
@@ -133,21 +138,27 @@ async def test_scales_down_deleting_the_least_settled_pods_first(api: ApiClient)
             },
             namespace=NAMESPACE,
         )
-        running = await owned_pods(api, owner)
-        cheap = running[1]["metadata"]["name"]
-        cost = {"controller.kubernetes.io/pod-deletion-cost": "-10"}
-        await api.patch(PODS, cheap, {"metadata": {"annotations": cost}}, namespace=NAMESPACE)
+        # once the controller saw it, it also saw the annotation made before it
+        await eventually(lambda: deleted_or_deleting(api, "web-pending"))
 
         await scale(api, "web", 2)
         kept = {pod["metadata"]["name"] for pod in await settled(api, owner, 2)}
 
-        assert pending["metadata"]["name"] not in kept, "the adopted unscheduled pod goes first"
-        assert cheap not in kept, "then the lower deletion cost"
+        assert pending["metadata"]["name"] not in kept
+        assert cheap not in kept, "the lower deletion cost goes first among running pods"
         deleted = await eventually(lambda: events_of(api, "web", "SuccessfulDelete"))
         assert {e["message"] for e in deleted} >= {"Deleted pod: web-pending"}
 
         await scale(api, "web", 4)
         assert len(await settled(api, owner, 4)) == 4
+
+
+async def deleted_or_deleting(api: ApiClient, name: str) -> bool:
+    try:
+        pod = await api.get(PODS, name, namespace=NAMESPACE)
+    except errors.NotFound:
+        return True
+    return bool(pod["metadata"].get("deletionTimestamp"))
 
 
 async def ready_replicas(api: ApiClient, name: str, count: int) -> bool:
