@@ -14,11 +14,12 @@ from pynetes.api.meta import controller_of
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
+from pynetes.client.watch import watch
 from pynetes.hollow import HollowNodes, generate_node_specs
 from pynetes.scheduler.config import SchedulerConfiguration
 from pynetes.scheduler.scheduler import Scheduler
 from tests.integration.conftest import Cluster
-from tests.integration.controllers.harness import eventually, running_controllers
+from tests.integration.controllers.harness import GUARD, eventually, running_controllers
 
 Object = dict[str, Any]
 PODS = built_in("", "v1", "pods")
@@ -115,6 +116,32 @@ async def test_creates_its_replicas_and_reports_them(api: ApiClient) -> None:
         assert fresh["status"]["observedGeneration"] == fresh["metadata"]["generation"]
         created = await eventually(lambda: events_of(api, "web", "SuccessfulCreate"))
         assert created[0]["message"].startswith("Created pod: web-")
+
+
+async def test_creates_exactly_the_pods_it_wants_across_slow_start_batches(
+    api: ApiClient,
+) -> None:
+    """Every pod ever created is counted, deleted ones too: no sync overshoots (a sync
+    woken by the first pods of a batch waits for the rest, through expectations)."""
+    async with running_controllers(api, "replicaset"):
+        owner = await api.create(REPLICA_SETS, replica_set("web", 300), namespace=NAMESPACE)
+        await settled(api, owner, 300)
+    since = owner["metadata"]["resourceVersion"]  # every pod of it comes later
+    sentinel = {
+        "metadata": {"name": "sentinel", "labels": {"app": "other"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1"}]},
+    }
+    await api.create(PODS, sentinel, namespace=NAMESPACE)
+
+    created: set[str] = set()
+    async with asyncio.timeout(GUARD):
+        async for event in watch(api, PODS, namespace=NAMESPACE, resource_version=since):
+            name = event.object.get("metadata", {}).get("name")
+            if event.type == "ADDED" and name == "sentinel":
+                break  # every pod made before it was seen
+            if event.type == "ADDED" and controller_of(event.object):
+                created.add(name)
+    assert len(created) == 300
 
 
 async def test_scales_down_deleting_the_least_settled_pods_first(api: ApiClient) -> None:
