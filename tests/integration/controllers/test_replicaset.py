@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pynetes.api.meta import controller_of
-from pynetes.api.resources import built_in
+from pynetes.api.resources import Resource, built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from pynetes.client.watch import watch
@@ -47,7 +47,7 @@ def replica_set(name: str, replicas: int, **spec: Any) -> Object:
 
 
 async def owned_pods(api: ApiClient, owner: Object) -> list[Object]:
-    """The live pods ``owner`` controls, oldest name first."""
+    """The live (not deleting) pods ``owner`` controls, by name."""
     pods = (await api.list(PODS, namespace=NAMESPACE))["items"]
     return sorted(
         (
@@ -60,12 +60,14 @@ async def owned_pods(api: ApiClient, owner: Object) -> list[Object]:
     )
 
 
-async def settled(api: ApiClient, owner: Object, replicas: int) -> list[Object]:
-    """Wait until ``owner`` has ``replicas`` pods and says so in its status."""
+async def settled(
+    api: ApiClient, owner: Object, replicas: int, resource: Resource = REPLICA_SETS
+) -> list[Object]:
+    """Wait until ``owner`` (of ``resource``) has ``replicas`` pods and says so in its status."""
 
     async def check() -> tuple[list[Object]] | None:
         pods = await owned_pods(api, owner)
-        fresh = await api.get(REPLICA_SETS, owner["metadata"]["name"], namespace=NAMESPACE)
+        fresh = await api.get(resource, owner["metadata"]["name"], namespace=NAMESPACE)
         counted = (fresh.get("status") or {}).get("replicas")
         return (pods,) if len(pods) == replicas and counted == replicas else None
 
