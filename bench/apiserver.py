@@ -219,6 +219,32 @@ class ServerProcess:
             await self.process.wait()
 
 
+async def start_component(command: str, arguments: list[str], directory: Path) -> ServerProcess:
+    """``pynetes COMMAND ARGUMENTS --port P`` logging to ``directory/COMMAND.log``, once its
+    plain-HTTP ``/healthz`` answers (the scheduler and the controller manager)."""
+    port = free_port()
+    log = directory / f"{command}.log"
+    with log.open("ab") as output:
+        process = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "pynetes", command, *arguments, "--port", str(port)],
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+        )
+    component = ServerProcess(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.perf_counter() + READY_TIMEOUT
+    async with aiohttp.ClientSession() as session:
+        while time.perf_counter() < deadline:
+            if process.returncode is not None:
+                raise RuntimeError(f"{command} exited: {log.read_text()[-2000:]}")
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with session.get(f"{component.url}/healthz") as response:
+                    if response.status == 200:
+                        return component
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{command} not healthy within {READY_TIMEOUT:.0f} s")
+
+
 def client_cpu_seconds() -> float:
     """CPU time of this process and of the children it has waited for (wrk)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)

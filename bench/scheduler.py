@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import sys
 import tempfile
@@ -52,10 +51,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.apiserver import (
     NAMESPACE,
     ServerProcess,
-    free_port,
     percentiles,
     progress,
     start_apiserver,
+    start_component,
 )
 from bench.hollow import NAMESPACES, PODS, in_parallel, start_hollow
 from pynetes.client.cache.informer import EventHandler, Informer
@@ -98,7 +97,6 @@ clientConnection:
   burst: 5000
 """
 FLOOR_SCHEDULER = "bench-floor-nobody"
-READY_TIMEOUT = 60.0
 #: Extension points summed into each figure of the split.
 SPLIT = (
     ("filter", ("PreFilter", "Filter")),
@@ -268,26 +266,9 @@ async def start_scheduler(kubeconfig: Path, directory: Path) -> tuple[ServerProc
     """The scheduler process and its /metrics address, once /healthz answers."""
     config = directory / "scheduler.yaml"
     config.write_text(SCHEDULER_CONFIG)
-    port = free_port()
-    command = [sys.executable, "-m", "pynetes", "scheduler", "--kubeconfig", str(kubeconfig)]
-    command += ["--config", str(config), "--port", str(port)]
-    log = directory / "scheduler.log"
-    with log.open("ab") as output:
-        process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output
-        )
-    scheduler = ServerProcess(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.perf_counter() + READY_TIMEOUT
-    async with aiohttp.ClientSession() as session:
-        while time.perf_counter() < deadline:
-            if process.returncode is not None:
-                raise RuntimeError(f"scheduler exited: {log.read_text()[-2000:]}")
-            with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with session.get(f"{scheduler.url}/healthz") as response:
-                    if response.status == 200:
-                        return scheduler, f"{scheduler.url}/metrics"
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"scheduler not healthy within {READY_TIMEOUT:.0f} s")
+    arguments = ["--kubeconfig", str(kubeconfig), "--config", str(config)]
+    scheduler = await start_component("scheduler", arguments, directory)
+    return scheduler, f"{scheduler.url}/metrics"
 
 
 async def scrape(url: str) -> dict[str, tuple[float, float]]:

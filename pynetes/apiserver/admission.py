@@ -7,15 +7,19 @@ Enabled by default upstream and reproduced here:
 - Priority: a pod's ``priority`` comes from its PriorityClass.
 - DefaultTolerationSeconds: pods tolerate not-ready and unreachable nodes
   for 300 s.
+- ResourceQuota (validating, see quota.py): creates (and service and claim
+  updates) that would exceed a quota are refused; the others are charged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from pynetes.api import errors
 from pynetes.api.defaults import default_pod_priority, default_toleration_seconds
 from pynetes.api.resources import Resource
+from pynetes.apiserver.quota import QuotaAdmission
 
 Object = dict[str, Any]
 
@@ -38,8 +42,31 @@ class ObjectLookup(Protocol):
 class Admission:
     """The admission chain for creates, updates and deletes."""
 
-    def __init__(self, lookup: ObjectLookup) -> None:
+    def __init__(self, lookup: ObjectLookup, quota: QuotaAdmission | None = None) -> None:
         self._lookup = lookup
+        self._quota = quota
+
+    def validate_create(
+        self, resource: Resource, namespace: str, dry_run: bool
+    ) -> Callable[[Object], Awaitable[None]]:
+        """The validating plugins of a create, for the store to run on the named, valid object."""
+
+        async def validate(obj: Object) -> None:
+            if self._quota is not None:
+                await self._quota.admit_create(resource, namespace, obj, dry_run=dry_run)
+
+        return validate
+
+    def validate_update(
+        self, resource: Resource, namespace: str, dry_run: bool
+    ) -> Callable[[Object, Object], Awaitable[None]]:
+        """The validating plugins of an update, run by the store on (new, current)."""
+
+        async def validate(new: Object, current: Object) -> None:
+            if self._quota is not None:
+                await self._quota.admit_update(resource, namespace, new, current, dry_run=dry_run)
+
+        return validate
 
     async def admit_create(self, resource: Resource, namespace: str, obj: Object) -> None:
         if resource.namespaced:

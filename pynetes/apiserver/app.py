@@ -12,6 +12,7 @@ import asyncio
 import logging
 import ssl
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from pynetes.apiserver.auth.authorization import AlwaysAllow
 from pynetes.apiserver.crds import CrdController
 from pynetes.apiserver.decoding import ObjectDecoder
 from pynetes.apiserver.handlers import ResourceApi
+from pynetes.apiserver.quota import QuotaAdmission
 from pynetes.apiserver.registry import ObjectStore
 from pynetes.apiserver.server import ApiServer
 from pynetes.pki.certificates import ensure_pki
@@ -150,11 +152,17 @@ async def start(options: ServerOptions) -> RunningServer:
     for resource in registry:
         stores[resource] = make_store(resource)
     await asyncio.gather(*(object_store.start() for object_store in stores.values()))
+    quotas = registry.lookup("", "v1", "resourcequotas")
     api = ResourceApi(
         registry,
         stores,
         decoder=ObjectDecoder(),
-        admission=Admission(CacheLookup(stores, registry)),
+        admission=Admission(
+            CacheLookup(stores, registry),
+            QuotaAdmission(
+                lambda: stores.get(quotas) if quotas else None, lambda: datetime.now(UTC)
+            ),
+        ),
     )
     await _create_system_namespaces(stores, registry)
     server = ApiServer(

@@ -65,9 +65,18 @@ async def server_side_apply(
         obj, _warnings = api.decoder.validate_and_default(resource, result, mode)
         return obj
 
+    # quota admission leaves subresources alone, as upstream's does
+    admit = (
+        None if subresource else api.admission.validate_update(resource, target.namespace, dry_run)
+    )
     try:
         updated = await store.update_with(
-            target.namespace, target.name, merged, subresource=subresource, dry_run=dry_run
+            target.namespace,
+            target.name,
+            merged,
+            subresource=subresource,
+            dry_run=dry_run,
+            admit=admit,
         )
     except errors.ApiError as error:
         if error.code != 404 or subresource:
@@ -77,4 +86,5 @@ async def server_side_apply(
     created = merged(None)
     meta.metadata(created)["name"] = target.name
     await api.admission.admit_create(resource, target.namespace, created)
-    return await store.create(target.namespace, created, dry_run=dry_run), 201
+    admit = api.admission.validate_create(resource, target.namespace, dry_run)
+    return await store.create(target.namespace, created, dry_run=dry_run, admit=admit), 201

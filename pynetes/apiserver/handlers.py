@@ -293,7 +293,12 @@ class ResourceApi:
         dry_run = query.dry_run(request.query)
         await self.admission.admit_create(target.resource, target.namespace, obj)
         obj = self.tracked(request, target.resource, None, obj)
-        created = await store.create(target.namespace, obj, dry_run=dry_run)
+        created = await store.create(
+            target.namespace,
+            obj,
+            dry_run=dry_run,
+            admit=self.admission.validate_create(target.resource, target.namespace, dry_run),
+        )
         return json_response(created, status=201, warnings=warnings)
 
     async def update(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -301,12 +306,14 @@ class ResourceApi:
         body = await read_body(request)
         obj, warnings = self.decoder.decode(target.resource, body, request.query)
         await self.admission.admit_update(target.resource, target.namespace, obj)
+        dry_run = query.dry_run(request.query)
         updated = await store.update(
             target.namespace,
             target.name,
             obj,
-            dry_run=query.dry_run(request.query),
+            dry_run=dry_run,
             track=lambda current, new: self.tracked(request, target.resource, current, new),
+            admit=self.admission.validate_update(target.resource, target.namespace, dry_run),
         )
         return json_response(updated, warnings=warnings)
 

@@ -74,8 +74,17 @@ async def apply_patch(
         warnings[:] = found
         return api.tracked(request, resource, current, obj, subresource or "")
 
+    # quota admission leaves subresources alone, as upstream's does
+    admit = (
+        None if subresource else api.admission.validate_update(resource, target.namespace, dry_run)
+    )
     updated = await store.update_with(
-        target.namespace, target.name, change, subresource=subresource, dry_run=dry_run
+        target.namespace,
+        target.name,
+        change,
+        subresource=subresource,
+        dry_run=dry_run,
+        admit=admit,
     )
     return json_response(updated, warnings=warnings)
 

@@ -40,6 +40,8 @@ from pynetes.storage import (
 
 Object = dict[str, Any]
 Validator = Callable[[Resource, Object, Object | None], list[FieldError]]
+#: Validating admission of an update: (the new object, the current one); raises to refuse.
+Admit = Callable[[Object, Object], Awaitable[None]]
 Clock = Callable[[], datetime]
 
 #: How long a consistent read waits for the cache to catch up with the store.
@@ -150,12 +152,25 @@ class ObjectStore:
 
     # -- create --------------------------------------------------------------
 
-    async def create(self, namespace: str, obj: Object, *, dry_run: bool = False) -> Object:
-        """Store a new object; the body is the caller's and is changed in place."""
+    async def create(
+        self,
+        namespace: str,
+        obj: Object,
+        *,
+        dry_run: bool = False,
+        admit: Callable[[Object], Awaitable[None]] | None = None,
+    ) -> Object:
+        """Store a new object; the body is the caller's and is changed in place.
+
+        ``admit`` is validating admission: it sees the object named and
+        validated, before it is written, and may refuse it by raising.
+        """
         metadata = meta.metadata(obj)
         self._fill_create_metadata(namespace, metadata)
         self.strategy.prepare_for_create(obj)
         self._check(obj, None)
+        if admit is not None:
+            await admit(obj)
         for _attempt in range(8):
             if not metadata.get("name"):
                 raise ApiError(
@@ -222,10 +237,12 @@ class ObjectStore:
         subresource: str | None = None,
         dry_run: bool = False,
         track: Callable[[Object, Object], Object] | None = None,
+        admit: Admit | None = None,
     ) -> Object:
         """PUT: replace the object; a stale ``metadata.resourceVersion`` is a 409.
 
-        ``track(current, new)`` returns ``new`` with its managedFields updated.
+        ``track(current, new)`` returns ``new`` with its managedFields updated;
+        ``admit`` is as for :meth:`update_with`.
         """
         wanted = (obj.get("metadata") or {}).get("resourceVersion")
 
@@ -241,6 +258,7 @@ class ObjectStore:
             subresource=subresource,
             dry_run=dry_run,
             retry_conflicts=not wanted,
+            admit=admit,
         )
 
     async def update_with(
@@ -253,6 +271,7 @@ class ObjectStore:
         dry_run: bool = False,
         retry_conflicts: bool = True,
         trusted: bool = False,
+        admit: Admit | None = None,
     ) -> Object:
         """Read the stored object, let ``change`` build the new one, write it; retry on conflict.
 
@@ -261,7 +280,8 @@ class ObjectStore:
         metadata is then restored, the strategy applied and the result
         validated. A write that changes nothing is not written. ``trusted``
         changes are the server's own (binding a pod): no strategy, no
-        validation.
+        validation. ``admit(new, current)`` is validating admission: it sees
+        each validated change before it is written and may refuse it.
         """
         key = self.resource.storage_key(namespace, name)
         async with self._key_locks.hold(key):
@@ -291,6 +311,8 @@ class ObjectStore:
                     continue
                 if new == current:
                     return current
+                if admit is not None:
+                    await admit(new, current)
                 if dry_run:
                     return new
                 if self._deletion_finished(new):
@@ -340,6 +362,8 @@ class ObjectStore:
         _keep_server_metadata(new["metadata"], current["metadata"])
         if subresource == "status":
             self.strategy.prepare_for_status_update(new, current)
+        elif subresource == "finalize":
+            self.strategy.prepare_for_finalize(new, current)
         else:
             self.strategy.prepare_for_update(new, current)
         self._check(new, current)
@@ -362,7 +386,7 @@ class ObjectStore:
                 if current_kv is None:
                     raise self._not_found(name)
                 current = self.decode(current_kv)
-                self._check_preconditions(current, options, name)
+                self.check_preconditions(current, options, name)
                 pending = self._pending_deletion(current, options)
                 if options.dry_run:
                     return pending or current, pending is None
@@ -391,18 +415,14 @@ class ObjectStore:
     def _pending_deletion(self, obj: Object, options: DeleteOptions) -> Object | None:
         """The object as it must stay while grace or finalizers hold it; None to delete now."""
         metadata = obj["metadata"]
-        finalizers = list(metadata.get("finalizers") or [])
-        policy = options.propagation_policy
-        if policy == "Foreground" and "foregroundDeletion" not in finalizers:
-            finalizers.append("foregroundDeletion")
-        elif policy == "Orphan" and "orphan" not in finalizers:
-            finalizers.append("orphan")
+        finalizers = garbage_collection_finalizers(
+            list(metadata.get("finalizers") or []),
+            options.propagation_policy,
+            self.strategy.default_propagation_policy,
+        )
         grace = self.strategy.grace_period(obj, options.grace_period_seconds)
         already = metadata.get("deletionTimestamp")
-        held_by_spec = self.resource.plural == "namespaces" and bool(
-            (obj.get("spec") or {}).get("finalizers")
-        )
-        if not finalizers and grace == 0 and not held_by_spec:
+        if not finalizers and grace == 0 and not self._held_by_spec(obj):
             return None
         if (
             already
@@ -414,6 +434,8 @@ class ObjectStore:
         pending_metadata = pending["metadata"]
         if finalizers:
             pending_metadata["finalizers"] = finalizers
+        else:
+            pending_metadata.pop("finalizers", None)
         now = self._clock()
         pending_metadata["deletionTimestamp"] = meta.timestamp(now + timedelta(seconds=grace))
         pending_metadata["deletionGracePeriodSeconds"] = grace
@@ -423,13 +445,25 @@ class ObjectStore:
             pending.setdefault("status", {})["phase"] = "Terminating"
         return pending
 
+    def _held_by_spec(self, obj: Object) -> bool:
+        """A namespace's ``spec.finalizers`` hold its deletion as metadata finalizers do."""
+        return self.resource.plural == "namespaces" and bool(
+            (obj.get("spec") or {}).get("finalizers")
+        )
+
     def _deletion_finished(self, obj: Object) -> bool:
+        """An update took the last finalizer off an object being deleted: it goes now.
+
+        For namespaces both lists must be empty (upstream's
+        ShouldDeleteNamespaceDuringUpdate): the namespace controller's
+        ``finalize`` of ``kubernetes`` deletes the namespace.
+        """
         metadata = obj["metadata"]
         return bool(
             metadata.get("deletionTimestamp")
             and not metadata.get("finalizers")
             and not metadata.get("deletionGracePeriodSeconds")
-            and self.resource.plural != "namespaces"
+            and not self._held_by_spec(obj)
         )
 
     async def _finish_deletion(self, key: str, name: str, revision: int, obj: Object) -> Object:
@@ -449,7 +483,8 @@ class ObjectStore:
         except KeyNotFoundError:
             raise self._not_found(name) from None
 
-    def _check_preconditions(self, obj: Object, options: DeleteOptions, name: str) -> None:
+    def check_preconditions(self, obj: Object, options: DeleteOptions, name: str) -> None:
+        """409 Conflict if ``obj`` is not the one ``options`` preconditions name."""
         metadata = obj["metadata"]
         if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
             raise errors.conflict(
@@ -514,6 +549,36 @@ class KeyLocks:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+
+#: The finalizers through which the garbage collector carries out a propagation policy.
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
+def garbage_collection_finalizers(
+    finalizers: list[str], policy: str | None, default_policy: str
+) -> list[str]:
+    """``finalizers`` as a deletion with propagation ``policy`` leaves them.
+
+    As upstream's deletionFinalizersForGarbageCollection: an explicit policy
+    decides; without one, a finalizer a previous deletion left decides, else
+    the resource's default (Orphan for v1 ReplicationControllers, Background
+    for the rest). ``orphan`` and ``foregroundDeletion`` never stay together.
+    The list is returned unchanged (same order) when the set would not change.
+    """
+    if policy is None:
+        if ORPHAN_FINALIZER in finalizers:
+            policy = "Orphan"
+        elif FOREGROUND_FINALIZER in finalizers:
+            policy = "Foreground"
+        else:
+            policy = default_policy
+    wanted = {"Orphan": ORPHAN_FINALIZER, "Foreground": FOREGROUND_FINALIZER}.get(policy)
+    kept = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if wanted is not None:
+        kept.append(wanted)
+    return finalizers if set(kept) == set(finalizers) else kept
 
 
 _SERVER_OWNED = ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")

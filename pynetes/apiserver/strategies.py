@@ -39,6 +39,8 @@ class Strategy:
 
     #: DELETE answers with the deleted object rather than a Success Status.
     returns_deleted_object: ClassVar[bool] = False
+    #: The propagation of a DELETE that names none (upstream's DefaultGarbageCollectionPolicy).
+    default_propagation_policy: ClassVar[str] = "Background"
 
     def __init__(self, resource: Resource) -> None:
         self.resource = resource
@@ -89,6 +91,13 @@ class Strategy:
         if status is not None:
             new["status"] = status
         new["metadata"] = dict(old.get("metadata") or {})
+
+    def prepare_for_finalize(self, new: Object, old: Object) -> None:
+        """An update of the ``finalize`` subresource: everything but status may change."""
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
 
     def grace_period(self, obj: Object, requested: int | None) -> int:
         """Seconds a deletion waits for (0: at once). Only pods are graceful."""
@@ -176,6 +185,21 @@ class NamespaceStrategy(Strategy):
         super().prepare_for_create(obj)
         obj["spec"] = namespace_finalizers_on_create(obj)["spec"]
 
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        """``spec.finalizers`` change only through the ``finalize`` subresource."""
+        super().prepare_for_update(new, old)
+        finalizers = (old.get("spec") or {}).get("finalizers")
+        spec = new.setdefault("spec", {})
+        if finalizers is None:
+            spec.pop("finalizers", None)
+        else:
+            spec["finalizers"] = finalizers
+
+
+class ReplicationControllerStrategy(Strategy):
+    #: v1 ReplicationControllers orphan their pods unless told otherwise, for old clients.
+    default_propagation_policy: ClassVar[str] = "Orphan"
+
 
 class NodeStrategy(Strategy):
     def prepare_for_create(self, obj: Object) -> None:
@@ -201,6 +225,7 @@ _SPECIAL: dict[tuple[str, str], type[Strategy]] = {
     ("", "pods"): PodStrategy,
     ("batch", "jobs"): JobStrategy,
     ("", "namespaces"): NamespaceStrategy,
+    ("", "replicationcontrollers"): ReplicationControllerStrategy,
     ("", "services"): ServiceStrategy,
     ("", "nodes"): NodeStrategy,
 }

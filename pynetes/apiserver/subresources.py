@@ -1,10 +1,11 @@
-"""Subresources: status, scale, binding, eviction, and the streams a kubelet serves.
+"""Subresources: status, finalize, scale, binding, eviction, and the streams a kubelet serves.
 
 - ``status``: GET the object; PUT and PATCH change only its status.
+- ``namespaces/finalize``: PUT changes a namespace's ``spec.finalizers``.
 - ``scale``: an ``autoscaling/v1`` Scale view of the replicas of workloads
   (and of custom resources whose CRD declares the scale subresource).
 - ``pods/binding``: the scheduler's POST that sets ``spec.nodeName`` once.
-- ``pods/eviction``: a deletion that respects PodDisruptionBudgets.
+- ``pods/eviction``: a deletion that respects PodDisruptionBudgets (see eviction.py).
 - ``pods/log|exec|attach|portforward``: proxied to the pod's kubelet; until a
   kubelet serves them, a clear error.
 """
@@ -20,6 +21,7 @@ from pynetes.api import errors, labels, meta, schema
 from pynetes.api.resources import SUBRESOURCE_VERBS
 from pynetes.api.validation import structural
 from pynetes.apiserver import negotiation, query
+from pynetes.apiserver.eviction import Eviction
 from pynetes.apiserver.patching import apply_patch, patched_object
 from pynetes.apiserver.registry import ObjectStore
 from pynetes.apiserver.responses import json_response, raw_json, read_body
@@ -51,6 +53,8 @@ class Subresources:
         store = self._api.store_for(target.resource)
         if sub == "status":
             return await self._status(request, target, store)
+        if sub == "finalize":
+            return await self._finalize(request, target, store)
         if sub == "scale":
             return await self._scale(request, target, store)
         if sub == "binding" and target.verb == "create":
@@ -84,6 +88,28 @@ class Subresources:
             )
             return json_response(updated, warnings=warnings)
         raise errors.method_not_allowed()
+
+    async def _finalize(
+        self, request: web.Request, target: Target, store: ObjectStore
+    ) -> web.StreamResponse:
+        """PUT namespaces/NAME/finalize: the one way to change a namespace's spec.finalizers.
+
+        The namespace controller removes ``kubernetes`` here once the
+        namespace is empty; with no finalizer left, the namespace is deleted.
+        """
+        body = await read_body(request)
+        obj, warnings = self._api.decoder.decode(target.resource, body, request.query)
+        updated = await store.update(
+            target.namespace,
+            target.name,
+            obj,
+            subresource="finalize",
+            dry_run=query.dry_run(request.query),
+            track=lambda current, new: self._api.tracked(
+                request, target.resource, current, new, "finalize"
+            ),
+        )
+        return json_response(updated, warnings=warnings)
 
     # -- scale -----------------------------------------------------------------
 
@@ -205,46 +231,15 @@ class Subresources:
     ) -> web.StreamResponse:
         body = await read_body(request)
         check_shape(body, "io.k8s.api.policy.v1.Eviction", "Eviction", group_version="policy/v1")
-        pod = (await store.get(target.namespace, target.name)).obj
-        await self._check_disruption_budgets(target.namespace, pod)
+        dry_run = MultiDict((key, value) for key, value in request.query.items() if key == "dryRun")
         options = query.delete_options(
-            MultiDict(), (body or {}).get("deleteOptions") if isinstance(body, dict) else None
+            dry_run, (body or {}).get("deleteOptions") if isinstance(body, dict) else None
         )
-        await store.delete(target.namespace, target.name, options)
+        named = ((body or {}).get("metadata") or {}).get("name") if isinstance(body, dict) else None
+        if named != target.name:
+            raise errors.bad_request("name in URL does not match name in Eviction object")
+        await Eviction(self._api, store).evict(target.namespace, target.name, options)
         return json_response(_success(), status=201)
-
-    async def _check_disruption_budgets(self, namespace: str, pod: Object) -> None:
-        budgets = self._api.resources.lookup("policy", "v1", "poddisruptionbudgets")
-        if budgets is None or (pod.get("status") or {}).get("phase") in (
-            "Succeeded",
-            "Failed",
-            "Pending",
-        ):
-            return
-        store = self._api.store_for(budgets)
-        await store.fresh_cache()
-        pod_labels = (pod.get("metadata") or {}).get("labels") or {}
-        for cached in store.cache.list(store.key_prefix(namespace)):
-            selector = (cached.obj.get("spec") or {}).get("selector")
-            if selector is None or not labels.selector_from_label_selector(selector).matches(
-                pod_labels
-            ):
-                continue
-            allowed = (cached.obj.get("status") or {}).get("disruptionsAllowed", 0)
-            if allowed <= 0:
-                name = meta.name_of(cached.obj)
-                raise errors.ApiError(
-                    429,
-                    "TooManyRequests",
-                    "Cannot evict pod as it would violate the pod's disruption budget.",
-                    causes=[
-                        {
-                            "reason": "DisruptionBudget",
-                            "message": f"The disruption budget {name} needs more healthy pods",
-                            "field": "",
-                        }
-                    ],
-                )
 
     async def _stream(self, target: Target, store: ObjectStore) -> web.StreamResponse:
         pod = (await store.get(target.namespace, target.name)).obj

@@ -1,10 +1,14 @@
 """``pynetes up``: start every component that exists on this machine, in the foreground.
 
 Each component runs as its own process (``pynetes <component>``), as in
-Kubernetes. ``up`` prepares the PKI, starts them, waits until the API
-answers, writes ``DATA_DIR/kubeconfig`` for the admin user, prints how to
-use the cluster, and stops every process it started on Ctrl-C or SIGTERM.
-Run again on the same data directory, it brings the same cluster back.
+Kubernetes. ``up`` prepares the PKI, starts the API server, waits until it
+answers, writes ``DATA_DIR/kubeconfig`` for the admin user and, as kubeadm
+does, ``scheduler.conf`` and ``controller-manager.conf`` for the scheduler
+and the controller manager (client certificates for
+``system:kube-scheduler`` and ``system:kube-controller-manager``), starts
+them, prints how to use the cluster, and stops every process it started on
+Ctrl-C or SIGTERM. Run again on the same data directory, it brings the same
+cluster back.
 """
 
 from __future__ import annotations
@@ -34,6 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-port", type=int, default=6443)
     parser.add_argument("--storage", choices=("sqlite", "etcd"), default="sqlite")
     parser.add_argument("--etcd-servers", default="")
+    parser.add_argument(
+        "--scheduler-port", type=int, default=10251, help="the scheduler's /healthz and /metrics"
+    )
+    parser.add_argument(
+        "--controller-manager-port",
+        type=int,
+        default=10252,
+        help="the controller manager's /healthz and /metrics",
+    )
 
 
 @dataclass
@@ -73,7 +86,22 @@ async def _up(arguments: argparse.Namespace) -> int:
         if not await _wait_ready(server, pki.ca_cert, components, stop):
             return 1
         config_path = data_dir / "kubeconfig"
-        await asyncio.to_thread(_write_admin_kubeconfig, pki.directory, server, config_path)
+        await asyncio.to_thread(
+            _write_kubeconfig, pki.directory, server, config_path, ADMIN_USER, ADMIN_GROUPS
+        )
+        for name, user, port in (
+            ("scheduler", "system:kube-scheduler", arguments.scheduler_port),
+            (
+                "controller-manager",
+                "system:kube-controller-manager",
+                arguments.controller_manager_port,
+            ),
+        ):
+            path = data_dir / f"{name}.conf"
+            await asyncio.to_thread(_write_kubeconfig, pki.directory, server, path, user, ())
+            _say(f"starting kube-{name}")
+            flags = ["--kubeconfig", str(path), "--port", str(port)]
+            components.append(await _start(data_dir, name, flags))
         _say(
             "the cluster is up.\n"
             f"  export KUBECONFIG={config_path}\n"
@@ -137,14 +165,17 @@ async def _wait_ready(
     return False
 
 
-def _write_admin_kubeconfig(pki_dir: Path, server: str, path: Path) -> None:
+def _write_kubeconfig(
+    pki_dir: Path, server: str, path: Path, user: str, groups: Sequence[str]
+) -> None:
+    """A kubeconfig at ``path`` for ``user`` (in ``groups``) with a fresh client certificate."""
     pki = Pki(pki_dir)
-    admin = issue_client_certificate(pki.load_ca(), ADMIN_USER, ADMIN_GROUPS)
+    client = issue_client_certificate(pki.load_ca(), user, list(groups))
     config = kubeconfig(
         server=server,
         ca_pem=pki.ca_cert.read_bytes(),
-        user=ADMIN_USER,
-        client=admin,
+        user=user,
+        client=client,
         cluster="pynetes",
         context="pynetes",
     )

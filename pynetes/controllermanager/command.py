@@ -15,15 +15,11 @@ import asyncio
 import dataclasses
 import logging
 import signal
-import socket
-import uuid
 
-from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
+from pynetes.cli.serving import run_while_leading, serve_http
 from pynetes.client.config import load_config
-from pynetes.client.events import EventRecorder
-from pynetes.client.leaderelection import LeaderElector
 from pynetes.client.rest import ApiClient
 from pynetes.controllermanager import options as manager_options
 from pynetes.controllermanager import registry
@@ -59,7 +55,7 @@ async def _serve(arguments: argparse.Namespace, descriptors: list) -> int:
     metrics = CollectorRegistry()
     async with ApiClient(client_config) as client:
         manager = ControllerManager(client, descriptors, arguments, registry=metrics)
-        runner = await _serve_http(metrics, arguments.bind_address, arguments.port)
+        runner = await serve_http(metrics, arguments.bind_address, arguments.port)
         work = asyncio.create_task(_lead_or_run(client, manager, arguments))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -78,41 +74,14 @@ async def _lead_or_run(
     if not arguments.leader_elect:
         await manager.run()
         return
-    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
-    log.info("leader election identity %s", identity)
-    async with EventRecorder(client, "kube-controller-manager") as recorder:
-        elector = LeaderElector(
-            client,
-            arguments.leader_elect_resource_namespace,
-            arguments.leader_elect_resource_name,
-            identity,
-            on_started_leading=manager.run,
-            lease_duration=arguments.leader_elect_lease_duration,
-            renew_deadline=arguments.leader_elect_renew_deadline,
-            retry_period=arguments.leader_elect_retry_period,
-            recorder=recorder,
-        )
-        await elector.run()
-    log.error("leader election lost")
-
-
-async def _serve_http(metrics: CollectorRegistry, host: str, port: int) -> web.AppRunner | None:
-    if port == 0:
-        return None
-
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    async def scrape(_request: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(metrics), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
-
-    app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", scrape)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.info("serving /healthz and /metrics on http://%s:%d", host, port)
-    return runner
+    await run_while_leading(
+        client,
+        "kube-controller-manager",
+        (arguments.leader_elect_resource_namespace, arguments.leader_elect_resource_name),
+        manager.run,
+        (
+            arguments.leader_elect_lease_duration,
+            arguments.leader_elect_renew_deadline,
+            arguments.leader_elect_retry_period,
+        ),
+    )

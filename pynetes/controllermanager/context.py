@@ -56,11 +56,13 @@ class ControllerContext:
         """The event recorder of ``component`` (one per name, closed with the manager).
 
         Controllers record without a reporting instance, as upstream's do.
+        Events are stamped (and named) by the real time, not :attr:`wall_clock`:
+        a test's frozen clock would give two Events one name.
         """
         recorder = self._recorders.get(component)
         if recorder is None:
             recorder = self._recorders[component] = EventRecorder(
-                self.client, component, reporting_instance="", wall_clock=self.wall_clock
+                self.client, component, reporting_instance=""
             )
         return recorder
 

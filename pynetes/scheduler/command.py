@@ -18,16 +18,12 @@ import dataclasses
 import gc
 import logging
 import signal
-import socket
-import uuid
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from pynetes.cli.serving import run_while_leading, serve_http
 from pynetes.client.config import load_config
-from pynetes.client.events import EventRecorder
-from pynetes.client.leaderelection import LeaderElector
 from pynetes.client.rest import ApiClient
 from pynetes.scheduler import config as scheduler_config
 from pynetes.scheduler import decisions, explain
@@ -120,35 +116,16 @@ async def _lead_or_run(
     if not election.leader_elect:
         await scheduler.run()
         return
-    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
-    log.info("leader election identity %s", identity)
-    async with EventRecorder(client, "default-scheduler") as recorder:
-        elector = LeaderElector(
-            client,
-            election.resource_namespace,
-            election.resource_name,
-            identity,
-            on_started_leading=scheduler.run,
-            lease_duration=election.lease_duration,
-            renew_deadline=election.renew_deadline,
-            retry_period=election.retry_period,
-            recorder=recorder,
-        )
-        await elector.run()
-    log.error("leader election lost")
+    await run_while_leading(
+        client,
+        "default-scheduler",
+        (election.resource_namespace, election.resource_name),
+        scheduler.run,
+        (election.lease_duration, election.renew_deadline, election.retry_period),
+    )
 
 
 async def _serve_http(scheduler: Scheduler, host: str, port: int) -> web.AppRunner | None:
-    if port == 0:
-        return None
-
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    async def metrics(_request: web.Request) -> web.Response:
-        body = generate_latest(scheduler.metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
     async def explanation(request: web.Request) -> web.Response:
         namespace, name = request.match_info["namespace"], request.match_info["name"]
         decision = scheduler.decisions.get(namespace, name)
@@ -161,12 +138,5 @@ async def _serve_http(scheduler: Scheduler, host: str, port: int) -> web.AppRunn
         age = scheduler.decisions.age(decision)
         return web.json_response(decisions.to_json(decision, age))
 
-    app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/explain/{namespace}/{name}", explanation)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.info("serving /healthz, /metrics and /explain on http://%s:%d", host, port)
-    return runner
+    extra = {"/explain/{namespace}/{name}": explanation}
+    return await serve_http(scheduler.metrics.registry, host, port, extra)

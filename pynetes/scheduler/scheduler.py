@@ -224,13 +224,17 @@ class Scheduler:
         started: float,
     ) -> None:
         node = outcome.node or ""
-        status = await self._timed_point(
-            "PreBind", framework, framework.run_pre_bind(state, assumed, node)
-        )
-        if status.is_success:
+        try:
             status = await self._timed_point(
-                "Bind", framework, framework.run_bind(state, assumed, node)
+                "PreBind", framework, framework.run_pre_bind(state, assumed, node)
             )
+            if status.is_success:
+                status = await self._timed_point(
+                    "Bind", framework, framework.run_bind(state, assumed, node)
+                )
+        except Exception as error:  # a timeout or a lost connection: the pod goes back
+            log.warning("binding %s to %s failed: %r", _describe(info.pod), node, error)
+            status = st.error(f"binding failed: {error!r}")
         if not status.is_success:
             framework.run_unreserve(state, assumed, node)
             self.cache.forget_pod(assumed)

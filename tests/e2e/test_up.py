@@ -23,6 +23,10 @@ async def start_up(data_dir: Path, port: int) -> tuple[asyncio.subprocess.Proces
         str(data_dir),
         "--api-port",
         str(port),
+        "--scheduler-port",
+        str(free_port()),
+        "--controller-manager-port",
+        str(free_port()),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -34,6 +38,16 @@ async def start_up(data_dir: Path, port: int) -> tuple[asyncio.subprocess.Proces
             assert line, "pynetes up exited early:\n" + "".join(lines)
             lines.append(line.decode())
     return process, lines
+
+
+async def until(kubectl: Kubectl, *arguments: str) -> str:
+    """Run kubectl until it succeeds with some output (the cluster is what changes)."""
+    async with asyncio.timeout(STARTUP_TIMEOUT):
+        while True:
+            code, out, _ = await kubectl(*arguments, check=False)
+            if code == 0 and out.strip():
+                return out
+            await asyncio.sleep(0.2)
 
 
 async def stop(process: asyncio.subprocess.Process) -> str:
@@ -60,12 +74,21 @@ async def test_up_starts_a_cluster_stops_cleanly_and_keeps_its_state(tmp_path: P
             "namespace/kube-system",
         ]
         await kubectl("create", "configmap", "kept", "--from-literal=a=1")
+        # the controller manager runs: every namespace gets its default ServiceAccount
+        await until(kubectl, "get", "serviceaccount", "default", "-n", "kube-public")
+        # the scheduler runs: with no node yet, it says why the pod waits
+        await kubectl("run", "waiting", "--image=busybox", "--restart=Never")
+        await until(
+            kubectl, "get", "events", "--field-selector=reason=FailedScheduling", "-o", "name"
+        )
     finally:
         farewell = await stop(process)
     assert process.returncode == 0
     assert "pynetes: stopped" in farewell
     apiserver_log = (data_dir / "logs" / "apiserver.log").read_text()
     assert "serving the Kubernetes API" in apiserver_log
+    for component in ("scheduler", "controller-manager"):
+        assert (data_dir / "logs" / f"{component}.log").exists()
 
     process, _ = await start_up(data_dir, port)
     try:

@@ -237,3 +237,25 @@ async def test_replica_set_pods_spread_by_default(api):
             await create_pod(api, pod(f"web-{i}").label("app", "web").owner("ReplicaSet", **owner))
         placed = [await node_of(api, f"web-{i}") for i in range(6)]
     assert {name: placed.count(name) for name in placed} == {"big": 2, "small-1": 2, "small-2": 2}
+
+
+async def test_a_binding_lost_in_transit_sends_the_pod_back_to_be_scheduled_again(api, monkeypatch):
+    """A Binding that fails with no answer (a timeout, a dropped connection) is not
+    an API error: the pod must still be forgotten, requeued and bound later."""
+    from pynetes.scheduler.plugins.default_binder import DefaultBinder
+
+    real_bind = DefaultBinder.bind
+    failures = []
+
+    async def flaky_bind(self, state, pod, node_name):
+        if not failures:
+            failures.append(pod["metadata"]["name"])
+            raise TimeoutError("the Binding got no answer")
+        return await real_bind(self, state, pod, node_name)
+
+    monkeypatch.setattr(DefaultBinder, "bind", flaky_bind)
+    await create_nodes(api, node("n").capacity(cpu="2"))
+    async with running(api):
+        await create_pod(api, pod("web").container(cpu="1"))
+        assert await node_of(api, "web") == "n"
+    assert failures == ["web"]

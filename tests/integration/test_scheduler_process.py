@@ -5,33 +5,21 @@ an invalid configuration, and fails over between two leader-elected replicas.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
-
-from pynetes.client import errors
-from pynetes.client.leaderelection import LEASES
 from pynetes.client.rest import ApiClient
 from tests.integration import test_scheduler
-from tests.integration.conftest import Cluster, free_port
+from tests.integration.components import ComponentProcess, component, lease_holder, run_cli
+from tests.integration.conftest import Cluster
 from tests.integration.test_scheduler import create_nodes, create_pod, eventually, node_of
 from tests.unit.scheduler.builders import node, pod
 
 SCHEDULED = {"result": "scheduled", "profile": "default-scheduler"}
 #: The API client fixture, shared with the in-process scheduler tests.
 api = test_scheduler.api
-REPOSITORY = Path(__file__).resolve().parents[2]
-#: A hang guard only: how long a process may take to start, answer or exit.
-GUARD = 60.0
 #: Short leases so that a failover takes seconds, not the default 15.
 FAST_ELECTION = """\
 apiVersion: kubescheduler.config.k8s.io/v1
@@ -44,108 +32,21 @@ leaderElection:
 """
 
 
-def pynetes(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "pynetes", *arguments]
-
-
-def environment() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPOSITORY)}
-
-
-@dataclass
-class SchedulerProcess:
-    """One ``pynetes scheduler`` process; its log (stderr) goes to a file."""
-
-    process: asyncio.subprocess.Process
-    port: int
-    log_path: Path
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    async def get(self, path: str) -> tuple[int, str]:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"http://{self.address}{path}") as response,
-        ):
-            return response.status, await response.text()
-
-    async def ready(self) -> None:
-        """Wait until /healthz answers (the HTTP server starts before any campaign)."""
-        async with asyncio.timeout(GUARD):
-            while True:
-                with contextlib.suppress(aiohttp.ClientError):
-                    if await self.get("/healthz") == (200, "ok"):
-                        return
-                await asyncio.sleep(0.1)
-
-    async def metric(self, name: str, **labels: str) -> float | None:
-        """The sample ``name{labels}`` from /metrics, None if absent."""
-        _, text = await self.get("/metrics")
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and sample.labels == labels:
-                    return sample.value
-        return None
-
-    def identity(self) -> str:
-        """The leader-election identity this process logged at start-up."""
-        marker = "leader election identity "
-        line = next(line for line in self.log().splitlines() if marker in line)
-        return line.split(marker, 1)[1].strip()
-
-
 @contextlib.asynccontextmanager
 async def scheduler(
     cluster: Cluster, tmp_path: Path, name: str, *flags: str, verbose: bool = False
-) -> AsyncIterator[SchedulerProcess]:
-    port = free_port()
-    log_path = tmp_path / f"{name}.log"
-    verbosity = ["-v", "1"] if verbose else []
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            *pynetes(*verbosity, "scheduler", "--kubeconfig", str(cluster.kubeconfig)),
-            "--port",
-            str(port),
-            *flags,
-            stdout=log_file,
-            stderr=log_file,
-            env=environment(),
-        )
-    running = SchedulerProcess(process, port, log_path)
-    try:
-        await running.ready()
+) -> AsyncIterator[ComponentProcess]:
+    async with component(cluster, tmp_path, "scheduler", name, *flags, verbose=verbose) as running:
         yield running
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(GUARD):
-                await process.wait()
 
 
-async def scheduled_once(process: SchedulerProcess) -> None:
+async def scheduled_once(process: ComponentProcess) -> None:
     """Wait for the one successful attempt: the metric follows the Binding's response."""
 
     async def counted() -> bool:
         return await process.metric("scheduler_schedule_attempts_total", **SCHEDULED) == 1
 
     await eventually(counted, "one scheduled attempt")
-
-
-async def run_cli(*arguments: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *pynetes(*arguments),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=environment(),
-    )
-    async with asyncio.timeout(GUARD):
-        out, err = await process.communicate()
-    return process.returncode or 0, out.decode(), err.decode()
 
 
 async def test_schedules_and_serves_health_metrics_explain_and_logs(
@@ -220,14 +121,6 @@ async def test_an_invalid_config_stops_start_up_naming_the_field(
     assert "profiles[0].percentageOfNodesToScore" in err
 
 
-async def lease_holder(api: ApiClient) -> str:
-    try:
-        lease: dict[str, Any] = await api.get(LEASES, "kube-scheduler", namespace="kube-system")
-    except errors.NotFound:
-        return ""
-    return lease["spec"].get("holderIdentity") or ""
-
-
 async def test_only_the_leader_schedules_and_the_other_takes_over(
     cluster: Cluster, api: ApiClient, tmp_path: Path
 ) -> None:
@@ -239,7 +132,7 @@ async def test_only_the_leader_schedules_and_the_other_takes_over(
         scheduler(cluster, tmp_path, "a", *flags) as first,
         scheduler(cluster, tmp_path, "b", *flags) as second,
     ):
-        holder = await eventually(lambda: lease_holder(api), "a leader")
+        holder = await eventually(lambda: lease_holder(api, "kube-scheduler"), "a leader")
         by_identity = {first.identity(): first, second.identity(): second}
         leader = by_identity[holder]
         follower = first if leader is second else second
@@ -254,7 +147,7 @@ async def test_only_the_leader_schedules_and_the_other_takes_over(
         await leader.process.wait()
 
         async def taken_over() -> bool:
-            return await lease_holder(api) == follower.identity()
+            return await lease_holder(api, "kube-scheduler") == follower.identity()
 
         await eventually(taken_over, "the follower holds the lease")
         await create_pod(api, pod("after").container(cpu="1"))

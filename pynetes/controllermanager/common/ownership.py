@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pynetes.api.labels import Selector
+from pynetes.api.labels import NOTHING, Selector, selector_from_label_selector
 from pynetes.api.meta import controller_of, namespace_of
 from pynetes.api.resources import Resource
 from pynetes.client import errors
+from pynetes.client.cache.lister import Lister
 from pynetes.client.rest import ApiClient
 
 Object = dict[str, Any]
@@ -140,3 +141,24 @@ def owner_still_adoptable(
         return same and not fresh["metadata"].get("deletionTimestamp")
 
     return check
+
+
+def controlling_owner(obj: Object, kind: str, owners: Lister) -> Object | None:
+    """The owner of ``kind`` in ``owners`` that controls ``obj``; None if there is none
+    or the reference names an owner since replaced (another uid)."""
+    reference = controller_of(obj)
+    if reference is None or reference.get("kind") != kind:
+        return None
+    owner = owners.get(reference.get("name", ""), obj["metadata"].get("namespace"))
+    if owner is None or owner["metadata"]["uid"] != reference.get("uid"):
+        return None
+    return owner
+
+
+def owner_selector(owner: Object) -> Selector:
+    """``owner``'s ``spec.selector``; one that cannot be read selects nothing (validation
+    refuses those, so only a corrupt object has one)."""
+    try:
+        return selector_from_label_selector(owner["spec"].get("selector"))
+    except errors.ApiError:
+        return NOTHING

@@ -9,34 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from pynetes.api.meta import parse_timestamp
+from pynetes.api.pods import is_active, is_ready, ready_condition
 
 Object = dict[str, Any]
 
 #: Annotation giving a pod's cost of deletion (lower goes first), as upstream.
 POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
-
-
-def is_terminal(pod: Object) -> bool:
-    """The pod has Succeeded or Failed: its containers will not run again."""
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-
-
-def is_active(pod: Object) -> bool:
-    """Not terminal and not being deleted: the pod counts towards replicas."""
-    return not is_terminal(pod) and not pod["metadata"].get("deletionTimestamp")
-
-
-def ready_condition(pod: Object) -> Object | None:
-    for condition in (pod.get("status") or {}).get("conditions") or ():
-        if condition.get("type") == "Ready":
-            return condition
-    return None
-
-
-def is_ready(pod: Object) -> bool:
-    condition = ready_condition(pod)
-    return condition is not None and condition.get("status") == "True"
 
 
 def ready_since(pod: Object) -> datetime | None:

@@ -36,10 +36,12 @@ import orjson
 
 from pynetes.api.labels import Selector, selector_from_label_selector, selector_from_set
 from pynetes.api.meta import controller_of, timestamp
+from pynetes.api.pods import is_active
 from pynetes.api.resources import Resource, built_in
 from pynetes.client import errors
 from pynetes.client.cache.indexer import NAMESPACE_INDEX, object_key
 from pynetes.client.cache.informer import EventHandler
+from pynetes.client.cache.lister import Lister
 from pynetes.client.events import EventRecorder
 from pynetes.client.rest import ApiClient, resource_path
 from pynetes.controller import Controller, Expectations, Result, UIDTrackingExpectations
@@ -47,11 +49,12 @@ from pynetes.controllermanager.common.ownership import (
     CONTROLLER_UID_INDEX,
     ControllerRefManager,
     by_controller_uid,
+    controlling_owner,
     orphans_key,
     owner_still_adoptable,
 )
 from pynetes.controllermanager.common.podcontrol import pod_from_template, slow_start_batches
-from pynetes.controllermanager.common.pods import available_in, deletion_order, is_active
+from pynetes.controllermanager.common.pods import available_in, deletion_order
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 
@@ -112,6 +115,7 @@ class ReplicaSetController:
         owners = context.informers.informer(kind.resource, indexers=indexers)
         pods = context.informers.informer(PODS, indexers=indexers)
         self._owners = owners.store
+        self._owner_lister = Lister(owners.store)
         self._pods = pods.store
         self._controller = Controller(
             kind.queue_name, self._sync, workers=workers, queue=context.queue(kind.queue_name)
@@ -146,14 +150,9 @@ class ReplicaSetController:
         self._expectations.delete_expectations(object_key(owner))
         self._enqueue(owner)
 
-    def _owner_of(self, pod: Object, reference: Object | None) -> Object | None:
-        """The owner ``reference`` (a pod's controller reference) names, if it is ours."""
-        if reference is None or reference.get("kind") != self._kind.kind:
-            return None
-        owner = self._owners.get(f"{pod['metadata']['namespace']}/{reference.get('name')}")
-        if owner is None or owner["metadata"].get("uid") != reference.get("uid"):
-            return None
-        return owner
+    def _owner_of(self, pod: Object) -> Object | None:
+        """The owner of our kind controlling ``pod`` (None if none, or since replaced)."""
+        return controlling_owner(pod, self._kind.kind, self._owner_lister)
 
     def _owners_matching(self, pod: Object) -> list[Object]:
         """The owners whose selector matches the orphan ``pod`` (who may adopt it)."""
@@ -168,7 +167,7 @@ class ReplicaSetController:
         if pod["metadata"].get("deletionTimestamp"):
             self._pod_deleted(pod)  # seen first while already being deleted
             return
-        owner = self._owner_of(pod, controller_of(pod))
+        owner = self._owner_of(pod)
         if owner is not None:
             self._expectations.creation_observed(object_key(owner))
             self._enqueue(owner)
@@ -188,11 +187,11 @@ class ReplicaSetController:
             return
         old_reference, new_reference = controller_of(old), controller_of(new)
         if old_reference != new_reference:
-            previous = self._owner_of(old, old_reference)
+            previous = self._owner_of(old)
             if previous is not None:
                 self._enqueue(previous)
         if new_reference is not None:
-            owner = self._owner_of(new, new_reference)
+            owner = self._owner_of(new)
             if owner is not None:
                 self._enqueue(owner)
         elif labels_changed or old_reference != new_reference:
@@ -200,7 +199,7 @@ class ReplicaSetController:
                 self._enqueue(candidate)
 
     def _pod_deleted(self, pod: Object) -> None:
-        owner = self._owner_of(pod, controller_of(pod))
+        owner = self._owner_of(pod)
         if owner is None:
             return
         key = object_key(owner)

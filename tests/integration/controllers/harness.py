@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -49,3 +50,16 @@ async def eventually(check: Callable[[], Awaitable[T]]) -> T:
             if result:
                 return result
             await asyncio.sleep(0.05)
+
+
+class WallClock:
+    """A wall clock a test moves by hand (seconds since the epoch), for the controllers."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -4,10 +4,8 @@ real scheduler where pods must run)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from pynetes.api.meta import controller_of
@@ -15,11 +13,10 @@ from pynetes.api.resources import Resource, built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from pynetes.client.watch import watch
-from pynetes.hollow import HollowNodes, generate_node_specs
-from pynetes.scheduler.config import SchedulerConfiguration
-from pynetes.scheduler.scheduler import Scheduler
+from pynetes.hollow import generate_node_specs
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import GUARD, eventually, running_controllers
+from tests.integration.controllers.nodes import running_nodes
 
 Object = dict[str, Any]
 PODS = built_in("", "v1", "pods")
@@ -88,20 +85,6 @@ async def scale(api: ApiClient, name: str, replicas: int) -> None:
     await api.patch(REPLICA_SETS, name, {"spec": {"replicas": replicas}}, namespace=NAMESPACE)
 
 
-@contextlib.asynccontextmanager
-async def nodes_and_scheduler(api: ApiClient, count: int = 2) -> AsyncIterator[HollowNodes]:
-    """Hollow nodes that run what the real scheduler binds to them."""
-    async with HollowNodes(api, generate_node_specs(count)) as nodes:
-        await nodes.ready()
-        task = asyncio.create_task(Scheduler(api, SchedulerConfiguration()).run())
-        try:
-            yield nodes
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
 async def test_creates_its_replicas_and_reports_them(api: ApiClient) -> None:
     async with running_controllers(api, "replicaset"):
         owner = await api.create(REPLICA_SETS, replica_set("web", 3), namespace=NAMESPACE)
@@ -147,7 +130,7 @@ async def test_creates_exactly_the_pods_it_wants_across_slow_start_batches(
 
 
 async def test_scales_down_deleting_the_least_settled_pods_first(api: ApiClient) -> None:
-    async with nodes_and_scheduler(api), running_controllers(api, "replicaset"):
+    async with running_nodes(api, generate_node_specs(2)), running_controllers(api, "replicaset"):
         owner = await api.create(REPLICA_SETS, replica_set("web", 3), namespace=NAMESPACE)
         await settled(api, owner, 3)
         await eventually(lambda: ready_replicas(api, "web", 3))
@@ -312,7 +295,7 @@ async def test_available_replicas_count_pods_ready_for_min_ready_seconds(api: Ap
         return time.time() + offset
 
     async with (
-        nodes_and_scheduler(api),
+        running_nodes(api, generate_node_specs(2)),
         running_controllers(api, "replicaset", wall_clock=wall_clock),
     ):
         wanted = replica_set("web", 2, minReadySeconds=600)
@@ -334,7 +317,7 @@ async def test_ready_pods_are_rechecked_once_min_ready_seconds_pass(api: ApiClie
         return time.time() + 598.0  # pods will have been ready for 598 of the 600 s
 
     async with (
-        nodes_and_scheduler(api),
+        running_nodes(api, generate_node_specs(2)),
         running_controllers(api, "replicaset", wall_clock=wall_clock),
     ):
         wanted = replica_set("web", 2, minReadySeconds=600)

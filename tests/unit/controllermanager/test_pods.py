@@ -7,13 +7,9 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from pynetes.api.meta import timestamp
+from pynetes.api.pods import is_active
 from pynetes.controllermanager.common.podcontrol import pod_from_template, slow_start_batches
-from pynetes.controllermanager.common.pods import (
-    available_in,
-    deletion_order,
-    is_active,
-    is_available,
-)
+from pynetes.controllermanager.common.pods import available_in, deletion_order, is_available
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

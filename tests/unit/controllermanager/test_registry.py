@@ -52,3 +52,13 @@ def test_duration_flags_take_go_durations(text: str, seconds: float) -> None:
 def test_a_duration_without_unit_is_refused_with_gos_words() -> None:
     with pytest.raises(argparse.ArgumentTypeError, match='missing unit in duration "40"'):
         options.duration("40")
+
+
+def test_boolean_flags_take_gos_spellings() -> None:
+    parser = argparse.ArgumentParser()
+    options.add_arguments(parser)
+    assert parser.parse_args(["--leader-elect=false"]).leader_elect is False
+    assert parser.parse_args(["--leader-elect"]).leader_elect is True
+    assert parser.parse_args(["--enable-garbage-collector=F"]).enable_garbage_collector is False
+    with pytest.raises(argparse.ArgumentTypeError, match="invalid syntax"):
+        options.boolean("maybe")
