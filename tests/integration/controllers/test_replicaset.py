@@ -367,6 +367,11 @@ async def test_kubectl_scales_and_lists_replica_sets(api: ApiClient, cluster: Cl
         assert out.split("\n")[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
         assert out.split("\n")[1].split()[:4] == ["web", "3", "3", "0"]
 
+        await eventually(lambda: events_of(api, "web", "SuccessfulCreate"))
+        _, out, _ = await kubectl("describe", "rs", "web")
+        assert "Replicas:     3 current / 3 desired" in out
+        assert "SuccessfulCreate  " in out and "replicaset-controller  Created pod: web-" in out
+
         _, out, _ = await kubectl("get", "rs/web", "--subresource=scale", "-o", "json")
         assert json.loads(out)["status"] == {"replicas": 3, "selector": "app=web"}
 
