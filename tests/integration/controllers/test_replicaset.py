@@ -23,6 +23,7 @@ PODS = built_in("", "v1", "pods")
 EVENTS = built_in("", "v1", "events")
 REPLICA_SETS = built_in("apps", "v1", "replicasets")
 NAMESPACES = built_in("", "v1", "namespaces")
+QUOTAS = built_in("", "v1", "resourcequotas")
 PRIORITY_CLASSES = built_in("scheduling.k8s.io", "v1", "priorityclasses")
 NAMESPACE = "default"
 
@@ -248,6 +249,31 @@ async def test_failed_creates_are_reported_and_retried(api: ApiClient) -> None:
 
         await api.create(PRIORITY_CLASSES, {"metadata": {"name": "later"}, "value": 10})
         await settled(api, owner, 2)
+        await eventually(lambda: no_replica_failure(api, "web"))
+
+
+async def test_a_quota_caps_the_pods_until_it_is_raised(api: ApiClient) -> None:
+    quota = {"metadata": {"name": "pods"}, "spec": {"hard": {"pods": "2"}}}
+    await api.create(QUOTAS, quota, namespace=NAMESPACE)
+    async with running_controllers(api, "replicaset", "resourcequota"):
+
+        async def counted() -> bool:
+            fresh = await api.get(QUOTAS, "pods", namespace=NAMESPACE)
+            return (fresh.get("status") or {}).get("used") == {"pods": "0"}
+
+        await eventually(counted)
+        owner = await api.create(REPLICA_SETS, replica_set("web", 3), namespace=NAMESPACE)
+
+        condition = await eventually(lambda: replica_failure(api, "web"))
+        assert condition["reason"] == "FailedCreate"
+        assert "exceeded quota: pods" in condition["message"]
+        assert len(await owned_pods(api, owner)) == 2
+        warning = (await eventually(lambda: events_of(api, "web", "FailedCreate")))[0]
+        assert "exceeded quota: pods" in warning["message"]
+
+        raised = {"spec": {"hard": {"pods": "3"}}}
+        await api.patch(QUOTAS, "pods", raised, namespace=NAMESPACE)
+        await settled(api, owner, 3)
         await eventually(lambda: no_replica_failure(api, "web"))
 
 
