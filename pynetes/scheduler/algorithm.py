@@ -5,7 +5,9 @@ selectHost).
 Only enough feasible nodes are looked for (:func:`feasible_nodes_to_find`),
 starting where the previous cycle stopped, so large clusters are sampled
 fairly. The outcome keeps every verdict and score, for messages and for
-explaining decisions afterwards.
+explaining decisions afterwards; when the filters judged every node at once,
+a rejected node's status is only worked out if someone reads it
+(:class:`RejectedStatuses`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,11 +58,48 @@ def feasible_nodes_to_find(all_nodes: int, percentage: int) -> int:
     return max(all_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
 
 
+class RejectedStatuses(Mapping[str, Status]):
+    """The Filter statuses of ``nodes``, which the vectorised filters rejected,
+    each worked out node by node (:meth:`Framework.run_filter`) when first
+    read: a cycle that finds a node never reads them, and at 5,000 nodes the
+    hundreds of per-node calls cost more than the decision.
+
+    Holds the cycle's state and the node infos it judged; the snapshot
+    replaces an info when its node changes rather than changing it, so a
+    later read (an explanation) still gives the cycle's verdict.
+    """
+
+    def __init__(
+        self, framework: Framework, state: CycleState, pod: Object, nodes: list[NodeInfo]
+    ) -> None:
+        self._judge = framework.run_filter
+        self._state = state
+        self._pod = pod
+        self._nodes = nodes
+        self._by_name: dict[str, NodeInfo] = {}
+        self._known: dict[str, Status] = {}
+
+    def __getitem__(self, name: str) -> Status:
+        status = self._known.get(name)
+        if status is None:
+            if not self._by_name:
+                self._by_name = {node.name: node for node in self._nodes}
+            node = self._by_name[name]
+            status = self._known[name] = self._judge(self._state, self._pod, node)
+        return status
+
+    def __iter__(self) -> Iterator[str]:
+        return (node.name for node in self._nodes)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+
 @dataclass
 class Diagnosis:
     """Why nodes were rejected: each node's status, or the PreFilter's."""
 
-    statuses: dict[str, Status] = field(default_factory=dict)
+    statuses: Mapping[str, Status] = field(default_factory=dict)
     pre_filter: Status | None = None
     evaluated: int = 0
 
@@ -220,8 +259,8 @@ class Algorithm:
             rows = rows[:wanted]
             processed = (int(rows[-1]) - self._next_start) % count + 1
         evaluated = order[:processed]
-        for row in evaluated[~passing[evaluated]].tolist():
-            diagnosis.statuses[nodes[row].name] = framework.run_filter(state, pod, nodes[row])
+        rejected = list(map(nodes.__getitem__, evaluated[~passing[evaluated]].tolist()))
+        diagnosis.statuses = RejectedStatuses(framework, state, pod, rejected)
         self._next_start = (self._next_start + processed) % count
         diagnosis.evaluated = processed
         return rows
@@ -243,6 +282,8 @@ class Algorithm:
         count = len(nodes)
         wanted = feasible_nodes_to_find(count, percentage)
         verdicts = passing.tolist()
+        statuses: dict[str, Status] = {}
+        diagnosis.statuses = statuses
         feasible: list[int] = []
         processed = 0
         for offset in range(count):
@@ -252,7 +293,7 @@ class Algorithm:
             only = rest if verdicts[row] else None
             status = framework.run_filter(state, pod, node, only)
             if not status.is_success:
-                diagnosis.statuses[node.name] = status
+                statuses[node.name] = status
                 continue
             feasible.append(row)
             if len(feasible) >= wanted:
@@ -284,6 +325,8 @@ class Algorithm:
     ) -> list[NodeInfo]:
         """Upstream's findNodesThatPassFilters, from the rotating start index."""
         wanted = feasible_nodes_to_find(len(nodes), percentage)
+        statuses: dict[str, Status] = {}
+        diagnosis.statuses = statuses
         feasible: list[NodeInfo] = []
         count = len(nodes)
         processed = 0
@@ -291,7 +334,7 @@ class Algorithm:
             node = nodes[(self._next_start + offset) % count]
             processed += 1
             if allowed is not None and node.name not in allowed:
-                diagnosis.statuses[node.name] = st.unresolvable(FILTERED_BY_PRE_FILTER)
+                statuses[node.name] = st.unresolvable(FILTERED_BY_PRE_FILTER)
                 continue
             status = framework.run_filter_with_nominated_pods(state, pod, node)
             if status.is_success:
@@ -299,7 +342,7 @@ class Algorithm:
                 if len(feasible) >= wanted:
                     break
             else:
-                diagnosis.statuses[node.name] = status
+                statuses[node.name] = status
         self._next_start = (self._next_start + processed) % count
         diagnosis.evaluated = processed
         return feasible

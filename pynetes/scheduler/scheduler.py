@@ -21,7 +21,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -424,7 +424,7 @@ class Scheduler:
             self.queue.move_on(ClusterEvent("Node", ActionType.UPDATE))
 
 
-def _node_statuses(diagnosis: Diagnosis, snapshot: Snapshot) -> dict[str, st.Status]:
+def _node_statuses(diagnosis: Diagnosis, snapshot: Snapshot) -> Mapping[str, st.Status]:
     """Each node's filter verdict for the post-filters. A PreFilter rejection
     counts as every node's, and as unresolvable: the cycle's state lacks what
     the Filters would need to judge a what-if."""

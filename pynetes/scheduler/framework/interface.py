@@ -12,7 +12,7 @@ are coroutines.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -152,7 +152,7 @@ class VectorFilterPlugin(Plugin, Protocol):
 @runtime_checkable
 class PostFilterPlugin(Plugin, Protocol):
     async def post_filter(
-        self, state: CycleState, pod: Object, statuses: dict[str, Status]
+        self, state: CycleState, pod: Object, statuses: Mapping[str, Status]
     ) -> tuple[str | None, Status]:
         """After no node fit: make room somewhere (a nominated node name) or not."""
 

@@ -279,7 +279,7 @@ class Framework:
         return passing, frozenset(rest)
 
     async def run_post_filter(
-        self, state: CycleState, pod: Object, statuses: dict[str, Status]
+        self, state: CycleState, pod: Object, statuses: Mapping[str, Status]
     ) -> tuple[str | None, Status]:
         """PostFilters in turn until one makes room (Success) or fails hard."""
         result = st.unschedulable()

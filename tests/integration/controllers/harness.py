@@ -63,3 +63,27 @@ class WallClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+async def processed(
+    manager: ControllerManager, queue: str, cause: Callable[[], Awaitable[Any]]
+) -> None:
+    """Run ``cause`` (a change the controller watches), then wait until the controller has
+    taken the resulting key off ``queue`` and is idle: what it did not do by then, it did
+    not do for this change. Read from the queue's ``workqueue_*`` metrics."""
+
+    def sample(metric: str) -> float:
+        value = manager.context.registry.get_sample_value(metric, {"name": queue})
+        return value or 0.0
+
+    adds = sample("workqueue_adds_total")
+    await cause()
+
+    async def idle() -> bool:
+        return (
+            sample("workqueue_adds_total") > adds
+            and sample("workqueue_depth") == 0
+            and sample("workqueue_longest_running_processor_seconds") == 0
+        )
+
+    await eventually(idle)

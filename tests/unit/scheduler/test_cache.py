@@ -81,8 +81,8 @@ def test_the_snapshot_knows_which_nodes_run_pods_with_affinity_terms():
     placed = cache.assume_pod(loner.build(), "a")
     cache.update_snapshot(snapshot)
     assert snapshot.has_required_anti_affinity
-    assert [info.name for info in snapshot.with_affinity()] == ["a"]
+    assert snapshot.table().pods_with_affinity.tolist() == [1, 0]
     cache.forget_pod(placed)
     cache.update_snapshot(snapshot)
     assert not snapshot.has_required_anti_affinity
-    assert snapshot.with_affinity() == []
+    assert snapshot.table().pods_with_affinity.tolist() == [0, 0]

@@ -193,8 +193,8 @@ def test_invalid_args_name_the_field():
 
 
 def test_existing_pods_terms_are_parsed_once_when_they_enter_the_cache(monkeypatch):
-    """A cycle parses only the incoming pod's terms (once for filtering, once for
-    scoring); existing pods' come from their PodInfo."""
+    """A cycle parses only the incoming pod's terms, once for filtering and
+    scoring; existing pods' come from their PodInfo."""
     infos = cluster(
         {
             "a1": [labelled("db", "db").pod_affinity(ZONE, WEB, anti=True)],
@@ -209,4 +209,4 @@ def test_existing_pods_terms_are_parsed_once_when_they_enter_the_cache(monkeypat
     affinity = plugin(infos)
     affinity.pre_filter(state, incoming, infos)
     affinity.pre_score(state, incoming, infos)
-    assert parsed == [incoming, incoming]
+    assert parsed == [incoming]

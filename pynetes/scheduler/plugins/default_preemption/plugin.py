@@ -75,7 +75,7 @@ class DefaultPreemption:
         self._now = now
 
     async def post_filter(
-        self, state: CycleState, pod: Object, statuses: dict[str, Status]
+        self, state: CycleState, pod: Object, statuses: Mapping[str, Status]
     ) -> tuple[str | None, Status]:
         """Preempt for ``pod``: the node it is nominated to (None: leave its
         nomination; "": clear it) and Success, or Unschedulable saying why not."""

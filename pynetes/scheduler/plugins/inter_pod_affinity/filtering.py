@@ -1,19 +1,25 @@
 """PreFilter and Filter: required pod affinity and anti-affinity.
 
-PreFilter counts, once per pod, per topology domain (key, value):
-- existing pods whose required anti-affinity selects the incoming pod
-  (only nodes holding such pods are scanned);
-- existing pods matching all of the incoming pod's required affinity terms;
-- existing pods matching each of its required anti-affinity terms.
-Filter then only looks up the node's domains. A pod whose affinity nothing
-matches yet may still go where its own labels satisfy its terms (the first
-of a group that wants to be together would otherwise wait forever).
+PreFilter marks, once per pod, per topology key the domains (values) that hold:
+- an existing pod whose required anti-affinity selects the incoming pod
+  (only nodes holding such pods are looked at);
+- an existing pod matching all of the incoming pod's required affinity terms;
+- an existing pod matching one of its required anti-affinity terms.
+What each node holds is counted by the node table and kept between cycles
+(recounted only on nodes that changed), then spread over the domains in one
+numpy step. Filter then only looks up the node's domains; :func:`filter_rows`
+does so for every node at once. A pod whose affinity nothing matches yet may
+still go where its own labels satisfy its terms (the first of a group that
+wants to be together would otherwise wait forever).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from pynetes.scheduler.framework import status as st
 from pynetes.scheduler.framework.affinity_terms import (
@@ -23,6 +29,7 @@ from pynetes.scheduler.framework.affinity_terms import (
     PodTerms,
 )
 from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_table import NO_DOMAIN, Column, Domains, Mask, NodeTable
 from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.framework.status import Status
 from pynetes.scheduler.plugins.helpers.node_selector import node_labels
@@ -31,16 +38,41 @@ ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules"
 ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
 
-Domain = tuple[str, str]
+
+@dataclass
+class Marked:
+    """The domains of one topology key that hold what was looked for."""
+
+    domains: Domains
+    marked: Mask
+
+    @classmethod
+    def where(cls, table: NodeTable, key: str, per_row: Column) -> Marked:
+        """The domains of ``key`` of the rows where ``per_row`` is positive."""
+        domains = table.domains(key)
+        marked = np.zeros(len(domains.values), dtype=np.bool_)
+        marked[domains.ids[(per_row > 0) & (domains.ids != NO_DOMAIN)]] = True
+        return cls(domains, marked)
+
+    def holds(self, labels: Mapping[str, str]) -> bool:
+        """Whether the domain of a node with ``labels`` is marked."""
+        return bool(self.domains.at(self.marked, labels))
+
+    def rows(self) -> Mask:
+        """:meth:`holds` of every row."""
+        return self.domains.per_row(self.marked)
 
 
 @dataclass
 class FilterState:
     terms: PodTerms
     matches_own_affinity: bool
-    existing_anti_affinity: Counter[Domain] = field(default_factory=Counter)
-    affinity: Counter[Domain] = field(default_factory=Counter)
-    anti_affinity: Counter[Domain] = field(default_factory=Counter)
+    table: NodeTable
+    existing_anti_affinity: list[Marked] = field(default_factory=list)
+    affinity: dict[str, Marked] = field(default_factory=dict)
+    anti_affinity: dict[str, Marked] = field(default_factory=dict)
+    #: Whether any pod matching every required affinity term is in a domain of one.
+    affinity_found: bool = False
 
 
 def needs_filter(terms: PodTerms, snapshot: Snapshot) -> bool:
@@ -54,73 +86,136 @@ def needs_filter(terms: PodTerms, snapshot: Snapshot) -> bool:
 
 
 def pre_filter_state(
-    pod: Object, terms: PodTerms, nodes: list[NodeInfo], namespace_labels: NamespaceLabels
+    pod: Object, terms: PodTerms, table: NodeTable, namespace_labels: NamespaceLabels
 ) -> FilterState:
     state = FilterState(
-        terms, all(term.matches(pod, namespace_labels) for term in terms.required_affinity)
+        terms,
+        all(term.matches(pod, namespace_labels) for term in terms.required_affinity),
+        table,
     )
-    own_terms = bool(terms.required_affinity or terms.required_anti_affinity)
-    for info in nodes:
-        if info.node is None:
-            continue
-        if info.pods_with_required_anti_affinity:
-            _count_existing_anti_affinity(state, pod, info, namespace_labels)
-        if own_terms and info.pods:
-            _count_own_terms(state, info, namespace_labels)
+    state.existing_anti_affinity = [
+        Marked.where(table, str(key), column)
+        for key, column in _existing_anti_affinity(pod, table, namespace_labels).items()
+    ]
+    if terms.required_affinity:
+        with_all = _matching_rows(table, terms.required_affinity, namespace_labels)
+        state.affinity = _by_key(table, terms.required_affinity, lambda _term: with_all)
+        state.affinity_found = any(marked.marked.any() for marked in state.affinity.values())
+    if terms.required_anti_affinity:
+        state.anti_affinity = _by_key(
+            table,
+            terms.required_anti_affinity,
+            lambda term: _matching_rows(table, (term,), namespace_labels),
+        )
     return state
 
 
-def _count_existing_anti_affinity(
-    state: FilterState, pod: Object, info: NodeInfo, namespace_labels: NamespaceLabels
-) -> None:
-    for existing in info.pods.values():
-        for term in existing.affinity_terms.required_anti_affinity:
-            domain = term.domain(info.node)
-            if domain is not None and term.matches(pod, namespace_labels):
-                state.existing_anti_affinity[domain] += 1
+def pod_identity(pod: Object, namespace_labels: NamespaceLabels) -> Hashable:
+    """All that other pods' terms can see of ``pod``: its namespace, the
+    namespace's labels and its own labels."""
+    meta = pod.get("metadata") or {}
+    namespace = meta.get("namespace") or ""
+    return (
+        namespace,
+        frozenset((meta.get("labels") or {}).items()),
+        frozenset(namespace_labels(namespace).items()),
+    )
 
 
-def _count_own_terms(state: FilterState, info: NodeInfo, namespace_labels: NamespaceLabels) -> None:
-    affinity = state.terms.required_affinity
-    for existing in info.pods.values():
-        if affinity and all(term.matches(existing.pod, namespace_labels) for term in affinity):
-            _add(state.affinity, affinity, info)
-        for term in state.terms.required_anti_affinity:
-            if term.matches(existing.pod, namespace_labels):
-                _add(state.anti_affinity, (term,), info)
+def _existing_anti_affinity(
+    pod: Object, table: NodeTable, namespace_labels: NamespaceLabels
+) -> Mapping[Hashable, Column]:
+    """Per topology key, per row: the required anti-affinity terms of the
+    row's pods that select ``pod`` (on nodes with that key)."""
+
+    def count(info: NodeInfo) -> Counter[Hashable]:
+        found: Counter[Hashable] = Counter()
+        for existing in info.pods.values():
+            for term in existing.affinity_terms.required_anti_affinity:
+                if term.domain(info.node) is not None and term.matches(pod, namespace_labels):
+                    found[term.topology_key] += 1
+        return found
+
+    key = ("InterPodAffinity.existingAntiAffinity", pod_identity(pod, namespace_labels))
+    return table.counts(key, count, table.pods_with_required_anti_affinity > 0)
 
 
-def _add(counts: Counter[Domain], terms: tuple[AffinityTerm, ...], info: NodeInfo) -> None:
+def terms_key(tag: str, *groups: tuple[AffinityTerm, ...]) -> Hashable | None:
+    """What identifies the verdicts of the terms of ``groups`` on a node's pods
+    (for :attr:`NodeTable.counts`); None when one selects namespaces by
+    label, as namespaces' labels change while no node does."""
+    if any(not term.namespace_selector.nothing for group in groups for term in group):
+        return None
+    return (f"InterPodAffinity.{tag}", groups)
+
+
+def _matching_rows(
+    table: NodeTable, terms: tuple[AffinityTerm, ...], namespace_labels: NamespaceLabels
+) -> Column:
+    """Per row: its pods that every one of ``terms`` selects."""
+
+    def count(info: NodeInfo) -> int:
+        return sum(
+            1
+            for existing in info.pods.values()
+            if all(term.matches(existing.pod, namespace_labels) for term in terms)
+        )
+
+    return table.counts.column(terms_key("matching", terms), count, table.pod_count > 0)
+
+
+def _by_key(
+    table: NodeTable, terms: tuple[AffinityTerm, ...], per_row: Callable[[AffinityTerm], Column]
+) -> dict[str, Marked]:
+    """Per topology key of ``terms``, the domains where any term with that
+    key has a positive ``per_row`` (terms sharing a key share its domains)."""
+    summed: dict[str, Column] = {}
     for term in terms:
-        domain = term.domain(info.node)
-        if domain is not None:
-            counts[domain] += 1
+        column = per_row(term)
+        found = summed.get(term.topology_key)
+        summed[term.topology_key] = column if found is None else found + column
+    return {key: Marked.where(table, key, column) for key, column in summed.items()}
 
 
 def filter_node(state: FilterState, node: NodeInfo) -> Status:
-    if not _satisfies_affinity(state, node):
+    labels = node_labels(node.node)
+    if not _satisfies_affinity(state, labels):
         return st.unresolvable(ERR_REASON_AFFINITY)
-    if state.anti_affinity and any(
-        state.anti_affinity[domain] > 0
+    if any(
+        state.anti_affinity[term.topology_key].holds(labels)
         for term in state.terms.required_anti_affinity
-        if (domain := term.domain(node.node)) is not None
     ):
         return st.unschedulable(ERR_REASON_ANTI_AFFINITY)
-    if state.existing_anti_affinity and any(
-        state.existing_anti_affinity[pair] > 0 for pair in node_labels(node.node).items()
-    ):
+    if any(marked.holds(labels) for marked in state.existing_anti_affinity):
         return st.unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY)
     return st.success()
 
 
-def _satisfies_affinity(state: FilterState, node: NodeInfo) -> bool:
+def _satisfies_affinity(state: FilterState, labels: Mapping[str, str]) -> bool:
     """Every term's domain on the node holds a matching pod; the node must have
     every term's key in any case."""
     found = True
     for term in state.terms.required_affinity:
-        domain = term.domain(node.node)
-        if domain is None:
+        if term.topology_key not in labels:
             return False
-        if state.affinity[domain] <= 0:
+        if not state.affinity[term.topology_key].holds(labels):
             found = False
-    return found or (not state.affinity and state.matches_own_affinity)
+    return found or (not state.affinity_found and state.matches_own_affinity)
+
+
+def filter_rows(state: FilterState, table: NodeTable) -> Mask | None:
+    """:func:`filter_node`'s verdict on every row of ``table``; None unless the
+    state was counted over this very table."""
+    if table is not state.table:
+        return None
+    passing = np.ones(len(table), dtype=np.bool_)
+    if state.terms.required_affinity:
+        found = np.ones(len(table), dtype=np.bool_)
+        for term in state.terms.required_affinity:
+            passing &= table.domains(term.topology_key).ids != NO_DOMAIN
+            found &= state.affinity[term.topology_key].rows()
+        if state.affinity_found or not state.matches_own_affinity:
+            passing &= found
+    for marked in (*state.anti_affinity.values(), *state.existing_anti_affinity):
+        passing &= ~marked.rows()
+    return passing

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,24 +16,31 @@ from pynetes.scheduler.framework.interface import (
     PreFilterResult,
 )
 from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_table import Column, Mask, NodeTable, Rows
+from pynetes.scheduler.framework.snapshot import table_for
 from pynetes.scheduler.framework.status import Status
 from pynetes.scheduler.plugins.inter_pod_affinity.filtering import (
     FilterState,
     filter_node,
+    filter_rows,
     needs_filter,
     pre_filter_state,
 )
 from pynetes.scheduler.plugins.inter_pod_affinity.scoring import (
     ScoreArgs,
+    ScoreState,
     domain_scores,
     normalize,
+    normalize_rows,
     score_node,
+    score_rows,
 )
 
 NAME = "InterPodAffinity"
 NAMESPACES = built_in("", "v1", "namespaces")
 _FILTER_KEY = f"PreFilter{NAME}"
 _SCORE_KEY = f"PreScore{NAME}"
+_TERMS_KEY = f"{NAME}/terms"
 
 Object = dict[str, Any]
 
@@ -54,37 +60,59 @@ class InterPodAffinity:
     def pre_filter(
         self, state: CycleState, pod: Object, nodes: list[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status]:
-        terms = PodTerms.of(pod)
-        if not needs_filter(terms, self._handle.snapshot()):
+        terms = _terms(state, pod)
+        snapshot = self._handle.snapshot()
+        if not needs_filter(terms, snapshot):
             return None, st.skip()
-        state.write(_FILTER_KEY, pre_filter_state(pod, terms, nodes, self._namespace_labels))
+        table = table_for(snapshot, nodes)
+        state.write(_FILTER_KEY, pre_filter_state(pod, terms, table, self._namespace_labels))
         return None, st.success()
 
     def filter(self, state: CycleState, _pod: Object, node: NodeInfo) -> Status:
         filter_state: FilterState = state.read(_FILTER_KEY)
         return filter_node(filter_state, node)
 
+    def filter_many(self, state: CycleState, _pod: Object, table: NodeTable) -> Mask | None:
+        filter_state: FilterState = state.read(_FILTER_KEY)
+        return filter_rows(filter_state, table)
+
     def pre_score(self, state: CycleState, pod: Object, nodes: list[NodeInfo]) -> Status:
         """Skip when no domain gets a weight: nothing to prefer."""
-        terms = PodTerms.of(pod)
+        terms = _terms(state, pod)
         has_own = bool(terms.preferred_affinity or terms.preferred_anti_affinity)
         if not nodes or (self.args.ignore_preferred_terms_of_existing_pods and not has_own):
             return st.skip()
-        snapshot = self._handle.snapshot()
-        # Without preferences of its own, only nodes with pods that have terms can weigh.
-        weighing = snapshot.list() if has_own else snapshot.with_affinity()
-        scores = domain_scores(pod, terms, weighing, self._namespace_labels, self.args)
-        if not scores:
+        table = self._handle.snapshot().table()
+        scores = domain_scores(pod, terms, table, self._namespace_labels, self.args)
+        if scores is None:
             return st.skip()
         state.write(_SCORE_KEY, scores)
         return st.success()
 
     def score(self, state: CycleState, _pod: Object, node: NodeInfo) -> int:
-        scores: Counter[tuple[str, str]] = state.read(_SCORE_KEY)
+        scores: ScoreState = state.read(_SCORE_KEY)
         return score_node(scores, node)
+
+    def score_many(
+        self, state: CycleState, _pod: Object, table: NodeTable, rows: Rows
+    ) -> Column | None:
+        scores: ScoreState = state.read(_SCORE_KEY)
+        return score_rows(scores, table, rows)
 
     def normalize_scores(self, _state: CycleState, _pod: Object, scores: dict[str, int]) -> None:
         normalize(scores)
+
+    def normalize_many(self, _state: CycleState, _pod: Object, scores: Column) -> Column:
+        return normalize_rows(scores)
+
+
+def _terms(state: CycleState, pod: Object) -> PodTerms:
+    """The pod's terms, parsed once a cycle: PreFilter and PreScore both need them."""
+    terms: PodTerms | None = state.data.get(_TERMS_KEY)
+    if terms is None:
+        terms = PodTerms.of(pod)
+        state.write(_TERMS_KEY, terms)
+    return terms
 
 
 def parse_args(args: Mapping[str, Any] | None) -> ScoreArgs:

@@ -2,26 +2,31 @@
 
 PreFilter counts, once per pod, the matching pods in every domain (topology
 value) over all nodes that have every constraint's key and that the
-constraint's inclusion policies admit; Filter then only looks up the node's
-domain: ``count + self-match - global minimum`` must not exceed maxSkew. The
-global minimum is 0 while fewer than minDomains domains exist.
+constraint's inclusion policies admit: each node's matching pods (kept by the
+node table between cycles) summed per domain id with ``np.bincount``. Filter
+then only looks up the node's domain: ``count + self-match - global minimum``
+must not exceed maxSkew; :func:`filter_rows` does so for every node at once.
+The global minimum is 0 while fewer than minDomains domains exist.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from pynetes.scheduler.framework import status as st
 from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_table import NO_DOMAIN, Column, Domains, Mask, NodeTable
 from pynetes.scheduler.framework.status import Status
 from pynetes.scheduler.plugins.helpers.node_selector import node_labels
 from pynetes.scheduler.plugins.pod_topology_spread.constraints import (
     Constraint,
-    count_matching,
-    has_all_keys,
+    has_all_keys_rows,
+    matching_rows,
     pod_labels,
+    pod_namespace,
 )
 
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
@@ -33,56 +38,83 @@ Object = dict[str, Any]
 
 
 @dataclass
+class Spread:
+    """One constraint's matching pods per domain id of its key, and the global
+    minimum (computed once, not per node: hostname has a domain per node)."""
+
+    constraint: Constraint
+    domains: Domains
+    counts: Column
+    self_match: int
+    minimum: int
+
+    def count(self, labels: dict[str, str]) -> int:
+        """Matching pods in the domain of a node with ``labels`` (which have the key)."""
+        return int(self.domains.at(self.counts, labels))
+
+    def exceeds_rows(self) -> Mask:
+        """Rows where one more pod would skew the domains more than maxSkew."""
+        matching = self.domains.per_row(self.counts) + self.self_match
+        return matching - self.minimum > self.constraint.max_skew
+
+
+@dataclass
 class FilterState:
-    """Per constraint: matching pods per domain, the pod's own match, and the
-    global minimum (computed once, not per node: hostname has a domain per node)."""
+    """The counts, over ``table``'s rows."""
 
-    constraints: list[Constraint]
-    counts: list[Counter[str]] = field(default_factory=list)
-    self_match: list[int] = field(default_factory=list)
-    minimums: list[int] = field(default_factory=list)
+    table: NodeTable
+    spreads: list[Spread]
 
 
-def _minimum(counts: Counter[str], min_domains: int) -> int:
+def _minimum(counts: Column, min_domains: int) -> int:
+    """The global minimum over the ``counts`` of the domains that exist."""
     if len(counts) < min_domains:
         return 0
-    return min(counts.values(), default=_NO_MINIMUM)
+    return int(counts.min()) if len(counts) else _NO_MINIMUM
 
 
-def pre_filter_state(
-    pod: Object, constraints: list[Constraint], nodes: list[NodeInfo]
-) -> FilterState:
-    namespace = (pod.get("metadata") or {}).get("namespace") or ""
+def pre_filter_state(pod: Object, constraints: list[Constraint], table: NodeTable) -> FilterState:
+    namespace = pod_namespace(pod)
     labels = pod_labels(pod)
-    state = FilterState(
-        constraints,
-        [Counter() for _ in constraints],
-        [int(c.selector.matches(labels)) for c in constraints],
-    )
-    for info in nodes:
-        if info.node is None or not has_all_keys(info.node, constraints):
-            continue
-        values = node_labels(info.node)
-        for index, constraint in enumerate(constraints):
-            if not constraint.includes(pod, info.node):
-                continue
-            domain = values[constraint.topology_key]
-            state.counts[index][domain] += count_matching(
-                info.pods.values(), constraint.selector, namespace
+    with_keys = has_all_keys_rows(table, constraints)
+    spreads = []
+    for constraint in constraints:
+        domains = table.domains(constraint.topology_key)
+        counted = with_keys & constraint.includes_rows(pod, table)
+        ids = domains.ids[counted]
+        size = len(domains.values)
+        matching = matching_rows(table, constraint.selector, namespace)[counted]
+        counts = np.bincount(ids, weights=matching, minlength=size).astype(np.int64)
+        exists = np.bincount(ids, minlength=size) > 0
+        spreads.append(
+            Spread(
+                constraint,
+                domains,
+                counts,
+                int(constraint.selector.matches(labels)),
+                _minimum(counts[exists], constraint.min_domains),
             )
-    state.minimums = [
-        _minimum(counts, c.min_domains) for counts, c in zip(state.counts, constraints, strict=True)
-    ]
-    return state
+        )
+    return FilterState(table, spreads)
 
 
 def filter_node(state: FilterState, node: NodeInfo) -> Status:
-    values = node_labels(node.node)
-    for index, constraint in enumerate(state.constraints):
-        domain = values.get(constraint.topology_key)
-        if domain is None:
+    labels = node_labels(node.node)
+    for spread in state.spreads:
+        if spread.constraint.topology_key not in labels:
             return st.unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH)
-        matching = state.counts[index].get(domain, 0) + state.self_match[index]
-        if matching - state.minimums[index] > constraint.max_skew:
+        matching = spread.count(labels) + spread.self_match
+        if matching - spread.minimum > spread.constraint.max_skew:
             return st.unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH)
     return st.success()
+
+
+def filter_rows(state: FilterState, table: NodeTable) -> Mask | None:
+    """:func:`filter_node`'s verdict on every row of ``table``; None unless the
+    state was counted over this very table."""
+    if table is not state.table:
+        return None
+    passing = np.ones(len(table), dtype=np.bool_)
+    for spread in state.spreads:
+        passing &= (spread.domains.ids != NO_DOMAIN) & ~spread.exceeds_rows()
+    return passing

@@ -14,6 +14,8 @@ from pynetes.scheduler.framework.interface import (
     PreFilterResult,
 )
 from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_table import Column, Mask, NodeTable, Rows
+from pynetes.scheduler.framework.snapshot import table_for
 from pynetes.scheduler.framework.status import Status
 from pynetes.scheduler.plugins.pod_topology_spread.args import SpreadArgs, parse_args
 from pynetes.scheduler.plugins.pod_topology_spread.constraints import (
@@ -31,13 +33,16 @@ from pynetes.scheduler.plugins.pod_topology_spread.defaults import (
 from pynetes.scheduler.plugins.pod_topology_spread.filtering import (
     FilterState,
     filter_node,
+    filter_rows,
     pre_filter_state,
 )
 from pynetes.scheduler.plugins.pod_topology_spread.scoring import (
     ScoreState,
     normalize,
+    normalize_rows,
     pre_score_state,
     score_node,
+    score_rows,
 )
 
 NAME = "PodTopologySpread"
@@ -68,23 +73,28 @@ class PodTopologySpread:
         constraints = self._constraints(pod, DO_NOT_SCHEDULE)
         if not constraints:
             return None, st.skip()
-        state.write(_FILTER_KEY, pre_filter_state(pod, constraints, nodes))
+        table = table_for(self._handle.snapshot(), nodes)
+        state.write(_FILTER_KEY, pre_filter_state(pod, constraints, table))
         return None, st.success()
 
     def filter(self, state: CycleState, _pod: Object, node: NodeInfo) -> Status:
         filter_state: FilterState = state.read(_FILTER_KEY)
         return filter_node(filter_state, node)
 
+    def filter_many(self, state: CycleState, _pod: Object, table: NodeTable) -> Mask | None:
+        filter_state: FilterState = state.read(_FILTER_KEY)
+        return filter_rows(filter_state, table)
+
     def pre_score(self, state: CycleState, pod: Object, nodes: list[NodeInfo]) -> Status:
         """Skip pods without ScheduleAnyway constraints; count the feasible nodes'
         domains over the whole snapshot once."""
         constraints = self._constraints(pod, SCHEDULE_ANYWAY)
-        every_node = self._handle.snapshot().list()
-        if not constraints or not nodes or not every_node:
+        snapshot = self._handle.snapshot()
+        if not constraints or not nodes or not len(snapshot):
             return st.skip()
         require_all_keys = has_own_constraints(pod) or not self.args.system_defaulted
         state.write(
-            _SCORE_KEY, pre_score_state(pod, constraints, nodes, every_node, require_all_keys)
+            _SCORE_KEY, pre_score_state(pod, constraints, nodes, snapshot.table(), require_all_keys)
         )
         return st.success()
 
@@ -106,8 +116,17 @@ class PodTopologySpread:
         score_state: ScoreState = state.read(_SCORE_KEY)
         return score_node(score_state, node)
 
+    def score_many(
+        self, state: CycleState, _pod: Object, table: NodeTable, rows: Rows
+    ) -> Column | None:
+        score_state: ScoreState = state.read(_SCORE_KEY)
+        return score_rows(score_state, table, rows)
+
     def normalize_scores(self, state: CycleState, _pod: Object, scores: dict[str, int]) -> None:
         normalize(state.read(_SCORE_KEY), scores)
+
+    def normalize_many(self, state: CycleState, _pod: Object, scores: Column) -> Column:
+        return normalize_rows(state.read(_SCORE_KEY), scores)
 
 
 def new(args: Mapping[str, Any] | None, handle: Handle) -> PodTopologySpread:
