@@ -13,6 +13,12 @@ informer delivered them. Pods being deleted or terminal do not count, so
 replacements are made as soon as a deletion starts. Pods are read through
 an index by controller uid (and orphans by namespace): a sync costs the
 size of its own ReplicaSet, not of the namespace.
+
+A create or delete the API refuses (a quota, a template it will not
+admit) records a Warning Event and sets the ReplicaFailure condition; the
+key then comes back with the queue's per-item backoff, never in a hot loop,
+and the condition goes once a sync succeeds. A ReplicaSet being deleted
+creates and deletes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,11 +36,12 @@ import orjson
 
 from pynetes.api.labels import Selector, selector_from_label_selector, selector_from_set
 from pynetes.api.meta import controller_of, timestamp
-from pynetes.api.pods import is_active, is_ready
+from pynetes.api.pods import is_active
 from pynetes.api.resources import Resource, built_in
 from pynetes.client import errors
 from pynetes.client.cache.indexer import NAMESPACE_INDEX, object_key
 from pynetes.client.cache.informer import EventHandler
+from pynetes.client.cache.lister import Lister
 from pynetes.client.events import EventRecorder
 from pynetes.client.rest import ApiClient, resource_path
 from pynetes.controller import Controller, Expectations, Result, UIDTrackingExpectations
@@ -41,11 +49,12 @@ from pynetes.controllermanager.common.ownership import (
     CONTROLLER_UID_INDEX,
     ControllerRefManager,
     by_controller_uid,
+    controlling_owner,
     orphans_key,
     owner_still_adoptable,
 )
 from pynetes.controllermanager.common.podcontrol import pod_from_template, slow_start_batches
-from pynetes.controllermanager.common.pods import deletion_order, is_available, ready_since
+from pynetes.controllermanager.common.pods import available_in, deletion_order
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 
@@ -106,6 +115,7 @@ class ReplicaSetController:
         owners = context.informers.informer(kind.resource, indexers=indexers)
         pods = context.informers.informer(PODS, indexers=indexers)
         self._owners = owners.store
+        self._owner_lister = Lister(owners.store)
         self._pods = pods.store
         self._controller = Controller(
             kind.queue_name, self._sync, workers=workers, queue=context.queue(kind.queue_name)
@@ -140,14 +150,9 @@ class ReplicaSetController:
         self._expectations.delete_expectations(object_key(owner))
         self._enqueue(owner)
 
-    def _owner_of(self, pod: Object, reference: Object | None) -> Object | None:
-        """The owner ``reference`` (a pod's controller reference) names, if it is ours."""
-        if reference is None or reference.get("kind") != self._kind.kind:
-            return None
-        owner = self._owners.get(f"{pod['metadata']['namespace']}/{reference.get('name')}")
-        if owner is None or owner["metadata"].get("uid") != reference.get("uid"):
-            return None
-        return owner
+    def _owner_of(self, pod: Object) -> Object | None:
+        """The owner of our kind controlling ``pod`` (None if none, or since replaced)."""
+        return controlling_owner(pod, self._kind.kind, self._owner_lister)
 
     def _owners_matching(self, pod: Object) -> list[Object]:
         """The owners whose selector matches the orphan ``pod`` (who may adopt it)."""
@@ -162,7 +167,7 @@ class ReplicaSetController:
         if pod["metadata"].get("deletionTimestamp"):
             self._pod_deleted(pod)  # seen first while already being deleted
             return
-        owner = self._owner_of(pod, controller_of(pod))
+        owner = self._owner_of(pod)
         if owner is not None:
             self._expectations.creation_observed(object_key(owner))
             self._enqueue(owner)
@@ -182,11 +187,11 @@ class ReplicaSetController:
             return
         old_reference, new_reference = controller_of(old), controller_of(new)
         if old_reference != new_reference:
-            previous = self._owner_of(old, old_reference)
+            previous = self._owner_of(old)
             if previous is not None:
                 self._enqueue(previous)
         if new_reference is not None:
-            owner = self._owner_of(new, new_reference)
+            owner = self._owner_of(new)
             if owner is not None:
                 self._enqueue(owner)
         elif labels_changed or old_reference != new_reference:
@@ -194,7 +199,7 @@ class ReplicaSetController:
                 self._enqueue(candidate)
 
     def _pod_deleted(self, pod: Object) -> None:
-        owner = self._owner_of(pod, controller_of(pod))
+        owner = self._owner_of(pod)
         if owner is None:
             return
         key = object_key(owner)
@@ -220,15 +225,18 @@ class ReplicaSetController:
         if managed:
             failure = await self._manage(key, owner, pods)
         now = datetime.fromtimestamp(self._wall_clock(), UTC)
-        status = _status(owner, pods, now, failure, managed)
+        status, next_available = _status(owner, pods, now, failure, managed)
         try:
             await self._write_status(owner, status)
         except errors.NotFound:
             return Result()
         if failure is not None:
             return Result(requeue=True)
-        wait = _until_next_available(owner, pods, now)
-        return Result(requeue_after=wait) if wait is not None else Result()
+        if next_available is not None:
+            # time alone makes pods available, no event tells: come back then (a second
+            # later, against clock skew, as upstream's resync after minReadySeconds)
+            return Result(requeue_after=next_available + 1.0)
+        return Result()
 
     async def _claim(self, owner: Object, selector: Selector) -> list[Object]:
         """The active pods ``owner`` controls, after adopting and releasing."""
@@ -266,10 +274,10 @@ class ReplicaSetController:
         async def create_one() -> None:
             try:
                 created = await self._client.request("POST", path, body=body)
-            except errors.ApiError as error:
+            except (errors.ApiError, errors.TransportError) as error:
                 if _namespace_terminating(error):
                     return  # every create would fail; the namespace goes away anyway
-                message = f"Error creating: {error.message}"
+                message = f"Error creating: {_message(error)}"
                 self._recorder.event(owner, "Warning", FAILED_CREATE, message)
                 raise
             name = created["metadata"]["name"]
@@ -296,11 +304,10 @@ class ReplicaSetController:
             except errors.NotFound:
                 self._expectations.deletion_observed(key, object_key(pod))
                 return
-            except errors.ApiError as error:
+            except (errors.ApiError, errors.TransportError) as error:
                 self._expectations.deletion_observed(key, object_key(pod))
-                self._recorder.event(
-                    owner, "Warning", FAILED_DELETE, f"Error deleting: {error.message}"
-                )
+                message = f"Error deleting: {_message(error)}"
+                self._recorder.event(owner, "Warning", FAILED_DELETE, message)
                 raise
             self._recorder.event(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
 
@@ -368,7 +375,9 @@ def _selects(kind: ReplicaKind, owner: Object, labels: dict[str, str] | None) ->
     return not selector.empty and selector.matches(labels)
 
 
-def _namespace_terminating(error: errors.ApiError) -> bool:
+def _namespace_terminating(error: Exception) -> bool:
+    if not isinstance(error, errors.ApiError):
+        return False
     causes = error.details.get("causes") or ()
     return any(cause.get("reason") == "NamespaceTerminating" for cause in causes)
 
@@ -377,14 +386,11 @@ def _message(error: BaseException) -> str:
     return error.message if isinstance(error, errors.ApiError) else str(error)
 
 
-def _min_ready_seconds(owner: Object) -> float:
-    return float((owner.get("spec") or {}).get("minReadySeconds") or 0)
-
-
 def _status(
     owner: Object, pods: list[Object], now: datetime, failure: _Failure | None, managed: bool
-) -> Object:
-    """The status ``pods`` give ``owner`` (upstream's calculateStatus).
+) -> tuple[Object, float | None]:
+    """The status ``pods`` give ``owner`` (upstream's calculateStatus), and the seconds
+    until the next ready pod becomes available (None if none is waiting).
 
     Counts of zero are left out, as upstream's omitempty does. ReplicaFailure
     is set when a create or delete failed and removed once a sync managed
@@ -393,13 +399,19 @@ def _status(
     """
     template_metadata = ((owner.get("spec") or {}).get("template") or {}).get("metadata") or {}
     fully_labeled = selector_from_set(template_metadata.get("labels"))
-    min_ready = _min_ready_seconds(owner)
+    min_ready = float((owner.get("spec") or {}).get("minReadySeconds") or 0)
     labeled = ready = available = 0
+    next_available: float | None = None
     for pod in pods:  # one pass: a sync of thousands of pods does this on every change
         labeled += fully_labeled.matches(pod["metadata"].get("labels"))
-        if is_ready(pod):
-            ready += 1
-            available += is_available(pod, min_ready, now)
+        wait = available_in(pod, min_ready, now)
+        if wait is None:
+            continue
+        ready += 1
+        if wait == 0.0:
+            available += 1
+        elif wait != math.inf and (next_available is None or wait < next_available):
+            next_available = wait
     counts = {
         "fullyLabeledReplicas": labeled,
         "readyReplicas": ready,
@@ -411,7 +423,7 @@ def _status(
     conditions = _conditions(owner, now, failure, managed)
     if conditions:
         status["conditions"] = conditions
-    return status
+    return status, next_available
 
 
 def _conditions(
@@ -436,25 +448,6 @@ def _conditions(
     elif failure is None and managed:
         failed = None
     return [*kept, failed] if failed is not None else kept
-
-
-def _until_next_available(owner: Object, pods: list[Object], now: datetime) -> float | None:
-    """Seconds until the next ready pod becomes available (None if none is waiting).
-
-    Availability changes with time alone, so no event would tell the
-    controller; upstream resyncs after minReadySeconds for the same reason.
-    """
-    min_ready = _min_ready_seconds(owner)
-    if min_ready <= 0:
-        return None
-    waits = [
-        min_ready - (now - since).total_seconds()
-        for pod in pods
-        if (since := ready_since(pod)) is not None and not is_available(pod, min_ready, now)
-    ]
-    if not waits:
-        return None
-    return max(min(waits), 0.0) + 1.0  # a second more, against clock skew, as upstream
 
 
 def build(context: ControllerContext) -> ReplicaSetController:

@@ -22,9 +22,10 @@ from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from pynetes.controllermanager.controllers.deployment.revision import template_hash
+from pynetes.hollow import generate_node_specs
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
-from tests.integration.controllers.test_replicaset import nodes_and_scheduler
+from tests.integration.controllers.nodes import running_nodes
 
 Object = dict[str, Any]
 
@@ -474,7 +475,7 @@ async def test_pods_roll_over_with_the_replicaset_controller_scheduler_and_nodes
     api: ApiClient, cluster: Cluster
 ) -> None:
     async with (
-        nodes_and_scheduler(api),
+        running_nodes(api, generate_node_specs(2)),
         running_controllers(api, "deployment", "replicaset"),
     ):
         await api.create(DEPLOYMENTS, deployment(replicas=6, strategy=rolling(2, 1)))
@@ -538,7 +539,7 @@ async def test_a_name_taken_by_another_replica_set_is_a_collision_avoided(api: A
 
 async def test_recreate_never_runs_two_versions_at_once(api: ApiClient, cluster: Cluster) -> None:
     async with (
-        nodes_and_scheduler(api),
+        running_nodes(api, generate_node_specs(2)),
         running_controllers(api, "deployment", "replicaset"),
     ):
         await api.create(DEPLOYMENTS, deployment(replicas=3, strategy={"type": "Recreate"}))

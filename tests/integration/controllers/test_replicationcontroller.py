@@ -10,7 +10,8 @@ from pynetes.api.meta import controller_of
 from pynetes.api.resources import built_in
 from pynetes.client.rest import ApiClient
 from tests.integration.conftest import Cluster
-from tests.integration.controllers.harness import eventually, running_controllers
+from tests.integration.controllers.harness import running_controllers
+from tests.integration.controllers.test_replicaset import settled
 
 Object = dict[str, Any]
 PODS = built_in("", "v1", "pods")
@@ -36,24 +37,6 @@ def replication_controller(name: str, replicas: int) -> Object:
     }
 
 
-async def settled(api: ApiClient, owner: Object, replicas: int) -> list[Object]:
-    """Wait until ``owner`` controls ``replicas`` live pods and its status says so."""
-
-    async def check() -> tuple[list[Object]] | None:
-        pods = [
-            pod
-            for pod in (await api.list(PODS, namespace=NAMESPACE))["items"]
-            if (controller_of(pod) or {}).get("uid") == owner["metadata"]["uid"]
-            and not pod["metadata"].get("deletionTimestamp")
-        ]
-        fresh = await api.get(CONTROLLERS, owner["metadata"]["name"], namespace=NAMESPACE)
-        counted = (fresh.get("status") or {}).get("replicas")
-        return (pods,) if len(pods) == replicas and counted == replicas else None
-
-    (pods,) = await eventually(check)
-    return pods
-
-
 async def test_keeps_adopts_and_scales_pods_of_a_replication_controller(
     api: ApiClient, cluster: Cluster
 ) -> None:
@@ -65,7 +48,7 @@ async def test_keeps_adopts_and_scales_pods_of_a_replication_controller(
     kubectl = cluster.kubectl()
     async with running_controllers(api, "replicationcontroller"):
         owner = await api.create(CONTROLLERS, replication_controller("web", 2), namespace=NAMESPACE)
-        pods = await settled(api, owner, 2)
+        pods = await settled(api, owner, 2, CONTROLLERS)
         assert "orphan" in {pod["metadata"]["name"] for pod in pods}
         reference = controller_of(pods[0])
         assert reference is not None
@@ -74,7 +57,7 @@ async def test_keeps_adopts_and_scales_pods_of_a_replication_controller(
         assert fresh["status"]["fullyLabeledReplicas"] == 2
 
         await kubectl("scale", "rc/web", "--replicas=4")
-        pods = await settled(api, owner, 4)
+        pods = await settled(api, owner, 4, CONTROLLERS)
         events = (await api.list(EVENTS, namespace=NAMESPACE))["items"]
         created = [e for e in events if e["reason"] == "SuccessfulCreate"]
         assert created, "creations are recorded"
@@ -84,4 +67,4 @@ async def test_keeps_adopts_and_scales_pods_of_a_replication_controller(
         assert json.loads(out)["status"] == {"replicas": 4, "selector": "app=web"}
 
         await kubectl("scale", "rc/web", "--replicas=1")
-        await settled(api, owner, 1)
+        await settled(api, owner, 1, CONTROLLERS)

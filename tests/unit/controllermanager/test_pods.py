@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import UTC, datetime, timedelta
 
 from pynetes.api.meta import timestamp
 from pynetes.api.pods import is_active
 from pynetes.controllermanager.common.podcontrol import pod_from_template, slow_start_batches
-from pynetes.controllermanager.common.pods import deletion_order, is_available
+from pynetes.controllermanager.common.pods import available_in, deletion_order, is_available
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -140,3 +141,14 @@ def test_doubled_up_nodes_count_the_related_pods_when_given() -> None:
     assert [p["metadata"]["name"] for p in ranked] == ["on-b", "on-a"], "only active pods count"
     alone = [pod("older", node="a", age=900), pod("newer", node="b", age=800)]
     assert deletion_order(alone, NOW, [])[0]["metadata"]["name"] == "newer"
+
+
+def test_available_in_counts_down_from_the_ready_transition() -> None:
+    assert available_in(pod("p", ready_for=None), 10, NOW) is None
+    assert available_in(pod("p", ready_for=4), 0, NOW) == 0.0
+    assert available_in(pod("p", ready_for=4), 10, NOW) == 6.0
+    assert available_in(pod("p", ready_for=40), 10, NOW) == 0.0
+    unknown = pod("p")
+    del unknown["status"]["conditions"][0]["lastTransitionTime"]
+    assert available_in(unknown, 10, NOW) == math.inf
+    assert available_in(unknown, 0, NOW) == 0.0
