@@ -74,19 +74,7 @@ class Subresources:
         if target.verb == "patch":
             return await apply_patch(self._api, request, target, store, subresource="status")
         if target.verb == "update":
-            body = await read_body(request)
-            obj, warnings = self._api.decoder.decode(target.resource, body, request.query)
-            updated = await store.update(
-                target.namespace,
-                target.name,
-                obj,
-                subresource="status",
-                dry_run=query.dry_run(request.query),
-                track=lambda current, new: self._api.tracked(
-                    request, target.resource, current, new, "status"
-                ),
-            )
-            return json_response(updated, warnings=warnings)
+            return await self._replace(request, target, store, "status")
         raise errors.method_not_allowed()
 
     async def _finalize(
@@ -97,16 +85,22 @@ class Subresources:
         The namespace controller removes ``kubernetes`` here once the
         namespace is empty; with no finalizer left, the namespace is deleted.
         """
+        return await self._replace(request, target, store, "finalize")
+
+    async def _replace(
+        self, request: web.Request, target: Target, store: ObjectStore, subresource: str
+    ) -> web.StreamResponse:
+        """PUT of the request's object through ``subresource``'s update rules."""
         body = await read_body(request)
         obj, warnings = self._api.decoder.decode(target.resource, body, request.query)
         updated = await store.update(
             target.namespace,
             target.name,
             obj,
-            subresource="finalize",
+            subresource=subresource,
             dry_run=query.dry_run(request.query),
             track=lambda current, new: self._api.tracked(
-                request, target.resource, current, new, "finalize"
+                request, target.resource, current, new, subresource
             ),
         )
         return json_response(updated, warnings=warnings)
