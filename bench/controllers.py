@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.apiserver import NAMESPACE, ServerProcess, progress, start_apiserver, start_component
 from bench.hollow import NAMESPACES, PODS, in_parallel, start_hollow
 from bench.scheduler import Cpu, start_scheduler
+from pynetes.api.pods import is_ready
 from pynetes.api.resources import built_in
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.config import load_config
@@ -86,21 +87,35 @@ class Watched:
 
     def __init__(self, api: ApiClient, resource: Any) -> None:
         self.informer = Informer(api, resource, namespace=NAMESPACE)
+        #: Names of the objects whose Ready condition is True (pods), kept per event so
+        #: that waiting on thousands of pods costs O(1) per event, not a scan.
+        self.ready: set[str] = set()
         self._conditions: list[tuple[Callable[[], bool], asyncio.Event]] = []
         self.informer.add_event_handler(
             EventHandler(
-                on_add=lambda _o: self._check(),
-                on_update=lambda _o, _n: self._check(),
-                on_delete=lambda _o: self._check(),
+                on_add=self._changed,
+                on_update=lambda _o, new: self._changed(new),
+                on_delete=self._deleted,
             )
         )
+
+    def _changed(self, obj: Object) -> None:
+        if is_ready(obj):
+            self.ready.add(obj["metadata"]["name"])
+        else:
+            self.ready.discard(obj["metadata"]["name"])
+        self._check()
+
+    def _deleted(self, obj: Object) -> None:
+        self.ready.discard(obj["metadata"]["name"])
+        self._check()
+
+    def empty(self) -> bool:
+        return len(self.informer.store) == 0
 
     async def start(self) -> None:
         self.informer.start()
         await self.informer.wait_for_sync()
-
-    def objects(self) -> list[Object]:
-        return self.informer.store.list()
 
     async def until(self, condition: Callable[[], bool]) -> None:
         if condition():
@@ -141,19 +156,6 @@ def rolled_out(deployments: Watched, name: str, generation: int) -> Callable[[],
             and status.get("replicas", 0) == replicas
             and status.get("availableReplicas", 0) == replicas
         )
-
-    return check
-
-
-def ready_pods(pods: Watched, prefix: str, count: int) -> Callable[[], bool]:
-    def check() -> bool:
-        ready = 0
-        for pod in pods.objects():
-            if not pod["metadata"]["name"].startswith(prefix):
-                continue
-            conditions = (pod.get("status") or {}).get("conditions") or ()
-            ready += any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-        return ready >= count
 
     return check
 
@@ -236,12 +238,12 @@ async def measure(
                 PODS, {"metadata": {"name": f"bare-{i}"}, "spec": POD_SPEC}, namespace=NAMESPACE
             ),
         )
-        await pods.until(ready_pods(pods, "bare-", replicas))
+        await pods.until(lambda: len(pods.ready) >= replicas)
 
     phases.append(await timed("floor: bare pods Ready", replicas, processes, bare_pods))
     path = f"/api/v1/namespaces/{NAMESPACE}/pods"
     await api.request("DELETE", path, params={"gracePeriodSeconds": 0})
-    await pods.until(lambda: not pods.objects())
+    await pods.until(pods.empty)
 
     progress(f"scaling a Deployment from 0 to {replicas:,}")
     await api.create(DEPLOYMENTS, deployment("big", 0), namespace=NAMESPACE)
@@ -252,7 +254,7 @@ async def measure(
 
     phases.append(await timed("Deployment 0 -> Available", replicas, processes, scale_up))
     await api.delete(DEPLOYMENTS, "big", namespace=NAMESPACE, propagation_policy="Background")
-    await pods.until(lambda: not pods.objects())  # the garbage collector takes them
+    await pods.until(pods.empty)  # the garbage collector takes them
 
     progress(f"rolling update of {rollout:,} replicas")
     created = await api.create(DEPLOYMENTS, deployment("web", rollout), namespace=NAMESPACE)
