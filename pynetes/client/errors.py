@@ -55,6 +55,15 @@ class ApiError(Exception):
         super().__init__(f"{self.code} {self.reason or 'Unknown'}: {self.message}")
 
 
+def namespace_terminating(error: BaseException) -> bool:
+    """The server refused a create because the namespace is being deleted (a cause of
+    reason NamespaceTerminating): for a controller, no failure to report."""
+    if not isinstance(error, ApiError):
+        return False
+    causes = error.details.get("causes") or ()
+    return any(cause.get("reason") == "NamespaceTerminating" for cause in causes)
+
+
 class BadRequest(ApiError):
     """400: the request itself is malformed (bad parameters, undecodable body)."""
 

@@ -483,10 +483,7 @@ def _spam_key(event: Object) -> tuple[str, ...]:
 
 def _log_rejection(event: Object, error: errors.ApiError) -> None:
     """A rejected Event is not retried; an expected rejection is not worth an error line."""
-    causes = error.details.get("causes") or []
-    expected = isinstance(error, errors.AlreadyExists) or any(
-        cause.get("reason") == "NamespaceTerminating" for cause in causes
-    )
+    expected = isinstance(error, errors.AlreadyExists) or errors.namespace_terminating(error)
     level = logging.DEBUG if expected else logging.ERROR
     log.log(level, "server rejected event %s (will not retry): %s", _describe(event), error)
 

@@ -17,7 +17,6 @@ from pynetes.api.labels import Selector, selector_from_set
 from pynetes.api.meta import parse_timestamp, timestamp
 from pynetes.api.pods import is_ready, is_terminal, ready_condition
 from pynetes.api.resources import built_in
-from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
@@ -288,9 +287,3 @@ class TriggerTimeTracker:
     def forget(self, service_key: str) -> None:
         """The Service is gone."""
         self._states.pop(service_key, None)
-
-
-def namespace_terminating(error: errors.ApiError) -> bool:
-    """The write was refused because the namespace is going: retrying would fail forever."""
-    causes = error.details.get("causes") or []
-    return any(cause.get("reason") == "NamespaceTerminating" for cause in causes)

@@ -42,7 +42,6 @@ from pynetes.controllermanager.common.endpoints import (
     is_external_name,
     is_headless,
     is_ipv6,
-    namespace_terminating,
     pod_handler,
     pod_ips,
     pod_reference,
@@ -296,7 +295,7 @@ class EndpointsController:
         except (errors.Conflict, errors.AlreadyExists):
             return Result(requeue=True)  # our cache was behind: sync again on fresh data
         except errors.ApiError as error:
-            if created and namespace_terminating(error):
+            if created and errors.namespace_terminating(error):
                 return Result()  # creates will keep failing there; nothing to keep
             metadata = endpoints["metadata"]
             reason, what = (

@@ -58,7 +58,6 @@ from pynetes.controllermanager.common.endpoints import (
     is_headless,
     is_ipv6,
     is_terminating,
-    namespace_terminating,
     pod_handler,
     pod_ips,
     pod_reference,
@@ -610,7 +609,7 @@ class EndpointSliceController:
         try:
             await self._apply(key, service, plan, annotation)
         except errors.ApiError as error:
-            if namespace_terminating(error):
+            if errors.namespace_terminating(error):
                 return Result()
             problems.append(error.message)
         if problems:

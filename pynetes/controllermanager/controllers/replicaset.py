@@ -275,7 +275,7 @@ class ReplicaSetController:
             try:
                 created = await self._client.request("POST", path, body=body)
             except (errors.ApiError, errors.TransportError) as error:
-                if _namespace_terminating(error):
+                if errors.namespace_terminating(error):
                     return  # every create would fail; the namespace goes away anyway
                 message = f"Error creating: {_message(error)}"
                 self._recorder.event(owner, "Warning", FAILED_CREATE, message)
@@ -373,13 +373,6 @@ def _selects(kind: ReplicaKind, owner: Object, labels: dict[str, str] | None) ->
     except errors.ApiError:
         return False
     return not selector.empty and selector.matches(labels)
-
-
-def _namespace_terminating(error: Exception) -> bool:
-    if not isinstance(error, errors.ApiError):
-        return False
-    causes = error.details.get("causes") or ()
-    return any(cause.get("reason") == "NamespaceTerminating" for cause in causes)
 
 
 def _message(error: BaseException) -> str:

@@ -109,3 +109,23 @@ def test_other_bodies_are_not_quoted_and_code_picks_the_class() -> None:
 def test_long_text_bodies_are_cut() -> None:
     error = errors.from_response(502, b"y" * 5000, method="GET", content_type="text/plain")
     assert len(error.details["causes"][0]["message"]) == errors.MAX_UNSTRUCTURED_TEXT
+
+
+def test_namespace_terminating_is_read_from_the_status_causes() -> None:
+    terminating = errors.from_status(
+        {
+            "kind": "Status",
+            "code": 403,
+            "reason": "Forbidden",
+            "message": 'pods "p" is forbidden: unable to create new content in namespace'
+            " gone because it is being terminated",
+            "details": {
+                "causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace"}]
+            },
+        }
+    )
+    assert errors.namespace_terminating(terminating)
+    assert not errors.namespace_terminating(
+        errors.from_status({"code": 403, "reason": "Forbidden"})
+    )
+    assert not errors.namespace_terminating(RuntimeError("no API error"))

@@ -489,7 +489,7 @@ class _CronJobSync:
                 return  # someone else's Job, or already recorded
             log.info("job %s of cronjob %s already exists", job["metadata"]["name"], self.key)
         except errors.ApiError as error:
-            if not _namespace_terminating(error):
+            if not errors.namespace_terminating(error):
                 self.event("Warning", "FailedCreate", f"Error creating job: {error}")
             raise
         else:
@@ -510,11 +510,6 @@ class _CronJobSync:
                 raise
             if not await self.delete_job(job):
                 raise RuntimeError(f"could not replace job {object_key(job)}")
-
-
-def _namespace_terminating(error: errors.ApiError) -> bool:
-    causes = error.details.get("causes") or ()
-    return any(cause.get("reason") == "NamespaceTerminating" for cause in causes)
 
 
 def _by_start_time(job: Object) -> tuple[bool, float, str]:

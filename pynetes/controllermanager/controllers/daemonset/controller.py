@@ -449,7 +449,7 @@ class DaemonSetsController:
             try:
                 created = await self._client.create(PODS, pod)
             except errors.ApiError as error:
-                if not isinstance(error, errors.Forbidden) or "being terminated" not in str(error):
+                if not errors.namespace_terminating(error):
                     self._recorder.event(
                         daemon_set, "Warning", "FailedCreate", f"Error creating: {error}"
                     )

@@ -155,7 +155,7 @@ class DeploymentSync:
         except errors.AlreadyExists:
             return await self._name_taken(new)
         except errors.ApiError as error:
-            if not _namespace_terminating(error):
+            if not errors.namespace_terminating(error):
                 await self._creation_failed(new, error)
             raise
         if size > 0:
@@ -388,9 +388,3 @@ def _replica_set_of(deployment: Object) -> Object:
             "template": template,
         },
     }
-
-
-def _namespace_terminating(error: errors.ApiError) -> bool:
-    """The namespace is being deleted: creating in it is refused, and that is no failure."""
-    causes = error.details.get("causes") or ()
-    return any(cause.get("reason") == "NamespaceTerminating" for cause in causes)
