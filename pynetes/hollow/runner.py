@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
 
+from pynetes.api.conditions import is_true
 from pynetes.api.meta import micro_timestamp
 from pynetes.api.resources import built_in
 from pynetes.client import errors
@@ -83,6 +84,8 @@ class _Node:
     conditions: list[Object] = field(default_factory=list)
     #: The Lease as last read or written: renewals update it at its resourceVersion.
     lease: Object | None = None
+    #: Whether its kubelet reports Ready (see HollowNodes.set_ready).
+    ready: bool = True
 
 
 class HollowNodes:
@@ -136,6 +139,19 @@ class HollowNodes:
             workers=pod_workers,
             queue=RateLimitingQueue(limiter, name="hollow_pods"),
         )
+        # A kubelet compares the status it would post with the Node the API holds and
+        # posts again when they differ; here: a node of ours that someone else (the
+        # node lifecycle controller) marked not Ready is reported again at once.
+        self.node_watch = Informer(client, NODES)
+        self.node_watch.add_event_handler(
+            EventHandler(on_update=lambda _old, new: self._node_changed(new))
+        )
+        self._status_work = Controller(
+            "hollow node status",
+            self._correct_status,
+            workers=workers,
+            queue=RateLimitingQueue(ItemExponentialFailureRateLimiter(0.05, 30.0)),
+        )
         self._task: asyncio.Task[None] | None = None
         #: Pods reported Running / deleted by this runner.
         self.pods_started = 0
@@ -171,6 +187,7 @@ class HollowNodes:
                 await self._task
             self._task = None
         await self.pods.stop()
+        await self.node_watch.stop()
 
     async def _run(self) -> None:
         await self._adopt_existing()
@@ -178,10 +195,12 @@ class HollowNodes:
             self.leases.add(name)
             self.statuses.add(name, now=False)
         self.pods.start()
+        self.node_watch.start()
         async with asyncio.TaskGroup() as group:
             group.create_task(self.leases.run())
             group.create_task(self.statuses.run())
             group.create_task(self._pod_work.run())
+            group.create_task(self._status_work.run())
 
     # -- nodes and leases ------------------------------------------------------
 
@@ -245,9 +264,8 @@ class HollowNodes:
         """Report the node's conditions again (a fresh heartbeat), once registered."""
         node = self._nodes[name]
         if node.registered:
-            await self._patch_status(
-                node, {"conditions": node_conditions(self._now(), node.conditions)}
-            )
+            conditions = node_conditions(self._now(), node.conditions, ready=node.ready)
+            await self._patch_status(node, {"conditions": conditions})
 
     async def _patch_status(self, node: _Node, status: Object) -> None:
         try:
@@ -291,6 +309,24 @@ class HollowNodes:
         return {**lease, "spec": spec}
 
     # -- pods ----------------------------------------------------------------
+
+    def set_ready(self, name: str, ready: bool) -> None:
+        """Make node ``name``'s kubelet report Ready ``ready`` from now on (reported at once)."""
+        self._nodes[name].ready = ready
+        self._status_work.queue.add(name)
+
+    def _node_changed(self, node: Object) -> None:
+        name = node["metadata"]["name"]
+        ours = self._nodes.get(name)
+        if ours is not None and ours.registered and _reports_ready(node) != ours.ready:
+            self._status_work.queue.add(name)
+
+    async def _correct_status(self, name: str) -> Result:
+        """Post the node's status again if the API's differs in readiness from ours."""
+        node = self.node_watch.store.get(name)
+        if node is None or _reports_ready(node) != self._nodes[name].ready:
+            await self._report(name)
+        return Result()
 
     def _pod_changed(self, pod: Object) -> None:
         """Queue a pod of ours that must start or go; note the address of one running."""
@@ -336,3 +372,8 @@ class HollowNodes:
         except (errors.NotFound, errors.Conflict):
             pass  # gone, or replaced by a pod of the same name: its own events follow
         return Result()
+
+
+def _reports_ready(node: Object) -> bool:
+    """Whether the Node the API holds says Ready=True, as a healthy hollow kubelet posts."""
+    return is_true(node.get("status") or {}, "Ready")

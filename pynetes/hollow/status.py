@@ -90,12 +90,29 @@ def node_status(
     }
 
 
-def node_conditions(now: datetime, previous: list[Object] | None = None) -> list[Object]:
-    """The four conditions, heartbeat ``now``; transitions kept from ``previous``."""
+#: The Ready condition of a node told to report not ready (a runtime that is down).
+_NOT_READY = ("Ready", "False", "KubeletNotReady", "container runtime is down")
+
+
+def node_conditions(
+    now: datetime, previous: list[Object] | None = None, *, ready: bool = True
+) -> list[Object]:
+    """The four conditions, heartbeat ``now``; transitions kept from ``previous``.
+
+    ``ready`` False reports Ready=False (KubeletNotReady), as a kubelet whose
+    runtime is down does.
+    """
     stamp = timestamp(now)
     before = {condition.get("type"): condition for condition in previous or []}
     conditions = []
-    for kind, status, reason, message in _NODE_CONDITIONS:
+    for kind, status, reason, message in (
+        _NODE_CONDITIONS
+        if ready
+        else (
+            *_NODE_CONDITIONS[:-1],
+            _NOT_READY,
+        )
+    ):
         old = before.get(kind) or {}
         since = old.get("lastTransitionTime") if old.get("status") == status else None
         conditions.append(

@@ -153,6 +153,32 @@ async def test_a_bound_pod_runs_and_a_deleted_one_goes(api: ApiClient) -> None:
         assert nodes.pods_deleted == 1
 
 
+async def ready_status(api: ApiClient, name: str) -> str:
+    node = await api.get(NODES, name)
+    ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
+    return ready[0]["status"]
+
+
+async def test_a_node_marked_unknown_by_someone_else_reports_ready_again(api: ApiClient) -> None:
+    """As a kubelet compares what it would post with the Node the API holds."""
+    async with HollowNodes(api, generate_node_specs(1)) as nodes:
+        await nodes.ready()
+        unknown = {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown"}
+        patch = {"status": {"conditions": [unknown]}}
+        await api.patch(NODES, "hollow-0", patch, patch_type="strategic", subresource="status")
+
+        async def ready_again() -> bool:
+            return await ready_status(api, "hollow-0") == "True"
+
+        await until(ready_again)
+        nodes.set_ready("hollow-0", False)
+
+        async def not_ready() -> bool:
+            return await ready_status(api, "hollow-0") == "False"
+
+        await until(not_ready)
+
+
 async def test_a_restarted_runner_adopts_its_nodes(api: ApiClient) -> None:
     specs = generate_node_specs(3)
     async with HollowNodes(api, specs) as nodes:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from pynetes.api.meta import timestamp
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
@@ -263,22 +261,13 @@ async def test_with_every_node_silent_nothing_is_tainted_to_evict(
             assert not await being_deleted(api, "stays")
 
 
-async def report_ready(api: ApiClient, status: str) -> None:
-    """Post the Ready condition as a kubelet does, with a fresh heartbeat."""
-    now = timestamp(datetime.now(UTC))
-    ready = {"type": "Ready", "status": status, "reason": "KubeletNotReady"}
-    ready.update(lastHeartbeatTime=now, lastTransitionTime=now)
-    patch = {"status": {"conditions": [ready]}}
-    await api.patch(NODES, "hollow-0", patch, patch_type="strategic", subresource="status")
-
-
 async def test_a_node_reporting_not_ready_is_tainted_so_until_it_reports_ready(
     api: ApiClient, nodes: HollowNodes, clock: WallClock
 ) -> None:
     async with running_controllers(api, "nodelifecycle", **FAST, wall_clock=clock):
         await eventually(lambda: events_about(api, "hollow-0", "RegisteredNode"))
-        await report_ready(api, "False")
+        nodes.set_ready("hollow-0", False)
         await eventually(lambda: node_has_taint(api, (NOT_READY, "NoExecute")))
         await eventually(lambda: node_has_taint(api, (NOT_READY, "NoSchedule")))
-        await report_ready(api, "True")
+        nodes.set_ready("hollow-0", True)
         await eventually(lambda: node_without_taints(api))
