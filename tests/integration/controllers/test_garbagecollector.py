@@ -13,6 +13,7 @@ from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
+from tests.integration.controllers.widgets import WIDGETS, widget_crd
 
 CONFIGMAPS = built_in("", "v1", "configmaps")
 EVENTS = built_in("", "v1", "events")
@@ -20,8 +21,6 @@ PODS = built_in("", "v1", "pods")
 NAMESPACES = built_in("", "v1", "namespaces")
 REPLICA_SETS = built_in("apps", "v1", "replicasets")
 CLUSTER_ROLES = built_in("rbac.authorization.k8s.io", "v1", "clusterroles")
-CRDS = built_in("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-WIDGETS = Resource("example.com", "v1", "Widget", "widgets", True)
 HOLD = "example.com/hold"
 Object = dict[str, Any]
 
@@ -160,16 +159,7 @@ async def test_an_owner_in_another_namespace_counts_as_absent_and_is_reported(
 
 async def test_custom_resources_are_collected_too(api: ApiClient) -> None:
     async with running_controllers(api, "garbagecollector"):
-        await api.create(CRDS, widget_definition())
-
-        async def served() -> bool:
-            try:
-                await api.list(WIDGETS, namespace="default")
-            except errors.NotFound:
-                return False
-            return True
-
-        await eventually(served)
+        await widget_crd(api, scale=False)
         owner = await api.create(
             WIDGETS, {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
         )
@@ -191,30 +181,6 @@ async def test_custom_resources_are_collected_too(api: ApiClient) -> None:
         await api.delete(WIDGETS, "w", namespace="default")
         await eventually(lambda: gone(api, CONFIGMAPS, "part"))
         await eventually(lambda: gone(api, WIDGETS, "child"))
-
-
-def widget_definition() -> Object:
-    return {
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
 
 
 async def test_foreground_deletion_goes_down_every_generation_first(api: ApiClient) -> None:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynetes.api.resources import Resource, built_in
+from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually, running_controllers
-from tests.integration.controllers.test_garbagecollector import widget_definition
+from tests.integration.controllers.widgets import WIDGETS, widget_crd
 
 NAMESPACES = built_in("", "v1", "namespaces")
 CONFIGMAPS = built_in("", "v1", "configmaps")
 SECRETS = built_in("", "v1", "secrets")
 PODS = built_in("", "v1", "pods")
-CRDS = built_in("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-WIDGETS = Resource("example.com", "v1", "Widget", "widgets", True)
 HOLD = "example.com/hold"
 Object = dict[str, Any]
 
@@ -29,19 +27,6 @@ async def namespace_gone(api: ApiClient, name: str) -> bool:
     return False
 
 
-async def custom_resources_served(api: ApiClient) -> bool:
-    await api.create(CRDS, widget_definition())
-
-    async def served() -> bool:
-        try:
-            await api.list(WIDGETS, namespace="default")
-        except errors.NotFound:
-            return False
-        return True
-
-    return await eventually(served)
-
-
 async def fill(api: ApiClient, namespace: str) -> None:
     await api.create(NAMESPACES, {"metadata": {"name": namespace}})
     await api.create(CONFIGMAPS, {"metadata": {"name": "c"}}, namespace=namespace)
@@ -51,7 +36,7 @@ async def fill(api: ApiClient, namespace: str) -> None:
 
 
 async def test_a_deleted_namespace_is_emptied_then_goes(api: ApiClient) -> None:
-    await custom_resources_served(api)
+    await widget_crd(api, scale=False)
     await fill(api, "doomed")
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     await api.create(WIDGETS, widget, namespace="doomed")
