@@ -68,6 +68,10 @@ class ResourceQuotaController:
             workers=context.workers(CONTROLLER.workers_option, CONTROLLER.default_workers),
         )
         self._counted: dict[Tracked, Lister] = {}
+        #: Per quota, the resourceVersion of its last status write: a cached quota older
+        #: than that shows a status we already replaced, so comparing with it would miss
+        #: a change (the cache catches up within moments; the sync is retried).
+        self._written: dict[str, int] = {}
         self._watching = asyncio.Lock()
         quotas.add_event_handler(EventHandler(on_add=self._enqueue, on_update=self._quota_changed))
 
@@ -99,7 +103,10 @@ class ResourceQuotaController:
         namespace, _, name = key.partition("/")
         quota = self._quotas.get(name, namespace)
         if quota is None:
+            self._written.pop(key, None)
             return Result()
+        if meta.resource_version(quota) < self._written.get(key, 0):
+            return Result(requeue=True)
         hard = _hard(quota)
         status = quota.get("status") or {}
         used = parse_list(status.get("used"))
@@ -116,11 +123,12 @@ class ResourceQuotaController:
             return done
         new_status = {"hard": (quota.get("spec") or {}).get("hard") or {}, "used": render(used)}
         try:
-            await self._client.replace(
+            written = await self._client.replace(
                 QUOTAS, {**quota, "status": new_status}, subresource="status"
             )
         except (errors.Conflict, errors.NotFound):
             return Result(requeue=True)  # a newer quota (or none) is on its way to the cache
+        self._written[key] = meta.resource_version(written)
         return done
 
     def _measure(
