@@ -13,9 +13,7 @@ from pynetes.client.discovery import preferred_resources
 from pynetes.client.rest import ApiClient
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually
-from tests.integration.controllers.test_garbagecollector import widget_definition
-
-CRDS = built_in("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+from tests.integration.controllers.widgets import widget_crd
 
 
 @pytest.fixture
@@ -40,7 +38,7 @@ async def test_built_in_resources_are_the_built_in_objects_without_subresources(
 
 
 async def test_custom_resources_appear_once_served(api: ApiClient) -> None:
-    await api.create(CRDS, widget_definition())
+    await widget_crd(api, scale=False)
 
     async def widgets() -> Resource | None:
         return (await preferred_resources(api)).by_kind().get(("example.com", "Widget"))
