@@ -88,3 +88,25 @@ async def test_preemption_policy_never_waits_and_says_so(api):
             "preemption: not eligible due to preemptionPolicy=Never.."
         )
         assert await pod_names(api) == {"resident", "polite"}
+
+
+async def test_a_pod_kept_off_by_anti_affinity_preempts_the_pod_it_refuses(api):
+    """Room is not only CPU: the victim is the lower-priority pod whose labels the
+    preemptor's required anti-affinity refuses on the only node."""
+    await priority_class(api, "low", 10)
+    await priority_class(api, "high", 1000)
+    refuses_db = {"matchLabels": {"app": "db"}}
+    async with HollowNodes(api, [NodeSpec("n1", cpu="8")]) as nodes, running(api):
+        await nodes.ready()
+        await create_pod(api, classed("db", "low", "1").label("app", "db"))
+        await create_pod(api, classed("web", "low", "1").label("app", "web"))
+        assert await node_of(api, "db") == "n1"
+        assert await node_of(api, "web") == "n1"
+
+        loner = classed("loner", "high", "1").pod_affinity(
+            "kubernetes.io/hostname", refuses_db, anti=True
+        )
+        await create_pod(api, loner)
+        assert await node_of(api, "loner") == "n1"
+        assert await pod_names(api) == {"web", "loner"}
+        await eventually(lambda: events_for(api, "db", "Preempted"), "event")

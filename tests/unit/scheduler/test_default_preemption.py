@@ -13,7 +13,7 @@ from pynetes.scheduler.algorithm import Algorithm
 from pynetes.scheduler.config import parse
 from pynetes.scheduler.framework.cycle_state import CycleState
 from pynetes.scheduler.framework.interface import Handle
-from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_info import NodeInfo, PodInfo
 from pynetes.scheduler.framework.runtime import Framework
 from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.framework.status import Status, unresolvable, unschedulable
@@ -294,3 +294,106 @@ def test_a_nominated_pod_goes_to_its_node_when_it_fits_there():
         framework(snapshot), CycleState(), nominee, snapshot, 100
     )
     assert outcome.node == "c"
+
+
+HOSTNAME = "kubernetes.io/hostname"
+
+
+def refusing_db(name: str = "high") -> dict:
+    """A preemptor that may not share a node with app=db pods."""
+    db = {"matchLabels": {"app": "db"}}
+    return pod(name).container(cpu="1").priority(100).pod_affinity(HOSTNAME, db, anti=True).build()
+
+
+def test_a_pod_the_preemptors_anti_affinity_refuses_is_its_victim():
+    """InterPodAffinity's RemovePod: taking the pod off the node lifts the refusal."""
+    info = (
+        node("n")
+        .capacity(cpu="8")
+        .label(HOSTNAME, "n")
+        .info(low("db", 1, cpu="1").label("app", "db").build(), low("web", 1, cpu="1").build())
+    )
+    assert dry_run(refusing_db(), info) == (["db"], 0, Status())
+
+
+def test_a_pod_whose_anti_affinity_refuses_the_preemptor_is_its_victim():
+    guard = {"matchLabels": {"app": "web"}}
+    refusing = low("guard", 1, cpu="1").pod_affinity(HOSTNAME, guard, anti=True).build()
+    info = node("n").capacity(cpu="8").label(HOSTNAME, "n").info(refusing)
+    preemptor = pod("high").container(cpu="1").priority(100).label("app", "web").build()
+    assert dry_run(preemptor, info) == (["guard"], 0, Status())
+
+
+def test_a_higher_priority_pod_nominated_to_a_node_counts_for_anti_affinity():
+    """InterPodAffinity's AddPod: a pod nominated to the node (room it was promised)
+    keeps a pod whose anti-affinity refuses it off that node."""
+    info = node("n").capacity(cpu="8").label(HOSTNAME, "n").info()
+    snapshot = Snapshot([info])
+    nominator = Nominator()
+    promised = pod("db").container(cpu="1").priority(1000).label("app", "db").build()
+    nominator.add(promised, "n")
+    fw = framework(snapshot, nominator)
+    state = CycleState()
+    preemptor = refusing_db()
+    _, status = fw.run_pre_filter(state, preemptor, snapshot.list())
+    assert status.is_success
+    verdict = fw.run_filter_with_nominated_pods(state, preemptor, info)
+    assert verdict.reasons == ["node(s) didn't match pod anti-affinity rules"]
+    assert fw.run_filter(state, preemptor, info).is_success, "the state itself is untouched"
+
+
+def test_removing_then_adding_each_pod_judges_every_node_as_a_fresh_snapshot_would():
+    """RemovePod and AddPod against the truth: PreFilter over the nodes without
+    (or with) the pod, for affinity, anti-affinity and existing anti-affinity
+    across zones and hosts."""
+    zone = "topology.kubernetes.io/zone"
+    db, web = {"matchLabels": {"app": "db"}}, {"matchLabels": {"app": "web"}}
+    pods_by_node = {
+        "a1": [pod("db-1").label("app", "db").build()],
+        "a2": [pod("guard").label("app", "cache").pod_affinity(zone, web, anti=True).build()],
+        "b1": [pod("web-1").label("app", "web").build()],
+        "b2": [pod("db-2").label("app", "db").build(), pod("other").build()],
+    }
+    preemptors = [
+        pod("p1").label("app", "web").pod_affinity(HOSTNAME, db, anti=True).build(),
+        pod("p2").pod_affinity(zone, db).pod_affinity(zone, web).build(),
+        pod("p3").label("app", "web").pod_affinity(zone, db, anti=True).build(),
+    ]
+
+    def infos(without: str = "") -> list[NodeInfo]:
+        built = []
+        for name, pods in pods_by_node.items():
+            shape = node(name).capacity(cpu="8").label(HOSTNAME, name).label(zone, name[0])
+            built.append(shape.info(*(p for p in pods if p["metadata"]["name"] != without)))
+        return built
+
+    def verdicts(fw: Framework, state: CycleState, preemptor: dict, nodes: list[NodeInfo]):
+        return [fw.run_filter(state, preemptor, info).reasons for info in nodes]
+
+    for preemptor in preemptors:
+        for node_name, pods in pods_by_node.items():
+            for victim in pods:
+                name = victim["metadata"]["name"]
+                full = infos()
+                fw = framework(Snapshot(full))
+                state = CycleState()
+                fw.run_pre_filter(state, preemptor, full)
+                removed = state.clone()
+                target = next(info for info in full if info.name == node_name).copy()
+                target.remove_pod(victim)
+                fw.run_remove_pod(removed, preemptor, PodInfo.of(victim), target)
+
+                truth_nodes = infos(without=name)
+                truth_fw = framework(Snapshot(truth_nodes))
+                truth = CycleState()
+                truth_fw.run_pre_filter(truth, preemptor, truth_nodes)
+                case = f"{preemptor['metadata']['name']} without {name}"
+                assert verdicts(fw, removed, preemptor, truth_nodes) == verdicts(
+                    truth_fw, truth, preemptor, truth_nodes
+                ), case
+
+                target.add_pod(victim)
+                fw.run_add_pod(removed, preemptor, PodInfo.of(victim), target)
+                assert verdicts(fw, removed, preemptor, full) == verdicts(
+                    fw, state, preemptor, full
+                ), f"{case}, then back"

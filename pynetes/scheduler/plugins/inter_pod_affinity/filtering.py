@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from pynetes.scheduler.framework import status as st
 from pynetes.scheduler.framework.affinity_terms import (
@@ -28,7 +29,7 @@ from pynetes.scheduler.framework.affinity_terms import (
     Object,
     PodTerms,
 )
-from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_info import NodeInfo, PodInfo
 from pynetes.scheduler.framework.node_table import NO_DOMAIN, Column, Domains, Mask, NodeTable
 from pynetes.scheduler.framework.snapshot import Snapshot
 from pynetes.scheduler.framework.status import Status
@@ -39,20 +40,25 @@ ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Marked:
-    """The domains of one topology key that hold what was looked for."""
+    """How many of what was looked for each domain of one topology key holds."""
 
     domains: Domains
-    marked: Mask
+    counts: npt.NDArray[np.int64]
 
     @classmethod
     def where(cls, table: NodeTable, key: str, per_row: Column) -> Marked:
-        """The domains of ``key`` of the rows where ``per_row`` is positive."""
+        """The domains of ``key`` summed over the rows' ``per_row``."""
         domains = table.domains(key)
-        marked = np.zeros(len(domains.values), dtype=np.bool_)
-        marked[domains.ids[(per_row > 0) & (domains.ids != NO_DOMAIN)]] = True
-        return cls(domains, marked)
+        counts = np.zeros(len(domains.values), dtype=np.int64)
+        keyed = domains.ids != NO_DOMAIN
+        np.add.at(counts, domains.ids[keyed], per_row[keyed].astype(np.int64))
+        return cls(domains, counts)
+
+    @property
+    def marked(self) -> Mask:
+        return self.counts > 0
 
     def holds(self, labels: Mapping[str, str]) -> bool:
         """Whether the domain of a node with ``labels`` is marked."""
@@ -61,6 +67,16 @@ class Marked:
     def rows(self) -> Mask:
         """:meth:`holds` of every row."""
         return self.domains.per_row(self.marked)
+
+    def shifted(self, labels: Mapping[str, str], delta: int) -> Marked:
+        """A copy with ``delta`` more in the domain of a node with ``labels`` (a what-if
+        adding or removing a pod there); unchanged when the node lacks the key."""
+        domain = self.domains.index.get(labels.get(self.domains.key, ""), NO_DOMAIN)
+        if delta == 0 or domain == NO_DOMAIN or self.domains.key not in labels:
+            return self
+        counts = self.counts.copy()
+        counts[domain] += delta
+        return Marked(self.domains, counts)
 
 
 @dataclass
@@ -73,6 +89,56 @@ class FilterState:
     anti_affinity: dict[str, Marked] = field(default_factory=dict)
     #: Whether any pod matching every required affinity term is in a domain of one.
     affinity_found: bool = False
+
+    def clone(self) -> FilterState:
+        """For a what-if (CycleState.clone): :meth:`with_pod` never changes a Marked in
+        place, so the copy shares them."""
+        return replace(
+            self,
+            existing_anti_affinity=list(self.existing_anti_affinity),
+            affinity=dict(self.affinity),
+            anti_affinity=dict(self.anti_affinity),
+        )
+
+    def with_pod(
+        self,
+        incoming: Object,
+        other: PodInfo,
+        node: NodeInfo,
+        delta: int,
+        namespace_labels: NamespaceLabels,
+    ) -> None:
+        """Count ``other`` in (``delta`` 1) or out (-1) of ``node``'s domains, as
+        upstream's PreFilter extensions AddPod and RemovePod: what the incoming pod's
+        terms select there, and what ``other``'s anti-affinity says of it."""
+        labels = node_labels(node.node)
+        required = self.terms.required_affinity
+        if required and all(term.matches(other.pod, namespace_labels) for term in required):
+            for term in required:
+                key = term.topology_key
+                self.affinity[key] = self.affinity[key].shifted(labels, delta)
+            self.affinity_found = any(m.marked.any() for m in self.affinity.values())
+        for term in self.terms.required_anti_affinity:
+            if term.matches(other.pod, namespace_labels):
+                key = term.topology_key
+                self.anti_affinity[key] = self.anti_affinity[key].shifted(labels, delta)
+        against: Counter[str] = Counter(
+            term.topology_key
+            for term in other.affinity_terms.required_anti_affinity
+            if term.domain(node.node) is not None and term.matches(incoming, namespace_labels)
+        )
+        for key, count in against.items():
+            self._shift_existing(key, labels, delta * count)
+
+    def _shift_existing(self, key: str, labels: Mapping[str, str], delta: int) -> None:
+        for index, marked in enumerate(self.existing_anti_affinity):
+            if marked.domains.key == key:
+                self.existing_anti_affinity[index] = marked.shifted(labels, delta)
+                return
+        nothing = np.zeros(len(self.table), dtype=np.int64)
+        self.existing_anti_affinity.append(
+            Marked.where(self.table, key, nothing).shifted(labels, delta)
+        )
 
 
 def needs_filter(terms: PodTerms, snapshot: Snapshot) -> bool:

@@ -15,7 +15,7 @@ from pynetes.scheduler.framework.interface import (
     Handle,
     PreFilterResult,
 )
-from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_info import NodeInfo, PodInfo
 from pynetes.scheduler.framework.node_table import Column, Mask, NodeTable, Rows
 from pynetes.scheduler.framework.snapshot import table_for
 from pynetes.scheduler.framework.status import Status
@@ -71,6 +71,16 @@ class InterPodAffinity:
     def filter(self, state: CycleState, _pod: Object, node: NodeInfo) -> Status:
         filter_state: FilterState = state.read(_FILTER_KEY)
         return filter_node(filter_state, node)
+
+    def add_pod(self, state: CycleState, pod: Object, added: PodInfo, node: NodeInfo) -> None:
+        """A what-if puts ``added`` on ``node`` (a nominated pod, a reprieved victim)."""
+        filter_state: FilterState = state.read(_FILTER_KEY)
+        filter_state.with_pod(pod, added, node, 1, self._namespace_labels)
+
+    def remove_pod(self, state: CycleState, pod: Object, removed: PodInfo, node: NodeInfo) -> None:
+        """A what-if takes ``removed`` off ``node`` (a preemption victim)."""
+        filter_state: FilterState = state.read(_FILTER_KEY)
+        filter_state.with_pod(pod, removed, node, -1, self._namespace_labels)
 
     def filter_many(self, state: CycleState, _pod: Object, table: NodeTable) -> Mask | None:
         filter_state: FilterState = state.read(_FILTER_KEY)
