@@ -344,8 +344,8 @@ def test_a_higher_priority_pod_nominated_to_a_node_counts_for_anti_affinity():
 
 def test_removing_then_adding_each_pod_judges_every_node_as_a_fresh_snapshot_would():
     """RemovePod and AddPod against the truth: PreFilter over the nodes without
-    (or with) the pod, for affinity, anti-affinity and existing anti-affinity
-    across zones and hosts."""
+    (or with) the pod, for affinity, anti-affinity, existing anti-affinity and
+    topology spread across zones and hosts."""
     zone = "topology.kubernetes.io/zone"
     db, web = {"matchLabels": {"app": "db"}}, {"matchLabels": {"app": "web"}}
     pods_by_node = {
@@ -358,6 +358,9 @@ def test_removing_then_adding_each_pod_judges_every_node_as_a_fresh_snapshot_wou
         pod("p1").label("app", "web").pod_affinity(HOSTNAME, db, anti=True).build(),
         pod("p2").pod_affinity(zone, db).pod_affinity(zone, web).build(),
         pod("p3").label("app", "web").pod_affinity(zone, db, anti=True).build(),
+        pod("p4").label("app", "db").spread(1, zone, selector=db).build(),
+        pod("p5").label("app", "db").spread(1, HOSTNAME, selector=db, minDomains=5).build(),
+        pod("p6").label("app", "web").spread(1, zone, selector=web).build(),
     ]
 
     def infos(without: str = "") -> list[NodeInfo]:

@@ -64,6 +64,12 @@ class Constraint:
             included &= table.exact(table.hard_taints, lambda info: _tolerated(pod, info.node))
         return included
 
+    def includes(self, pod: Object, node: Object) -> bool:
+        """:meth:`includes_rows` for one node."""
+        if self.node_affinity_policy == HONOR and not required_node_affinity_matches(pod, node):
+            return False
+        return self.node_taints_policy != HONOR or _tolerated(pod, node)
+
 
 def _tolerated(pod: Object, node: Object | None) -> bool:
     tolerations = (pod.get("spec") or {}).get("tolerations") or []

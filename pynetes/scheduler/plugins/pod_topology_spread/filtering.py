@@ -11,7 +11,7 @@ The global minimum is 0 while fewer than minDomains domains exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -47,10 +47,23 @@ class Spread:
     counts: Column
     self_match: int
     minimum: int
+    #: The domains that exist (some counted node has them), for the minimum.
+    exists: Mask
 
     def count(self, labels: dict[str, str]) -> int:
         """Matching pods in the domain of a node with ``labels`` (which have the key)."""
         return int(self.domains.at(self.counts, labels))
+
+    def shifted(self, labels: dict[str, str], delta: int) -> Spread:
+        """A copy with ``delta`` more matching pods in the domain of a node with
+        ``labels`` (a what-if adding or removing a pod there), minimum recomputed."""
+        domain = self.domains.index.get(labels.get(self.constraint.topology_key, ""))
+        if domain is None or not self.exists[domain]:
+            return self
+        counts = self.counts.copy()
+        counts[domain] += delta
+        minimum = _minimum(counts[self.exists], self.constraint.min_domains)
+        return replace(self, counts=counts, minimum=minimum)
 
     def exceeds_rows(self) -> Mask:
         """Rows where one more pod would skew the domains more than maxSkew."""
@@ -64,6 +77,26 @@ class FilterState:
 
     table: NodeTable
     spreads: list[Spread]
+
+    def clone(self) -> FilterState:
+        """For a what-if (CycleState.clone): spreads are replaced, never changed."""
+        return FilterState(self.table, list(self.spreads))
+
+    def with_pod(self, incoming: Object, other: Object, node: Object, delta: int) -> None:
+        """Count ``other`` in (``delta`` 1) or out (-1) of ``node``'s domains, as
+        upstream's PreFilter extensions AddPod and RemovePod (updateWithPod): only
+        a pod of the incoming pod's namespace, on a node with every constraint's
+        key that the constraint's inclusion policies admit, and that it selects."""
+        if pod_namespace(other) != pod_namespace(incoming):
+            return
+        labels = node_labels(node)
+        if any(spread.constraint.topology_key not in labels for spread in self.spreads):
+            return
+        other_labels = pod_labels(other)
+        for index, spread in enumerate(self.spreads):
+            constraint = spread.constraint
+            if constraint.selector.matches(other_labels) and constraint.includes(incoming, node):
+                self.spreads[index] = spread.shifted(labels, delta)
 
 
 def _minimum(counts: Column, min_domains: int) -> int:
@@ -93,6 +126,7 @@ def pre_filter_state(pod: Object, constraints: list[Constraint], table: NodeTabl
                 counts,
                 int(constraint.selector.matches(labels)),
                 _minimum(counts[exists], constraint.min_domains),
+                exists,
             )
         )
     return FilterState(table, spreads)

@@ -13,7 +13,7 @@ from pynetes.scheduler.framework.interface import (
     Handle,
     PreFilterResult,
 )
-from pynetes.scheduler.framework.node_info import NodeInfo
+from pynetes.scheduler.framework.node_info import NodeInfo, PodInfo
 from pynetes.scheduler.framework.node_table import Column, Mask, NodeTable, Rows
 from pynetes.scheduler.framework.snapshot import table_for
 from pynetes.scheduler.framework.status import Status
@@ -80,6 +80,18 @@ class PodTopologySpread:
     def filter(self, state: CycleState, _pod: Object, node: NodeInfo) -> Status:
         filter_state: FilterState = state.read(_FILTER_KEY)
         return filter_node(filter_state, node)
+
+    def add_pod(self, state: CycleState, pod: Object, added: PodInfo, node: NodeInfo) -> None:
+        """A what-if puts ``added`` on ``node`` (a nominated pod, a reprieved victim)."""
+        filter_state: FilterState = state.read(_FILTER_KEY)
+        if node.node is not None:
+            filter_state.with_pod(pod, added.pod, node.node, 1)
+
+    def remove_pod(self, state: CycleState, pod: Object, removed: PodInfo, node: NodeInfo) -> None:
+        """A what-if takes ``removed`` off ``node`` (a preemption victim)."""
+        filter_state: FilterState = state.read(_FILTER_KEY)
+        if node.node is not None:
+            filter_state.with_pod(pod, removed.pod, node.node, -1)
 
     def filter_many(self, state: CycleState, _pod: Object, table: NodeTable) -> Mask | None:
         filter_state: FilterState = state.read(_FILTER_KEY)
