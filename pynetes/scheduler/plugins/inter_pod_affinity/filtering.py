@@ -51,10 +51,11 @@ class Marked:
     def where(cls, table: NodeTable, key: str, per_row: Column) -> Marked:
         """The domains of ``key`` summed over the rows' ``per_row``."""
         domains = table.domains(key)
-        counts = np.zeros(len(domains.values), dtype=np.int64)
         keyed = domains.ids != NO_DOMAIN
-        np.add.at(counts, domains.ids[keyed], per_row[keyed].astype(np.int64))
-        return cls(domains, counts)
+        summed = np.bincount(
+            domains.ids[keyed], weights=per_row[keyed], minlength=len(domains.values)
+        )
+        return cls(domains, summed.astype(np.int64))
 
     @property
     def marked(self) -> Mask:
