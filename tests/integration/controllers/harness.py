@@ -8,10 +8,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from pynetes.api.resources import Resource
+from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
 from pynetes.controllermanager import ControllerManager, options, registry
 
 T = TypeVar("T")
+Object = dict[str, Any]
 #: How long a condition may take to come true before the test fails (a hang guard only).
 GUARD = 60.0
 
@@ -87,3 +90,19 @@ async def processed(
         )
 
     await eventually(idle)
+
+
+@contextlib.asynccontextmanager
+async def recorded_updates(
+    api: ApiClient, resource: Resource
+) -> AsyncIterator[list[tuple[Object, Object]]]:
+    """Every (old, new) update of ``resource``'s objects seen while the block runs."""
+    updates: list[tuple[Object, Object]] = []
+    informer = Informer(api, resource)
+    informer.add_event_handler(EventHandler(on_update=lambda old, new: updates.append((old, new))))
+    informer.start()
+    await informer.wait_for_sync()
+    try:
+        yield updates
+    finally:
+        await informer.stop()

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from pynetes.api.resources import built_in
 from pynetes.client import errors
-from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
 from pynetes.hollow import HollowNodes, generate_node_specs
 from tests.integration.conftest import Cluster
-from tests.integration.controllers.harness import eventually, running_controllers
+from tests.integration.controllers.harness import eventually, recorded_updates, running_controllers
 from tests.integration.controllers.kubelet import (
     PODS,
     SERVICES,
@@ -58,20 +55,6 @@ async def addresses_become(
     return await eventually(check)
 
 
-@contextlib.asynccontextmanager
-async def recorded_updates(api: ApiClient) -> AsyncIterator[list[tuple[Object, Object]]]:
-    """Every (old, new) update of an Endpoints object seen while the block runs."""
-    updates: list[tuple[Object, Object]] = []
-    informer = Informer(api, ENDPOINTS)
-    informer.add_event_handler(EventHandler(on_update=lambda old, new: updates.append((old, new))))
-    informer.start()
-    await informer.wait_for_sync()
-    try:
-        yield updates
-    finally:
-        await informer.stop()
-
-
 def meaningful(old: Object, new: Object) -> bool:
     """An update changed what the controller compares: subsets, labels or capacity."""
     over = "endpoints.kubernetes.io/over-capacity"
@@ -88,7 +71,7 @@ async def test_addresses_follow_readiness_labels_and_deletion(api: ApiClient) ->
     await run_pod(api, pod("web-1", {"app": "web"}), "10.0.0.2", ready=False)
     await run_pod(api, pod("other", {"app": "other"}), "10.0.0.3")
     await api.create(SERVICES, service("web", {"app": "web"}, port(80, 8080, "http")))
-    async with recorded_updates(api) as updates, running_controllers(api, "endpoint"):
+    async with recorded_updates(api, ENDPOINTS) as updates, running_controllers(api, "endpoint"):
         found = await addresses_become(api, "web", {"10.0.0.1"}, {"10.0.0.2"})
         web_0 = await api.get(PODS, "web-0", namespace="default")
         [subset] = found["subsets"]
@@ -221,7 +204,10 @@ async def test_past_a_thousand_addresses_the_list_is_truncated_and_says_so(
                 )
             )
         await eventually(lambda: running(api, 1002))
-        async with recorded_updates(api) as updates, running_controllers(api, "endpoint"):
+        async with (
+            recorded_updates(api, ENDPOINTS) as updates,
+            running_controllers(api, "endpoint"),
+        ):
             found = await eventually(lambda: endpoints(api, "big"))
             assert found["metadata"]["annotations"][over] == "truncated"
             assert len(ips(found)) == 1000

@@ -12,13 +12,12 @@ from typing import Any
 
 from pynetes.api.resources import built_in
 from pynetes.client import errors
-from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
 from pynetes.hollow import HollowNodes, generate_node_specs
 from pynetes.scheduler.config import SchedulerConfiguration
 from pynetes.scheduler.scheduler import Scheduler
 from tests.integration.conftest import Cluster
-from tests.integration.controllers.harness import eventually, running_controllers
+from tests.integration.controllers.harness import eventually, recorded_updates, running_controllers
 from tests.integration.controllers.kubelet import (
     NODES,
     PODS,
@@ -65,20 +64,6 @@ async def slices_become(api: ApiClient, name: str, check: Any) -> list[Object]:
     return await eventually(poll)
 
 
-@contextlib.asynccontextmanager
-async def recorded_updates(api: ApiClient) -> AsyncIterator[list[tuple[Object, Object]]]:
-    """Every (old, new) update of an EndpointSlice seen while the block runs."""
-    updates: list[tuple[Object, Object]] = []
-    informer = Informer(api, SLICES)
-    informer.add_event_handler(EventHandler(on_update=lambda old, new: updates.append((old, new))))
-    informer.start()
-    await informer.wait_for_sync()
-    try:
-        yield updates
-    finally:
-        await informer.stop()
-
-
 def meaningful(old: Object, new: Object) -> bool:
     return any(
         old.get(part) != new.get(part) for part in ("endpoints", "ports", "addressType")
@@ -115,7 +100,7 @@ async def test_a_slice_follows_its_pods(api: ApiClient, cluster: Cluster) -> Non
     body["metadata"]["labels"] = {"team": "blue"}
     svc = await api.create(SERVICES, body)
     await api.create(SLICES, FOREIGN)
-    async with recorded_updates(api) as updates, running_controllers(api, "endpointslice"):
+    async with recorded_updates(api, SLICES) as updates, running_controllers(api, "endpointslice"):
         found = await slices_become(
             api,
             "web",
@@ -199,7 +184,7 @@ async def test_hundreds_of_pods_fill_slices_of_at_most_a_hundred(api: ApiClient)
     zones = ["a", "b", "c"]
     async with (
         HollowNodes(api, generate_node_specs(3, zones=zones)) as nodes,
-        recorded_updates(api) as updates,
+        recorded_updates(api, SLICES) as updates,
     ):
         await nodes.ready()
         async with running_controllers(api, "endpointslice"):
