@@ -1,0 +1,1 @@
+"""kubelet: the node agent that runs the pods bound to its node through a container runtime."""
