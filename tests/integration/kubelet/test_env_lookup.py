@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from pynetes.api.resources import built_in
+from pynetes.client.events import EVENTS, EventRecorder
 from pynetes.kubelet.env import ContainerConfigError, container_environment, expand_command
 from pynetes.kubelet.lookup import CONFIG_MAPS, SECRETS, ApiObjectLookup
 
@@ -162,3 +163,34 @@ async def test_missing_env_from_is_an_error_unless_optional(api):
     with pytest.raises(ContainerConfigError, match='secret "gone" not found'):
         await _environment(api, pod)
     assert await _environment(api, pod, pod["spec"]["containers"][1]) == []
+
+
+async def test_invalid_env_from_keys_are_skipped_with_a_warning_event(api):
+    await api.create(
+        CONFIG_MAPS,
+        {"metadata": {"name": "mixed"}, "data": {"GOOD": "1", "9lives": "2", "1st": "3"}},
+        namespace="default",
+    )
+    container = {"name": "c", "image": "busybox", "envFrom": [{"configMapRef": {"name": "mixed"}}]}
+    pod = await _create_pod(api, [container])
+    async with EventRecorder(api, "kubelet") as recorder:
+        env = await container_environment(
+            pod,
+            container,
+            lookup=ApiObjectLookup(api),
+            services=[],
+            pod_ip="10.1.0.7",
+            host_ip="192.168.0.2",
+            node_name="node-1",
+            recorder=recorder,
+        )
+        await recorder.flush()
+    assert env == [("GOOD", "1")]
+    (event,) = (await api.list(EVENTS, namespace="default"))["items"]
+    assert event["type"] == "Warning"
+    assert event["reason"] == "InvalidEnvironmentVariableNames"
+    assert event["involvedObject"]["uid"] == pod["metadata"]["uid"]
+    assert event["message"] == (
+        "Keys [1st, 9lives] from the EnvFrom configMap default/mixed were skipped "
+        "since they are considered invalid environment variable names."
+    )
