@@ -93,7 +93,7 @@ def field_value(
     host_ips: list[str],
 ) -> str:
     """upstream podFieldSelectorRuntimeValue: a ``fieldRef`` of an environment variable."""
-    path = selector.get("fieldPath", "")
+    path = _internal_field_path(selector)
     spec = pod.get("spec") or {}
     match path:
         case "spec.nodeName" | "spec.serviceAccountName":
@@ -110,6 +110,45 @@ def field_value(
         return metadata_field(pod, path)
     except DownwardApiError as error:
         raise ContainerConfigError(str(error)) from error
+
+
+#: The field paths upstream's ConvertDownwardAPIFieldLabel lets through (spec.host aside).
+_FIELD_LABELS = frozenset(
+    {
+        "metadata.annotations",
+        "metadata.labels",
+        "metadata.name",
+        "metadata.namespace",
+        "metadata.uid",
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.serviceAccountName",
+        "spec.schedulerName",
+        "status.phase",
+        "status.hostIP",
+        "status.hostIPs",
+        "status.podIP",
+        "status.podIPs",
+        "spec.terminationGracePeriodSeconds",
+    }
+)
+
+
+def _internal_field_path(selector: Object) -> str:
+    """upstream ConvertDownwardAPIFieldLabel: the field path, checked; ``spec.host`` renamed."""
+    version = selector.get("apiVersion") or "v1"
+    path = selector.get("fieldPath", "")
+    if version != "v1":
+        raise ContainerConfigError(f"unsupported pod version: {version}")
+    if path.endswith("']") and "['" in path and not path.startswith("['"):
+        if path.split("['", 1)[0] in ("metadata.annotations", "metadata.labels"):
+            return path
+        raise ContainerConfigError(f"field label does not support subscript: {path}")
+    if path == "spec.host":
+        return "spec.nodeName"
+    if path not in _FIELD_LABELS:
+        raise ContainerConfigError(f"field label not supported: {path}")
+    return path
 
 
 class _Sources:

@@ -11,8 +11,9 @@ A volume folder written this way holds:
 A new version is written into a fresh timestamped folder, then ``..data`` is
 swapped to it with one rename (a temporary ``..data_tmp`` symlink renamed over
 it), which is atomic: a reader sees either every old file or every new one,
-never a mix or a half-written file. Names the new payload no longer has are
-removed after the swap, the old folder last. Writing a payload equal (contents
+never a mix or a half-written file. After the swap, as upstream, the new
+payload's names get their symlinks, the names it no longer has are removed,
+and the old folder goes last. Writing a payload equal (contents
 and modes) to the current one changes nothing, so repeated writes are cheap.
 
 Blocking file I/O: callers on the event loop run :func:`write_payload` in a
@@ -121,14 +122,14 @@ def write_payload(target: Path, payload: Mapping[str, FileProjection]) -> bool:
         old_version = None
     version = _new_version_folder(target)
     _write_files(version, payload)
-    for name in _top_level(payload):
-        visible = target / name
-        if not visible.is_symlink():
-            visible.symlink_to(f"{DATA_DIR}/{name}")
     temporary = target / DATA_DIR_TMP
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(version.name)
     temporary.rename(data_link)
+    for name in _top_level(payload):
+        visible = target / name
+        if not visible.is_symlink():
+            visible.symlink_to(f"{DATA_DIR}/{name}")
     for name in stale:
         (target / name).unlink(missing_ok=True)
     if old_version is not None:

@@ -210,6 +210,7 @@ async def test_field_refs():
         "HOST_IPS": "status.hostIPs",
         "POD_IP": "status.podIP",
         "POD_IPS": "status.podIPs",
+        "HOST": "spec.host",
     }
     container = {
         "name": "c",
@@ -232,6 +233,7 @@ async def test_field_refs():
         "HOST_IPS": "192.168.0.2",
         "POD_IP": "10.1.0.7",
         "POD_IPS": "10.1.0.7",
+        "HOST": "node-1",
     }
 
 
@@ -277,7 +279,23 @@ async def test_resource_field_refs_round_up_and_default_limits_to_allocatable():
         ({"secretKeyRef": {"name": "nope", "key": "k"}}, 'secret "nope" not found'),
         ({"configMapKeyRef": {"name": "cm", "key": "k"}}, "couldn't find key k in ConfigMap ns/cm"),
         ({"secretKeyRef": {"name": "s", "key": "k"}}, "couldn't find key k in Secret ns/s"),
-        ({"fieldRef": {"fieldPath": "spec.bogus"}}, "unsupported fieldPath: spec.bogus"),
+        ({"fieldRef": {"fieldPath": "spec.bogus"}}, "field label not supported: spec.bogus"),
+        (
+            {"fieldRef": {"fieldPath": "spec.x['y']"}},
+            "field label does not support subscript: spec.x['y']",
+        ),
+        (
+            {"fieldRef": {"fieldPath": "status.phase"}},
+            "unsupported fieldPath: status.phase",
+        ),
+        (
+            {"fieldRef": {"apiVersion": "v2", "fieldPath": "metadata.name"}},
+            "unsupported pod version: v2",
+        ),
+        (
+            {"resourceFieldRef": {"resource": "limits.gpu"}},
+            "unsupported container resource : limits.gpu",
+        ),
     ],
 )
 async def test_missing_references_fail_with_upstream_messages(value_from, message):
