@@ -23,13 +23,18 @@ the container's ``CreateContainerConfigError`` waiting message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from pynetes.api.validation.syntax import is_env_var_name
 from pynetes.client.events import WARNING, EventRecorder
 from pynetes.kubelet.downward import DownwardApiError, container_resource, metadata_field
-from pynetes.kubelet.lookup import ObjectLookup, not_found_message, secret_data
+from pynetes.kubelet.lookup import (
+    ObjectLookup,
+    ObjectLookupError,
+    not_found_message,
+    secret_data,
+)
 from pynetes.kubelet.servicelinks import service_environment
 
 Object = dict[str, Any]
@@ -163,7 +168,9 @@ class _Sources:
     async def config_map_data(self, name: str, optional: bool) -> dict[str, str] | None:
         """The ConfigMap's ``data``; None if it is missing and ``optional``."""
         if name not in self._config_maps:
-            self._config_maps[name] = await self._lookup.get_config_map(self._namespace, name)
+            self._config_maps[name] = await _read(
+                self._lookup.get_config_map, self._namespace, name
+            )
         config_map = self._config_maps[name]
         if config_map is None:
             if optional:
@@ -174,7 +181,7 @@ class _Sources:
     async def secret_data(self, name: str, optional: bool) -> dict[str, str] | None:
         """The Secret's ``data``, decoded; None if it is missing and ``optional``."""
         if name not in self._secrets:
-            self._secrets[name] = await self._lookup.get_secret(self._namespace, name)
+            self._secrets[name] = await _read(self._lookup.get_secret, self._namespace, name)
         secret = self._secrets[name]
         if secret is None:
             if optional:
@@ -184,6 +191,16 @@ class _Sources:
             key: value.decode("utf-8", "surrogateescape")
             for key, value in secret_data(secret).items()
         }
+
+
+async def _read(
+    get: Callable[[str, str], Awaitable[Object | None]], namespace: str, name: str
+) -> Object | None:
+    """One lookup; a failure to read becomes the container's configuration error."""
+    try:
+        return await get(namespace, name)
+    except ObjectLookupError as error:
+        raise ContainerConfigError(str(error)) from error
 
 
 async def container_environment(

@@ -26,8 +26,15 @@ CONFIG_MAPS = built_in("", "v1", "configmaps")
 SECRETS = built_in("", "v1", "secrets")
 
 
+class ObjectLookupError(Exception):
+    """The object could not be read (other than not existing); ``str()`` says why."""
+
+
 class ObjectLookup(Protocol):
-    """Reads ConfigMaps and Secrets by namespace and name; None when there is none."""
+    """Reads ConfigMaps and Secrets by namespace and name; None when there is none.
+
+    Any other failure raises :class:`ObjectLookupError`.
+    """
 
     async def get_config_map(self, namespace: str, name: str) -> Object | None: ...
 
@@ -55,6 +62,10 @@ class ApiObjectLookup:
             return await self._client.get(resource, name, namespace=namespace)
         except errors.NotFound:
             return None
+        except errors.ApiError as error:
+            raise ObjectLookupError(error.message or str(error)) from error
+        except errors.TransportError as error:
+            raise ObjectLookupError(str(error)) from error
 
 
 def not_found_message(kind: str, name: str) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pynetes.kubelet.env import ContainerConfigError
-from pynetes.kubelet.lookup import ObjectLookup
+from pynetes.kubelet.lookup import ObjectLookup, ObjectLookupError
 from pynetes.kubelet.runtime.interface import Mount
 from pynetes.kubelet.volumes.atomic_writer import PayloadError, write_payload
 from pynetes.kubelet.volumes.emptydir import (
@@ -135,6 +135,7 @@ class VolumeManager:
                 try:
                     state.paths[volume["name"]] = await self._set_up(pod, volume)
                 except (
+                    ObjectLookupError,
                     PayloadSourceError,
                     PayloadError,
                     HostPathTypeError,

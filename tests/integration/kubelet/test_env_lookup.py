@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import pytest
 
 from pynetes.api.resources import built_in
+from pynetes.client.config import load_config
 from pynetes.client.events import EVENTS, EventRecorder
+from pynetes.client.rest import ApiClient
 from pynetes.kubelet.env import ContainerConfigError, container_environment, expand_command
 from pynetes.kubelet.lookup import CONFIG_MAPS, SECRETS, ApiObjectLookup
 
@@ -194,3 +197,27 @@ async def test_invalid_env_from_keys_are_skipped_with_a_warning_event(api):
         "Keys [1st, 9lives] from the EnvFrom configMap default/mixed were skipped "
         "since they are considered invalid environment variable names."
     )
+
+
+async def test_unreadable_objects_are_config_errors_not_crashes(api, cluster):
+    """A kubelet whose credentials the server refuses reports why, on the container."""
+    config = dataclasses.replace(
+        load_config(cluster.kubeconfig), client_cert_pem=None, client_key_pem=None, token="wrong"
+    )
+    container = {
+        "name": "c",
+        "image": "busybox",
+        "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}],
+    }
+    pod = await _create_pod(api, [container])
+    async with ApiClient(config) as refused:
+        with pytest.raises(ContainerConfigError, match="Unauthorized"):
+            await container_environment(
+                pod,
+                container,
+                lookup=ApiObjectLookup(refused),
+                services=[],
+                pod_ip="10.1.0.7",
+                host_ip="192.168.0.2",
+                node_name="node-1",
+            )
