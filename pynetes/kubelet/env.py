@@ -90,6 +90,26 @@ def expand_command(
     return command, args
 
 
+def expand_sub_path_expr(expression: str, env: Iterable[tuple[str, str]]) -> str:
+    """upstream ExpandContainerVolumeMounts: a ``subPathExpr`` expanded with the container's env.
+
+    Every reference must name a variable with a non-empty value, else
+    :class:`ContainerConfigError` ``missing value for A, B``.
+    """
+    variables = dict(env)
+    missing = set()
+
+    def lookup(name: str) -> str:
+        if not variables.get(name):
+            missing.add(name)
+        return variables.get(name, "")
+
+    expanded = _expand(expression, lookup)
+    if missing:
+        raise ContainerConfigError(f"missing value for {', '.join(sorted(missing))}")
+    return expanded
+
+
 def field_value(
     selector: Object,
     pod: Object,

@@ -15,7 +15,7 @@ whose ``messages`` are upstream's ``MountVolume.SetUp failed for volume "cfg" :
 configmap "missing" not found``, one per failing volume (the kubelet records
 each as a ``FailedMount`` Warning). The other volumes are still set up.
 
-Not supported: ``subPathExpr`` (raises), fsGroup ownership, volume types other
+Not supported: fsGroup ownership, volume types other
 than the six above (they fail with upstream's "unsupported" style message).
 """
 
@@ -25,12 +25,12 @@ import asyncio
 import logging
 import os
 import shutil
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pynetes.kubelet.env import ContainerConfigError
+from pynetes.kubelet.env import ContainerConfigError, expand_sub_path_expr
 from pynetes.kubelet.lookup import ObjectLookup, ObjectLookupError
 from pynetes.kubelet.runtime.interface import Mount
 from pynetes.kubelet.volumes.atomic_writer import PayloadError, write_payload
@@ -119,13 +119,21 @@ class VolumeManager:
         """Where a volume of that plugin kind lives on disk."""
         return self.pods_dir / pod_uid / "volumes" / PLUGIN_FOLDERS[kind] / name
 
-    async def mount_pod(self, pod: Object) -> dict[str, list[Mount]]:
+    async def mount_pod(
+        self,
+        pod: Object,
+        *,
+        environments: Mapping[str, Iterable[tuple[str, str]]] | None = None,
+    ) -> dict[str, list[Mount]]:
         """Set up (or refresh) the pod's volumes; each container's mounts, init ones too.
 
-        Raises :class:`VolumeSetupError` when a volume fails, and
-        :class:`~pynetes.kubelet.env.ContainerConfigError` (upstream's
-        makeMounts messages) for a mount that names no volume or has a bad
-        ``subPath``.
+        ``environments`` (container name -> its environment, from
+        :func:`~pynetes.kubelet.env.container_environment`) expands the
+        ``subPathExpr`` of mounts; a container missing from it expands with
+        an empty environment. Raises :class:`VolumeSetupError` when a volume
+        fails, and :class:`~pynetes.kubelet.env.ContainerConfigError`
+        (upstream's makeMounts messages) for a mount that names no volume or
+        has a bad ``subPath``.
         """
         uid = pod["metadata"]["uid"]
         state = self._pods.setdefault(uid, _PodVolumes())
@@ -148,7 +156,7 @@ class VolumeManager:
                     )
             if messages:
                 raise VolumeSetupError(messages)
-            return await self._container_mounts(pod, state.paths)
+            return await self._container_mounts(pod, state.paths, environments or {})
 
     async def _set_up(self, pod: Object, volume: Object) -> Path:
         kind = _source_kind(volume)
@@ -183,7 +191,10 @@ class VolumeManager:
         return await builders[kind]()
 
     async def _container_mounts(
-        self, pod: Object, paths: Mapping[str, Path]
+        self,
+        pod: Object,
+        paths: Mapping[str, Path],
+        environments: Mapping[str, Iterable[tuple[str, str]]],
     ) -> dict[str, list[Mount]]:
         spec = pod.get("spec") or {}
         read_only_volumes = {
@@ -200,7 +211,11 @@ class VolumeManager:
                     raise ContainerConfigError(
                         f'cannot find volume "{name}" to mount into container "{container["name"]}"'
                     )
-                host_path = await _sub_path(paths[name], volume_mount, container["name"])
+                sub_path = volume_mount.get("subPath") or ""
+                if expression := volume_mount.get("subPathExpr"):
+                    env = environments.get(container["name"], ())
+                    sub_path = expand_sub_path_expr(expression, env)
+                host_path = await _sub_path(paths[name], sub_path, volume_mount, container["name"])
                 read_only = bool(volume_mount.get("readOnly")) or name in read_only_volumes
                 mounts.append(Mount(volume_mount["mountPath"], str(host_path), read_only))
             result[container["name"]] = mounts
@@ -243,11 +258,8 @@ def _supported() -> str:
     return ", ".join([*PLUGIN_FOLDERS, "hostPath"])
 
 
-async def _sub_path(volume_path: Path, volume_mount: Object, container: str) -> Path:
+async def _sub_path(volume_path: Path, sub_path: str, volume_mount: Object, container: str) -> Path:
     """The host path of a mount with a ``subPath``, created as a folder if missing."""
-    if volume_mount.get("subPathExpr"):
-        raise ContainerConfigError("subPathExpr is not supported by this kubelet")
-    sub_path = volume_mount.get("subPath") or ""
     if not sub_path:
         return volume_path
     if sub_path.startswith("/"):

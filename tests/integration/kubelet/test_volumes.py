@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from pynetes.api.resources import built_in
+from pynetes.kubelet.env import ContainerConfigError
 from pynetes.kubelet.lookup import CONFIG_MAPS, SECRETS, ApiObjectLookup
 from pynetes.kubelet.runtime.interface import Mount
 from pynetes.kubelet.volumes.manager import VolumeManager, VolumeSetupError
@@ -342,3 +343,33 @@ async def test_orphaned_pod_volumes_are_cleaned_up(api, manager):
     assert await restarted.cleanup_orphans(["other-pod"]) == [uid]
     assert mount_points_under(manager.pods_dir) == []
     assert restarted.pod_volume_dirs_in_use() == set()
+
+
+async def test_sub_paths_and_sub_path_expressions(api, manager):
+    pod = await _pod(
+        api,
+        [{"name": "data", "emptyDir": {}}],
+        [
+            {"name": "data", "mountPath": "/logs", "subPath": "logs/app"},
+            {"name": "data", "mountPath": "/mine", "subPathExpr": "pods/$(POD_NAME)"},
+        ],
+    )
+    mounts = await manager.mount_pod(pod, environments={"app": [("POD_NAME", "p")]})
+    data = manager.volume_dir(pod["metadata"]["uid"], "emptyDir", "data")
+    assert mounts["app"] == [
+        Mount("/logs", str(data / "logs" / "app")),
+        Mount("/mine", str(data / "pods" / "p")),
+    ]
+    assert (data / "logs" / "app").is_dir()
+    assert _mode(data / "pods" / "p") == 0o777, "a created subPath has the volume's mode"
+    with pytest.raises(ContainerConfigError, match="missing value for POD_NAME"):
+        await manager.mount_pod(pod)
+
+
+async def test_mount_of_an_unknown_volume_is_a_config_error(api, manager):
+    """The API server refuses such pods; a static pod's file is not validated by it."""
+    pod = await _pod(api, [])
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "ghost", "mountPath": "/x"}]
+    with pytest.raises(ContainerConfigError) as caught:
+        await manager.mount_pod(pod)
+    assert str(caught.value) == 'cannot find volume "ghost" to mount into container "app"'
