@@ -337,3 +337,45 @@ async def _resolve(
                 raise ContainerConfigError(f"couldn't find key {key} in {kind} {namespace}/{name}")
             return data[key]
     return ""
+
+
+class ContainerEnvironment:
+    """What the pod sync asks for a container: its environment and expanded argv.
+
+    ``services`` gives the Services the kubelet currently knows (its informer),
+    for the Service variables; ``node_allocatable`` stands in for unset limits.
+    """
+
+    def __init__(
+        self,
+        lookup: ObjectLookup,
+        services: Callable[[], Iterable[Object]],
+        *,
+        node_name: str,
+        host_ip: str,
+        node_allocatable: Mapping[str, Any] | None = None,
+        recorder: EventRecorder | None = None,
+    ) -> None:
+        self._lookup = lookup
+        self._services = services
+        self._node_name = node_name
+        self._host_ip = host_ip
+        self._allocatable = node_allocatable
+        self._recorder = recorder
+
+    async def resolve(
+        self, pod: Object, container: Object, pod_ip: str
+    ) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+        env = await container_environment(
+            pod,
+            container,
+            lookup=self._lookup,
+            services=self._services(),
+            pod_ip=pod_ip,
+            host_ip=self._host_ip,
+            node_name=self._node_name,
+            node_allocatable=self._allocatable,
+            recorder=self._recorder,
+        )
+        command, args = expand_command(container, env)
+        return env, command, args
