@@ -356,7 +356,7 @@ class NodeStatusReporter:
             or (now - self._last_report).total_seconds()
             >= self._config.node_status_report_frequency
         )
-        if not due and _without_heartbeats(status) == _without_heartbeats(current):
+        if not due and not _changed(_without_heartbeats(status), _without_heartbeats(current)):
             return False
         written = await self._patch_status(status)
         self._record_changes(current.get("conditions"), written)
@@ -449,10 +449,18 @@ class NodeStatusReporter:
 
 
 def _without_heartbeats(status: Object) -> Object:
-    """``status`` without what changes on every report, to tell a real change."""
+    """``status`` without the heartbeat times, which change on every report."""
     conditions = [
         {key: value for key, value in condition.items() if key != "lastHeartbeatTime"}
         for condition in status.get("conditions") or []
     ]
-    compared = ("capacity", "allocatable", "addresses", "daemonEndpoints", "nodeInfo")
-    return {"conditions": conditions, **{key: status.get(key) for key in compared}}
+    return {**status, "conditions": conditions}
+
+
+def _changed(wanted: Any, current: Any) -> bool:
+    """Whether ``current`` differs from ``wanted`` in what ``wanted`` says: maps are
+    compared on ``wanted``'s keys only (the API adds fields of its own, such as an
+    empty ``nodeInfo.kubeProxyVersion``), anything else as a whole."""
+    if isinstance(wanted, dict) and isinstance(current, dict):
+        return any(_changed(value, current.get(key)) for key, value in wanted.items())
+    return wanted != current
