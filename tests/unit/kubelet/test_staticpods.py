@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,3 +112,31 @@ def test_the_source_reports_the_complete_set_on_each_change(tmp_path: Path) -> N
     (tmp_path / "b.json").unlink()
     source.scan()
     assert [pod["metadata"]["name"] for pod in updates[-1]] == ["a-n"]
+
+
+async def test_without_inotify_the_folder_is_read_every_period(tmp_path: Path) -> None:
+    """A folder that does not exist yet cannot be watched: the period finds it once made."""
+    folder = tmp_path / "manifests"
+    updates: list[list[dict[str, Any]]] = []
+    found = asyncio.Event()
+
+    def on_update(pods: list[dict[str, Any]]) -> None:
+        updates.append(pods)
+        if [pod["metadata"]["name"] for pod in pods] == ["a-n"]:
+            found.set()
+
+    source = StaticPodSource(folder, "n", on_update, period=0.05)
+    task = asyncio.create_task(source.run())
+    await asyncio.sleep(0)  # the first read happens before the task's first wait
+    try:
+        assert updates == [[]]
+        folder.mkdir()
+        (folder / "a.yaml").write_text(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n"
+            "spec: {containers: [{name: c, image: busybox}]}\n"
+        )
+        await asyncio.wait_for(found.wait(), 30)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
