@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pynetes.api.resources import built_in
+from pynetes.apiserver.app import ServerOptions, start
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.events import EventRecorder
 from pynetes.client.rest import ApiClient
@@ -24,7 +25,7 @@ from pynetes.kubelet.staticpods import (
     INVALID_MANIFEST_REASON,
     StaticPodSource,
 )
-from tests.integration.conftest import Cluster
+from tests.integration.conftest import Cluster, Restartable
 
 Object = dict[str, Any]
 GUARD = 60.0
@@ -217,3 +218,37 @@ async def _present(found: Awaitable[Object | None]) -> bool:
 
 async def _absent(found: Awaitable[Object | None]) -> bool:
     return await found is None
+
+
+async def test_mirror_pods_and_registration_wait_for_the_api(
+    restartable: Restartable, tmp_path: Path
+) -> None:
+    write(tmp_path, "web.yaml", MANIFEST.format(name="web", command="sleep 1000"))
+    async with ApiClient(restartable.client_config()) as api:
+        await restartable.server.stop()
+        retried = asyncio.Event()
+
+        async def sleep(seconds: float) -> None:
+            retried.set()
+            await asyncio.sleep(min(seconds, 0.05))
+
+        reporter = NodeStatusReporter(api, KubeletConfiguration(), NODE, sleep=sleep)
+        registering = asyncio.create_task(reporter.register())
+        await asyncio.wait_for(retried.wait(), GUARD)
+        # the static pods are read without the API server
+        updates: list[list[Object]] = []
+        StaticPodSource(tmp_path, NODE, updates.append).scan()
+        assert [pod["metadata"]["name"] for pod in updates[-1]] == ["web-node-s"]
+
+        restartable.server = await start(
+            ServerOptions(data_dir=restartable.data_dir, secure_port=restartable.port)
+        )
+        node = await asyncio.wait_for(registering, GUARD)
+        mirrors = MirrorPods(api, NODE, node["metadata"]["uid"])
+        await restartable.server.stop()
+        assert await mirrors.sync(updates[-1], []) is False  # a failed sync, no exception
+        restartable.server = await start(
+            ServerOptions(data_dir=restartable.data_dir, secure_port=restartable.port)
+        )
+        assert await mirrors.sync(updates[-1], []) is True
+        assert await mirror(api, "web-node-s") is not None
