@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from pynetes.api.meta import utc_now
 from pynetes.api.nodes import (
     NODE_LEASE_NAMESPACE,
     lease_object,
@@ -61,10 +62,6 @@ REGISTER_BACKOFF = (0.1, 7.0)
 ATTACH_DETACH_ANNOTATION = "volumes.kubernetes.io/controller-managed-attach-detach"
 #: Signals of evictionHard this kubelet evaluates: signal -> resource it reserves, if any.
 _RESERVING_SIGNALS = {"memory.available": "memory", "nodefs.available": "ephemeral-storage"}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- resources ---------------------------------------------------------------

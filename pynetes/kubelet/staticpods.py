@@ -31,7 +31,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ import yaml
 from inotify_simple import INotify, flags
 
 from pynetes.api.defaults import apply_defaults, default_pod_priority
-from pynetes.api.meta import micro_timestamp
+from pynetes.api.meta import micro_timestamp, utc_now
 from pynetes.api.validation.cluster import SYSTEM_PRIORITY_CLASSES
 from pynetes.api.validation.pods import validate_pod
 from pynetes.api.validation.structural import kind_node, prune_unknown, validate_structure
@@ -67,10 +67,6 @@ _WATCHED = (
 
 class ManifestError(ValueError):
     """A manifest that cannot be run; the message says why."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def static_pod(document: Any, source: str, node_name: str) -> Object:
@@ -158,6 +154,18 @@ def manifest_files(folder: Path) -> Iterator[Path]:
             yield Path(entry.path)
 
 
+def read_folder(folder: Path, node_name: str) -> tuple[list[Object], dict[str, str]]:
+    """The static pods of ``folder``'s manifests, and file -> why for the broken ones."""
+    pods = []
+    errors = {}
+    for file in manifest_files(folder):
+        try:
+            pods.append(read_manifest(file, node_name))
+        except ManifestError as error:
+            errors[str(file)] = str(error)
+    return pods, errors
+
+
 class StaticPodSource:
     """Reports the static pods of ``path`` to ``on_update`` (the complete set) on each change.
 
@@ -193,15 +201,10 @@ class StaticPodSource:
 
     def scan(self) -> list[Object]:
         """Read the folder now; report the set if it changed (or was never reported)."""
-        pods = []
-        errors = {}
-        for file in manifest_files(self.path):
-            try:
-                pod = read_manifest(file, self.node_name)
-            except ManifestError as error:
-                errors[str(file)] = str(error)
-                continue
-            pods.append(pod)
+        return self._publish(*read_folder(self.path, self.node_name))
+
+    def _publish(self, pods: list[Object], errors: dict[str, str]) -> list[Object]:
+        """Report broken manifests and, if it changed, the set of ``pods``."""
         self._report_errors(errors)
         seen = {}
         for pod in pods:
@@ -235,7 +238,7 @@ class StaticPodSource:
             while True:
                 if self._watch and watcher is None:
                     watcher = _FolderWatch.start(self.path)
-                self.scan()
+                self._publish(*await asyncio.to_thread(read_folder, self.path, self.node_name))
                 if watcher is None:
                     await asyncio.sleep(self._period)
                     continue

@@ -117,25 +117,18 @@ def test_the_source_reports_the_complete_set_on_each_change(tmp_path: Path) -> N
 async def test_without_inotify_the_folder_is_read_every_period(tmp_path: Path) -> None:
     """A folder that does not exist yet cannot be watched: the period finds it once made."""
     folder = tmp_path / "manifests"
-    updates: list[list[dict[str, Any]]] = []
-    found = asyncio.Event()
-
-    def on_update(pods: list[dict[str, Any]]) -> None:
-        updates.append(pods)
-        if [pod["metadata"]["name"] for pod in pods] == ["a-n"]:
-            found.set()
-
-    source = StaticPodSource(folder, "n", on_update, period=0.05)
+    updates: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+    source = StaticPodSource(folder, "n", updates.put_nowait, period=0.05)
     task = asyncio.create_task(source.run())
-    await asyncio.sleep(0)  # the first read happens before the task's first wait
     try:
-        assert updates == [[]]
+        assert await asyncio.wait_for(updates.get(), 30) == []
         folder.mkdir()
         (folder / "a.yaml").write_text(
             "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n"
             "spec: {containers: [{name: c, image: busybox}]}\n"
         )
-        await asyncio.wait_for(found.wait(), 30)
+        pods = await asyncio.wait_for(updates.get(), 30)
+        assert [pod["metadata"]["name"] for pod in pods] == ["a-n"]
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
