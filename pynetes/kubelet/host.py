@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import platform
 import shlex
-import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +33,8 @@ _GOARCH = {
 
 @dataclass(frozen=True)
 class HostIdentity:
-    """What does not change while the kubelet runs: nodeInfo's fields and the host name."""
+    """What does not change while the kubelet runs: nodeInfo's fields."""
 
-    hostname: str
     operating_system: str
     architecture: str
     kernel_version: str
@@ -76,7 +74,6 @@ def read_identity() -> HostIdentity:
         # no DMI (containers, some VMs): a stable UUID of the machine id instead
         system_uuid = str(uuid.UUID(hex=machine_id[:32].ljust(32, "0")))
     return HostIdentity(
-        hostname=socket.gethostname().lower(),
         operating_system=platform.system().lower(),
         architecture=go_arch(platform.machine()),
         kernel_version=platform.release(),

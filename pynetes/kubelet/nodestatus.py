@@ -15,7 +15,10 @@ nodelease controller do:
 Differences from upstream, on purpose: ``spec.podCIDR(s)`` is set at
 registration from the configuration's ``podCIDR`` (upstream leaves it to the
 node IPAM controller outside standalone mode); nodeInfo has no
-``kubeProxyVersion`` (deprecated); ``images`` is not reported.
+``kubeProxyVersion`` (deprecated); ``images`` is not reported. The node name
+stands for the host name (as ``--hostname-override`` makes it upstream): the
+``kubernetes.io/hostname`` label and the Hostname address are the node name, so
+that several kubelets on one machine each have their own.
 """
 
 from __future__ import annotations
@@ -255,7 +258,7 @@ class NodeStatusReporter:
             "conditions": stamp_conditions(states, self._clock(), previous),
             "addresses": [
                 {"type": "InternalIP", "address": self._node_ip},
-                {"type": "Hostname", "address": self._identity.hostname},
+                {"type": "Hostname", "address": self.node_name},
             ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": self._config.port}},
             "nodeInfo": node_info(self._identity, self._runtime_version),

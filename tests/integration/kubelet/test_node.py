@@ -93,7 +93,10 @@ async def test_the_node_registers_ready_with_the_hosts_facts_and_kubectl_shows_i
         assert status["allocatable"]["cpu"] == f"{cpus * 1000 - 100}m"
         assert status["capacity"]["memory"].endswith("Ki")
         assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
-        assert {"type": "InternalIP", "address": "127.0.0.1"} in status["addresses"]
+        assert status["addresses"] == [
+            {"type": "InternalIP", "address": "127.0.0.1"},
+            {"type": "Hostname", "address": "node-a"},
+        ]
         assert status["nodeInfo"]["kubeletVersion"] == "v1.31.0"
         assert status["nodeInfo"]["containerRuntimeVersion"] == "pynetes-process://0.1.0"
         assert list(conditions(node)) == ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
