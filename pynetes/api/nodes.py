@@ -21,6 +21,12 @@ LEASE_DURATION_SECONDS = 40
 CONDITION_ORDER = ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")
 
 
+def node_reference(node_name: str) -> Object:
+    """The reference a kubelet's Events about its node carry (upstream's nodeRef), whose
+    uid is the node's name: the kubelet records them before it knows the Node's uid."""
+    return {"apiVersion": "v1", "kind": "Node", "name": node_name, "uid": node_name}
+
+
 def lease_object(
     node_name: str, node_uid: str, now: datetime, duration_seconds: int = LEASE_DURATION_SECONDS
 ) -> Object:

@@ -34,6 +34,7 @@ from pynetes.api.meta import utc_now
 from pynetes.api.nodes import (
     NODE_LEASE_NAMESPACE,
     lease_object,
+    node_reference,
     renewed_lease,
     stamp_conditions,
 )
@@ -379,7 +380,10 @@ class NodeStatusReporter:
             reason = _EVENT_REASONS.get((kind, status))
             if reason and old.get(kind) != status:
                 self._recorder.event(
-                    node, NORMAL, reason, f"Node {self.node_name} status is now: {reason}"
+                    node_reference(self.node_name),
+                    NORMAL,
+                    reason,
+                    f"Node {self.node_name} status is now: {reason}",
                 )
 
     # -- lease -------------------------------------------------------------------

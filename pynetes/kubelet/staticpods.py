@@ -41,6 +41,7 @@ from inotify_simple import INotify, flags
 
 from pynetes.api.defaults import apply_defaults, default_pod_priority
 from pynetes.api.meta import micro_timestamp, utc_now
+from pynetes.api.nodes import node_reference
 from pynetes.api.validation.cluster import SYSTEM_PRIORITY_CLASSES
 from pynetes.api.validation.pods import validate_pod
 from pynetes.api.validation.structural import kind_node, prune_unknown, validate_structure
@@ -223,10 +224,8 @@ class StaticPodSource:
                 continue
             log.error("could not process manifest file %s: %s", file, message)
             if self._recorder is not None:
-                reference = {"apiVersion": "v1", "kind": "Node", "name": self.node_name,
-                             "uid": self.node_name}  # fmt: skip
                 self._recorder.event(
-                    reference, WARNING, INVALID_MANIFEST_REASON,
+                    node_reference(self.node_name), WARNING, INVALID_MANIFEST_REASON,
                     f"Static pod manifest {file} is not used: {message}",
                 )  # fmt: skip
         self._errors = errors

@@ -210,6 +210,9 @@ async def test_mirror_pods_follow_the_static_pods(
         # a removed static pod takes its mirror pod along
         (tmp_path / "web.yaml").unlink()
         await until(lambda: _absent(mirror(api, "web-node-s")))
+        # made: first, after the user's deletion, for the new version; deleted: the one the
+        # user's graceful deletion left terminating, the old version, the removed pod's
+        assert (node.mirrors.created, node.mirrors.deleted) == (3, 3)
 
 
 async def _present(found: Awaitable[Object | None]) -> bool:
