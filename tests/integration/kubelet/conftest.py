@@ -1,4 +1,4 @@
-"""Fixtures of the kubelet tests: the controller tests' client of the real API server."""
+"""Fixtures of the kubelet tests: the real API server (``cluster``) and a client of it (``api``)."""
 
 from __future__ import annotations
 
