@@ -66,6 +66,9 @@ class KubeletConfiguration:
     eviction_hard: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
     port: int = 10250
     address: str = "127.0.0.1"
+    #: Plain-HTTP ``/healthz`` for the local machine (0: off), as upstream.
+    healthz_port: int = 10248
+    healthz_bind_address: str = "127.0.0.1"
     tls_cert_file: str = ""
     tls_private_key_file: str = ""
     client_ca_file: str = ""
@@ -196,6 +199,8 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
     "podCIDR": ("pod_cidr", _string),
     "evictionHard": ("eviction_hard", _thresholds),
     "port": ("port", _port),
+    "healthzPort": ("healthz_port", _integer),
+    "healthzBindAddress": ("healthz_bind_address", _string),
     "address": ("address", _string),
     "tlsCertFile": ("tls_cert_file", _string),
     "tlsPrivateKeyFile": ("tls_private_key_file", _string),
@@ -269,6 +274,8 @@ def _check(config: KubeletConfiguration) -> None:
             raise ConfigError(f"{_camel(name)}: must be greater than zero")
     if config.node_lease_duration_seconds <= 0:
         raise ConfigError("nodeLeaseDurationSeconds: must be greater than zero")
+    if not 0 <= config.healthz_port <= 65535:
+        raise ConfigError("healthzPort: must be between 0 and 65535")
     if config.max_pods < 0:
         raise ConfigError("maxPods: must not be negative")
     if config.container_log_max_files < 2:

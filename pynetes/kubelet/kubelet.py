@@ -24,10 +24,11 @@ from typing import Any
 from pynetes.client import errors
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
+from pynetes.kubelet.mirror import is_mirror_pod
 from pynetes.kubelet.podworkers import PodWorkers
 from pynetes.kubelet.runtime.interface import ContainerEvent
-from pynetes.kubelet.statusmanager import PODS, StatusManager, is_mirror, is_static
-from pynetes.kubelet.syncpod import PodSyncer, SyncDependencies
+from pynetes.kubelet.statusmanager import PODS, StatusManager, is_static
+from pynetes.kubelet.syncpod import PodRecord, PodSyncer, SyncDependencies
 
 log = logging.getLogger(__name__)
 Object = dict[str, Any]
@@ -74,6 +75,9 @@ class Kubelet:
             )
         )
         self._housekeeping = housekeeping
+        #: Called when a mirror pod of this node changes (the mirror pods' sync).
+        self.on_mirror_change: Callable[[], None] | None = None
+        self.served_pods = ServedPods(self)
         self._static_read = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._adopted: list[str] = []
@@ -135,8 +139,10 @@ class Kubelet:
 
     def _pod_seen(self, pod: Object) -> None:
         meta = pod["metadata"]
-        if is_mirror(pod):
+        if is_mirror_pod(pod):
             self.mirror_pods[(meta.get("namespace", "default"), meta["name"])] = pod
+            if self.on_mirror_change is not None:
+                self.on_mirror_change()
             static = self.static_pod(meta.get("namespace", "default"), meta["name"])
             if static is not None:
                 self.workers.update(static["metadata"]["uid"])
@@ -149,8 +155,10 @@ class Kubelet:
 
     def _pod_gone(self, pod: Object) -> None:
         meta = pod["metadata"]
-        if is_mirror(pod):
+        if is_mirror_pod(pod):
             self.mirror_pods.pop((meta.get("namespace", "default"), meta["name"]), None)
+            if self.on_mirror_change is not None:
+                self.on_mirror_change()
             return
         self.api_pods.pop(meta["uid"], None)
         self.workers.update(meta["uid"])
@@ -202,27 +210,46 @@ class Kubelet:
             except (errors.ApiError, errors.TransportError, OSError) as error:
                 log.warning("housekeeping: %s", error)
 
-    # -- what the kubelet's API serves -------------------------------------------
 
-    def running_pods(self) -> list[Object]:
+class ServedPods:
+    """The kubelet's pods as its HTTPS API serves them (``/pods``, logs, exec...)."""
+
+    def __init__(self, kubelet: Kubelet) -> None:
+        self._kubelet = kubelet
+
+    def pods(self) -> list[Object]:
         """The pods this kubelet runs, each with the status it last computed."""
         pods = []
-        for uid, record in self.syncer.records.items():
-            pod = self.desired(uid) or record.pod
+        for uid, record in self._kubelet.syncer.records.items():
+            pod = self._kubelet.desired(uid) or record.pod
             if pod is not None:
                 pods.append({**pod, "status": record.last_status or pod.get("status") or {}})
         return pods
 
-    def find_pod(self, namespace: str, name: str) -> Object | None:
-        for pod in self.running_pods():
-            meta = pod["metadata"]
-            if (meta.get("namespace", "default"), meta["name"]) == (namespace, name):
-                return pod
-        return None
+    def pod(self, namespace: str, name: str) -> Object | None:
+        record = self._record(namespace, name)
+        if record is None or record.pod is None:
+            return None
+        return {**record.pod, "status": record.last_status or record.pod.get("status") or {}}
 
-    def sandbox_of(self, uid: str) -> str | None:
-        record = self.syncer.records.get(uid)
+    def container_id(
+        self, namespace: str, pod: str, container: str, *, previous: bool = False
+    ) -> str | None:
+        record = self._record(namespace, pod)
+        attempts = [] if record is None else record.containers.get(container) or []
+        index = 1 if previous else 0
+        return attempts[index].id if len(attempts) > index else None
+
+    def sandbox_id(self, namespace: str, pod: str) -> str | None:
+        record = self._record(namespace, pod)
         return None if record is None else record.sandbox_id
+
+    def _record(self, namespace: str, name: str) -> PodRecord | None:
+        for record in self._kubelet.syncer.records.values():
+            meta = (record.pod or {}).get("metadata") or {}
+            if (meta.get("namespace", "default"), meta.get("name")) == (namespace, name):
+                return record
+        return None
 
 
 async def delete_from_api(client: ApiClient, pod: Object) -> None:

@@ -17,21 +17,17 @@ from typing import Any
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
+from pynetes.kubelet.staticpods import CONFIG_SOURCE_ANNOTATION
 
 log = logging.getLogger(__name__)
 Object = dict[str, Any]
 PODS = built_in("", "v1", "pods")
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-SOURCE_ANNOTATION = "kubernetes.io/config.source"
 
 
 def is_static(pod: Object) -> bool:
     """A pod the kubelet read from a file, not from the API server."""
-    return ((pod["metadata"].get("annotations") or {}).get(SOURCE_ANNOTATION) or "api") != "api"
-
-
-def is_mirror(pod: Object) -> bool:
-    return MIRROR_ANNOTATION in (pod["metadata"].get("annotations") or {})
+    annotations = pod["metadata"].get("annotations") or {}
+    return (annotations.get(CONFIG_SOURCE_ANNOTATION) or "api") != "api"
 
 
 class StatusManager:

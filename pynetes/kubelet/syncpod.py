@@ -66,11 +66,13 @@ class Environment(Protocol):
 
 
 class Probes(Protocol):
-    def add_pod(self, pod: Object) -> None: ...
+    def add_pod(self, pod: Object, *, pod_ip: str | None = None) -> None: ...
 
     def container_started(
         self, pod_uid: str, container_name: str, container_id: str, started_at_ns: int
     ) -> None: ...
+
+    def container_stopped(self, pod_uid: str, container_name: str, container_id: str) -> None: ...
 
     def remove_pod(self, pod_uid: str) -> None: ...
 
@@ -107,6 +109,8 @@ class PodRecord:
     terminal_phase: str | None = None
     rejected: Waiting | None = None
     last_status: Object | None = None
+    #: The runtime's containers by name, newest first, as of the last status.
+    containers: dict[str, list[ContainerStatus]] = field(default_factory=dict)
     #: Every container stopped for good after a deletion (the API may now forget it).
     stopped: bool = False
     deletion_confirmed: bool = False
@@ -216,7 +220,7 @@ class PodSyncer:
         if not await self._ensure_sandbox(pod, record):
             await self._report(pod, record)
             return VOLUME_RETRY_SECONDS
-        self.deps.probes.add_pod(pod)
+        self.deps.probes.add_pod(pod, pod_ip=record.pod_ip)
         try:
             mounts = await self.deps.volumes.mount_pod(pod)
         except Exception as error:  # every volume error is the user's to see
@@ -505,6 +509,7 @@ class PodSyncer:
             if failure is not None:
                 self._event(pod, WARNING, "FailedPreStopHook", failure, container["name"])
         left = max(MIN_GRACE_SECONDS, grace - (self.deps.clocks.monotonic() - started))
+        self.deps.probes.container_stopped(record.uid, container["name"], status.id)
         try:
             await self.deps.runtime.stop_container(status.id, left)
             return await self.deps.runtime.container_status(status.id)
@@ -557,7 +562,7 @@ class PodSyncer:
     # -- status and events ---------------------------------------------------------
 
     async def _report(self, pod: Object, record: PodRecord) -> None:
-        current = await self._containers(record)
+        current = record.containers = await self._containers(record)
         uid = record.uid
         probes = self.deps.probes
         base = {**pod, "status": record.last_status or pod.get("status") or {}}
