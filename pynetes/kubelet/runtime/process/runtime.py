@@ -64,6 +64,7 @@ from pynetes.kubelet.runtime.process.streams import (
     AttachSession,
     PipeSession,
     TtySession,
+    exit_code,
     kill_group,
     shim_request,
 )
@@ -547,7 +548,7 @@ class ProcessRuntime:
             await process.wait()
             killed = 128 + signal.SIGKILL
             return ExecResult(exit_code=killed, stdout=b"", stderr=b"", timed_out=True)
-        return ExecResult(exit_code=_exit_code(process.returncode), stdout=stdout, stderr=stderr)
+        return ExecResult(exit_code=exit_code(process.returncode), stdout=stdout, stderr=stderr)
 
     async def exec(
         self,
@@ -655,12 +656,6 @@ class ProcessRuntime:
 
 def _cgroup_parent(sandbox: dict[str, Any]) -> str:
     return sandbox.get("cgroup_parent") or f"pynetes/{sandbox['uid']}"
-
-
-def _exit_code(returncode: int | None) -> int:
-    """asyncio's returncode (-N for signal N) as a shell reports it (128+N)."""
-    assert returncode is not None
-    return 128 - returncode if returncode < 0 else returncode
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

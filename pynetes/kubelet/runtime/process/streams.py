@@ -32,6 +32,12 @@ def kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def exit_code(returncode: int | None) -> int:
+    """asyncio's returncode (-N for signal N) as a shell reports it (128+N)."""
+    assert returncode is not None
+    return 128 - returncode if returncode < 0 else returncode
+
+
 class PipeSession:
     """An exec'd process whose streams are pipes."""
 
@@ -54,7 +60,7 @@ class PipeSession:
         """Pipes have no window."""
 
     async def wait(self) -> int:
-        return await self.process.wait()
+        return exit_code(await self.process.wait())
 
     async def close(self) -> None:
         if self.process.returncode is None:
@@ -107,7 +113,7 @@ class TtySession:
         set_window_size(self.master, width, height)
 
     async def wait(self) -> int:
-        return await self.process.wait()
+        return exit_code(await self.process.wait())
 
     async def close(self) -> None:
         if self.process.returncode is None:
