@@ -31,6 +31,7 @@ import logging
 import os
 import pty
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -498,12 +499,17 @@ class ProcessRuntime:
         return container
 
     def _exec_argv(self, container: _Container, command: Sequence[str], tty: bool) -> list[str]:
-        """``command`` run as the container's processes are: in its mount namespace (when
-        it has one) and working dir; with a TTY, in a session whose terminal it is."""
+        """``command`` run as the container's processes are: in its cgroups before it
+        starts, in its mount namespace (when it has one) and working dir; with a TTY, in a
+        session whose terminal it is."""
         if not command:
             raise RuntimeFailure("exec needs a command")
         config = container.config
         prefix = ["setsid", "--ctty"] if tty else []
+        joins = [f"echo 0 > {shlex.quote(folder)}/cgroup.procs" for folder in config["cgroups"]]
+        if joins:
+            # A shell joins the cgroups (0 = the writer itself), then becomes the command.
+            prefix += ["sh", "-c", " && ".join([*joins, 'exec "$@"']), "sh"]
         if config["mounts"]:
             pid = (container.started or {})["pid"]
             prefix += ["nsenter", f"--mount=/proc/{pid}/ns/mnt", f"--wd={config['cwd']}", "--"]
@@ -522,9 +528,6 @@ class ProcessRuntime:
             )
         except OSError as error:
             raise RuntimeFailure(f"exec {argv[0]!r}: {error}") from error
-        for folder in config["cgroups"]:
-            with contextlib.suppress(OSError):
-                (Path(folder) / "cgroup.procs").write_text(str(process.pid))
         return process
 
     async def exec_sync(
