@@ -120,13 +120,20 @@ class Log:
                 break
         self.pending[stream] = buffered[start:]
         if entries:
-            os.write(self.fd, b"".join(entries))
+            self.append(b"".join(entries))
+
+    def append(self, data: bytes) -> None:
+        """Writes to the log; a failure (disk full) loses the output, not the container."""
+        try:
+            os.write(self.fd, data)
+        except OSError as error:
+            print(f"writing {self.path}: {error}", file=sys.stderr, flush=True)
 
     def flush(self) -> None:
         """The unterminated rest of each stream, as partial entries (at exit)."""
         for stream, rest in self.pending.items():
             if rest:
-                os.write(self.fd, crilog.encode(time.time_ns(), stream, rest))
+                self.append(crilog.encode(time.time_ns(), stream, rest))
         self.pending = dict.fromkeys(self.pending, b"")
 
 
@@ -362,6 +369,11 @@ class Shim:
         try:
             sock, _ = self.listener.accept()
         except BlockingIOError:
+            return
+        credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        _pid, peer_uid, _gid = struct.unpack("3i", credentials)
+        if peer_uid not in (0, os.getuid()):
+            sock.close()  # abstract sockets are reachable by every user: only ours may attach
             return
         sock.setblocking(False)
         client = Client(sock)
