@@ -3,16 +3,22 @@ process runtime, with real processes; cgroup tests need the v1 hierarchies writa
 
 from __future__ import annotations
 
+import ctypes
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from pynetes.kubelet.runtime.interface import ContainerState, LinuxResources, Mount
+from pynetes.kubelet.runtime.process import shim
 
 from .conftest import Pod, cgroups_writable, log_contains
 
 CGROUPS = Path("/sys/fs/cgroup")
+PR_SET_DUMPABLE = 4
 
 
 async def test_a_container_over_its_memory_limit_is_oom_killed(pod: Pod) -> None:
@@ -83,3 +89,43 @@ async def test_volumes_appear_at_their_mount_paths(pod: Pod, tmp_path: Path) -> 
     assert not (mount_point / "greeting").exists()
     await pod.runtime.stop_container(container_id, 5)
     assert (await pod.runtime.container_status(container_id)).state is ContainerState.EXITED
+
+
+def test_without_root_mounts_are_made_in_a_user_namespace() -> None:
+    """The shim's mount setup as an unprivileged user (nobody): bind mounts still work."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to become another user")
+    base = Path(tempfile.mkdtemp(prefix="pynetes-userns-"))
+    try:
+        base.chmod(0o755)
+        (base / "volume").mkdir(mode=0o755)
+        (base / "volume" / "file").write_text("seen through the mount\n")
+        (base / "volume" / "file").chmod(0o644)
+        (base / "target").mkdir(mode=0o755)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child becomes nobody, as a shim of a non-root kubelet would run
+            try:
+                os.close(read)
+                os.setgroups([])
+                os.setresgid(65534, 65534, 65534)
+                os.setresuid(65534, 65534, 65534)
+                # A changed uid makes a process undumpable (its /proc files root's) until it
+                # execs; a shim started as nobody would be dumpable from the start.
+                ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+                mount = {"host_path": str(base / "volume"), "container_path": str(base / "target")}
+                shim.setup_mounts([{**mount, "read_only": True}])
+                os.dup2(write, 1)
+                os.execvp("cat", ["cat", str(base / "target" / "file")])
+            except BaseException as error:
+                os.write(write, f"failed: {error!r}".encode())
+            finally:
+                os._exit(127)
+        os.close(write)
+        with os.fdopen(read, "rb") as output:
+            seen = output.read()
+        _, status = os.waitpid(pid, 0)
+        assert seen == b"seen through the mount\n"
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        shutil.rmtree(base)
