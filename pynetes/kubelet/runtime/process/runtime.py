@@ -2,13 +2,13 @@
 
 One class serves both protocols. A sandbox is a JSON record; its IP is the node's (every
 pod shares the host network). A container is a folder under ``state_dir/containers``
-holding ``config.json`` (written at create), ``started.json`` and ``exited.json``
-(written by its shim, see shim.py). The shim runs in a session of its own, so
-containers and their logs survive the kubelet; a new ProcessRuntime on the same
-state_dir adopts them: it reports running ones RUNNING (a shim counts as running only
-when its pid's start time is the recorded one, so a reused pid is not mistaken for it)
-and exited ones with the exit code their shim recorded. It never starts anything on
-its own.
+holding ``config.json`` (written at create; ``shim.config`` is the same for the shim),
+``started.json`` and ``exited.json`` (written by its shim, see shim.py). The shim runs
+in a session of its own, so containers and their logs survive the kubelet; a new
+ProcessRuntime on the same state_dir adopts them: it reports running ones RUNNING (a
+shim counts as running only when its pid's start time is the recorded one, so a reused
+pid is not mistaken for it) and exited ones with the exit code their shim recorded. It
+never starts anything on its own.
 
 Each shim is watched through a pidfd in the event loop (one fd per running container);
 its exit is the container's, reported to ``subscribe``rs.
@@ -28,6 +28,7 @@ import errno
 import inspect
 import json
 import logging
+import marshal
 import os
 import pty
 import secrets
@@ -384,6 +385,7 @@ class ProcessRuntime:
             "socket": f"pynetes-shim/{container_id}",
         }
         directory.mkdir()
+        (directory / "shim.config").write_bytes(marshal.dumps(record))
         _write_json(directory / "config.json", record)
         self._containers[container_id] = _Container(directory, record)
         return container_id

@@ -7,12 +7,15 @@ by path, not the pynetes package) to keep each shim's memory small.
 
 Contract with the runtime (files in CONTAINER_DIR):
 
-- reads ``config.json`` (written by the runtime at create): ``argv``, ``env``, ``cwd``,
+- reads ``shim.config`` (the container's record, written by the runtime at create, in
+  ``marshal`` format because importing json would slow every shim's start): ``argv``,
+  ``env``, ``cwd``,
   ``log_path``, ``stdin``, ``stdin_once``, ``tty``, ``mounts``, ``cgroups`` (folders
   whose ``cgroup.procs`` the container joins before exec), ``socket`` (the abstract
   unix socket name it serves attach and control requests on);
 - starts the container in its own process group (its own session with a TTY), writes
-  ``started.json`` (``pid``, ``pid_start``, ``started_at``), then ``ok`` to SYNC_FD;
+  ``started.json`` (``pid``, ``pid_start``, ``started_at``, ``shim_pid``, ``shim_start``;
+  start times from /proc/<pid>/stat tell a reused pid apart), then ``ok`` to SYNC_FD;
   when the exec fails it writes ``exited.json`` with exit code 128 and reason
   ``StartError`` and ``err <message>`` to SYNC_FD;
 - copies stdout/stderr (or the TTY) into ``log_path`` in the CRI log format, lines
@@ -31,9 +34,8 @@ code as text) before the shim closes them.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import json
+import marshal
 import os
 import select
 import signal
@@ -77,11 +79,21 @@ def process_start_time(pid: int) -> int:
         return int(stat.read().rsplit(b")", 1)[1].split()[19])
 
 
-def write_json(directory: str, name: str, value: dict) -> None:
-    """Atomically (rename) so a reader never sees half a record."""
+def write_json(directory: str, name: str, record: dict[str, int | bool | str]) -> None:
+    """A flat record as JSON, atomically (rename) so a reader never sees half of it.
+
+    Numbers are formatted here: only a start error's message needs the json module,
+    which every shim would otherwise import."""
+    if any(isinstance(value, str) for value in record.values()):
+        import json
+
+        text = json.dumps(record)
+    else:
+        fields = (f'"{key}": {str(value).lower()}' for key, value in record.items())
+        text = "{" + ", ".join(fields) + "}"
     temporary = os.path.join(directory, f".{name}.tmp")
     with open(temporary, "w") as out:
-        json.dump(value, out)
+        out.write(text)
     os.rename(temporary, os.path.join(directory, name))
 
 
@@ -333,8 +345,7 @@ class Shim:
         return ""
 
     def on_signal(self, fd: int, _events: int) -> None:
-        with contextlib.suppress(BlockingIOError):
-            os.read(fd, 512)
+        os.read(fd, 512)  # readable: poll said so, and only this loop reads it
         if self.status is None:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
@@ -465,8 +476,10 @@ class Shim:
 
     def kill_leftovers(self) -> None:
         """What the main process left behind dies with it, as in a pid namespace."""
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - contextlib would cost every shim's startup
             os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
         for folder in self.config["cgroups"]:
             try:
                 with open(os.path.join(folder, "cgroup.procs")) as procs:
@@ -513,8 +526,8 @@ class Shim:
 def main() -> None:
     directory, sync_fd = sys.argv[1], int(sys.argv[2])
     os.set_inheritable(sync_fd, False)
-    with open(os.path.join(directory, "config.json")) as source:
-        config = json.load(source)
+    with open(os.path.join(directory, "shim.config"), "rb") as source:
+        config = marshal.load(source)
     shim = Shim(directory, config)
     failure = shim.start()
     if failure:
