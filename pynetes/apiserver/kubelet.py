@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
+import os
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -197,7 +197,7 @@ def _dial_error(url: URL, error: aiohttp.ClientConnectorError) -> str:
     """Go's wording of a failed dial: ``dial tcp 127.0.0.1:10250: connect: connection refused``."""
     cause = error.os_error
     if cause.errno is not None:
-        detail = f"connect: {(cause.strerror or errno.errorcode.get(cause.errno, '')).lower()}"
+        detail = f"connect: {os.strerror(cause.errno).lower()}"  # asyncio's strerror says more
     else:
         detail = str(cause) or type(cause).__name__
     host = f"[{url.host}]" if url.host and ":" in url.host else url.host

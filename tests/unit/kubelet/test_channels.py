@@ -1,4 +1,4 @@
-"""The channel framing of exec, attach and port-forward, as kubectl and the Python client read it."""
+"""The channel framing of exec, attach and port-forward, as kubectl and Python clients read it."""
 
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ class FakeRuntime:
 
     async def reopen_container_log(self, container_id: str) -> None:
         self.reopened += 1
-        Path(self.status.log_path).touch()
+        await asyncio.to_thread(Path(self.status.log_path).touch)
 
 
 def running_container(path: Path) -> ContainerStatus:
@@ -146,7 +146,7 @@ async def test_rotation_keeps_max_files_and_compresses_all_but_the_newest(tmp_pa
             "c1",
             max_size=1,
             max_files=3,
-            clock=lambda: now + round_,
+            clock=lambda at=now + round_: at,
         )
         assert rotated
     kept = logs.rotated_files(path)

@@ -1,0 +1,325 @@
+"""kubectl logs/exec/cp and the Python client's exec and port-forward, through the API server
+to a real KubeletServer (HTTPS, client certificates) over real processes and log files."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+from kubernetes.stream import portforward, stream
+from prometheus_client import CollectorRegistry
+
+from pynetes.api.resources import built_in
+from pynetes.client.config import load_config
+from pynetes.client.rest import ApiClient
+from pynetes.kubelet.runtime import crilog
+from pynetes.kubelet.server import KubeletServer, ServingOptions
+from pynetes.pki.certificates import Pki
+from tests.integration.conftest import Cluster, free_port
+from tests.integration.streamruntime import Container, PodTable, StreamRuntime
+
+PODS = built_in("", "v1", "pods")
+NODES = built_in("", "v1", "nodes")
+NODE = "node-a"
+
+
+@dataclass
+class Node:
+    """A registered Node whose kubelet serves ``table``'s pods."""
+
+    cluster: Cluster
+    api: ApiClient
+    table: PodTable
+    server: KubeletServer
+    port: int
+
+    async def run_pod(self, name: str, *containers: str) -> dict[str, Container]:
+        """Create a pod bound to the node and run its containers."""
+        pod = await self.api.create(
+            PODS,
+            {
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {
+                    "nodeName": NODE,
+                    "containers": [{"name": c, "image": "busybox"} for c in containers],
+                },
+            },
+        )
+        return self.table.run(pod)
+
+
+async def register_node(api: ApiClient, name: str, port: int) -> None:
+    await api.create(NODES, {"metadata": {"name": name}})
+    status = {
+        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
+    }
+    await api.patch(NODES, name, {"status": status}, subresource="status")
+
+
+@pytest.fixture
+async def node(cluster: Cluster, tmp_path: Path) -> AsyncIterator[Node]:
+    runtime = StreamRuntime(tmp_path / "containers")
+    table = PodTable(runtime)
+    server = KubeletServer(
+        table,
+        runtime,  # type: ignore[arg-type]
+        registry=CollectorRegistry(),
+        options=ServingOptions(
+            address="127.0.0.1",
+            port=0,
+            cert_dir=tmp_path / "kubelet-pki",
+            client_ca_file=Pki(cluster.server.pki_dir).ca_cert,
+        ),
+    )
+    port = await server.start()
+    config_ = dataclasses.replace(load_config(cluster.kubeconfig), qps=0)
+    async with ApiClient(config_) as api:
+        await register_node(api, NODE, port)
+        try:
+            yield Node(cluster, api, table, server, port)
+        finally:
+            await server.stop()
+
+
+# -- logs ---------------------------------------------------------------------
+
+
+async def test_kubectl_logs_tail_timestamps_and_container(node: Node) -> None:
+    containers = await node.run_pod("web", "app", "sidecar")
+    app = containers["app"]
+    for line in (b"one\n", b"two\n", b"thr", b"ee\n"):
+        app.log(line)
+    containers["sidecar"].log(b"from the sidecar\n", crilog.STDERR)
+    kubectl = node.cluster.kubectl()
+
+    _, out, _ = await kubectl("logs", "web", "-c", "app")
+    assert out == "one\ntwo\nthree\n"
+    _, out, _ = await kubectl("logs", "web", "-c", "app", "--tail=2")
+    assert out == "two\nthree\n"
+    _, out, _ = await kubectl("logs", "web", "-c", "app", "--timestamps", "--tail=1")
+    stamp, _, text = out.partition(" ")
+    assert text == "three\n"
+    assert abs(crilog.parse_timestamp(stamp) - app.status.created_at) < 60 * 10**9
+    _, out, _ = await kubectl("logs", "web", "-c", "sidecar")
+    assert out == "from the sidecar\n"
+    code, _, err = await kubectl("logs", "web", "-c", "nope", check=False)
+    assert code == 1 and "container nope is not valid for pod web" in err
+
+
+async def test_logs_of_the_previous_container(node: Node) -> None:
+    (await node.run_pod("crashy", "app"))["app"].log(b"first life\n")
+    node.table.restart("default", "crashy", "app").log(b"second life\n")
+    kubectl = node.cluster.kubectl()
+    _, out, _ = await kubectl("logs", "crashy")
+    assert out == "second life\n"
+    _, out, _ = await kubectl("logs", "crashy", "--previous")
+    assert out == "first life\n"
+
+
+async def test_kubectl_logs_follow_ends_when_the_container_exits(node: Node) -> None:
+    app = (await node.run_pod("job", "app"))["app"]
+    app.log(b"started\n")
+    kubectl = node.cluster.kubectl()
+    process = await asyncio.create_subprocess_exec(
+        kubectl.binary,
+        "--kubeconfig",
+        str(kubectl.kubeconfig),
+        "logs",
+        "-f",
+        "job",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "HOME": str(kubectl.kubeconfig.parent)},
+    )
+    assert process.stdout is not None
+    async with asyncio.timeout(60):
+        assert await process.stdout.readline() == b"started\n"
+        app.log(b"working\n")  # written while kubectl follows
+        assert await process.stdout.readline() == b"working\n"
+        app.log(b"done\n")
+        app.exit(0)
+        rest = await process.stdout.read()
+        assert await process.wait() == 0
+    assert rest == b"done\n"
+
+
+async def test_log_errors_read_as_upstream(node: Node) -> None:
+    await node.run_pod("two", "a", "b")
+    with client_of(node.cluster) as api:
+        core = client.CoreV1Api(api)
+        with pytest.raises(ApiException) as raised:
+            await asyncio.to_thread(core.read_namespaced_pod_log, "two", "default")
+        assert raised.value.status == 400
+        assert "a container name must be specified for pod two, choose one of: [a b]" in (
+            raised.value.body
+        )
+        read = core.read_namespaced_pod_log
+        assert await asyncio.to_thread(read, "two", "default", container="b") == ""
+
+
+async def test_an_unreachable_kubelet_is_reported_with_the_dial_error(node: Node) -> None:
+    closed = free_port()
+    await register_node(node.api, "gone", closed)
+    await node.api.create(
+        PODS,
+        {
+            "metadata": {"name": "orphan", "namespace": "default"},
+            "spec": {"nodeName": "gone", "containers": [{"name": "app", "image": "busybox"}]},
+        },
+    )
+    kubectl = node.cluster.kubectl()
+    code, _, err = await kubectl("logs", "orphan", check=False)
+    assert code == 1
+    assert (
+        f'Get "https://127.0.0.1:{closed}/containerLogs/default/orphan/app":'
+        f" dial tcp 127.0.0.1:{closed}: connect: connection refused"
+    ) in err
+    code, _, err = await kubectl("exec", "orphan", "--", "true", check=False)
+    assert code == 1 and f"dial tcp 127.0.0.1:{closed}: connect: connection refused" in err
+
+
+# -- exec and cp --------------------------------------------------------------
+
+
+async def test_kubectl_exec_outputs_and_exit_code(node: Node) -> None:
+    await node.run_pod("shell", "app")
+    kubectl = node.cluster.kubectl()
+    code, out, err = await kubectl(
+        "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3", check=False
+    )
+    assert code == 3
+    assert out == "out\n"
+    assert err.startswith("err\n")
+    code, out, _ = await kubectl("exec", "shell", "--", "sh", "-c", "echo fine")
+    assert (code, out) == (0, "fine\n")
+
+
+async def test_kubectl_exec_with_stdin(node: Node) -> None:
+    await node.run_pod("upper", "app")
+    _, out, _ = await node.cluster.kubectl()(
+        "exec", "-i", "upper", "--", "tr", "a-z", "A-Z", stdin=b"hello\nworld\n"
+    )
+    assert out == "HELLO\nWORLD\n"
+
+
+async def test_kubectl_cp_copies_a_file_out_of_the_pod(node: Node, tmp_path: Path) -> None:
+    app = (await node.run_pod("files", "app"))["app"]
+    (app.workdir / "report.txt").write_text("the numbers are in\n")
+    target = tmp_path / "copied.txt"
+    await node.cluster.kubectl()("cp", "default/files:report.txt", str(target))
+    assert target.read_text() == "the numbers are in\n"
+
+
+# -- the Python client --------------------------------------------------------
+
+
+def client_of(cluster: Cluster) -> client.ApiClient:
+    return config.new_client_from_config(str(cluster.kubeconfig))
+
+
+async def test_python_client_exec(node: Node) -> None:
+    await node.run_pod("py", "app")
+
+    def run() -> tuple[str, int | None, str]:
+        with client_of(node.cluster) as api:
+            core = client.CoreV1Api(api)
+            output = stream(
+                core.connect_get_namespaced_pod_exec,
+                "py",
+                "default",
+                command=["sh", "-c", "echo from python"],
+                stderr=True,
+                stdin=False,
+                stdout=True,
+                tty=False,
+            )
+            session = stream(
+                core.connect_get_namespaced_pod_exec,
+                "py",
+                "default",
+                command=["sh", "-c", "read line; echo got $line; exit 4"],
+                stderr=True,
+                stdin=True,
+                stdout=True,
+                tty=False,
+                _preload_content=False,
+            )
+            session.write_stdin("ping\n")
+            session.run_forever(timeout=30)
+            return output, session.returncode, session.read_stdout()
+
+    output, returncode, stdout = await asyncio.to_thread(run)
+    assert output == "from python\n"
+    assert returncode == 4
+    assert stdout == "got ping\n"
+
+
+async def test_python_client_port_forward(node: Node) -> None:
+    await node.run_pod("server", "app")
+
+    async def shout(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write((await reader.readline()).upper())
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(shout, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+
+    def forward() -> bytes:
+        with client_of(node.cluster) as api:
+            core = client.CoreV1Api(api)
+            forwarded = portforward(
+                core.connect_get_namespaced_pod_portforward, "server", "default", ports=str(port)
+            )
+            sock = forwarded.socket(port)
+            sock.settimeout(30)
+            sock.sendall(b"hello through the tunnel\n")
+            received = b""
+            while chunk := sock.recv(1024):
+                received += chunk
+            sock.close()
+            return received
+
+    async with listener:
+        assert await asyncio.to_thread(forward) == b"HELLO THROUGH THE TUNNEL\n"
+
+
+# -- the kubelet's own API ----------------------------------------------------
+
+
+async def test_kubelet_api_requires_a_client_certificate(node: Node, tmp_path: Path) -> None:
+    await node.run_pod("listed", "app")
+    base = f"https://127.0.0.1:{node.port}"
+    anonymous = ssl.create_default_context()
+    anonymous.check_hostname = False
+    anonymous.verify_mode = ssl.CERT_NONE
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/pods", ssl=anonymous) as response:
+            assert response.status == 401
+        pki = Pki(node.cluster.server.pki_dir)
+        trusted = ssl.create_default_context()
+        trusted.check_hostname = False
+        trusted.verify_mode = ssl.CERT_NONE
+        trusted.load_cert_chain(
+            pki.directory / "apiserver-kubelet-client.crt",
+            pki.directory / "apiserver-kubelet-client.key",
+        )
+        async with session.get(f"{base}/healthz", ssl=trusted) as response:
+            assert (response.status, await response.text()) == (200, "ok")
+        async with session.get(f"{base}/pods", ssl=trusted) as response:
+            pods: Any = await response.json()
+        assert pods["kind"] == "PodList"
+        assert [p["metadata"]["name"] for p in pods["items"]] == ["listed"]
+        async with session.get(f"{base}/containerLogs/default/absent/app", ssl=trusted) as answer:
+            assert (answer.status, await answer.text()) == (404, 'pod "absent" does not exist')
