@@ -115,7 +115,9 @@ class KubeletClient:
         async with backend:
             if backend.status != 200:
                 body = await backend.content.read(_MAX_ERROR_BODY)
-                raise _kubelet_error(backend.status, body.decode(errors="replace"), name)
+                raise _kubelet_error(
+                    backend.status, body.decode(errors="replace"), name, "pods/log"
+                )
             response = web.StreamResponse()
             response.content_type = "text/plain"
             if follow:
@@ -128,14 +130,16 @@ class KubeletClient:
 
     # -- exec, attach, portforward ---------------------------------------------
 
-    async def relay(self, request: web.Request, url: URL, *, name: str) -> web.StreamResponse:
+    async def relay(
+        self, request: web.Request, url: URL, *, name: str, subresource: str
+    ) -> web.StreamResponse:
         """Relay the client's channel WebSocket to the kubelet's, frame by frame."""
         offered = [
             protocol.strip()
             for protocol in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
             if protocol.strip()
         ]
-        backend = await self._connect(url, offered, name)
+        backend = await self._connect(url, offered, name, f"pods/{subresource}")
         try:
             client = web.WebSocketResponse(
                 protocols=(backend.protocol,) if backend.protocol else (), max_msg_size=0
@@ -152,7 +156,7 @@ class KubeletClient:
             await backend.close()
 
     async def _connect(
-        self, url: URL, protocols: list[str], name: str
+        self, url: URL, protocols: list[str], name: str, resource: str
     ) -> aiohttp.ClientWebSocketResponse:
         session = self._client()
         try:
@@ -163,7 +167,8 @@ class KubeletClient:
             # The kubelet refused the upgrade: ask again without it, for its error text.
             async with session.get(url) as answer:
                 body = await answer.content.read(_MAX_ERROR_BODY)
-                raise _kubelet_error(answer.status, body.decode(errors="replace"), name) from None
+                text = body.decode(errors="replace")
+                raise _kubelet_error(answer.status, text, name, resource) from None
 
 
 async def _pump_both(
@@ -204,7 +209,7 @@ def _dial_error(url: URL, error: aiohttp.ClientConnectorError) -> str:
     return f"dial tcp {host}:{url.port}: {detail}"
 
 
-def _kubelet_error(status: int, body: str, name: str) -> ApiError:
+def _kubelet_error(status: int, body: str, name: str, resource: str) -> ApiError:
     """A kubelet's error answer as upstream's GenericHttpResponseChecker reports it."""
     if status == 400:
         return errors.bad_request(body)
@@ -214,9 +219,9 @@ def _kubelet_error(status: int, body: str, name: str) -> ApiError:
         return ApiError(
             404,
             "NotFound",
-            f"the server could not find the requested resource ( pods/log {name})",
+            f"the server could not find the requested resource ( {resource} {name})",
             name=name,
-            kind="pods/log",
+            kind=resource,
             causes=[{"reason": "UnexpectedServerResponse", "message": body}] if body else [],
         )
     return ApiError(

@@ -2,10 +2,11 @@
 
 As upstream's pod REST storage (LogLocation, ExecLocation, AttachLocation,
 PortForwardLocation): the container defaults to the pod's only one (a 400
-naming the choices when there are several), a completed pod cannot be
-exec'd into or attached to, and the options become the kubelet's query
-(``stdin``/``stdout``/``stderr`` -> ``input``/``output``/``error``,
-``ports`` -> ``port``).
+naming the choices when there are several); the logs of a pod not yet
+scheduled are empty, while exec, attach and portforward need its node (400);
+the options become the kubelet's query (``stdin``/``stdout``/``stderr`` ->
+``input``/``output``/``error``, ``ports`` -> ``port``). Refusing to exec
+into a completed pod is kubectl's check, not the server's.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ async def serve(
     """Proxy one pods/<subresource> request to the kubelet of the pod's node."""
     metadata = pod["metadata"]
     namespace, name = metadata["namespace"], metadata["name"]
+    container = "" if subresource == "portforward" else container_of(pod, request)
     node = (pod.get("spec") or {}).get("nodeName")
+    if not node and subresource == "log":
+        return web.Response(content_type="text/plain")
     if not node:
         raise errors.bad_request(f"pod {name} does not have a host assigned")
     if subresource == "portforward":
@@ -39,20 +43,13 @@ async def serve(
         url = await kubelet.url(
             node, f"/portForward/{namespace}/{name}", MultiDict({"port": ports} if ports else {})
         )
-        return await kubelet.relay(request, url, name=name)
-    container = container_of(pod, request.query.get("container", ""))
+        return await kubelet.relay(request, url, name=name, subresource=subresource)
     if subresource == "log":
         url = await kubelet.url(
             node, f"/containerLogs/{namespace}/{name}/{container}", _log_query(request)
         )
         follow = query.boolean(request.query, "follow")
         return await kubelet.stream_logs(request, url, name=name, follow=follow)
-    phase = (pod.get("status") or {}).get("phase")
-    if phase in ("Succeeded", "Failed"):
-        raise errors.bad_request(
-            "cannot exec into or attach to a container in a completed pod;"
-            f" current phase is {phase}"
-        )
     forwarded: MultiDict[str] = MultiDict()
     for flag, parameter in _STREAM_FLAGS:
         if query.boolean(request.query, flag):
@@ -61,11 +58,12 @@ async def serve(
         for argument in request.query.getall("command", []):
             forwarded.add("command", argument)
     url = await kubelet.url(node, f"/{subresource}/{namespace}/{name}/{container}", forwarded)
-    return await kubelet.relay(request, url, name=name)
+    return await kubelet.relay(request, url, name=name, subresource=subresource)
 
 
-def container_of(pod: Object, container: str) -> str:
+def container_of(pod: Object, request: web.Request) -> str:
     """The container a request is for: the one named, or the pod's only container."""
+    container = request.query.get("container", "")
     spec = pod.get("spec") or {}
     name = pod["metadata"]["name"]
     if not container:

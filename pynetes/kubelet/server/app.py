@@ -12,9 +12,10 @@ Paths as upstream's kubelet serves them::
     /portForward/{namespace}/{pod}[/{uid}]        ?port=80,443
 
 (``stdin``/``stdout``/``stderr`` are accepted beside upstream's
-``input``/``output``/``error``, and ``ports`` beside ``port``.) Errors are
-plain text with upstream's status codes: 404 for an unknown pod or
-container, 400 for bad parameters. exec, attach and port-forward speak the
+``input``/``output``/``error``, ``ports`` beside ``port``, and the old ``tail``
+beside ``tailLines``.) Errors are plain text with upstream's codes and words:
+404 for an unknown pod or container, 400 for parameters that do not parse,
+422 for log options that are not valid. exec, attach and port-forward speak the
 channel WebSocket protocols only (channels.py), not SPDY.
 
 Every request must present a client certificate signed by the client CA
@@ -80,7 +81,15 @@ class ServingOptions:
 
 
 class _BadRequest(Exception):
-    pass
+    """A 400 (or another ``code``) answered with the exception's text."""
+
+    def __init__(self, message: str, code: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+_UNDECODABLE = '{"message": "Unable to decode query."}'
+_INVALID_LOG_OPTIONS = '{"message": "Invalid request."}'
 
 
 class KubeletServer:
@@ -156,7 +165,7 @@ class KubeletServer:
         try:
             return await handler(request)
         except _BadRequest as error:
-            return web.Response(status=400, text=str(error))
+            return web.Response(status=error.code, text=str(error))
 
     # -- simple paths ----------------------------------------------------------
 
@@ -177,10 +186,10 @@ class KubeletServer:
     async def _logs(self, request: web.Request) -> web.StreamResponse:
         namespace, name = request.match_info["namespace"], request.match_info["pod"]
         container = request.match_info["container"]
+        options, previous = _log_options(request.query, time.time_ns())
         missing = self._missing(namespace, name, container, uid=None)
         if missing is not None:
             return missing
-        options, previous = _log_options(request.query, time.time_ns())
         container_id = self._pods.container_id(namespace, name, container, previous=previous)
         if container_id is None:
             if previous:
@@ -230,7 +239,7 @@ class KubeletServer:
     async def _session(self, request: web.Request, command: list[str] | None) -> web.StreamResponse:
         namespace, name = request.match_info["namespace"], request.match_info["pod"]
         container = request.match_info["container"]
-        missing = self._missing(namespace, name, container, uid=request.match_info.get("uid"))
+        missing = self._missing(namespace, name, container, uid=request.match_info.get("uid", ""))
         if missing is not None:
             return missing
         query = request.query
@@ -244,9 +253,7 @@ class KubeletServer:
             )
         container_id = self._pods.container_id(namespace, name, container)
         if container_id is None:
-            return web.Response(
-                status=404, text=f'container "{container}" not found in pod "{name}"'
-            )
+            return web.Response(status=404, text=f'container not found ("{container}")')
         ws = await _accept(request, channels.STREAM_PROTOCOLS)
         if isinstance(ws, web.Response):
             return ws
@@ -266,7 +273,7 @@ class KubeletServer:
 
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
         namespace, name = request.match_info["namespace"], request.match_info["pod"]
-        missing = self._missing(namespace, name, None, uid=request.match_info.get("uid"))
+        missing = self._missing(namespace, name, None, uid=request.match_info.get("uid", ""))
         if missing is not None:
             return missing
         ports = _ports(request.query)
@@ -287,14 +294,24 @@ class KubeletServer:
     def _missing(
         self, namespace: str, name: str, container: str | None, *, uid: str | None
     ) -> web.Response | None:
-        """The 404 for an unknown pod (or uid) or container, else None."""
+        """The 404 for an unknown pod (or uid) or container, else None.
+
+        Worded as upstream: the logs name the pod; exec, attach and
+        port-forward (those with a ``uid`` path variant) do not.
+        """
+        logs = uid is None and container is not None
         pod = self._pods.pod(namespace, name)
-        if pod is None or (uid is not None and (pod.get("metadata") or {}).get("uid") != uid):
-            return web.Response(status=404, text=f'pod "{name}" does not exist')
+        if pod is None:
+            text = f'pod "{name}" does not exist' if logs else "pod does not exist"
+            return web.Response(status=404, text=text)
+        if uid and (pod.get("metadata") or {}).get("uid") != uid:
+            return web.Response(status=404, text="pod not found")
         if container is not None and container not in _container_names(pod):
-            return web.Response(
-                status=404, text=f'container "{container}" not found in pod "{name}"'
-            )
+            if logs:
+                text = f'container "{container}" not found in pod "{name}"'
+            else:
+                text = f'container not found ("{container}")'
+            return web.Response(status=404, text=text)
         return None
 
 
@@ -333,25 +350,27 @@ def _flag(query: MultiMapping[str], *names: str) -> bool:
     return False
 
 
-def _integer(query: MultiMapping[str], name: str, minimum: int) -> int | None:
-    value = query.get(name)
+def _integer(value: str | None, minimum: int) -> int | None:
+    """A log option's number: 400 when it does not parse, 422 when below ``minimum``."""
     if value is None or value == "":
         return None
     try:
         number = int(value)
     except ValueError:
-        raise _BadRequest(f'invalid integer value for {name}: "{value}"') from None
+        raise _BadRequest(_UNDECODABLE) from None
     if number < minimum:
-        raise _BadRequest(f"{name} must be greater than or equal to {minimum}")
+        raise _BadRequest(_INVALID_LOG_OPTIONS, 422)
     return number
 
 
 def _log_options(query: MultiMapping[str], now_ns: int) -> tuple[LogOptions, bool]:
     """The log options of a ``/containerLogs`` query, and whether ``previous`` is asked."""
-    since_seconds = _integer(query, "sinceSeconds", 1)
+    tail = query.get("tail")  # the old name of tailLines; "all" means no tail
+    tail_lines = query.get("tailLines") if tail is None else (None if tail == "all" else tail)
+    since_seconds = _integer(query.get("sinceSeconds"), 1)
     since_time = query.get("sinceTime")
     if since_seconds is not None and since_time:
-        raise _BadRequest("at most one of sinceTime or sinceSeconds may be specified")
+        raise _BadRequest(_INVALID_LOG_OPTIONS, 422)
     since_ns: int | None = None
     if since_seconds is not None:
         since_ns = now_ns - since_seconds * 1_000_000_000
@@ -359,15 +378,20 @@ def _log_options(query: MultiMapping[str], now_ns: int) -> tuple[LogOptions, boo
         try:
             since_ns = crilog.parse_timestamp(since_time)
         except ValueError:
-            raise _BadRequest(f'invalid value for sinceTime: "{since_time}"') from None
-    options = LogOptions(
-        follow=_flag(query, "follow"),
-        tail_lines=_integer(query, "tailLines", 0),
-        since_ns=since_ns,
-        timestamps=_flag(query, "timestamps"),
-        limit_bytes=_integer(query, "limitBytes", 1),
-    )
-    return options, _flag(query, "previous")
+            raise _BadRequest(_UNDECODABLE) from None
+    try:
+        options = LogOptions(
+            follow=_flag(query, "follow"),
+            tail_lines=_integer(tail_lines, 0),
+            since_ns=since_ns,
+            timestamps=_flag(query, "timestamps"),
+            limit_bytes=_integer(query.get("limitBytes"), 1),
+        )
+        return options, _flag(query, "previous")
+    except _BadRequest as error:
+        if error.code == 400:
+            raise _BadRequest(_UNDECODABLE) from None
+        raise
 
 
 def _ports(query: MultiMapping[str]) -> list[int]:
