@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -24,7 +26,7 @@ from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
 from pynetes.kubelet.runtime import crilog
 from pynetes.kubelet.server import KubeletServer, ServingOptions
-from pynetes.pki.certificates import Pki
+from pynetes.pki.certificates import Pki, issue_client_certificate
 from tests.integration.conftest import Cluster, free_port
 from tests.integration.streamruntime import Container, PodTable, StreamRuntime
 
@@ -323,3 +325,86 @@ async def test_kubelet_api_requires_a_client_certificate(node: Node, tmp_path: P
         assert [p["metadata"]["name"] for p in pods["items"]] == ["listed"]
         async with session.get(f"{base}/containerLogs/default/absent/app", ssl=trusted) as answer:
             assert (answer.status, await answer.text()) == (404, 'pod "absent" does not exist')
+        async with session.get(f"{base}/metrics", ssl=trusted) as response:
+            assert response.status == 200
+            assert "text/plain" in response.headers["Content-Type"]
+    # No serving certificate was given: a self-signed one was made, as upstream's kubelet does.
+    assert (tmp_path / "kubelet-pki" / "kubelet.crt").exists()
+
+
+# -- the channel protocols on the wire ----------------------------------------
+
+
+def admin_ssl_context(cluster: Cluster, directory: Path) -> ssl.SSLContext:
+    pki = Pki(cluster.server.pki_dir)
+    admin = issue_client_certificate(pki.load_ca(), "kubernetes-admin", ["system:masters"])
+    (directory / "admin.crt").write_bytes(admin.certificate_pem())
+    (directory / "admin.key").write_bytes(admin.key_pem())
+    context = ssl.create_default_context(cafile=str(pki.ca_cert))
+    context.load_cert_chain(directory / "admin.crt", directory / "admin.key")
+    return context
+
+
+async def frames(ws: aiohttp.ClientWebSocketResponse) -> list[tuple[int, bytes]]:
+    """Every (channel, data) frame until the server closes."""
+    received = []
+    async for message in ws:
+        if message.type == aiohttp.WSMsgType.BINARY:
+            received.append((message.data[0], message.data[1:]))
+    return received
+
+
+@pytest.mark.parametrize("protocol", ["v4.channel.k8s.io", "v5.channel.k8s.io"])
+async def test_exec_frames_on_the_wire(node: Node, tmp_path: Path, protocol: str) -> None:
+    """A client offering only one protocol gets it; stdin, stdout, stderr and the status
+    travel on their channels; v5's close frame ends stdin, v4 ends with one line read."""
+    await node.run_pod("wire", "app")
+    script = "read line; echo got $line; echo bad >&2; exit 7"
+    if protocol == "v5.channel.k8s.io":
+        script = "cat; echo bad >&2; exit 7"
+    url = (
+        f"{node.cluster.server.url}/api/v1/namespaces/default/pods/wire/exec"
+        f"?command=sh&command=-c&command={quote(script)}&stdin=true&stdout=true&stderr=true"
+    )
+    context = admin_ssl_context(node.cluster, tmp_path)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, protocols=[protocol], ssl=context) as ws,
+    ):
+        assert ws.protocol == protocol
+        await ws.send_bytes(b"\x04" + b'{"Width":80,"Height":24}')  # resize: ignored here
+        await ws.send_bytes(b"\x00" + b"line\n")
+        if protocol == "v5.channel.k8s.io":
+            await ws.send_bytes(b"\xff\x00")  # close stdin
+        received = await frames(ws)
+    stdout = b"".join(data for channel, data in received if channel == 1)
+    stderr = b"".join(data for channel, data in received if channel == 2)
+    statuses = [data for channel, data in received if channel == 3]
+    assert stdout == (b"line\n" if protocol == "v5.channel.k8s.io" else b"got line\n")
+    assert stderr == b"bad\n"
+    status = json.loads(statuses[-1])
+    assert status["reason"] == "NonZeroExitCode"
+    assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "7"}]
+
+
+async def test_streams_of_a_pod_without_a_node(node: Node, tmp_path: Path) -> None:
+    """Logs of an unscheduled pod are empty; exec needs a host (as upstream)."""
+    await node.api.create(
+        PODS,
+        {
+            "metadata": {"name": "pending", "namespace": "default"},
+            "spec": {"containers": [{"name": "app", "image": "busybox"}]},
+        },
+    )
+    kubectl = node.cluster.kubectl()
+    _, out, _ = await kubectl("logs", "pending")
+    assert out == ""
+    base = f"{node.cluster.server.url}/api/v1/namespaces/default/pods/pending"
+    context = admin_ssl_context(node.cluster, tmp_path)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{base}/exec?command=true&stdout=true", ssl=context) as response,
+    ):
+        status = await response.json()
+    assert response.status == 400
+    assert status["message"] == "pod pending does not have a host assigned"

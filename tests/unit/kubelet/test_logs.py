@@ -42,6 +42,14 @@ async def test_content_only_with_partial_lines_joined_and_both_streams(tmp_path:
     assert await collect(read_logs(path, LogOptions())) == b"one\ntwo\noops\n"
 
 
+async def test_a_line_still_being_written_is_left_for_later(tmp_path: Path) -> None:
+    path = tmp_path / "0.log"
+    whole = entry(0, b"whole\n")
+    write(path, whole, entry(1, b"torn\n")[:20])
+    assert await collect(read_logs(path, LogOptions())) == b"whole\n"
+    assert await collect(read_logs(path, LogOptions(tail_lines=1))) == b"whole\n"
+
+
 async def test_timestamps_prefix_each_line_with_its_first_entry_time(tmp_path: Path) -> None:
     path = tmp_path / "0.log"
     write(path, entry(0.5, b"a\n"), entry(1, b"long "), entry(2, b"line\n"))
