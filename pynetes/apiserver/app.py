@@ -32,10 +32,18 @@ from pynetes.apiserver.auth.authorization import AlwaysAllow
 from pynetes.apiserver.crds import CrdController
 from pynetes.apiserver.decoding import ObjectDecoder
 from pynetes.apiserver.handlers import ResourceApi
+from pynetes.apiserver.kubelet import KUBELET_CLIENT_USER, KubeletClient
+from pynetes.apiserver.kubelet import client_ssl_context as kubelet_client_ssl_context
 from pynetes.apiserver.quota import QuotaAdmission
 from pynetes.apiserver.registry import ObjectStore
 from pynetes.apiserver.server import ApiServer
-from pynetes.pki.certificates import ensure_pki
+from pynetes.pki.certificates import (
+    MASTERS_GROUP,
+    Pki,
+    ensure_pki,
+    issue_client_certificate,
+    write_atomically,
+)
 from pynetes.storage import Store
 from pynetes.storage.etcd import EtcdStore
 from pynetes.storage.sqlite import SQLiteStore
@@ -58,6 +66,11 @@ class ServerOptions:
     token_auth_file: Path | None = None
     pki_dir: Path | None = None
     advertise_hosts: list[str] = field(default_factory=list)
+    #: The client certificate the API server shows kubelets (default: one issued at start).
+    kubelet_client_certificate: Path | None = None
+    kubelet_client_key: Path | None = None
+    #: Verify kubelets' serving certificates against this CA (default: not verified).
+    kubelet_certificate_authority: Path | None = None
 
     @property
     def pki_directory(self) -> Path:
@@ -118,12 +131,14 @@ class RunningServer:
     runner: web.AppRunner
     crds: CrdController
     api_server: ApiServer
+    kubelet: KubeletClient
 
     async def stop(self) -> None:
         """Close watches first (their streams end), then connections, then storage."""
         await self.crds.stop()
         await asyncio.gather(*(store.stop() for store in list(self.stores.values())))
         await self.runner.cleanup()
+        await self.kubelet.close()
         await self.store.close()
 
 
@@ -153,6 +168,7 @@ async def start(options: ServerOptions) -> RunningServer:
         stores[resource] = make_store(resource)
     await asyncio.gather(*(object_store.start() for object_store in stores.values()))
     quotas = registry.lookup("", "v1", "resourcequotas")
+    kubelet = await _kubelet_client(options, pki, stores[registry.lookup("", "v1", "nodes")])  # type: ignore[index]
     api = ResourceApi(
         registry,
         stores,
@@ -163,6 +179,7 @@ async def start(options: ServerOptions) -> RunningServer:
                 lambda: stores.get(quotas) if quotas else None, lambda: datetime.now(UTC)
             ),
         ),
+        kubelet=kubelet,
     )
     await _create_system_namespaces(stores, registry)
     server = ApiServer(
@@ -196,8 +213,35 @@ async def start(options: ServerOptions) -> RunningServer:
     port = runner.addresses[0][1]
     host = options.bind_address if ":" not in options.bind_address else f"[{options.bind_address}]"
     return RunningServer(
-        f"https://{host}:{port}", pki.directory, store, stores, runner, crds, server
+        f"https://{host}:{port}", pki.directory, store, stores, runner, crds, server, kubelet
     )
+
+
+async def _kubelet_client(options: ServerOptions, pki: Pki, nodes: ObjectStore) -> KubeletClient:
+    """The kubelet client, with the given client certificate or one issued now.
+
+    The issued one (CN ``kube-apiserver-kubelet-client``, O ``system:masters``,
+    as kubeadm's ``apiserver-kubelet-client.crt``) is written to the PKI
+    folder, so kubelets trusting the cluster CA accept it.
+    """
+    cert, key = options.kubelet_client_certificate, options.kubelet_client_key
+    if cert is None or key is None:
+        cert, key = await asyncio.to_thread(_issue_kubelet_client_certificate, pki)
+    context = kubelet_client_ssl_context(cert, key, options.kubelet_certificate_authority)
+
+    async def node(name: str) -> Object:
+        return (await nodes.get("", name)).obj
+
+    return KubeletClient(context, node)
+
+
+def _issue_kubelet_client_certificate(pki: Pki) -> tuple[Path, Path]:
+    pair = issue_client_certificate(pki.load_ca(), KUBELET_CLIENT_USER, [MASTERS_GROUP])
+    cert = pki.directory / "apiserver-kubelet-client.crt"
+    key = pki.directory / "apiserver-kubelet-client.key"
+    write_atomically(key, pair.key_pem(), mode=0o600)
+    write_atomically(cert, pair.certificate_pem(), mode=0o644)
+    return cert, key
 
 
 def _authenticator(options: ServerOptions) -> UnionAuthenticator:

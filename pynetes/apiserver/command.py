@@ -24,6 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--token-auth-file", type=Path, default=None)
     parser.add_argument("--pki-dir", type=Path, default=None, help="default: DATA_DIR/pki")
+    parser.add_argument(
+        "--kubelet-client-certificate",
+        type=Path,
+        default=None,
+        help="client certificate shown to kubelets (default: one issued from the cluster CA)",
+    )
+    parser.add_argument("--kubelet-client-key", type=Path, default=None)
+    parser.add_argument(
+        "--kubelet-certificate-authority",
+        type=Path,
+        default=None,
+        help="verify kubelets' serving certificates against this CA (default: not verified)",
+    )
 
 
 def options_from(arguments: argparse.Namespace) -> ServerOptions:
@@ -35,6 +48,9 @@ def options_from(arguments: argparse.Namespace) -> ServerOptions:
         etcd_servers=[url for url in arguments.etcd_servers.split(",") if url],
         token_auth_file=arguments.token_auth_file,
         pki_dir=arguments.pki_dir,
+        kubelet_client_certificate=arguments.kubelet_client_certificate,
+        kubelet_client_key=arguments.kubelet_client_key,
+        kubelet_certificate_authority=arguments.kubelet_certificate_authority,
     )
 
 

@@ -22,6 +22,7 @@ from pynetes.api.resources import Resource, ResourceRegistry
 from pynetes.apiserver import negotiation, query, tables
 from pynetes.apiserver.admission import Admission
 from pynetes.apiserver.decoding import ObjectDecoder
+from pynetes.apiserver.kubelet import KubeletClient
 from pynetes.apiserver.patching import apply_patch
 from pynetes.apiserver.registry import ObjectStore
 from pynetes.apiserver.responses import json_response, raw_json, read_body, read_optional_body
@@ -63,8 +64,11 @@ class ResourceApi:
         decoder: ObjectDecoder,
         admission: Admission,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        kubelet: KubeletClient | None = None,
     ) -> None:
         self.resources = resources
+        #: Proxies pods/log, exec, attach and portforward to kubelets (None: a 503).
+        self.kubelet = kubelet
         self.stores = stores
         self.decoder = decoder
         self.admission = admission

@@ -6,8 +6,7 @@
   (and of custom resources whose CRD declares the scale subresource).
 - ``pods/binding``: the scheduler's POST that sets ``spec.nodeName`` once.
 - ``pods/eviction``: a deletion that respects PodDisruptionBudgets (see eviction.py).
-- ``pods/log|exec|attach|portforward``: proxied to the pod's kubelet; until a
-  kubelet serves them, a clear error.
+- ``pods/log|exec|attach|portforward``: proxied to the pod's kubelet (podstreams.py).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from multidict import MultiDict
 from pynetes.api import errors, labels, meta, schema
 from pynetes.api.resources import SUBRESOURCE_VERBS
 from pynetes.api.validation import structural
-from pynetes.apiserver import negotiation, query
+from pynetes.apiserver import negotiation, podstreams, query
 from pynetes.apiserver.eviction import Eviction
 from pynetes.apiserver.patching import apply_patch, patched_object
 from pynetes.apiserver.registry import ObjectStore
@@ -62,7 +61,7 @@ class Subresources:
         if sub == "eviction" and target.verb == "create":
             return await self._eviction(request, target, store)
         if sub in _STREAMS:
-            return await self._stream(target, store)
+            return await self._stream(request, target, store)
         raise errors.method_not_allowed()
 
     async def _status(
@@ -235,14 +234,13 @@ class Subresources:
         await Eviction(self._api, store).evict(target.namespace, target.name, options)
         return json_response(_success(), status=201)
 
-    async def _stream(self, target: Target, store: ObjectStore) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, target: Target, store: ObjectStore
+    ) -> web.StreamResponse:
         pod = (await store.get(target.namespace, target.name)).obj
-        node = (pod.get("spec") or {}).get("nodeName")
-        if not node:
-            raise errors.bad_request(f"pod {target.name} does not have a host assigned")
-        raise errors.service_unavailable(
-            f"the kubelet of node {node} does not serve pods/{target.subresource} yet"
-        )
+        if self._api.kubelet is None:
+            raise errors.service_unavailable("this API server has no kubelet client")
+        return await podstreams.serve(self._api.kubelet, request, pod, target.subresource)
 
 
 def _selector_of(target: Target, selector: Object) -> labels.Selector:

@@ -1,0 +1,104 @@
+"""pods/log, pods/exec, pods/attach and pods/portforward: the request turned into the kubelet's.
+
+As upstream's pod REST storage (LogLocation, ExecLocation, AttachLocation,
+PortForwardLocation): the container defaults to the pod's only one (a 400
+naming the choices when there are several); the logs of a pod not yet
+scheduled are empty, while exec, attach and portforward need its node (400);
+the options become the kubelet's query (``stdin``/``stdout``/``stderr`` ->
+``input``/``output``/``error``, ``ports`` -> ``port``). Refusing to exec
+into a completed pod is kubectl's check, not the server's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDict
+
+from pynetes.api import errors
+from pynetes.apiserver import query
+from pynetes.apiserver.kubelet import KubeletClient
+
+Object = dict[str, Any]
+_LOG_FLAGS = ("follow", "previous", "timestamps")
+_LOG_NUMBERS = ("tailLines", "sinceSeconds", "limitBytes")
+_STREAM_FLAGS = (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), ("tty", "tty"))
+
+
+async def serve(
+    kubelet: KubeletClient, request: web.Request, pod: Object, subresource: str
+) -> web.StreamResponse:
+    """Proxy one pods/<subresource> request to the kubelet of the pod's node."""
+    metadata = pod["metadata"]
+    namespace, name = metadata["namespace"], metadata["name"]
+    container = "" if subresource == "portforward" else container_of(pod, request)
+    node = (pod.get("spec") or {}).get("nodeName")
+    if not node and subresource == "log":
+        return web.Response(content_type="text/plain")
+    if not node:
+        raise errors.bad_request(f"pod {name} does not have a host assigned")
+    if subresource == "portforward":
+        ports = ",".join(request.query.getall("ports", []))
+        url = await kubelet.url(
+            node, f"/portForward/{namespace}/{name}", MultiDict({"port": ports} if ports else {})
+        )
+        return await kubelet.relay(request, url, name=name, subresource=subresource)
+    if subresource == "log":
+        url = await kubelet.url(
+            node, f"/containerLogs/{namespace}/{name}/{container}", _log_query(request)
+        )
+        follow = query.boolean(request.query, "follow")
+        return await kubelet.stream_logs(request, url, name=name, follow=follow)
+    forwarded: MultiDict[str] = MultiDict()
+    for flag, parameter in _STREAM_FLAGS:
+        if query.boolean(request.query, flag):
+            forwarded.add(parameter, "1")
+    if subresource == "exec":
+        for argument in request.query.getall("command", []):
+            forwarded.add("command", argument)
+    url = await kubelet.url(node, f"/{subresource}/{namespace}/{name}/{container}", forwarded)
+    return await kubelet.relay(request, url, name=name, subresource=subresource)
+
+
+def container_of(pod: Object, request: web.Request) -> str:
+    """The container a request is for: the one named, or the pod's only container."""
+    container = request.query.get("container", "")
+    spec = pod.get("spec") or {}
+    name = pod["metadata"]["name"]
+    if not container:
+        containers = spec.get("containers") or []
+        if len(containers) == 1:
+            return containers[0]["name"]
+        if not containers:
+            raise errors.bad_request(f"pod {name} does not have a container")
+        choices = " ".join(_all_container_names(spec))
+        raise errors.bad_request(
+            f"a container name must be specified for pod {name}, choose one of: [{choices}]"
+        )
+    if container not in _all_container_names(spec):
+        raise errors.bad_request(f"container {container} is not valid for pod {name}")
+    return container
+
+
+def _all_container_names(spec: Object) -> list[str]:
+    return [
+        container["name"]
+        for key in ("initContainers", "containers", "ephemeralContainers")
+        for container in spec.get(key) or []
+    ]
+
+
+def _log_query(request: web.Request) -> MultiDict[str]:
+    forwarded: MultiDict[str] = MultiDict()
+    for flag in _LOG_FLAGS:
+        if query.boolean(request.query, flag):
+            forwarded[flag] = "true"
+    for number in _LOG_NUMBERS:
+        value = query.integer(request.query, number)
+        if value is not None:
+            forwarded[number] = str(value)
+    since_time = request.query.get("sinceTime")
+    if since_time:
+        forwarded["sinceTime"] = since_time
+    return forwarded
