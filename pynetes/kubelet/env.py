@@ -80,6 +80,15 @@ def _expand(text: str, mapping: Callable[[str], str]) -> str:
     return "".join(out)
 
 
+def static_env(env: Iterable[Object] | None) -> dict[str, str]:
+    """The container's ``env`` as a name -> value map (``valueFrom`` entries count as "").
+
+    Upstream expands probe commands with these static values only
+    (``ExpandContainerCommandOnlyStatic``): probes see no downward API.
+    """
+    return {item["name"]: item.get("value") or "" for item in env or ()}
+
+
 def expand_command(
     container: Object, env: Iterable[tuple[str, str]]
 ) -> tuple[list[str], list[str]]:

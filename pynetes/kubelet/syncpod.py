@@ -28,6 +28,7 @@ from pynetes.api.pods import is_terminal
 from pynetes.client.events import NORMAL, WARNING, EventRecorder, object_reference
 from pynetes.kubelet import containers as specs
 from pynetes.kubelet.backoff import CrashLoopBackOff
+from pynetes.kubelet.format import format_pod
 from pynetes.kubelet.podstatus import PodView, Waiting, pod_status
 from pynetes.kubelet.runtime.interface import (
     ContainerState,
@@ -380,15 +381,14 @@ class PodSyncer:
                 if wait > 0:
                     message = (
                         f"back-off {_seconds(self.backoff.current(uid, name))} restarting failed "
-                        f"container={name} pod={pod['metadata']['name']}_"
-                        f"{pod['metadata'].get('namespace', 'default')}({uid})"
+                        f"container={name} pod={format_pod(pod)}"
                     )
                     if record.waiting.get(name, Waiting("")).reason != "CrashLoopBackOff":
                         self._event(
                             pod,
                             WARNING,
                             "BackOff",
-                            f"Back-off restarting failed container {name} in pod {_pod_text(pod)}",
+                            f"Back-off restarting failed container {name} in pod {format_pod(pod)}",
                             name,
                         )
                     record.waiting[name] = Waiting("CrashLoopBackOff", message)
@@ -618,11 +618,6 @@ def _grace(pod: Object) -> float:
     if grace is None:
         grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
     return float(DEFAULT_GRACE_SECONDS if grace is None else grace)
-
-
-def _pod_text(pod: Object) -> str:
-    meta = pod["metadata"]
-    return f"{meta['name']}_{meta.get('namespace', 'default')}({meta['uid']})"
 
 
 def _seconds(value: float) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pynetes.client.events import WARNING, object_reference
-from pynetes.kubelet.expansion import expand, static_env
+from pynetes.kubelet.env import expand, static_env
 from pynetes.kubelet.format import format_pod
 from pynetes.kubelet.prober.exec import exec_probe
 from pynetes.kubelet.prober.grpc import grpc_probe
