@@ -95,11 +95,7 @@ class KubeletAgent:
         self.options = options
         root = options.root_dir
         self.recorder = EventRecorder(client, "kubelet", reporting_instance=options.node_name)
-        self.runtime = ProcessRuntime(
-            root / "runtime",
-            node_ip=options.node_ip,
-            images=ImageCatalog(options.image_catalog or root / "images.yaml"),
-        )
+        self.runtime = self.runtime_for(root, options.node_ip, options.image_catalog)
         self.services = Informer(client, SERVICES)
         lookup = ApiObjectLookup(client)
         allocatable = {k: parse_quantity(v) for k, v in config.capacity_overrides.items()}
@@ -129,6 +125,17 @@ class KubeletAgent:
         self._mirrors: MirrorPods | None = None
         self._static: list[Object] = []
         self._tasks: list[asyncio.Task[Any]] = []
+
+    @staticmethod
+    def runtime_for(
+        root: Path, node_ip: str = "127.0.0.1", image_catalog: Path | None = None
+    ) -> ProcessRuntime:
+        """The process runtime of a kubelet on ``root`` (its records are in ``root/runtime``)."""
+        return ProcessRuntime(
+            root / "runtime",
+            node_ip=node_ip,
+            images=ImageCatalog(image_catalog or root / "images.yaml"),
+        )
 
     async def __aenter__(self) -> KubeletAgent:
         await self.start()
