@@ -229,12 +229,18 @@ class ProcessRuntime:
             os.close(pidfd)
         if container.shim is not None:
             container.shim.wait()
-        container.exited = _read_json(container.directory / "exited.json") or {
-            "exit_code": 255,
-            "finished_at": time.time_ns(),
-            "reason": "Error",
-            "message": "the container's shim exited without recording the container's exit",
-        }
+        container.exited = _read_json(container.directory / "exited.json")
+        if container.exited is None:
+            # The shim was killed: nothing copies the container's output or sees its exit
+            # any more, so the container is ended too, and recorded so.
+            self._signal(container, signal.SIGKILL)
+            container.exited = {
+                "exit_code": 255,
+                "finished_at": time.time_ns(),
+                "reason": "Error",
+                "message": "the container's shim died; the container was killed",
+            }
+            _write_json(container.directory / "exited.json", container.exited)
         container.exit_seen.set()
         self._emit(container)
 
@@ -454,13 +460,13 @@ class ProcessRuntime:
 
     def _signal(self, container: _Container, number: signal.Signals) -> None:
         """Signal the container's process group, unless its leader is gone (then the pid
-        may belong to someone else; the shim kills what is left)."""
+        may belong to someone else; the shim kills what is left); SIGKILL also goes to
+        every process in the container's cgroups."""
         started = container.started or {}
         pid = started["pid"]
         try:
-            if process_start_time(pid) != started["pid_start"]:
-                return
-            os.killpg(pid, number)
+            if process_start_time(pid) == started["pid_start"]:
+                os.killpg(pid, number)
         except OSError as error:
             if error.errno not in (errno.ESRCH, errno.ENOENT):
                 raise

@@ -223,3 +223,17 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def test_a_container_whose_shim_was_killed_is_ended_and_reported(pod: Pod) -> None:
+    events: list[ContainerEvent] = []
+    pod.runtime.subscribe(events.append)
+    container_id = await pod.run(command=["sleep", "300"])
+    directory = pod.runtime.state_dir / "containers" / container_id
+    started = json.loads((directory / "started.json").read_text())
+    os.kill(started["shim_pid"], signal.SIGKILL)
+    status = await pod.exited(container_id)
+    assert (status.exit_code, status.reason) == (255, "Error")
+    assert "shim" in status.message
+    await until(lambda: _alive(started["pid"]), lambda alive: not alive)
+    assert events[-1].state is ContainerState.EXITED
