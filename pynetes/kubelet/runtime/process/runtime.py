@@ -294,8 +294,11 @@ class ProcessRuntime:
 
     async def stop_pod_sandbox(self, sandbox_id: str) -> None:
         """Kills the sandbox's running containers (the kubelet stopped them gracefully
-        before) and marks it not ready."""
-        record = self._sandbox(sandbox_id)
+        before) and marks it not ready; a sandbox already removed is no error (as CRI)."""
+        self._adopt()
+        record = self._sandboxes.get(sandbox_id)
+        if record is None:
+            return
         await asyncio.gather(
             *(
                 self.stop_container(container.id, 0)
@@ -347,7 +350,8 @@ class ProcessRuntime:
     ) -> str:
         """Resolves the command (ImagePullError for an unknown image without a command),
         makes the cgroups and writes the record; nothing runs until start_container."""
-        self._sandbox(sandbox_id)
+        if self._sandbox(sandbox_id)["state"] != SandboxState.READY.value:
+            raise RuntimeFailure(f"pod sandbox {sandbox_id} is not ready")
         argv = self.images.command(config.image, config.command, config.args)
         image = self.images.lookup(config.image)
         container_id = secrets.token_hex(32)

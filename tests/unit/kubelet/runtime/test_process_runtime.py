@@ -113,7 +113,10 @@ async def test_sandboxes_have_the_node_ip_and_stop_and_remove_their_containers(
     await runtime.stop_pod_sandbox(pod.id)
     assert (await runtime.pod_sandbox_status(pod.id)).state is SandboxState.NOTREADY
     assert (await runtime.container_status(container_id)).exit_code == 137
+    with pytest.raises(RuntimeFailure):
+        await pod.create("late", command=["true"])
     await runtime.remove_pod_sandbox(pod.id)
+    await runtime.stop_pod_sandbox(pod.id)  # idempotent, as CRI asks
     assert await runtime.list_pod_sandboxes() == []
     assert await runtime.list_containers() == []
     with pytest.raises(RuntimeFailure):
