@@ -27,7 +27,6 @@ import contextlib
 import errno
 import inspect
 import json
-import logging
 import marshal
 import os
 import pty
@@ -39,13 +38,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from pynetes.kubelet.runtime.interface import (
     ContainerConfig,
-    ContainerEvent,
     ContainerNotFound,
     ContainerState,
     ContainerStatus,
@@ -61,6 +59,7 @@ from pynetes.kubelet.runtime.interface import (
 from pynetes.kubelet.runtime.process import shim
 from pynetes.kubelet.runtime.process.cgroups import DEFAULT_ROOT, Cgroups
 from pynetes.kubelet.runtime.process.images import ImageCatalog, image_id, normalize
+from pynetes.kubelet.runtime.process.records import ContainerRecord, read_json, write_json
 from pynetes.kubelet.runtime.process.shim import process_start_time
 from pynetes.kubelet.runtime.process.streams import (
     AttachSession,
@@ -70,8 +69,6 @@ from pynetes.kubelet.runtime.process.streams import (
     kill_group,
     shim_request,
 )
-
-log = logging.getLogger(__name__)
 
 RUNTIME_NAME = "pynetes-process"
 RUNTIME_VERSION = "0.1.0"
@@ -86,64 +83,6 @@ class StartContainerError(RuntimeFailure):
     """The container's process could not be started (its exec failed)."""
 
     reason = "RunContainerError"
-
-
-@dataclass
-class _Container:
-    """A container as this runtime tracks it; ``config`` is its config.json."""
-
-    directory: Path
-    config: dict[str, Any]
-    started: dict[str, Any] | None = None
-    exited: dict[str, Any] | None = None
-    exit_seen: asyncio.Event = field(default_factory=asyncio.Event)
-    shim: subprocess.Popen[bytes] | None = None
-
-    @property
-    def id(self) -> str:
-        return self.config["id"]
-
-    @property
-    def state(self) -> ContainerState:
-        if self.exited is not None:
-            return ContainerState.EXITED
-        if self.started is not None:
-            return ContainerState.RUNNING
-        return ContainerState.CREATED
-
-    def event(self) -> ContainerEvent:
-        config = self.config
-        return ContainerEvent(self.id, config["sandbox_id"], config["pod_uid"], self.state)
-
-    def status(self) -> ContainerStatus:
-        config, started, exited = self.config, self.started or {}, self.exited or {}
-        reason = ""
-        if exited:
-            reason = exited.get("reason") or (
-                "OOMKilled"
-                if exited.get("oom_killed")
-                else "Completed"
-                if exited["exit_code"] == 0
-                else "Error"
-            )
-        return ContainerStatus(
-            id=self.id,
-            sandbox_id=config["sandbox_id"],
-            name=config["name"],
-            attempt=config["attempt"],
-            state=self.state,
-            image=config["image"],
-            image_ref=config["image_ref"],
-            created_at=config["created_at"],
-            started_at=started.get("started_at", 0),
-            finished_at=exited.get("finished_at", 0),
-            exit_code=exited.get("exit_code", 0),
-            reason=reason,
-            message=exited.get("message", ""),
-            log_path=config["log_path"] if config["log_path"] != os.devnull else "",
-            labels=config["labels"],
-            annotations=config["annotations"],
-        )
 
 
 class ProcessRuntime:
@@ -168,31 +107,18 @@ class ProcessRuntime:
         self._sandboxes: dict[str, dict[str, Any]] = {
             path.stem: json.loads(path.read_text()) for path in self._sandbox_dir.glob("*.json")
         }
-        self._containers: dict[str, _Container] = {}
+        self._containers: dict[str, ContainerRecord] = {}
         self._handlers: list[EventHandler] = []
         self._watched: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._pulled: dict[str, Image] = {}
         self._adopted = False
         for directory in self._container_dir.iterdir():
-            container = self._load(directory)
+            container = ContainerRecord.load(directory)
             if container is not None:
                 self._containers[container.id] = container
 
     # -- records ---------------------------------------------------------------------
-
-    @staticmethod
-    def _load(directory: Path) -> _Container | None:
-        try:
-            config = json.loads((directory / "config.json").read_text())
-        except (OSError, ValueError):
-            return None
-        container = _Container(directory, config)
-        container.started = _read_json(directory / "started.json")
-        container.exited = _read_json(directory / "exited.json")
-        if container.exited is not None:
-            container.exit_seen.set()
-        return container
 
     def _adopt(self) -> None:
         """Watch the shims of containers that ran before this runtime (once, in the loop)."""
@@ -203,7 +129,7 @@ class ProcessRuntime:
             if container.state is ContainerState.RUNNING:
                 self._watch(container)
 
-    def _watch(self, container: _Container) -> None:
+    def _watch(self, container: ContainerRecord) -> None:
         """Report the container exited when its shim exits (a pidfd in the event loop)."""
         started = container.started or {}
         try:
@@ -222,23 +148,29 @@ class ProcessRuntime:
         self._watched[container.id] = pidfd
         asyncio.get_running_loop().add_reader(pidfd, self._on_shim_exit, container)
 
-    def _on_shim_exit(self, container: _Container) -> None:
+    def _on_shim_exit(self, container: ContainerRecord) -> None:
         pidfd = self._watched.pop(container.id, None)
         if pidfd is not None:
             asyncio.get_running_loop().remove_reader(pidfd)
             os.close(pidfd)
         if container.shim is not None:
             container.shim.wait()
-        container.exited = _read_json(container.directory / "exited.json") or {
-            "exit_code": 255,
-            "finished_at": time.time_ns(),
-            "reason": "Error",
-            "message": "the container's shim exited without recording the container's exit",
-        }
+        container.exited = read_json(container.directory / "exited.json")
+        if container.exited is None:
+            # The shim was killed: nothing copies the container's output or sees its exit
+            # any more, so the container is ended too, and recorded so.
+            self._signal(container, signal.SIGKILL)
+            container.exited = {
+                "exit_code": 255,
+                "finished_at": time.time_ns(),
+                "reason": "Error",
+                "message": "the container's shim died; the container was killed",
+            }
+            write_json(container.directory / "exited.json", container.exited)
         container.exit_seen.set()
         self._emit(container)
 
-    def _emit(self, container: _Container) -> None:
+    def _emit(self, container: ContainerRecord) -> None:
         event = container.event()
         for handler in self._handlers:
             result = handler(event)
@@ -247,7 +179,7 @@ class ProcessRuntime:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    def _container(self, container_id: str) -> _Container:
+    def _container(self, container_id: str) -> ContainerRecord:
         self._adopt()
         container = self._containers.get(container_id)
         if container is None:
@@ -262,7 +194,7 @@ class ProcessRuntime:
         return record
 
     def _save_sandbox(self, record: dict[str, Any]) -> None:
-        _write_json(self._sandbox_dir / f"{record['id']}.json", record)
+        write_json(self._sandbox_dir / f"{record['id']}.json", record)
 
     # -- RuntimeService: sandboxes ------------------------------------------------------
 
@@ -288,8 +220,11 @@ class ProcessRuntime:
 
     async def stop_pod_sandbox(self, sandbox_id: str) -> None:
         """Kills the sandbox's running containers (the kubelet stopped them gracefully
-        before) and marks it not ready."""
-        record = self._sandbox(sandbox_id)
+        before) and marks it not ready; a sandbox already removed is no error (as CRI)."""
+        self._adopt()
+        record = self._sandboxes.get(sandbox_id)
+        if record is None:
+            return
         await asyncio.gather(
             *(
                 self.stop_container(container.id, 0)
@@ -341,7 +276,8 @@ class ProcessRuntime:
     ) -> str:
         """Resolves the command (ImagePullError for an unknown image without a command),
         makes the cgroups and writes the record; nothing runs until start_container."""
-        self._sandbox(sandbox_id)
+        if self._sandbox(sandbox_id)["state"] != SandboxState.READY.value:
+            raise RuntimeFailure(f"pod sandbox {sandbox_id} is not ready")
         argv = self.images.command(config.image, config.command, config.args)
         image = self.images.lookup(config.image)
         container_id = secrets.token_hex(32)
@@ -386,8 +322,8 @@ class ProcessRuntime:
         }
         directory.mkdir()
         (directory / "shim.config").write_bytes(marshal.dumps(record))
-        _write_json(directory / "config.json", record)
-        self._containers[container_id] = _Container(directory, record)
+        write_json(directory / "config.json", record)
+        self._containers[container_id] = ContainerRecord(directory, record)
         return container_id
 
     async def start_container(self, container_id: str) -> None:
@@ -399,12 +335,12 @@ class ProcessRuntime:
             raise RuntimeFailure(f"container {container_id} is {container.state.value}")
         answer = await _read_until_eof(self._spawn_shim(container))
         if answer == b"ok":
-            container.started = _read_json(container.directory / "started.json")
+            container.started = read_json(container.directory / "started.json")
             self._emit(container)
             self._watch(container)
             return
         container.shim.wait()
-        container.exited = _read_json(container.directory / "exited.json")
+        container.exited = read_json(container.directory / "exited.json")
         if container.exited is None:
             tail = (container.directory / "shim.log").read_text(errors="replace")[-2000:]
             container.exited = {
@@ -418,7 +354,7 @@ class ProcessRuntime:
         raise StartContainerError(container.exited["message"])
 
     @staticmethod
-    def _spawn_shim(container: _Container) -> int:
+    def _spawn_shim(container: ContainerRecord) -> int:
         """Forks the shim (a fork/exec: quick enough for the loop) in a session of its
         own; returns the read end of the pipe it answers on."""
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
@@ -452,15 +388,15 @@ class ProcessRuntime:
                 message = f"container {container_id} did not exit after SIGKILL"
                 raise RuntimeFailure(message) from error
 
-    def _signal(self, container: _Container, number: signal.Signals) -> None:
+    def _signal(self, container: ContainerRecord, number: signal.Signals) -> None:
         """Signal the container's process group, unless its leader is gone (then the pid
-        may belong to someone else; the shim kills what is left)."""
+        may belong to someone else; the shim kills what is left); SIGKILL also goes to
+        every process in the container's cgroups."""
         started = container.started or {}
         pid = started["pid"]
         try:
-            if process_start_time(pid) != started["pid_start"]:
-                return
-            os.killpg(pid, number)
+            if process_start_time(pid) == started["pid_start"]:
+                os.killpg(pid, number)
         except OSError as error:
             if error.errno not in (errno.ESRCH, errno.ENOENT):
                 raise
@@ -494,13 +430,15 @@ class ProcessRuntime:
 
     # -- RuntimeService: streams ---------------------------------------------------------
 
-    def _running(self, container_id: str) -> _Container:
+    def _running(self, container_id: str) -> ContainerRecord:
         container = self._container(container_id)
         if container.state is not ContainerState.RUNNING:
             raise RuntimeFailure(f"container {container_id} is not running")
         return container
 
-    def _exec_argv(self, container: _Container, command: Sequence[str], tty: bool) -> list[str]:
+    def _exec_argv(
+        self, container: ContainerRecord, command: Sequence[str], tty: bool
+    ) -> list[str]:
         """``command`` run as the container's processes are: in its cgroups before it
         starts, in its mount namespace (when it has one) and working dir; with a TTY, in a
         session whose terminal it is."""
@@ -518,7 +456,7 @@ class ProcessRuntime:
         return [*prefix, *command]
 
     async def _spawn(
-        self, container: _Container, argv: list[str], **streams: Any
+        self, container: ContainerRecord, argv: list[str], **streams: Any
     ) -> asyncio.subprocess.Process:
         config = container.config
         try:
@@ -661,19 +599,6 @@ class ProcessRuntime:
 
 def _cgroup_parent(sandbox: dict[str, Any]) -> str:
     return sandbox.get("cgroup_parent") or f"pynetes/{sandbox['uid']}"
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(value))
-    temporary.replace(path)
 
 
 async def _read_until_eof(fd: int) -> bytes:

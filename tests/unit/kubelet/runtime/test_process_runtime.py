@@ -113,7 +113,10 @@ async def test_sandboxes_have_the_node_ip_and_stop_and_remove_their_containers(
     await runtime.stop_pod_sandbox(pod.id)
     assert (await runtime.pod_sandbox_status(pod.id)).state is SandboxState.NOTREADY
     assert (await runtime.container_status(container_id)).exit_code == 137
+    with pytest.raises(RuntimeFailure):
+        await pod.create("late", command=["true"])
     await runtime.remove_pod_sandbox(pod.id)
+    await runtime.stop_pod_sandbox(pod.id)  # idempotent, as CRI asks
     assert await runtime.list_pod_sandboxes() == []
     assert await runtime.list_containers() == []
     with pytest.raises(RuntimeFailure):
@@ -223,3 +226,17 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def test_a_container_whose_shim_was_killed_is_ended_and_reported(pod: Pod) -> None:
+    events: list[ContainerEvent] = []
+    pod.runtime.subscribe(events.append)
+    container_id = await pod.run(command=["sleep", "300"])
+    directory = pod.runtime.state_dir / "containers" / container_id
+    started = json.loads((directory / "started.json").read_text())
+    os.kill(started["shim_pid"], signal.SIGKILL)
+    status = await pod.exited(container_id)
+    assert (status.exit_code, status.reason) == (255, "Error")
+    assert "shim" in status.message
+    await until(lambda: _alive(started["pid"]), lambda alive: not alive)
+    assert events[-1].state is ContainerState.EXITED
