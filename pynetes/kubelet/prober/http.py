@@ -101,7 +101,7 @@ class HttpGetter:
         reading = False
         try:
             async with asyncio.timeout(time_limit):
-                for _ in range(MAX_REDIRECTS + 1):
+                for _ in range(MAX_REDIRECTS):
                     reading = False
                     async with self._client().get(
                         url,
@@ -110,21 +110,20 @@ class HttpGetter:
                         skip_auto_headers=_skipped(request.headers),
                     ) as response:
                         reading = True
-                        body = await response.content.read(MAX_BODY)
+                        body = await _read_at_most(response.content, MAX_BODY)
                         target = _redirect_target(url, response)
                         if target is None or target.host != request.url.host:
                             return HttpResponse(response.status, body.decode(errors="replace"))
                     url = target
                 raise HttpGetError(f'Get "{url}": stopped after {MAX_REDIRECTS} redirects')
         except TimeoutError:
-            waiting = (
+            when = (
                 "or context cancellation while reading body"
                 if reading
                 else ("exceeded while awaiting headers")
             )
-            raise HttpGetError(
-                f'Get "{url}": context deadline exceeded (Client.Timeout {waiting})'
-            ) from None
+            message = f'Get "{url}": context deadline exceeded (Client.Timeout {when})'
+            raise HttpGetError(message) from None
         except aiohttp.ClientError as error:
             raise _get_error(url, error) from None
 
@@ -166,6 +165,16 @@ async def http_probe(
 def _skipped(headers: CIMultiDict[str]) -> Iterable[str]:
     """Headers aiohttp must not add: no compression (as upstream), no Accept if left out."""
     return ("Accept-Encoding",) if "Accept" in headers else ("Accept-Encoding", "Accept")
+
+
+async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``stream`` (all of it if shorter): the rest is not read."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := await stream.read(limit - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _redirect_target(url: URL, response: aiohttp.ClientResponse) -> URL | None:

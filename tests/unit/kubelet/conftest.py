@@ -80,6 +80,10 @@ class HealthServer:
     async def redirect_here(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("/healthz")
 
+    async def redirect_loop(self, request: web.Request) -> web.Response:
+        self.hits.append(request)
+        raise web.HTTPFound("/loop")
+
     async def redirect_away(self, request: web.Request) -> web.Response:
         # Another host name for the same server: upstream does not follow it.
         raise web.HTTPFound(f"http://localhost:{self.port}/healthz")
@@ -93,6 +97,7 @@ async def health_server() -> AsyncIterator[HealthServer]:
     app.router.add_get("/slow", server.slow)
     app.router.add_get("/redirect-here", server.redirect_here)
     app.router.add_get("/redirect-away", server.redirect_away)
+    app.router.add_get("/loop", server.redirect_loop)
     runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

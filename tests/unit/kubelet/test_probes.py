@@ -135,6 +135,16 @@ async def test_http_probe_follows_a_redirect_on_the_same_host(
     assert len(health_server.hits) == 1
 
 
+async def test_http_probe_gives_up_after_ten_redirects(
+    prober: Prober, health_server: HealthServer
+) -> None:
+    outcome = await run(prober, {"httpGet": {"path": "/loop", "port": health_server.port}})
+    assert outcome == ProbeOutcome(
+        FAILURE, f'Get "http://127.0.0.1:{health_server.port}/loop": stopped after 10 redirects'
+    )
+    assert len(health_server.hits) == 10
+
+
 async def test_http_probe_stops_at_a_redirect_to_another_host_with_a_warning(
     runtime: ExecRuntime, health_server: HealthServer
 ) -> None:
