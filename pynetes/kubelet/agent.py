@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from pynetes.kubelet.runtime.process.images import ImageCatalog
 from pynetes.kubelet.runtime.process.runtime import RUNTIME_NAME, RUNTIME_VERSION, ProcessRuntime
 from pynetes.kubelet.server.app import KubeletServer, ServingOptions
 from pynetes.kubelet.staticpods import StaticPodSource
-from pynetes.kubelet.syncpod import SyncDependencies
+from pynetes.kubelet.syncpod import Clocks, SyncDependencies
 from pynetes.kubelet.volumes.manager import VolumeManager
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ class AgentOptions:
     #: The CA that signs the clients of the kubelet's API (the API server's certificate).
     client_ca_file: Path | None = None
     image_catalog: Path | None = None
+    #: The pod machinery's clocks (tests move them to cross back-offs without waiting).
+    clocks: Clocks = field(default_factory=Clocks)
 
 
 class _Hooks:
@@ -167,6 +169,7 @@ class KubeletAgent:
             pods_log_dir=Path(config.pod_logs_dir),
             host_ip=options.node_ip,
             container_id_prefix=RUNTIME_NAME,
+            clocks=options.clocks,
         )
         settings = KubeletSettings(
             node_name=options.node_name,

@@ -460,6 +460,10 @@ class PodSyncer:
         except RuntimeFailure as error:
             self._event(pod, WARNING, "Failed", f"Error: {error}", name)
             record.waiting[name] = Waiting("RunContainerError", str(error))
+            if await self._exited(container_id):
+                # As with containerd: the failed start is the container's terminated state
+                # (128, StartError), and restartPolicy decides what comes next.
+                del record.waiting[name]
             return False
         self._event(pod, NORMAL, "Started", f"Started container {name}", name)
         record.waiting.pop(name, None)
@@ -472,6 +476,13 @@ class PodSyncer:
                 status = await deps.runtime.container_status(container_id)
                 await self._stop(pod, record, container, status, _grace(pod), pre_stop=False)
         return True
+
+    async def _exited(self, container_id: str) -> bool:
+        try:
+            status = await self.deps.runtime.container_status(container_id)
+        except RuntimeFailure:
+            return False
+        return status.state is ContainerState.EXITED
 
     async def _remove_old_attempts(self, record: PodRecord, name: str, attempt: int) -> None:
         """Keep the current attempt and the one before it (``lastState``, ``--previous``)."""

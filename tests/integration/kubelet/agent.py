@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,18 +14,25 @@ from pynetes.client.rest import ApiClient
 from pynetes.kubelet.agent import AgentOptions, KubeletAgent
 from pynetes.kubelet.config import KubeletConfiguration
 from pynetes.kubelet.runtime.interface import ContainerState
+from pynetes.kubelet.syncpod import Clocks
 from pynetes.pki.certificates import Pki
 from tests.integration.conftest import Cluster, free_port
 from tests.integration.controllers.harness import eventually
 
 Object = dict[str, Any]
 PODS = built_in("", "v1", "pods")
+EVENTS = built_in("", "v1", "events")
 NODE = "node-1"
 
 
 @contextlib.asynccontextmanager
 async def running_kubelet(
-    cluster: Cluster, client: ApiClient, root: Path, **config: Any
+    cluster: Cluster,
+    client: ApiClient,
+    root: Path,
+    *,
+    clocks: Clocks | None = None,
+    **config: Any,
 ) -> AsyncIterator[KubeletAgent]:
     """A kubelet for node ``node-1`` on ``root`` until the block ends; ``config`` sets
     KubeletConfiguration fields. Its containers are stopped afterwards (a real kubelet
@@ -42,6 +50,7 @@ async def running_kubelet(
         node_name=NODE,
         root_dir=root,
         client_ca_file=Pki(cluster.server.pki_dir).ca_cert,
+        clocks=clocks or Clocks(),
     )
     agent = KubeletAgent(client, settings, options)
     await agent.start()
@@ -97,3 +106,30 @@ def container_status(pod: Object, name: str) -> Object:
         *(status.get("containerStatuses") or ()),
     ]
     return next(s for s in statuses if s["name"] == name)
+
+
+class ShiftedClocks(Clocks):
+    """Real time plus an offset a test moves forward (to cross a back-off at once)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        super().__init__(
+            monotonic=lambda: time.monotonic() + self.offset,
+            wall=lambda: time.time() + self.offset,
+        )
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+async def events_of(client: ApiClient, name: str) -> list[Object]:
+    """The Events about pod ``name`` in ``default``."""
+    listed = await client.list(EVENTS, namespace="default")
+    return [e for e in listed["items"] if e["involvedObject"].get("name") == name]
+
+
+async def wait_for_event(client: ApiClient, name: str, reason: str) -> Object:
+    async def seen() -> Object | None:
+        return next((e for e in await events_of(client, name) if e["reason"] == reason), None)
+
+    return await eventually(seen)
