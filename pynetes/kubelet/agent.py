@@ -75,14 +75,20 @@ class _Hooks:
         self, pod: Object, container: Object, container_id: str, pod_ip: str
     ) -> str | None:
         return await lifecycle.run_post_start(
-            self._runtime, pod, container, container_id, pod_ip, recorder=self._recorder
+            self._runtime, pod, container, container_id, pod_ip, recorder=self._recorder.event
         )
 
     async def pre_stop(
         self, pod: Object, container: Object, container_id: str, pod_ip: str, time_limit: float
     ) -> str | None:
         return await lifecycle.run_pre_stop(
-            self._runtime, pod, container, container_id, pod_ip, time_limit, recorder=self._recorder
+            self._runtime,
+            pod,
+            container,
+            container_id,
+            pod_ip,
+            time_limit,
+            recorder=self._recorder.event,
         )
 
 
@@ -154,7 +160,7 @@ class KubeletAgent:
             on_change=self._probe_changed,
             on_liveness_failure=self._container_unhealthy,
             on_startup_failure=self._container_unhealthy,
-            recorder=self.recorder,
+            recorder=self.recorder.event,
         )
         deps = SyncDependencies(
             runtime=self.runtime,

@@ -1,11 +1,26 @@
-"""How the kubelet names pods in its messages, as upstream's ``kubelet/util/format``."""
+"""How the kubelet names pods in its messages (upstream's ``kubelet/util/format``) and
+refers to their containers in Events."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from pynetes.client.events import object_reference
+
+Object = dict[str, Any]
 
 
 def format_pod(pod: dict[str, Any]) -> str:
     """``name_namespace(uid)``: upstream's ``format.Pod``, found in hook failure messages."""
     meta = pod.get("metadata") or {}
     return f"{meta.get('name', '')}_{meta.get('namespace', '')}({meta.get('uid', '')})"
+
+
+def container_reference(pod: Object, container_name: str) -> Object:
+    """An ObjectReference to one container of ``pod``, as upstream's ``GenerateContainerRef``."""
+    spec = pod.get("spec") or {}
+    in_init = any(c.get("name") == container_name for c in spec.get("initContainers") or ())
+    field = "initContainers" if in_init else "containers"
+    return object_reference(
+        {**pod, "kind": "Pod", "apiVersion": "v1"}, f"spec.{field}{{{container_name}}}"
+    )

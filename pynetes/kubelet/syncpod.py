@@ -28,7 +28,7 @@ from pynetes.api.pods import is_terminal
 from pynetes.client.events import NORMAL, WARNING, EventRecorder, object_reference
 from pynetes.kubelet import containers as specs
 from pynetes.kubelet.backoff import CrashLoopBackOff
-from pynetes.kubelet.format import format_pod
+from pynetes.kubelet.format import container_reference, format_pod
 from pynetes.kubelet.podstatus import PodView, Waiting, pod_status
 from pynetes.kubelet.runtime.interface import (
     ContainerState,
@@ -598,8 +598,10 @@ class PodSyncer:
     def _event(
         self, pod: Object, kind: str, reason: str, message: str, container: str | None = None
     ) -> None:
-        field_path = _field_path(pod, container) if container else ""
-        reference = object_reference({**pod, "kind": "Pod", "apiVersion": "v1"}, field_path)
+        if container:
+            reference = container_reference(pod, container)
+        else:
+            reference = object_reference({**pod, "kind": "Pod", "apiVersion": "v1"})
         self.deps.recorder.event(reference, kind, reason, message)
 
 
@@ -614,13 +616,6 @@ def _container_spec(pod: Object, name: str) -> Object | None:
         if container.get("name") == name:
             return container
     return None
-
-
-def _field_path(pod: Object, name: str) -> str:
-    spec = pod.get("spec") or {}
-    if any(c.get("name") == name for c in spec.get("initContainers") or ()):
-        return f"spec.initContainers{{{name}}}"
-    return f"spec.containers{{{name}}}"
 
 
 def _grace(pod: Object) -> float:

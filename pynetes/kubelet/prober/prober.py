@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pynetes.client.events import WARNING, object_reference
+from pynetes.client.events import WARNING
 from pynetes.kubelet.env import expand, static_env
-from pynetes.kubelet.format import format_pod
+from pynetes.kubelet.format import container_reference, format_pod
 from pynetes.kubelet.prober.exec import exec_probe
 from pynetes.kubelet.prober.grpc import grpc_probe
 from pynetes.kubelet.prober.http import HttpGetter, http_get_request, http_probe
@@ -128,16 +128,6 @@ class Prober:
     def _record(self, pod: Object, container: Object, reason: str, message: str) -> None:
         if self._recorder is not None:
             self._recorder(container_reference(pod, container["name"]), WARNING, reason, message)
-
-
-def container_reference(pod: Object, container_name: str) -> Object:
-    """An ObjectReference to one container of ``pod``, as upstream's ``GenerateContainerRef``."""
-    spec = pod.get("spec") or {}
-    in_init = any(c.get("name") == container_name for c in spec.get("initContainers") or ())
-    field = "initContainers" if in_init else "containers"
-    return object_reference(
-        {**pod, "kind": "Pod", "apiVersion": "v1"}, f"spec.{field}{{{container_name}}}"
-    )
 
 
 def _describe(pod: Object, container: Object) -> str:
