@@ -52,3 +52,35 @@ def parse_duration(text: str) -> float:
             raise DurationError(invalid)
         rest = rest[part.end() :]
     return sign * nanoseconds / 1e9
+
+
+def format_duration(seconds: float) -> str:
+    """Go's ``time.Duration.String``: ``1s``, ``1m30s``, ``1h0m0s``, ``500ms``, ``0s``.
+
+    Upstream's messages print durations this way ("within 1s"), so ours do too.
+    """
+    nanoseconds = round(seconds * 1e9)
+    sign, nanoseconds = ("-", -nanoseconds) if nanoseconds < 0 else ("", nanoseconds)
+    if nanoseconds == 0:
+        return "0s"
+    if nanoseconds < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if nanoseconds >= size:
+                return sign + _decimal(nanoseconds, size) + unit
+    hours, rest = divmod(nanoseconds, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = _decimal(rest, 1_000_000_000) + "s"
+    if hours or minutes:
+        text = f"{minutes}m{text}"
+    if hours:
+        text = f"{hours}h{text}"
+    return sign + text
+
+
+def _decimal(value: int, unit: int) -> str:
+    """``value / unit`` with Go's shortest fraction (no trailing zeros)."""
+    whole, fraction = divmod(value, unit)
+    if not fraction:
+        return str(whole)
+    digits = len(str(unit)) - 1
+    return f"{whole}.{fraction:0{digits}d}".rstrip("0")

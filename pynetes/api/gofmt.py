@@ -39,3 +39,8 @@ def go_string_slice(values: Iterable[str] | None) -> str:
     if values is None:
         return "[]string(nil)"
     return "[]string{" + ", ".join(go_quote(value) for value in values) + "}"
+
+
+def go_value_slice(values: Iterable[str]) -> str:
+    """Go's ``%v`` of a ``[]string``: ``[sh -c exit 3]``."""
+    return "[" + " ".join(values) + "]"

@@ -61,6 +61,11 @@ def new_uid() -> str:
     return str(uuid.uuid4())
 
 
+def utc_now() -> datetime:
+    """The wall clock, aware and in UTC: the default of every injectable clock."""
+    return datetime.now(UTC)
+
+
 def timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with second precision, as metav1.Time serializes."""
     return _second_text(math.floor(moment.timestamp()))

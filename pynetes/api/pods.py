@@ -27,3 +27,32 @@ def is_ready(pod: Object) -> bool:
     """upstream's IsPodReady: the Ready condition is True."""
     condition = ready_condition(pod)
     return condition is not None and condition.get("status") == "True"
+
+
+def qos_class(pod: Object) -> str:
+    """Guaranteed, Burstable or BestEffort, from requests and limits (upstream GetPodQOS)."""
+    containers = [
+        *((pod.get("spec") or {}).get("containers") or []),
+        *((pod.get("spec") or {}).get("initContainers") or []),
+    ]
+    requests_seen = limits_seen = False
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests = {
+            k: v for k, v in (resources.get("requests") or {}).items() if k in ("cpu", "memory")
+        }
+        limits = {
+            k: v for k, v in (resources.get("limits") or {}).items() if k in ("cpu", "memory")
+        }
+        requests_seen = requests_seen or bool(requests)
+        limits_seen = limits_seen or bool(limits)
+        if set(limits) != {"cpu", "memory"}:
+            guaranteed = False
+        if any(requests.get(name, limits.get(name)) != limits.get(name) for name in limits):
+            guaranteed = False
+        if any(name not in limits for name in requests):
+            guaranteed = False
+    if not requests_seen and not limits_seen:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed and limits_seen else "Burstable"

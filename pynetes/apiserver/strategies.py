@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from pynetes.api import meta
 from pynetes.api.defaults import namespace_finalizers_on_create
+from pynetes.api.pods import qos_class
 from pynetes.api.resources import Resource
 
 Object = dict[str, Any]
@@ -124,35 +125,6 @@ class PodStrategy(Strategy):
             return max(requested, 0)
         grace = spec.get("terminationGracePeriodSeconds")
         return 30 if grace is None else int(grace)
-
-
-def qos_class(pod: Object) -> str:
-    """Guaranteed, Burstable or BestEffort, from requests and limits (upstream GetPodQOS)."""
-    containers = [
-        *((pod.get("spec") or {}).get("containers") or []),
-        *((pod.get("spec") or {}).get("initContainers") or []),
-    ]
-    requests_seen = limits_seen = False
-    guaranteed = True
-    for container in containers:
-        resources = container.get("resources") or {}
-        requests = {
-            k: v for k, v in (resources.get("requests") or {}).items() if k in ("cpu", "memory")
-        }
-        limits = {
-            k: v for k, v in (resources.get("limits") or {}).items() if k in ("cpu", "memory")
-        }
-        requests_seen = requests_seen or bool(requests)
-        limits_seen = limits_seen or bool(limits)
-        if set(limits) != {"cpu", "memory"}:
-            guaranteed = False
-        if any(requests.get(name, limits.get(name)) != limits.get(name) for name in limits):
-            guaranteed = False
-        if any(name not in limits for name in requests):
-            guaranteed = False
-    if not requests_seen and not limits_seen:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed and limits_seen else "Burstable"
 
 
 class JobStrategy(Strategy):

@@ -14,6 +14,7 @@ from pynetes.apiserver import command as apiserver_command
 from pynetes.cluster import up as up_command
 from pynetes.controllermanager import command as controller_manager_command
 from pynetes.hollow import command as hollow_command
+from pynetes.kubelet import command as kubelet_command
 from pynetes.scheduler import command as scheduler_command
 
 
@@ -28,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler_command.add_arguments(commands.add_parser("scheduler", help="run kube-scheduler"))
     controller_manager_command.add_arguments(
         commands.add_parser("controller-manager", help="run kube-controller-manager")
+    )
+    kubelet_command.add_arguments(
+        commands.add_parser("kubelet", help="run the kubelet: the node agent that runs pods")
     )
     up_command.add_arguments(
         commands.add_parser("up", help="start a cluster on this machine and keep it running")
@@ -53,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return controller_manager_command.run(arguments)
     if arguments.command == "hollow-nodes":
         return hollow_command.run(arguments)
+    if arguments.command == "kubelet":
+        return kubelet_command.run(arguments)
     if arguments.command == "scheduler":
         return scheduler_command.run(arguments)
     return up_command.run(arguments)

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 from pynetes.api.conditions import is_true
-from pynetes.api.meta import micro_timestamp
+from pynetes.api.nodes import NODE_LEASE_NAMESPACE, lease_object, renewed_lease
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.cache.indexer import object_key, split_key
@@ -39,11 +39,8 @@ from pynetes.controller import Controller, Result
 from pynetes.hollow.periodic import Staggered
 from pynetes.hollow.spec import NodeSpec
 from pynetes.hollow.status import (
-    LEASE_DURATION_SECONDS,
-    NODE_LEASE_NAMESPACE,
     PodAddresses,
     is_running,
-    lease_object,
     node_address,
     node_conditions,
     node_object,
@@ -290,23 +287,18 @@ class HollowNodes:
             except errors.AlreadyExists:
                 node.lease = await self._client.get(LEASES, name, namespace=NODE_LEASE_NAMESPACE)
         try:
-            node.lease = await self._client.replace(LEASES, self._renewed(node.lease, name))
+            node.lease = await self._client.replace(
+                LEASES, renewed_lease(node.lease, name, self._now())
+            )
         except errors.Conflict:
             node.lease = await self._client.get(LEASES, name, namespace=NODE_LEASE_NAMESPACE)
-            node.lease = await self._client.replace(LEASES, self._renewed(node.lease, name))
+            node.lease = await self._client.replace(
+                LEASES, renewed_lease(node.lease, name, self._now())
+            )
         except errors.NotFound:
             node.lease = None
             node.uid, node.registered = None, False  # the Node went, and its Lease with it
             raise
-
-    def _renewed(self, lease: Object, holder: str) -> Object:
-        spec = {
-            **(lease.get("spec") or {}),
-            "holderIdentity": holder,
-            "leaseDurationSeconds": LEASE_DURATION_SECONDS,
-            "renewTime": micro_timestamp(self._now()),
-        }
-        return {**lease, "spec": spec}
 
     # -- pods ----------------------------------------------------------------
 

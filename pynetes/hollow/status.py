@@ -15,15 +15,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pynetes.api.meta import micro_timestamp, timestamp
+from pynetes.api.meta import timestamp
+from pynetes.api.nodes import stamp_conditions
 from pynetes.hollow.spec import NodeSpec
 
 Object = dict[str, Any]
 
 KUBELET_VERSION = "v1.31.0-pynetes-hollow"
-#: Seconds a node Lease stays valid (the kubelet's nodeLeaseDurationSeconds default).
-LEASE_DURATION_SECONDS = 40
-NODE_LEASE_NAMESPACE = "kube-node-lease"
 KUBELET_PORT = 10250
 #: Marks the nodes a hollow kubelet runs (as KWOK's ``kwok.x-k8s.io/node: fake``).
 HOLLOW_ANNOTATION = "pynetes.io/hollow-node"
@@ -102,30 +100,9 @@ def node_conditions(
     ``ready`` False reports Ready=False (KubeletNotReady), as a kubelet whose
     runtime is down does.
     """
-    stamp = timestamp(now)
-    before = {condition.get("type"): condition for condition in previous or []}
-    conditions = []
-    for kind, status, reason, message in (
-        _NODE_CONDITIONS
-        if ready
-        else (
-            *_NODE_CONDITIONS[:-1],
-            _NOT_READY,
-        )
-    ):
-        old = before.get(kind) or {}
-        since = old.get("lastTransitionTime") if old.get("status") == status else None
-        conditions.append(
-            {
-                "type": kind,
-                "status": status,
-                "lastHeartbeatTime": stamp,
-                "lastTransitionTime": since or stamp,
-                "reason": reason,
-                "message": message,
-            }
-        )
-    return conditions
+    return stamp_conditions(
+        _NODE_CONDITIONS if ready else (*_NODE_CONDITIONS[:-1], _NOT_READY), now, previous
+    )
 
 
 def _node_info(spec: NodeSpec) -> Object:
@@ -141,26 +118,6 @@ def _node_info(spec: NodeSpec) -> Object:
         "kubeProxyVersion": KUBELET_VERSION,
         "operatingSystem": "linux",
         "architecture": spec.arch,
-    }
-
-
-def lease_object(node_name: str, node_uid: str, now: datetime) -> Object:
-    """The node's Lease as the kubelet creates it: held by the node, owned by the Node."""
-    return {
-        "apiVersion": "coordination.k8s.io/v1",
-        "kind": "Lease",
-        "metadata": {
-            "name": node_name,
-            "namespace": NODE_LEASE_NAMESPACE,
-            "ownerReferences": [
-                {"apiVersion": "v1", "kind": "Node", "name": node_name, "uid": node_uid}
-            ],
-        },
-        "spec": {
-            "holderIdentity": node_name,
-            "leaseDurationSeconds": LEASE_DURATION_SECONDS,
-            "renewTime": micro_timestamp(now),
-        },
     }
 
 

@@ -40,7 +40,8 @@ Object = Mapping[str, Any]
 MAX_DATA_SIZE = 1024 * 1024
 _STANDARD_FINALIZERS = {"kubernetes", "orphan", "foregroundDeletion"}
 _IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
-_SYSTEM_PRIORITY_CLASSES = {
+#: The built-in PriorityClasses: name -> value.
+SYSTEM_PRIORITY_CLASSES = {
     "system-node-critical": 2000001000,
     "system-cluster-critical": 2000000000,
 }
@@ -330,10 +331,10 @@ def validate_priority_class(priority_class: Object) -> list[FieldError]:
 
 
 def _system_priority_class_error(name: str, value: int, global_default: bool) -> str | None:
-    if name not in _SYSTEM_PRIORITY_CLASSES:
+    if name not in SYSTEM_PRIORITY_CLASSES:
         return f"{name} is not a known system priority class"
-    if value != _SYSTEM_PRIORITY_CLASSES[name]:
-        return f"value of {name} PriorityClass must be {_SYSTEM_PRIORITY_CLASSES[name]}"
+    if value != SYSTEM_PRIORITY_CLASSES[name]:
+        return f"value of {name} PriorityClass must be {SYSTEM_PRIORITY_CLASSES[name]}"
     if global_default:
         return f"globalDefault of {name} PriorityClass must be false"
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pynetes.api.duration import DurationError, parse_duration
+from pynetes.api.duration import DurationError, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,20 @@ def test_refuses_with_gos_message(text: str, message: str) -> None:
     with pytest.raises(DurationError) as raised:
         parse_duration(text)
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (1, "1s"),
+        (90, "1m30s"),
+        (3600, "1h0m0s"),
+        (1.5, "1.5s"),
+        (0.25, "250ms"),
+        (0.0000015, "1.5µs"),
+        (-60, "-1m0s"),
+    ],
+)
+def test_formats_as_go_prints(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text

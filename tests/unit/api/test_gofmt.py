@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pynetes.api.gofmt import go_quote, go_string_slice
+from pynetes.api.gofmt import go_quote, go_string_slice, go_value_slice
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,8 @@ def test_go_quote(text: str, quoted: str) -> None:
 )
 def test_go_string_slice(values: list[str] | None, rendered: str) -> None:
     assert go_string_slice(values) == rendered
+
+
+def test_value_slice_is_gos_plain_v() -> None:
+    assert go_value_slice(["sh", "-c", "exit 3"]) == "[sh -c exit 3]"
+    assert go_value_slice([]) == "[]"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from pynetes.api.nodes import lease_object
 from pynetes.hollow.spec import NodeSpec, Taint
 from pynetes.hollow.status import (
     KUBELET_VERSION,
     PodAddresses,
     is_running,
-    lease_object,
     node_address,
     node_conditions,
     node_object,

@@ -1,0 +1,135 @@
+"""A real kubelet (``KubeletAgent``, process runtime) in the test's process, for the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from pynetes.api.resources import built_in
+from pynetes.client.rest import ApiClient
+from pynetes.kubelet.agent import AgentOptions, KubeletAgent
+from pynetes.kubelet.config import KubeletConfiguration
+from pynetes.kubelet.runtime.interface import ContainerState
+from pynetes.kubelet.syncpod import Clocks
+from pynetes.pki.certificates import Pki
+from tests.integration.conftest import Cluster, free_port
+from tests.integration.controllers.harness import eventually
+
+Object = dict[str, Any]
+PODS = built_in("", "v1", "pods")
+EVENTS = built_in("", "v1", "events")
+NODE = "node-1"
+
+
+@contextlib.asynccontextmanager
+async def running_kubelet(
+    cluster: Cluster,
+    client: ApiClient,
+    root: Path,
+    *,
+    clocks: Clocks | None = None,
+    **config: Any,
+) -> AsyncIterator[KubeletAgent]:
+    """A kubelet for node ``node-1`` on ``root`` until the block ends; ``config`` sets
+    KubeletConfiguration fields. Its containers are stopped afterwards (a real kubelet
+    leaves them running; a test must not)."""
+    settings = dataclasses.replace(
+        KubeletConfiguration(),
+        port=free_port(),
+        healthz_port=0,
+        pod_logs_dir=str(root / "logs"),
+        sync_frequency=config.pop("sync_frequency", 5.0),
+        node_status_update_frequency=1.0,
+        **config,
+    )
+    options = AgentOptions(
+        node_name=NODE,
+        root_dir=root,
+        client_ca_file=Pki(cluster.server.pki_dir).ca_cert,
+        clocks=clocks or Clocks(),
+    )
+    agent = KubeletAgent(client, settings, options)
+    await agent.start()
+    try:
+        yield agent
+    finally:
+        await agent.stop()
+        await stop_containers(root)
+
+
+async def stop_containers(root: Path) -> None:
+    """Stop every container a kubelet on ``root`` left running."""
+    agent_runtime = KubeletAgent.runtime_for(root)
+    for container in await agent_runtime.list_containers():
+        if container.state is ContainerState.RUNNING:
+            await agent_runtime.stop_container(container.id, 0)
+    await agent_runtime.close()
+
+
+def pod(name: str, *containers: Object, **spec: Any) -> Object:
+    """A pod for node-1 (bound already: no scheduler needed)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"nodeName": NODE, "containers": list(containers), **spec},
+    }
+
+
+def shell(name: str, script: str, **fields: Any) -> Object:
+    """A container running ``sh -c script``."""
+    return {"name": name, "image": "busybox", "command": ["sh", "-c", script], **fields}
+
+
+async def wait_for_pod(client: ApiClient, name: str, check: Any) -> Object:
+    """The pod once ``check(pod)`` holds."""
+
+    async def seen() -> Object | None:
+        found = await client.get(PODS, name, namespace="default")
+        return found if check(found) else None
+
+    return await eventually(seen)
+
+
+def phase_is(phase: str) -> Any:
+    return lambda pod: (pod.get("status") or {}).get("phase") == phase
+
+
+def container_status(pod: Object, name: str) -> Object:
+    status = pod.get("status") or {}
+    statuses = [
+        *(status.get("initContainerStatuses") or ()),
+        *(status.get("containerStatuses") or ()),
+    ]
+    return next(s for s in statuses if s["name"] == name)
+
+
+class ShiftedClocks(Clocks):
+    """Real time plus an offset a test moves forward (to cross a back-off at once)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        super().__init__(
+            monotonic=lambda: time.monotonic() + self.offset,
+            wall=lambda: time.time() + self.offset,
+        )
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+async def events_of(client: ApiClient, name: str) -> list[Object]:
+    """The Events about pod ``name`` in ``default``."""
+    listed = await client.list(EVENTS, namespace="default")
+    return [e for e in listed["items"] if e["involvedObject"].get("name") == name]
+
+
+async def wait_for_event(client: ApiClient, name: str, reason: str) -> Object:
+    async def seen() -> Object | None:
+        return next((e for e in await events_of(client, name) if e["reason"] == reason), None)
+
+    return await eventually(seen)

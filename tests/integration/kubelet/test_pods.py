@@ -1,0 +1,35 @@
+"""Pods run by a real kubelet (process runtime) through the real API server."""
+
+from __future__ import annotations
+
+from pynetes.client.rest import ApiClient
+from tests.integration.conftest import Cluster
+from tests.integration.kubelet.agent import (
+    PODS,
+    container_status,
+    phase_is,
+    pod,
+    running_kubelet,
+    shell,
+    wait_for_pod,
+)
+
+
+async def test_a_pod_runs_and_reports_running_and_ready(cluster: Cluster, api: ApiClient, tmp_path):
+    async with running_kubelet(cluster, api, tmp_path):
+        await api.create(PODS, pod("web", shell("app", "sleep 3600")))
+        running = await wait_for_pod(api, "web", phase_is("Running"))
+        app = container_status(running, "app")
+        assert app["ready"] is True and "running" in app["state"]
+        assert app["containerID"].startswith("pynetes-process://")
+        assert running["status"]["podIP"] == "127.0.0.1"
+        ready = next(c for c in running["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True"
+
+
+async def test_a_completed_pod_succeeds(cluster: Cluster, api: ApiClient, tmp_path):
+    async with running_kubelet(cluster, api, tmp_path):
+        await api.create(PODS, pod("once", shell("app", "exit 0"), restartPolicy="Never"))
+        done = await wait_for_pod(api, "once", phase_is("Succeeded"))
+        terminated = container_status(done, "app")["state"]["terminated"]
+        assert (terminated["exitCode"], terminated["reason"]) == (0, "Completed")
