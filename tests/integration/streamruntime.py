@@ -1,7 +1,8 @@
 """A minimal runtime and pod table for the kubelet server tests.
 
 Only what the server calls: container_status (with a real CRI log file the
-test writes), exec as a REAL subprocess, port_forward as a real TCP
+test writes), exec as a REAL subprocess, attach to a container's main
+process (a real subprocess the test starts), port_forward as a real TCP
 connection on 127.0.0.1, reopen_container_log. The real process runtime
 lives in pynetes/kubelet/runtime/process/.
 """
@@ -51,10 +52,25 @@ class ProcessSession:
             await self._process.wait()
 
 
+class AttachedSession(ProcessSession):
+    """The streams of a container's main process: leaving does not stop it."""
+
+    async def close(self) -> None:
+        return None
+
+
 @dataclass
 class Container:
     status: ContainerStatus
     workdir: Path
+    main: asyncio.subprocess.Process | None = None
+
+    async def start(self, *command: str) -> None:
+        """Run the container's main process, its streams open for attach."""
+        pipe = asyncio.subprocess.PIPE
+        self.main = await asyncio.create_subprocess_exec(
+            *command, cwd=self.workdir, stdin=pipe, stdout=pipe, stderr=pipe
+        )
 
     def log(self, content: bytes, stream: bytes = crilog.STDOUT) -> None:
         """Append one CRI entry to the container's log, as a runtime would."""
@@ -112,6 +128,13 @@ class StreamRuntime:
             stderr=pipe if stderr else devnull,
         )
         return ProcessSession(process)
+
+    async def attach(
+        self, container_id: str, *, tty: bool, stdin: bool, stdout: bool, stderr: bool
+    ) -> AttachedSession:
+        main = self.containers[container_id].main
+        assert main is not None, "the test starts the main process before attaching"
+        return AttachedSession(main)
 
     async def port_forward(
         self, sandbox_id: str, port: int

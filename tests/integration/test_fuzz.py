@@ -10,9 +10,9 @@ object (or a stream of watch events); the server keeps answering
 Two 5xx codes are allowed, because upstream answers them to well-formed
 requests too: 504 (a resourceVersion newer than the store has reached:
 upstream's "Too large resource version" after its 3 s wait) and 503 (a
-service that is not there: pynetes answers it for ``pods/log|exec|...`` of a
-scheduled pod until kubelets serve them, upstream when a kubelet or storage
-is unreachable). No other 5xx is.
+service that is not there, as upstream when storage is unreachable). No
+other 5xx is. (``pods/log|exec|...`` of the fuzzed pod name a node that is
+never registered, so they answer 404, not an unreachable kubelet's 500.)
 
 Three tests share one server (starting one per example would dominate the
 run): reads and writes aim at the real endpoints with the parameters,

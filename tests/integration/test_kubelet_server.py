@@ -408,3 +408,18 @@ async def test_streams_of_a_pod_without_a_node(node: Node, tmp_path: Path) -> No
         status = await response.json()
     assert response.status == 400
     assert status["message"] == "pod pending does not have a host assigned"
+
+
+async def test_kubectl_attach_to_the_main_process(node: Node) -> None:
+    app = (await node.run_pod("interactive", "app"))["app"]
+    await app.start("sh", "-c", "read name; echo hello $name; echo done >&2")
+    # kubectl attaches only to a running pod.
+    await node.api.patch(
+        PODS, "interactive", {"status": {"phase": "Running"}}, subresource="status"
+    )
+    code, out, err = await node.cluster.kubectl()(
+        "attach", "-i", "interactive", stdin=b"world\n", check=False
+    )
+    assert (code, out) == (0, "hello world\n"), err
+    assert "done\n" in err
+    assert app.main is not None and await app.main.wait() == 0

@@ -25,6 +25,7 @@ Every request must present a client certificate signed by the client CA
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -206,24 +207,26 @@ class KubeletServer:
             current = await self._runtime.container_status(container_id)
             return current.state in (ContainerState.RUNNING, ContainerState.CREATED)
 
-        try:
-            chunks = read_logs(status.log_path, options, running=running)
-            first = await anext(chunks, b"")
-        except FileNotFoundError:
-            return web.Response(
-                status=500, text=f'failed to open log file "{status.log_path}": no such file'
-            )
-        response = web.StreamResponse()
-        response.content_type = "text/plain"
-        if options.follow:
-            response.enable_chunked_encoding()
-        await response.prepare(request)
-        if first:
-            await response.write(first)
-        async for chunk in chunks:
-            await response.write(chunk)
-        await response.write_eof()
-        return response
+        # aclosing: a client that goes away mid-follow closes the file at once.
+        reader = read_logs(status.log_path, options, running=running)
+        async with contextlib.aclosing(reader) as chunks:
+            try:
+                first = await anext(chunks, b"")
+            except FileNotFoundError:
+                return web.Response(
+                    status=500, text=f'failed to open log file "{status.log_path}": no such file'
+                )
+            response = web.StreamResponse()
+            response.content_type = "text/plain"
+            if options.follow:
+                response.enable_chunked_encoding()
+            await response.prepare(request)
+            if first:
+                await response.write(first)
+            async for chunk in chunks:
+                await response.write(chunk)
+            await response.write_eof()
+            return response
 
     # -- streams ---------------------------------------------------------------
 

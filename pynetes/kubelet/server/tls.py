@@ -29,7 +29,7 @@ SELF_SIGNED_CERT = "kubelet.crt"
 SELF_SIGNED_KEY = "kubelet.key"
 
 
-def ensure_self_signed(cert_dir: Path, *, hosts: list[str] | None = None) -> tuple[Path, Path]:
+def ensure_self_signed(cert_dir: Path) -> tuple[Path, Path]:
     """The self-signed serving pair in ``cert_dir``, created when missing."""
     cert, key = cert_dir / SELF_SIGNED_CERT, cert_dir / SELF_SIGNED_KEY
     if cert.exists() and key.exists():
@@ -38,15 +38,12 @@ def ensure_self_signed(cert_dir: Path, *, hosts: list[str] | None = None) -> tup
     host = socket.gethostname().lower()
     stamp = int(time.time())
     ca = new_certificate_authority(common_name=f"{host}-ca@{stamp}")
-    names = list(dict.fromkeys([host, "localhost", *(hosts or [])]))
-    ips = [ipaddress.ip_address("127.0.0.1")]
-    dns: list[str] = []
-    for name in names:
-        try:
-            ips.append(ipaddress.ip_address(name))
-        except ValueError:
-            dns.append(name)
-    pair = issue_serving_certificate(ca, dns_names=dns, ips=ips, common_name=f"{host}@{stamp}")
+    pair = issue_serving_certificate(
+        ca,
+        dns_names=list(dict.fromkeys([host, "localhost"])),
+        ips=[ipaddress.ip_address("127.0.0.1")],
+        common_name=f"{host}@{stamp}",
+    )
     write_atomically(key, pair.key_pem(), mode=0o600)
     write_atomically(cert, pair.certificate_pem() + ca.certificate_pem(), mode=0o644)
     return cert, key
