@@ -25,6 +25,17 @@ def require_tool(name: str) -> str:
     return path
 
 
+def require(available: bool, what: str) -> None:
+    """Skip the test when ``what`` is not available here, except in CI (CI=true), where
+    .ci/run makes it available (root, writable cgroups...) and its absence fails the test."""
+    if available:
+        return
+    message = f"{what} is not available here"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 class FakeClock:
     """A wall clock that moves only when told to."""
 

@@ -9,6 +9,7 @@ kinds with rules of their own (pods, jobs, namespaces, ...) override a hook.
 
 from __future__ import annotations
 
+import base64
 from typing import Any, ClassVar
 
 from pynetes.api import meta
@@ -188,6 +189,31 @@ class NodeStrategy(Strategy):
             obj["status"] = self.initial_status(obj)
 
 
+class SecretStrategy(Strategy):
+    """upstream's v1 -> internal conversion of Secrets: ``stringData`` is write-only, its
+    values are merged into ``data`` (base64, replacing keys of the same name) and it
+    is never stored or returned."""
+
+    def prepare_for_create(self, obj: Object) -> None:
+        super().prepare_for_create(obj)
+        _merge_string_data(obj)
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        super().prepare_for_update(new, old)
+        _merge_string_data(new)
+
+
+def _merge_string_data(secret: Object) -> None:
+    string_data = secret.pop("stringData", None)
+    if not isinstance(string_data, dict) or not string_data:
+        return
+    data = secret.get("data")
+    if not isinstance(data, dict):
+        data = secret["data"] = {}
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+
+
 class ServiceStrategy(Strategy):
     def initial_status(self, obj: Object) -> Any:
         return {"loadBalancer": {}}
@@ -199,6 +225,7 @@ _SPECIAL: dict[tuple[str, str], type[Strategy]] = {
     ("", "namespaces"): NamespaceStrategy,
     ("", "replicationcontrollers"): ReplicationControllerStrategy,
     ("", "services"): ServiceStrategy,
+    ("", "secrets"): SecretStrategy,
     ("", "nodes"): NodeStrategy,
 }
 

@@ -509,3 +509,23 @@ async def test_a_null_list_item_is_an_empty_object_as_go_decodes_it(
         "spec.template.spec.containers[0].name",
         "spec.template.spec.containers[0].image",
     } <= fields
+
+
+async def test_secret_string_data_is_merged_into_data_and_never_stored(http):
+    secrets = "/api/v1/namespaces/default/secrets"
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds"},
+        "data": {"user": "YWRtaW4=", "token": "b2xk"},
+        "stringData": {"token": "s3cret"},
+    }
+    status, created = await request(http, "POST", secrets, body)
+    assert status == 201
+    assert created["data"] == {"user": "YWRtaW4=", "token": "czNjcmV0"}
+    assert "stringData" not in created
+    status, replaced = await request(
+        http, "PUT", f"{secrets}/creds", {**created, "stringData": {"user": "root"}}
+    )
+    assert status == 200 and replaced["data"]["user"] == "cm9vdA=="
+    assert "stringData" not in (await request(http, "GET", f"{secrets}/creds"))[1]
