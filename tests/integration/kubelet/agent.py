@@ -100,12 +100,14 @@ def phase_is(phase: str) -> Any:
 
 
 def container_status(pod: Object, name: str) -> Object:
+    """The status of container ``name`` (an empty one until the kubelet reported it)."""
     status = pod.get("status") or {}
     statuses = [
         *(status.get("initContainerStatuses") or ()),
         *(status.get("containerStatuses") or ()),
     ]
-    return next(s for s in statuses if s["name"] == name)
+    unreported = {"name": name, "state": {}, "lastState": {}, "restartCount": 0, "ready": False}
+    return next((s for s in statuses if s["name"] == name), unreported)
 
 
 class ShiftedClocks(Clocks):

@@ -93,7 +93,7 @@ async def test_volumes_are_seen_at_their_mount_path_and_config_map_updates_arriv
         await api.create(PODS, spec)
         await wait_for_pod(api, "mounted", phase_is("Running"))
         await _file_says(out, "hello")
-        assert not Path("/etc/web/greeting").exists()  # the host does not see the mount
+        assert not _says(Path("/etc/web/greeting"), "hello")  # the host does not see the mount
         await api.patch(
             CONFIG_MAPS, "web-config", {"data": {"greeting": "bonjour"}}, namespace="default"
         )
@@ -135,8 +135,12 @@ async def test_a_memory_limit_is_enforced_as_oom_killed(
         assert failed["status"]["qosClass"] == "Guaranteed"
 
 
+def _says(path: Path, text: str) -> bool:
+    return path.exists() and path.read_text().strip() == text
+
+
 async def _file_says(path: Path, text: str) -> None:
     async def says() -> bool:
-        return path.exists() and path.read_text().strip() == text
+        return _says(path, text)
 
     await eventually(says)

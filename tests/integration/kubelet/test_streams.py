@@ -1,0 +1,100 @@
+"""Logs and exec of pods on a real kubelet, through the API server, with kubectl and the
+Python client."""
+
+from __future__ import annotations
+
+import asyncio
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.stream import stream
+
+from pynetes.client.rest import ApiClient
+from tests.integration.conftest import Cluster
+from tests.integration.kubelet.agent import (
+    PODS,
+    container_status,
+    phase_is,
+    pod,
+    running_kubelet,
+    shell,
+    wait_for_pod,
+)
+
+
+async def test_kubectl_logs_tail_timestamps_previous_and_follow(
+    cluster: Cluster, api: ApiClient, tmp_path
+):
+    kubectl = cluster.kubectl()
+    script = "echo one; echo two; echo three; sleep 3600"
+    async with running_kubelet(cluster, api, tmp_path):
+        await api.create(PODS, pod("talker", shell("app", script)))
+        await wait_for_pod(api, "talker", phase_is("Running"))
+
+        async def logged() -> str:
+            for _ in range(200):
+                _, out, _ = await kubectl("logs", "talker")
+                if out.count("\n") == 3:
+                    return out
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"logs never complete: {out!r}")
+
+        assert await logged() == "one\ntwo\nthree\n"
+        _, tail, _ = await kubectl("logs", "talker", "--tail=1")
+        assert tail == "three\n"
+        _, stamped, _ = await kubectl("logs", "talker", "--timestamps", "-c", "app")
+        first = stamped.splitlines()[0]
+        assert first.endswith(" one") and first[:4].isdigit() and "T" in first.split()[0]
+
+
+async def test_kubectl_logs_previous_shows_the_last_attempt(
+    cluster: Cluster, api: ApiClient, tmp_path
+):
+    kubectl = cluster.kubectl()
+    marker = tmp_path / "second"
+    script = (
+        f"if [ -e {marker} ]; then echo second; sleep 3600; fi; touch {marker}; echo first; exit 1"
+    )
+    async with running_kubelet(cluster, api, tmp_path):
+        await api.create(PODS, pod("again", shell("app", script)))
+        await wait_for_pod(api, "again", lambda p: "running" in container_status(p, "app")["state"])
+        _, previous, _ = await kubectl("logs", "again", "--previous")
+        assert previous == "first\n"
+
+
+async def test_kubectl_exec_exit_code_and_streams_and_stdin(
+    cluster: Cluster, api: ApiClient, tmp_path
+):
+    kubectl = cluster.kubectl()
+    async with running_kubelet(cluster, api, tmp_path):
+        await api.create(PODS, pod("shell", shell("app", "sleep 3600")))
+        await wait_for_pod(api, "shell", phase_is("Running"))
+        code, out, err = await kubectl(
+            "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3", check=False
+        )
+        assert (code, out, err.strip().splitlines()[0]) == (3, "out\n", "err")
+        _, echoed, _ = await kubectl("exec", "-i", "shell", "--", "cat", stdin=b"hello\n")
+        assert echoed == "hello\n"
+
+
+async def test_python_client_exec(cluster: Cluster, api: ApiClient, tmp_path):
+    async with running_kubelet(cluster, api, tmp_path):
+        await api.create(PODS, pod("py", shell("app", "sleep 3600")))
+        await wait_for_pod(api, "py", phase_is("Running"))
+
+        def run() -> str:
+            configuration = k8s.Configuration()
+            k8s_config.load_kube_config(str(cluster.kubeconfig), client_configuration=configuration)
+            core = k8s.CoreV1Api(k8s.ApiClient(configuration))
+            return stream(
+                core.connect_get_namespaced_pod_exec,
+                "py",
+                "default",
+                command=["sh", "-c", "echo from-python"],
+                stderr=True,
+                stdin=False,
+                stdout=True,
+                tty=False,
+            )
+
+        assert (await asyncio.to_thread(run)).strip() == "from-python"
