@@ -36,13 +36,14 @@ class StatusManager:
     def __init__(self, client: ApiClient, mirror_uid: Callable[[Object], str | None]) -> None:
         self._client = client
         self._mirror_uid = mirror_uid
-        self._sent: dict[str, Object] = {}
+        #: pod uid -> (uid written to, status): a new mirror pod is written to afresh.
+        self._sent: dict[str, tuple[str | None, Object]] = {}
         self._pending: dict[str, tuple[Object, Object]] = {}
 
     async def write(self, pod: Object, status: Object) -> None:
         """Send ``status`` unless it is what was last sent for this pod."""
         uid = pod["metadata"]["uid"]
-        if self._sent.get(uid) == status:
+        if self._sent.get(uid) == (self._target(pod), status):
             self._pending.pop(uid, None)
             return
         self._pending[uid] = (pod, status)
@@ -60,8 +61,12 @@ class StatusManager:
     def pending(self) -> int:
         return len(self._pending)
 
+    def _target(self, pod: Object) -> str | None:
+        """The uid of the API object that shows this pod's status (a static pod's mirror)."""
+        return self._mirror_uid(pod) if is_static(pod) else pod["metadata"]["uid"]
+
     async def _send(self, uid: str, pod: Object, status: Object) -> None:
-        target = self._mirror_uid(pod) if is_static(pod) else uid
+        target = self._target(pod)
         if target is None:
             return
         meta = pod["metadata"]
@@ -80,4 +85,4 @@ class StatusManager:
             return
         if self._pending.get(uid, (None, None))[1] is status:
             del self._pending[uid]
-        self._sent[uid] = status
+        self._sent[uid] = (target, status)

@@ -16,7 +16,7 @@ from pynetes.kubelet.config import KubeletConfiguration
 from pynetes.kubelet.runtime.interface import ContainerState
 from pynetes.kubelet.syncpod import Clocks
 from pynetes.pki.certificates import Pki
-from tests.integration.conftest import Cluster, free_port
+from tests.integration.conftest import Cluster, Restartable, free_port
 from tests.integration.controllers.harness import eventually
 
 Object = dict[str, Any]
@@ -27,16 +27,18 @@ NODE = "node-1"
 
 @contextlib.asynccontextmanager
 async def running_kubelet(
-    cluster: Cluster,
+    cluster: Cluster | Restartable,
     client: ApiClient,
     root: Path,
     *,
     clocks: Clocks | None = None,
+    keep_containers: bool = False,
     **config: Any,
 ) -> AsyncIterator[KubeletAgent]:
     """A kubelet for node ``node-1`` on ``root`` until the block ends; ``config`` sets
     KubeletConfiguration fields. Its containers are stopped afterwards (a real kubelet
-    leaves them running; a test must not)."""
+    leaves them running; a test must not) unless ``keep_containers`` (the test starts
+    another kubelet on ``root``, and that one stops them)."""
     settings = dataclasses.replace(
         KubeletConfiguration(),
         port=free_port(),
@@ -58,7 +60,8 @@ async def running_kubelet(
         yield agent
     finally:
         await agent.stop()
-        await stop_containers(root)
+        if not keep_containers:
+            await stop_containers(root)
 
 
 async def stop_containers(root: Path) -> None:
