@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,11 @@ from pynetes.kubelet.env import ContainerEnvironment
 from pynetes.kubelet.kubelet import Kubelet, KubeletSettings, delete_from_api
 from pynetes.kubelet.logs import rotate_if_needed
 from pynetes.kubelet.lookup import ApiObjectLookup
+from pynetes.kubelet.metrics import KubeletMetrics
 from pynetes.kubelet.mirror import MirrorPods
 from pynetes.kubelet.nodestatus import NodeStatusReporter
 from pynetes.kubelet.prober.manager import ProbeManager
-from pynetes.kubelet.runtime.interface import ContainerState, RuntimeService
+from pynetes.kubelet.runtime.interface import ContainerState, ContainerStatus, RuntimeService
 from pynetes.kubelet.runtime.process.images import ImageCatalog
 from pynetes.kubelet.runtime.process.runtime import RUNTIME_NAME, RUNTIME_VERSION, ProcessRuntime
 from pynetes.kubelet.server.app import KubeletServer, ServingOptions
@@ -50,6 +52,8 @@ from pynetes.kubelet.volumes.manager import VolumeManager
 log = logging.getLogger(__name__)
 Object = dict[str, Any]
 SERVICES = built_in("", "v1", "services")
+#: Seconds between checks of the container logs' sizes (upstream's containerLogMonitorInterval).
+LOG_MONITOR_INTERVAL = 10.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ class KubeletAgent:
             recorder=self.recorder,
         )
         self.metrics = CollectorRegistry()
+        self.kubelet_metrics = KubeletMetrics(self.metrics)
+        self._last_rotation = 0.0
         self.server: KubeletServer | None = None
         self.port = 0
         self._mirrors: MirrorPods | None = None
@@ -174,6 +180,7 @@ class KubeletAgent:
             delete_pod=lambda pod: delete_from_api(self.client, pod),
             pods_log_dir=Path(config.pod_logs_dir),
             host_ip=options.node_ip,
+            metrics=self.kubelet_metrics,
             container_id_prefix=RUNTIME_NAME,
             clocks=options.clocks,
         )
@@ -182,9 +189,7 @@ class KubeletAgent:
             sync_frequency=config.sync_frequency,
             max_pods=config.max_pods,
         )
-        kubelet = self.kubelet = Kubelet(
-            self.client, settings, deps, housekeeping=self._rotate_logs
-        )
+        kubelet = self.kubelet = Kubelet(self.client, settings, deps, housekeeping=self._housekeep)
         self.services.start()
         static = bool(config.static_pod_path)
         await kubelet.start(static_pods=static)
@@ -269,10 +274,27 @@ class KubeletAgent:
         assert self.kubelet is not None
         await self.kubelet.statuses.write(pod, status)
 
-    async def _rotate_logs(self) -> None:
+    async def _housekeep(self) -> None:
+        """The running pod and container gauges; log rotation every 10 s (upstream's
+        containerLogMonitorInterval)."""
+        containers = await self.runtime.list_containers()
+        states: dict[str, int] = {}
+        for container in containers:
+            state = container.state.name.lower()
+            states[state] = states.get(state, 0) + 1
+        for state in ("created", "running", "exited", "unknown"):
+            self.kubelet_metrics.running_containers.labels(state).set(states.get(state, 0))
+        assert self.kubelet is not None
+        self.kubelet_metrics.running_pods.set(self.kubelet.syncer.running_sandboxes())
+        now = time.monotonic()
+        if now - self._last_rotation >= LOG_MONITOR_INTERVAL:
+            self._last_rotation = now
+            await self._rotate_logs(containers)
+
+    async def _rotate_logs(self, containers: list[ContainerStatus]) -> None:
         """containerLogMaxSize / containerLogMaxFiles, for every running container."""
         max_size = parse_quantity(self.config.container_log_max_size).value()
-        for container in await self.runtime.list_containers():
+        for container in containers:
             if container.state is ContainerState.RUNNING:
                 await rotate_if_needed(
                     self.runtime, container.id, max_size, self.config.container_log_max_files

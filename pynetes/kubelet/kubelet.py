@@ -64,7 +64,7 @@ class Kubelet:
         self.static_pods: dict[str, Object] = {}
         self.mirror_pods: dict[tuple[str, str], Object] = {}
         self.syncer = PodSyncer(deps, self.desired, max_pods=settings.max_pods)
-        self.workers = PodWorkers(self.syncer.sync)
+        self.workers = PodWorkers(self._timed_sync)
         self.statuses = StatusManager(client, self._mirror_uid)
         self.pods_informer = Informer(
             client, PODS, field_selector=f"spec.nodeName={settings.node_name}"
@@ -114,6 +114,10 @@ class Kubelet:
         """The API's pods have been listed (and the static folder read, if any)."""
         await self.pods_informer.wait_for_sync()
         await self._static_read.wait()
+
+    async def _timed_sync(self, uid: str) -> float | None:
+        with self.deps.metrics.pod_worker_duration.labels("sync").time():
+            return await self.syncer.sync(uid)
 
     # -- sources -----------------------------------------------------------------
 

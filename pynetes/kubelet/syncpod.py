@@ -29,6 +29,7 @@ from pynetes.client.events import NORMAL, WARNING, EventRecorder, object_referen
 from pynetes.kubelet import containers as specs
 from pynetes.kubelet.backoff import CrashLoopBackOff
 from pynetes.kubelet.format import container_reference, format_pod
+from pynetes.kubelet.metrics import KubeletMetrics
 from pynetes.kubelet.podstatus import PodView, Waiting, pod_status
 from pynetes.kubelet.runtime.interface import (
     ContainerState,
@@ -102,6 +103,8 @@ class PodRecord:
 
     uid: str
     pod: Object | None = None
+    #: When the kubelet first saw the pod (monotonic), until it first ran (then None).
+    first_seen: float | None = None
     sandbox_id: str | None = None
     pod_ip: str = ""
     waiting: dict[str, Waiting] = field(default_factory=dict)
@@ -139,6 +142,7 @@ class SyncDependencies:
     delete_pod: PodDeleter
     pods_log_dir: Path
     host_ip: str
+    metrics: KubeletMetrics
     container_id_prefix: str = "pynetes"
     clocks: Clocks = field(default_factory=Clocks)
 
@@ -166,7 +170,7 @@ class PodSyncer:
                 await self._remove(record)
             return None
         if record is None:
-            record = self.records[uid] = PodRecord(uid)
+            record = self.records[uid] = PodRecord(uid, first_seen=self.deps.clocks.monotonic())
         record.pod = pod
         if record.rejected is None and record.sandbox_id is None:
             record.rejected = self._admit(pod)
@@ -193,8 +197,9 @@ class PodSyncer:
         if record is not None:
             record.unhealthy[container] = (container_id, message)
 
-    def running_count(self) -> int:
-        return sum(1 for r in self.records.values() if r.rejected is None and r.pod is not None)
+    def running_sandboxes(self) -> int:
+        """Pods whose sandbox runs (upstream's kubelet_running_pods)."""
+        return sum(1 for r in self.records.values() if r.sandbox_id is not None and not r.stopped)
 
     # -- admission -------------------------------------------------------------
 
@@ -459,6 +464,8 @@ class PodSyncer:
             await deps.runtime.start_container(container_id)
         except RuntimeFailure as error:
             self._event(pod, WARNING, "Failed", f"Error: {error}", name)
+            errors = deps.metrics.started_containers_errors
+            errors.labels(error.reason, _container_type(pod, name)).inc()
             record.waiting[name] = Waiting("RunContainerError", str(error))
             if await self._exited(container_id):
                 # As with containerd: the failed start is the container's terminated state
@@ -466,6 +473,7 @@ class PodSyncer:
                 del record.waiting[name]
             return False
         self._event(pod, NORMAL, "Started", f"Started container {name}", name)
+        deps.metrics.started_containers.labels(_container_type(pod, name)).inc()
         record.waiting.pop(name, None)
         deps.probes.container_started(record.uid, name, container_id, time.time_ns())
         await self._remove_old_attempts(record, name, attempt)
@@ -593,6 +601,10 @@ class PodSyncer:
         )
         status = pod_status(view, self.deps.clocks.now())
         record.last_status = status
+        if record.first_seen is not None and status["phase"] == "Running":
+            elapsed = self.deps.clocks.monotonic() - record.first_seen
+            self.deps.metrics.pod_start_duration.observe(elapsed)
+            record.first_seen = None
         await self.deps.write_status(pod, status)
 
     def _event(
@@ -616,6 +628,12 @@ def _container_spec(pod: Object, name: str) -> Object | None:
         if container.get("name") == name:
             return container
     return None
+
+
+def _container_type(pod: Object, name: str) -> str:
+    """upstream's container_type label: ``init_container`` or ``container``."""
+    init = (pod.get("spec") or {}).get("initContainers") or ()
+    return "init_container" if any(c.get("name") == name for c in init) else "container"
 
 
 def _grace(pod: Object) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pynetes.client.rest import ApiClient
 from tests.integration.conftest import Cluster
+from tests.integration.controllers.harness import eventually
 from tests.integration.kubelet.agent import (
     PODS,
     container_status,
@@ -33,3 +34,25 @@ async def test_a_completed_pod_succeeds(cluster: Cluster, api: ApiClient, tmp_pa
         done = await wait_for_pod(api, "once", phase_is("Succeeded"))
         terminated = container_status(done, "app")["state"]["terminated"]
         assert (terminated["exitCode"], terminated["reason"]) == (0, "Completed")
+
+
+async def test_the_kubelet_reports_upstreams_metrics(cluster: Cluster, api: ApiClient, tmp_path):
+    async with running_kubelet(cluster, api, tmp_path) as agent:
+        await api.create(PODS, pod("measured", shell("app", "sleep 3600")))
+        await wait_for_pod(api, "measured", phase_is("Running"))
+        metrics = agent.metrics
+
+        async def reported() -> bool:
+            running = metrics.get_sample_value(
+                "kubelet_running_containers", {"container_state": "running"}
+            )
+            return metrics.get_sample_value("kubelet_running_pods") == 1 and running == 1
+
+        await eventually(reported)
+        assert metrics.get_sample_value("kubelet_pod_start_duration_seconds_count") == 1
+        started = {"container_type": "container"}
+        assert metrics.get_sample_value("kubelet_started_containers_total", started) == 1
+        syncs = metrics.get_sample_value(
+            "kubelet_pod_worker_duration_seconds_count", {"operation": "sync"}
+        )
+        assert syncs is not None and syncs >= 1
