@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pynetes.api.resources import built_in
+from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from pynetes.kubelet.agent import AgentOptions, KubeletAgent
 from pynetes.kubelet.config import KubeletConfiguration
@@ -96,6 +97,19 @@ async def wait_for_pod(client: ApiClient, name: str, check: Any) -> Object:
         return found if check(found) else None
 
     return await eventually(seen)
+
+
+async def wait_for_deletion(client: ApiClient, name: str, namespace: str = "default") -> None:
+    """Until pod ``name`` is gone from the API (the kubelet completed its deletion)."""
+
+    async def gone() -> bool:
+        try:
+            await client.get(PODS, name, namespace=namespace)
+        except errors.NotFound:
+            return True
+        return False
+
+    await eventually(gone)
 
 
 def phase_is(phase: str) -> Any:

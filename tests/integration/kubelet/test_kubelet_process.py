@@ -12,11 +12,9 @@ import aiohttp
 import pytest
 import yaml
 
-from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from tests.integration.components import GUARD, environment, pynetes, run_cli
 from tests.integration.conftest import Cluster, free_port
-from tests.integration.controllers.harness import eventually
 from tests.integration.kubelet.agent import (
     NODE,
     PODS,
@@ -25,6 +23,7 @@ from tests.integration.kubelet.agent import (
     pod,
     shell,
     stop_containers,
+    wait_for_deletion,
     wait_for_pod,
 )
 
@@ -127,13 +126,6 @@ async def test_kill_9_of_the_kubelet_neither_stops_nor_duplicates_containers(
             # ... and still does its job: a deletion completes.
             await api.delete(PODS, "steady", namespace="default")
 
-            async def gone() -> bool:
-                try:
-                    await api.get(PODS, "steady", namespace="default")
-                except errors.NotFound:
-                    return True
-                return False
-
-            await eventually(gone)
+            await wait_for_deletion(api, "steady", "default")
     finally:
         await stop_containers(root)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from tests.integration.conftest import Cluster
-from tests.integration.controllers.harness import eventually
 from tests.integration.kubelet.agent import (
     PODS,
     container_status,
@@ -13,6 +11,7 @@ from tests.integration.kubelet.agent import (
     pod,
     running_kubelet,
     shell,
+    wait_for_deletion,
     wait_for_event,
     wait_for_pod,
 )
@@ -90,14 +89,7 @@ async def test_post_start_and_pre_stop_hooks_run_and_deletion_is_graceful(
         assert log.read_text().split() == ["post-start"]
         await api.delete(PODS, "hooked", namespace="default")
 
-        async def gone():
-            try:
-                await api.get(PODS, "hooked", namespace="default")
-            except errors.NotFound:
-                return True
-            return False
-
-        await eventually(gone)
+        await wait_for_deletion(api, "hooked", "default")
         assert log.read_text().split() == ["post-start", "pre-stop", "term"]
 
 
@@ -110,14 +102,7 @@ async def test_a_container_ignoring_sigterm_is_killed_when_the_grace_period_ends
         await wait_for_pod(api, "stubborn", phase_is("Running"))
         await api.delete(PODS, "stubborn", namespace="default")
 
-        async def gone():
-            try:
-                await api.get(PODS, "stubborn", namespace="default")
-            except errors.NotFound:
-                return True
-            return False
-
-        await eventually(gone)
+        await wait_for_deletion(api, "stubborn", "default")
         uid = created["metadata"]["uid"]
         statuses = await agent.runtime.list_containers()
         assert not [s for s in statuses if s.labels.get("io.kubernetes.pod.uid") == uid]

@@ -18,6 +18,7 @@ from tests.integration.kubelet.agent import (
     pod,
     running_kubelet,
     shell,
+    wait_for_deletion,
     wait_for_pod,
 )
 
@@ -85,14 +86,7 @@ async def test_a_static_pod_runs_and_is_mirrored_and_survives_mirror_deletion(
 
         (manifests / "web.yaml").unlink()
 
-        async def mirror_gone() -> bool:
-            try:
-                await api.get(PODS, f"web-{NODE}", namespace="kube-system")
-            except errors.NotFound:
-                return True
-            return False
-
-        await eventually(mirror_gone)
+        await wait_for_deletion(api, f"web-{NODE}", "kube-system")
 
 
 async def test_a_restarted_kubelet_adopts_running_containers_and_starts_nothing_twice(
