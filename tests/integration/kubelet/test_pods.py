@@ -8,12 +8,15 @@ from tests.integration.controllers.harness import eventually
 from tests.integration.kubelet.agent import (
     PODS,
     container_status,
+    events_of,
     phase_is,
     pod,
     running_kubelet,
     shell,
+    wait_for_event,
     wait_for_pod,
 )
+from tests.integration.test_scheduler import running as running_scheduler
 
 
 async def test_a_pod_runs_and_reports_running_and_ready(cluster: Cluster, api: ApiClient, tmp_path):
@@ -56,3 +59,18 @@ async def test_the_kubelet_reports_upstreams_metrics(cluster: Cluster, api: ApiC
             "kubelet_pod_worker_duration_seconds_count", {"operation": "sync"}
         )
         assert syncs is not None and syncs >= 1
+
+
+async def test_kubectl_run_is_scheduled_then_run_by_the_kubelet_with_upstreams_events(
+    cluster: Cluster, api: ApiClient, tmp_path
+):
+    kubectl = cluster.kubectl()
+    async with running_kubelet(cluster, api, tmp_path), running_scheduler(api):
+        await kubectl("run", "web", "--image=busybox", "--command", "--", "sleep", "3600")
+        running = await wait_for_pod(api, "web", phase_is("Running"))
+        assert running["spec"]["nodeName"] == "node-1"
+        _, wide, _ = await kubectl("get", "pod", "web", "-o", "wide")
+        assert "Running" in wide and "node-1" in wide and "127.0.0.1" in wide
+        await wait_for_event(api, "web", "Started")
+        reasons = sorted(e["reason"] for e in await events_of(api, "web"))
+        assert reasons == ["Created", "Pulled", "Scheduled", "Started"]
