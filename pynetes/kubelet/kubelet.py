@@ -25,6 +25,7 @@ from pynetes.client import errors
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.rest import ApiClient
 from pynetes.kubelet.mirror import is_mirror_pod
+from pynetes.kubelet.podstatus import KUBELET_CONDITIONS
 from pynetes.kubelet.podworkers import PodWorkers
 from pynetes.kubelet.runtime.interface import ContainerEvent
 from pynetes.kubelet.statusmanager import PODS, StatusManager, is_static
@@ -154,8 +155,11 @@ class Kubelet:
         self.api_pods[meta["uid"]] = pod
         self.workers.update(meta["uid"])
 
-    def _pod_updated(self, _old: Object, new: Object) -> None:
-        self._pod_seen(new)
+    def _pod_updated(self, old: Object, new: Object) -> None:
+        if is_mirror_pod(new) or _needs_sync(old, new):
+            self._pod_seen(new)
+        else:
+            self.api_pods[new["metadata"]["uid"]] = new
 
     def _pod_gone(self, pod: Object) -> None:
         meta = pod["metadata"]
@@ -254,6 +258,25 @@ class ServedPods:
             if (meta.get("namespace", "default"), meta.get("name")) == (namespace, name):
                 return record
         return None
+
+
+def _needs_sync(old: Object, new: Object) -> bool:
+    """Whether an update can change what the kubelet does: anything but the status it
+    writes itself (its own status writes come back through the watch; upstream's pod
+    config ignores them too). Conditions others own (readiness gates) do count."""
+    return _without_own_status(old) != _without_own_status(new)
+
+
+def _without_own_status(pod: Object) -> tuple[Object, Object, list[Object]]:
+    meta = {
+        k: v for k, v in pod["metadata"].items() if k not in ("resourceVersion", "managedFields")
+    }
+    foreign = [
+        c
+        for c in (pod.get("status") or {}).get("conditions") or ()
+        if c.get("type") not in KUBELET_CONDITIONS
+    ]
+    return meta, pod.get("spec") or {}, foreign
 
 
 async def delete_from_api(client: ApiClient, pod: Object) -> None:

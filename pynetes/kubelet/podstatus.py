@@ -55,6 +55,9 @@ class PodView:
     terminal_phase: str | None = None
     #: Set on rejection at admission (phase Failed with this reason and message).
     rejected: Waiting | None = None
+    #: The conditions other components set (readiness gates, DisruptionTarget...), as the
+    #: API server has them now; None: those of the pod's status.
+    others_conditions: list[Object] | None = None
     #: The pod's containers were stopped for good (deleted): no restart is coming, so
     #: the phase is Succeeded or Failed by exit codes whatever the restartPolicy.
     stopped_for_good: bool = False
@@ -74,7 +77,7 @@ def pod_status(view: PodView, now: datetime) -> Object:
     }
     if view.rejected is not None:
         status.update(phase="Failed", reason=view.rejected.reason, message=view.rejected.message)
-        status["conditions"] = _foreign_conditions(previous)
+        status["conditions"] = _foreign_conditions(view, previous)
         return status
     if view.pod_ip:
         status["podIP"] = view.pod_ip
@@ -210,10 +213,9 @@ def _conditions(
     not_ready = sorted(c["name"] for c in main if not c["ready"])
     containers_ready = not not_ready
     gates = [g.get("conditionType") for g in spec.get("readinessGates") or ()]
+    foreign = _foreign_conditions(view, previous)
     gates_false = [
-        gate
-        for gate in gates
-        if (find_condition(previous.get("conditions"), gate) or {}).get("status") != "True"
+        gate for gate in gates if (find_condition(foreign, gate) or {}).get("status") != "True"
     ]
     ready = containers_ready and not gates_false
     if phase in TERMINAL_PHASES:
@@ -242,17 +244,18 @@ def _conditions(
             "" if containers_ready or phase in TERMINAL_PHASES else not_ready_text,
         ),
     }
-    conditions = _foreign_conditions(previous)
+    conditions = foreign
     for kind in KUBELET_CONDITIONS:
         value, reason, message = owned[kind]
         conditions.append(_condition(previous, kind, value, reason, message, stamp))
     return conditions
 
 
-def _foreign_conditions(previous: Object) -> list[Object]:
-    return [
-        dict(c) for c in previous.get("conditions") or () if c.get("type") not in KUBELET_CONDITIONS
-    ]
+def _foreign_conditions(view: PodView, previous: Object) -> list[Object]:
+    source = view.others_conditions
+    if source is None:
+        source = previous.get("conditions") or []
+    return [dict(c) for c in source if c.get("type") not in KUBELET_CONDITIONS]
 
 
 def _condition(

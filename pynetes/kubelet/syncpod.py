@@ -41,6 +41,7 @@ from pynetes.kubelet.runtime.interface import (
     RuntimeService,
     SandboxState,
 )
+from pynetes.kubelet.statusmanager import is_static
 
 log = logging.getLogger(__name__)
 Object = dict[str, Any]
@@ -598,6 +599,7 @@ class PodSyncer:
             terminal_phase=record.terminal_phase,
             rejected=record.rejected,
             stopped_for_good=record.stopped,
+            others_conditions=None if is_static(pod) else _api_conditions(pod),
         )
         status = pod_status(view, self.deps.clocks.now())
         record.last_status = status
@@ -615,6 +617,10 @@ class PodSyncer:
         else:
             reference = object_reference({**pod, "kind": "Pod", "apiVersion": "v1"})
         self.deps.recorder.event(reference, kind, reason, message)
+
+
+def _api_conditions(pod: Object) -> list[Object]:
+    return list((pod.get("status") or {}).get("conditions") or ())
 
 
 def _unlink(path: str) -> None:

@@ -123,3 +123,32 @@ async def test_a_failed_post_start_hook_kills_the_container(
         event = await wait_for_event(api, "badhook", "FailedPostStartHook")
         assert "exit" in event["message"] or "failed" in event["message"]
         await wait_for_pod(api, "badhook", phase_is("Failed"))
+
+
+async def test_a_readiness_gate_set_by_another_component_makes_the_pod_ready(
+    cluster: Cluster, api: ApiClient, tmp_path
+):
+    gate = "example.com/load-balancer-ready"
+    spec = pod("gated-lb", shell("app", "sleep 3600"), readinessGates=[{"conditionType": gate}])
+    async with running_kubelet(cluster, api, tmp_path):
+        await api.create(PODS, spec)
+        running = await wait_for_pod(api, "gated-lb", phase_is("Running"))
+        ready = next(c for c in running["status"]["conditions"] if c["type"] == "Ready")
+        assert (ready["status"], ready["reason"]) == ("False", "ReadinessGatesNotReady")
+        condition = {"type": gate, "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+        conditions = [*running["status"]["conditions"], condition]
+        await api.patch(
+            PODS,
+            "gated-lb",
+            {"status": {"conditions": conditions}},
+            namespace="default",
+            subresource="status",
+        )
+
+        def is_ready(found):
+            return any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in found["status"]["conditions"]
+            )
+
+        await wait_for_pod(api, "gated-lb", is_ready)
