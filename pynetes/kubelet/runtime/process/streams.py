@@ -131,6 +131,7 @@ class AttachSession:
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        requests: socket.socket,
         *,
         stdin: bool,
         stdout: bool,
@@ -139,6 +140,9 @@ class AttachSession:
     ) -> None:
         self._reader = reader
         self._writer = writer
+        self._requests = requests
+        self._sending = asyncio.Lock()
+        self._resizes: set[asyncio.Task[None]] = set()
         self._stdin = stdin
         self.stdout = asyncio.StreamReader() if stdout else None
         self.stderr = asyncio.StreamReader() if stderr and not tty else None
@@ -152,9 +156,13 @@ class AttachSession:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, "\0" + socket_name)
+        await asyncio.get_running_loop().sock_sendall(sock, b"A")
+        # Frames to the shim go through a duplicate of the socket: writing to a shim
+        # that has exited fails, and that failure must not cut the reading side short
+        # (asyncio drops a transport's unread output on any write error).
+        requests = sock.dup()
         reader, writer = await asyncio.open_unix_connection(sock=sock)
-        writer.write(b"A")
-        return cls(reader, writer, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        return cls(reader, writer, requests, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
 
     async def _read_frames(self) -> None:
         targets = {shim.STDOUT: self.stdout, shim.STDERR: self.stderr}
@@ -178,8 +186,12 @@ class AttachSession:
                 self._exit.set_exception(ConnectionError("the container's shim went away"))
 
     async def _send(self, kind: int, payload: bytes = b"") -> None:
-        self._writer.write(shim.HEADER.pack(kind, len(payload)) + payload)
-        await self._writer.drain()
+        """One frame to the shim; dropped once the shim is gone (the container exited:
+        stdin to it goes nowhere, as with upstream's runtimes)."""
+        async with self._sending:  # frames must not interleave
+            with contextlib.suppress(OSError):
+                frame = shim.HEADER.pack(kind, len(payload)) + payload
+                await asyncio.get_running_loop().sock_sendall(self._requests, frame)
 
     async def write_stdin(self, data: bytes) -> None:
         if self._stdin:
@@ -191,7 +203,9 @@ class AttachSession:
             self._stdin = False
 
     def resize(self, width: int, height: int) -> None:
-        self._writer.write(shim.HEADER.pack(shim.RESIZE, 4) + struct.pack(">HH", width, height))
+        task = asyncio.create_task(self._send(shim.RESIZE, struct.pack(">HH", width, height)))
+        self._resizes.add(task)
+        task.add_done_callback(self._resizes.discard)
 
     async def wait(self) -> int:
         """The container's exit code, once it exits."""
@@ -199,6 +213,9 @@ class AttachSession:
 
     async def close(self) -> None:
         """Detaches; the container keeps running."""
+        for task in self._resizes:
+            task.cancel()
+        self._requests.close()
         self._writer.close()
         with contextlib.suppress(ConnectionError):
             await self._writer.wait_closed()

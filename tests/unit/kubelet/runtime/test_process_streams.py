@@ -117,6 +117,23 @@ async def test_attach_feeds_stdin_and_follows_output(pod: Pod) -> None:
     assert [e.content for e in log_entries(status.log_path)] == [b"got a\n", b"bye\n"]
 
 
+async def test_stdin_after_the_container_exited_loses_none_of_its_output(pod: Pod) -> None:
+    """A client may still send stdin (or close it) once the container is gone; the
+    output and exit code it has not read yet still reach it."""
+    container_id = await pod.run(command=["sh", "-c", "read name; echo hello $name"], stdin=True)
+    session = await pod.runtime.attach(
+        container_id, tty=False, stdin=True, stdout=True, stderr=True
+    )
+    await session.write_stdin(b"world\n")
+    await pod.exited(container_id)
+    await session.write_stdin(b"too late\n")
+    await session.close_stdin()
+    assert session.stdout is not None
+    assert await asyncio.wait_for(session.stdout.read(), TIMEOUT) == b"hello world\n"
+    assert await asyncio.wait_for(session.wait(), TIMEOUT) == 0
+    await session.close()
+
+
 async def test_detaching_ends_stdin_once_but_not_the_container_without_it(pod: Pod) -> None:
     container_id = await pod.run(
         "kept", command=["sh", "-c", "cat; echo eof"], stdin=True, stdin_once=False
