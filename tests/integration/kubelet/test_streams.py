@@ -22,7 +22,7 @@ from tests.integration.kubelet.agent import (
 )
 
 
-async def test_kubectl_logs_tail_timestamps_previous_and_follow(
+async def test_kubectl_logs_tail_and_timestamps(
     cluster: Cluster, api: ApiClient, tmp_path
 ):
     kubectl = cluster.kubectl()
