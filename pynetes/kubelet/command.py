@@ -84,7 +84,9 @@ async def _serve(arguments: argparse.Namespace, config: KubeletConfiguration) ->
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    client_config = load_kubeconfig(arguments.kubeconfig)
+    client_config = dataclasses.replace(
+        load_kubeconfig(arguments.kubeconfig), qps=config.kube_api_qps, burst=config.kube_api_burst
+    )
     root = Path(arguments.root_dir)
     options = AgentOptions(
         node_name=arguments.node_name,

@@ -66,6 +66,9 @@ class KubeletConfiguration:
     eviction_hard: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
     port: int = 10250
     address: str = "127.0.0.1"
+    #: The kubelet's client-side rate limit towards the API server (upstream's defaults).
+    kube_api_qps: int = 50
+    kube_api_burst: int = 100
     #: Plain-HTTP ``/healthz`` for the local machine (0: off), as upstream.
     healthz_port: int = 10248
     healthz_bind_address: str = "127.0.0.1"
@@ -200,6 +203,8 @@ _FIELDS: dict[str, tuple[str, Parser]] = {
     "evictionHard": ("eviction_hard", _thresholds),
     "port": ("port", _port),
     "healthzPort": ("healthz_port", _integer),
+    "kubeAPIQPS": ("kube_api_qps", _integer),
+    "kubeAPIBurst": ("kube_api_burst", _integer),
     "healthzBindAddress": ("healthz_bind_address", _string),
     "address": ("address", _string),
     "tlsCertFile": ("tls_cert_file", _string),

@@ -49,6 +49,8 @@ Object = dict[str, Any]
 #: upstream's minimumGracePeriodInSeconds: a kill always allows this much.
 MIN_GRACE_SECONDS = 2.0
 DEFAULT_GRACE_SECONDS = 30.0
+#: How many containers the kubelet creates and starts at once.
+CONCURRENT_STARTS = 4
 #: How soon a pod whose volumes could not be set up is tried again.
 VOLUME_RETRY_SECONDS = 2.0
 
@@ -160,6 +162,9 @@ class PodSyncer:
         self.records: dict[str, PodRecord] = {}
         self.backoff = CrashLoopBackOff(clock=deps.clocks.monotonic)
         self.image_backoff = CrashLoopBackOff(clock=deps.clocks.monotonic)
+        #: Containers start a few at a time: with a burst of pods, the first ones run
+        #: (and are reported Running) early instead of every pod finishing at the end.
+        self._starting = asyncio.Semaphore(CONCURRENT_STARTS)
 
     # -- entry points ----------------------------------------------------------
 
@@ -409,7 +414,8 @@ class PodSyncer:
                 "ImagePullBackOff", f'Back-off pulling image "{container.get("image", "")}"'
             )
             return waited
-        await self._start(pod, record, container, attempt, mounts)
+        async with self._starting:
+            await self._start(pod, record, container, attempt, mounts)
         return 0.0
 
     async def _start(
