@@ -1,0 +1,1 @@
+"""kube-proxy: Services made real on a node (userspace and iptables backends)."""
