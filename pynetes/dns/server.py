@@ -18,6 +18,7 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
+from typing import cast
 
 import dns.asyncquery
 import dns.exception
@@ -179,8 +180,7 @@ class _Datagrams(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         family = 2 if ":" in str(addr[0]) else 1
