@@ -143,7 +143,7 @@ class DnsServer:
         self.metrics.observe(
             proto=proto,
             family=family,
-            qtype=dns.rdatatype.to_text(question.rdtype) if question else "other",
+            qtype=dns.rdatatype.to_text(question.rdtype) if question is not None else "other",
             rcode=dns.rcode.to_text(response.rcode()),
             plugin=plugin,
             seconds=time.perf_counter() - started,

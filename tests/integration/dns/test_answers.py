@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import dns.flags
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
@@ -197,3 +198,21 @@ async def test_many_concurrent_queries_are_all_answered(api, cluster_dns: Dns):
     await eventually(lambda: cluster_dns.query(name))
     results = await asyncio.gather(*(resolver.resolve(name, "A") for _ in range(200)))
     assert {answers(result)[0] for result in results} == {"10.96.0.40"}
+
+
+async def test_a_udp_answer_too_large_is_truncated_and_the_resolver_gets_it_over_tcp(
+    api, cluster_dns: Dns
+):
+    await api.create(SERVICES, service("wide", cluster_ip="None"))
+    addresses = [f"10.244.2.{i}" for i in range(1, 61)]
+    await api.create(SLICES, endpoint_slice("wide-1", "wide", addresses))
+    name = "wide.default.svc.cluster.local."
+
+    async def complete():
+        response = await cluster_dns.query(name, tcp=True)
+        return sum(len(rrset) for rrset in response.answer) == 60
+
+    await eventually(complete)
+    truncated = await cluster_dns.query(name)
+    assert truncated.flags & dns.flags.TC
+    assert answers(await cluster_dns.resolver().resolve(name, "A")) == sorted(addresses)
