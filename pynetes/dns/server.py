@@ -2,7 +2,9 @@
 forwarding what it does not answer to upstream servers (or refusing it).
 
 A query the store answers is answered synchronously in the datagram callback
-(no task per query); only forwarded queries become tasks. UDP responses are
+(no task per query), its encoded response kept for the same query bytes
+until the store changes (:mod:`pynetes.dns.cache`); only forwarded queries
+become tasks and are never cached. UDP responses are
 cut to the client's size (512 bytes, or its EDNS payload size) and marked
 truncated (TC) when larger, so the client asks again over TCP. TCP
 connections carry any number of length-prefixed queries (RFC 7766) and are
@@ -28,6 +30,7 @@ import dns.rcode
 import dns.rdatatype
 
 from pynetes.dns.answer import Answerer
+from pynetes.dns.cache import DEFAULT_LIMIT, AnswerCache, Entry
 from pynetes.dns.metrics import DnsMetrics
 
 log = logging.getLogger(__name__)
@@ -71,7 +74,12 @@ class DnsServer:
     """Serves ``answerer`` on UDP and TCP at one address."""
 
     def __init__(
-        self, answerer: Answerer, metrics: DnsMetrics, forwarder: Forwarder | None = None
+        self,
+        answerer: Answerer,
+        metrics: DnsMetrics,
+        forwarder: Forwarder | None = None,
+        *,
+        cache_limit: int = DEFAULT_LIMIT,
     ) -> None:
         self.answerer = answerer
         self.metrics = metrics
@@ -79,6 +87,7 @@ class DnsServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._cache = AnswerCache(answerer.store, cache_limit)
 
     async def start(self, host: str, port: int) -> Address:
         """Listen on ``host:port`` (port 0: a free one, the same for UDP and TCP); the address."""
@@ -109,25 +118,33 @@ class DnsServer:
         """The response to ``wire``: bytes when answered here, a task when forwarded,
         None for a message that cannot be parsed (dropped, as CoreDNS drops them)."""
         started = time.perf_counter()
+        cached = self._cache.get(proto, wire)
+        if cached is not None:
+            self._observe(cached, proto, family, started)
+            return wire[:2] + cached.body
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
             return None
         response = self.answerer.answer(query)
-        if response is not None:
-            return self._finish(query, response, proto, family, started, "kubernetes")
-        if self.forwarder is None:
+        if response is None and self.forwarder is not None:
+            return asyncio.ensure_future(self._forwarded(query, proto, family, started))
+        plugin = "kubernetes"
+        if response is None:
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.REFUSED)
-            return self._finish(query, response, proto, family, started, "")
-        return asyncio.ensure_future(self._forwarded(query, proto, family, started))
+            plugin = ""
+        entry = self._finish(query, response, proto, family, started, plugin)
+        self._cache.put(proto, wire, entry)
+        return wire[:2] + entry.body
 
     async def _forwarded(
         self, query: dns.message.Message, proto: str, family: int, started: float
     ) -> bytes:
         assert self.forwarder is not None
         response = await self.forwarder.forward(query, tcp=proto == "tcp")
-        return self._finish(query, response, proto, family, started, "forward")
+        entry = self._finish(query, response, proto, family, started, "forward")
+        return struct.pack("!H", query.id) + entry.body
 
     def _finish(
         self,
@@ -137,18 +154,27 @@ class DnsServer:
         family: int,
         started: float,
         plugin: str,
-    ) -> bytes:
-        wire = _to_wire(query, response, udp=proto == "udp")
+    ) -> Entry:
+        """``response`` encoded for ``proto`` (without its ID), counted in the metrics."""
         question = query.question[0] if query.question else None
+        entry = Entry(
+            _to_wire(query, response, udp=proto == "udp")[2:],
+            dns.rdatatype.to_text(question.rdtype) if question is not None else "other",
+            dns.rcode.to_text(response.rcode()),
+            plugin,
+        )
+        self._observe(entry, proto, family, started)
+        return entry
+
+    def _observe(self, entry: Entry, proto: str, family: int, started: float) -> None:
         self.metrics.observe(
             proto=proto,
             family=family,
-            qtype=dns.rdatatype.to_text(question.rdtype) if question is not None else "other",
-            rcode=dns.rcode.to_text(response.rcode()),
-            plugin=plugin,
+            qtype=entry.qtype,
+            rcode=entry.rcode,
+            plugin=entry.plugin,
             seconds=time.perf_counter() - started,
         )
-        return wire
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Keep ``task`` (a forwarded query's reply) until it is done; cancelled on stop."""
