@@ -30,6 +30,8 @@ from dns.rdtypes.ANY.SOA import SOA
 from pynetes.dns import names, records
 from pynetes.dns.store import RecordStore
 
+#: CNAME links followed inside the zone at most (a loop of ExternalNames ends).
+MAX_CHASE = 8
 #: CoreDNS's SOA timers (refresh, retry, expire); the minimum is the TTL.
 SOA_TIMERS = (7200, 1800, 86400)
 
@@ -91,7 +93,40 @@ class Answerer:
             response.answer.append(dns.rrset.from_rdata_list(qname, self.ttl, rdatas))
         if not response.answer:
             response.authority.append(self._soa(zone))
+        elif dns.rdatatype.CNAME in matching and qtype != dns.rdatatype.CNAME:
+            self._chase(response, qtype)
+        elif qtype == dns.rdatatype.SRV:
+            self._add_targets(response, matching.get(dns.rdatatype.SRV, []))
         return response
+
+    def serves(self, name: dns.name.Name) -> bool:
+        """Whether ``name`` is in a zone this answerer is authoritative for."""
+        return self._zone_of(name) is not None
+
+    def _chase(self, response: dns.message.Message, qtype: int) -> None:
+        """Follow the CNAME chain of ``response`` through the cluster zone (an
+        ExternalName naming another Service), at most :data:`MAX_CHASE` links; a
+        target outside it is left to the server (its upstream, if any)."""
+        for _ in range(MAX_CHASE):
+            target = response.answer[-1][0].target
+            if not target.is_subdomain(self.zone):
+                return
+            found = self._lookup(target) or ()
+            matching = _of_type(found, qtype)
+            for rdatas in matching.values():
+                response.answer.append(dns.rrset.from_rdata_list(target, self.ttl, rdatas))
+            if dns.rdatatype.CNAME not in matching:
+                return
+
+    def _add_targets(self, response: dns.message.Message, srvs: list[Rdata]) -> None:
+        """The addresses of SRV targets in the additional section (as the
+        specification allows and CoreDNS does)."""
+        for target in dict.fromkeys(srv.target for srv in srvs):
+            found = self._lookup(target) or ()
+            for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                rdatas = [rdata for rdata in found if rdata.rdtype == rdtype]
+                if rdatas:
+                    response.additional.append(dns.rrset.from_rdata_list(target, self.ttl, rdatas))
 
     def _zone_of(self, qname: dns.name.Name) -> dns.name.Name | None:
         if qname.is_subdomain(self.zone):

@@ -26,6 +26,7 @@ import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rdatatype
 
@@ -129,6 +130,11 @@ class DnsServer:
         response = self.answerer.answer(query)
         if response is None and self.forwarder is not None:
             return asyncio.ensure_future(self._forwarded(query, proto, family, started))
+        if self.forwarder is not None and response is not None:
+            target = _external_target(self.answerer, response)
+            if target is not None:
+                chase = self._chased(query, response, target, proto, family, started)
+                return asyncio.ensure_future(chase)
         plugin = "kubernetes"
         if response is None:
             response = dns.message.make_response(query)
@@ -144,6 +150,25 @@ class DnsServer:
         assert self.forwarder is not None
         response = await self.forwarder.forward(query, tcp=proto == "tcp")
         entry = self._finish(query, response, proto, family, started, "forward")
+        return struct.pack("!H", query.id) + entry.body
+
+    async def _chased(
+        self,
+        query: dns.message.Message,
+        response: dns.message.Message,
+        target: dns.name.Name,
+        proto: str,
+        family: int,
+        started: float,
+    ) -> bytes:
+        """``response`` (ending in a CNAME to ``target``, outside the zones) with the
+        upstream's answer for ``target`` (as CoreDNS resolves ExternalName targets);
+        never cached: the upstream's records are not the store's."""
+        assert self.forwarder is not None
+        chased = dns.message.make_query(target, query.question[0].rdtype)
+        upstream = await self.forwarder.forward(chased, tcp=proto == "tcp")
+        response.answer.extend(upstream.answer)
+        entry = self._finish(query, response, proto, family, started, "kubernetes")
         return struct.pack("!H", query.id) + entry.body
 
     def _finish(
@@ -222,6 +247,17 @@ class _Datagrams(asyncio.DatagramProtocol):
     def _send(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         if self._transport is not None and not self._transport.is_closing():
             self._transport.sendto(data, addr)
+
+
+def _external_target(answerer: Answerer, response: dns.message.Message) -> dns.name.Name | None:
+    """The target of the CNAME ``response`` ends with when it is outside the answerer's
+    zones and the query asked for another type (None otherwise)."""
+    if not response.answer or response.answer[-1].rdtype != dns.rdatatype.CNAME:
+        return None
+    if response.question[0].rdtype in (dns.rdatatype.CNAME, dns.rdatatype.ANY):
+        return None
+    target: dns.name.Name = response.answer[-1][0].target
+    return None if answerer.serves(target) else target
 
 
 def _to_wire(query: dns.message.Message, response: dns.message.Message, *, udp: bool) -> bytes:

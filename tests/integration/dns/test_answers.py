@@ -177,6 +177,15 @@ async def test_other_names_are_refused_or_forwarded_to_the_upstream(api, cluster
                 assert answers(response.answer[0]) == ["192.0.2.1"]
             local = await forwarding.query("nothing.default.svc.cluster.local.")
             assert local.rcode() == dns.rcode.NXDOMAIN
+            external = service("site", cluster_ip=None, ports=(), type="ExternalName")
+            external["spec"]["externalName"] = "www.example.com"
+            await api.create(SERVICES, external)
+
+            async def chased():
+                response = await forwarding.query("site.default.svc.cluster.local.")
+                return [answers(rrset) for rrset in response.answer]
+
+            assert await eventually(chased) == [["www.example.com."], ["192.0.2.1"]]
         finally:
             await stop()
     finally:
@@ -184,10 +193,12 @@ async def test_other_names_are_refused_or_forwarded_to_the_upstream(api, cluster
 
 
 async def _fake_upstream() -> DnsServer:
-    """A fake upstream on 127.0.0.1 (a DnsServer of its own): example.com is 192.0.2.1."""
+    """A fake upstream on 127.0.0.1 (a DnsServer of its own): example.com and
+    www.example.com are 192.0.2.1."""
     store = RecordStore()
     zone = names.zone("example.com")
-    store.replace("upstream", {zone: [records.address("192.0.2.1")]})
+    address = [records.address("192.0.2.1")]
+    store.replace("upstream", {zone: address, names.zone("www.example.com"): address})
     return DnsServer(Answerer(store, zone), DnsMetrics("dns://upstream"))
 
 

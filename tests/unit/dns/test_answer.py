@@ -55,8 +55,9 @@ def ask(answerer_, name, rdtype="A"):
     return response
 
 
-def values(response):
-    return sorted(rdata.to_text() for rrset in response.answer for rdata in rrset)
+def values(response_or_rrsets):
+    rrsets = getattr(response_or_rrsets, "answer", response_or_rrsets)
+    return sorted(rdata.to_text() for rrset in rrsets for rdata in rrset)
 
 
 def test_a_cluster_ip_service_has_an_a_record_of_its_cluster_ip_with_the_ttl():
@@ -199,3 +200,29 @@ def test_an_unknown_reverse_name_is_nxdomain_or_forwarded():
     assert missing.rcode() == dns.rcode.NXDOMAIN
     assert missing.authority[0].name.to_text() == "in-addr.arpa."
     assert ask(answerer(forwarding=True), "9.9.9.9.in-addr.arpa.", "PTR") is None
+
+
+def test_an_external_name_inside_the_zone_is_followed_to_its_addresses():
+    alias = service(
+        "alias", cluster_ip=None, type="ExternalName", externalName="web.prod.svc.cluster.local"
+    )
+    response = ask(answerer((alias, []), (service("web"), [])), "alias.prod.svc.cluster.local.")
+    assert [(rrset.name.to_text(), rrset.rdtype) for rrset in response.answer] == [
+        ("alias.prod.svc.cluster.local.", dns.rdatatype.CNAME),
+        ("web.prod.svc.cluster.local.", dns.rdatatype.A),
+    ]
+
+
+def test_a_loop_of_external_names_ends():
+    a = service("a", cluster_ip=None, type="ExternalName", externalName="b.prod.svc.cluster.local")
+    b = service("b", cluster_ip=None, type="ExternalName", externalName="a.prod.svc.cluster.local")
+    response = ask(answerer((a, []), (b, [])), "a.prod.svc.cluster.local.")
+    assert all(rrset.rdtype == dns.rdatatype.CNAME for rrset in response.answer)
+
+
+def test_srv_answers_carry_their_targets_addresses_as_additional_records():
+    found = answerer((service("web", ports=[HTTP]), []))
+    response = ask(found, "_http._tcp.web.prod.svc.cluster.local.", "SRV")
+    assert [(rrset.name.to_text(), values([rrset])) for rrset in response.additional] == [
+        ("web.prod.svc.cluster.local.", ["10.96.0.10"])
+    ]
