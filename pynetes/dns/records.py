@@ -62,7 +62,8 @@ def address(ip: str) -> Rdata:
 def service_records(
     service: Object, slices: Iterable[Object], cluster_zone: dns.name.Name
 ) -> Records:
-    """The records of one Service: ClusterIP (2.3), headless (2.4) or ExternalName (2.5).
+    """The records of one Service: ClusterIP (2.3), headless (``clusterIP: None``, 2.4)
+    or ExternalName (2.5); none while it has no ClusterIP.
 
     ``slices`` are its EndpointSlices (used only when it is headless).
     """
@@ -76,8 +77,10 @@ def service_records(
             return {}
         return {own: [CNAME(IN, dns.rdatatype.CNAME, dns.name.from_text(external))]}
     cluster_ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip]
-    if not cluster_ips or cluster_ips == ["None"]:
+    if cluster_ips == ["None"]:
         return _headless(service, slices, cluster_zone)
+    if not cluster_ips:  # no address allocated (yet): nothing to answer
+        return {}
     records: dict[dns.name.Name, list[Rdata]] = defaultdict(list)
     for ip in cluster_ips:
         records[own].append(address(ip))

@@ -226,3 +226,9 @@ def test_srv_answers_carry_their_targets_addresses_as_additional_records():
     assert [(rrset.name.to_text(), values([rrset])) for rrset in response.additional] == [
         ("web.prod.svc.cluster.local.", ["10.96.0.10"])
     ]
+
+
+def test_a_service_without_a_cluster_ip_yet_has_no_records():
+    slices = [endpoint_slice(endpoint("10.1.0.1"), ports=[HTTP])]
+    found = answerer((service("web", cluster_ip=None), slices))
+    assert ask(found, "web.prod.svc.cluster.local.").rcode() == dns.rcode.NXDOMAIN
