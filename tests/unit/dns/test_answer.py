@@ -232,3 +232,12 @@ def test_a_service_without_a_cluster_ip_yet_has_no_records():
     slices = [endpoint_slice(endpoint("10.1.0.1"), ports=[HTTP])]
     found = answerer((service("web", cluster_ip=None), slices))
     assert ask(found, "web.prod.svc.cluster.local.").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_ipv6_endpoints_have_aaaa_and_ip6_arpa_ptr_records():
+    slices = [endpoint_slice(endpoint("fd00::5", hostname="web-0"), address_type="IPv6")]
+    found = answerer((service("web", cluster_ip="None"), slices))
+    assert values(ask(found, "web.prod.svc.cluster.local.", "AAAA")) == ["fd00::5"]
+    assert ask(found, "web.prod.svc.cluster.local.", "A").answer == []
+    reverse = "5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa."
+    assert values(ask(found, reverse, "PTR")) == ["web-0.web.prod.svc.cluster.local."]
