@@ -1,6 +1,6 @@
 """A pod's resolv.conf as upstream's kubelet forms it (pkg/kubelet/network/dns)."""
 
-from pynetes.dns.resolvconf import DNSConfig, parse_resolv_conf, pod_dns
+from pynetes.kubelet.resolvconf import DNSConfig, parse_resolv_conf, pod_dns
 
 HOST = parse_resolv_conf(
     "# written by hand\n"
