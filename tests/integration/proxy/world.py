@@ -65,9 +65,12 @@ class Pod:
 @contextlib.contextmanager
 def pod(name: str, subnet: str, index: int) -> Iterator[Pod]:
     """A pod ``name`` at ``subnet.(4*index+2)`` (``subnet`` like ``"10.250.17"``),
-    its host side at ``.(4*index+1)``; removed on exit."""
+    its host side at ``.(4*index+1)``; removed on exit. ``name`` has at most 9
+    characters (interface names are limited to 15)."""
     netns = f"pyn-{name}"
     host_if, pod_if = f"pyn-{name}-h", f"pyn-{name}-p"
+    if len(host_if) > 15:
+        raise ValueError(f"pod name {name!r} is too long for an interface name")
     host_ip, pod_ip = f"{subnet}.{4 * index + 1}", f"{subnet}.{4 * index + 2}"
     server: subprocess.Popen[bytes] | None = None
     try:
