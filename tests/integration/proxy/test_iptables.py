@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from pynetes.proxy.iptables import IptablesProxier
+from pynetes.proxy.iptables.proxier import ROUTE_LOCALNET
 from pynetes.proxy.model import Endpoint, ServicePort
 from tests.conftest import require
 from tests.integration.proxy.world import POD_PORT, Pod, get, local_route, pod
@@ -124,3 +125,16 @@ async def test_cleanup_leaves_no_chain_and_no_jump(pods, proxier):
     assert "KUBE-" not in iptables_save()
     with pytest.raises(ConnectionRefusedError):  # the range stays local without rules
         socket.create_connection((CLUSTER_IP, 80), timeout=5)
+
+
+async def test_node_port_on_localhost_with_route_localnet(pods):
+    before = ROUTE_LOCALNET.read_text()
+    proxier = IptablesProxier(cluster_cidr=CLUSTER_CIDR, localhost_nodeports=True)
+    try:
+        await proxier.sync(web(*pods))
+        assert ROUTE_LOCALNET.read_text() == "1\n"
+        assert set(answers("127.0.0.1", NODE_PORT, 60)) == {"ipt-a", "ipt-b"}
+    finally:
+        await proxier.cleanup()
+    assert ROUTE_LOCALNET.read_text() == before
+    assert "KUBE-" not in iptables_save()
