@@ -28,7 +28,7 @@ FORWARD = "KUBE-FORWARD"
 FIREWALL = "KUBE-FIREWALL"
 
 #: The prefixes of the per-Service-port chains a sync creates and later deletes.
-PER_SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-")
+PER_SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-SEP-", "KUBE-EXT-")
 
 #: Every fixed chain this backend may own, by table (cleanup removes them all).
 FIXED_CHAINS = {
@@ -54,6 +54,12 @@ def service_chain(service_port_name: str, protocol: str) -> str:
 def external_chain(service_port_name: str, protocol: str) -> str:
     """``KUBE-EXT-...``: traffic from outside the cluster (NodePort, external IPs)."""
     return "KUBE-EXT-" + port_proto_hash(service_port_name, protocol)
+
+
+def local_chain(service_port_name: str, protocol: str) -> str:
+    """``KUBE-SVL-...``: load-balances over this node's endpoints only
+    (``externalTrafficPolicy: Local``)."""
+    return "KUBE-SVL-" + port_proto_hash(service_port_name, protocol)
 
 
 def endpoint_chain(service_port_name: str, protocol: str, endpoint: str) -> str:

@@ -55,6 +55,8 @@ class IptablesProxier:
         default there true, here false): needs ``net.ipv4.conf.all.route_localnet=1``,
         which this backend then sets (and restores on cleanup), with upstream's
         KUBE-FIREWALL rule dropping martian packets to 127.0.0.0/8.
+    ``node_name``
+        This node's name: endpoints on it are local (``externalTrafficPolicy: Local``).
     ``sync_period``
         Seconds between full resyncs (``--iptables-sync-period``, default 30).
     ``runner``, ``route_localnet``
@@ -69,6 +71,7 @@ class IptablesProxier:
         masquerade_all: bool = False,
         node_port_addresses: tuple[str, ...] = (),
         localhost_nodeports: bool = False,
+        node_name: str | None = None,
         sync_period: float = DEFAULT_SYNC_PERIOD,
         runner: CommandRunner = run,
         route_localnet: Path = ROUTE_LOCALNET,
@@ -78,6 +81,7 @@ class IptablesProxier:
             masquerade_all=masquerade_all,
             node_port_addresses=tuple(node_port_addresses),
             localhost_nodeports=localhost_nodeports,
+            node_name=node_name,
         )
         self.sync_period = sync_period
         self._iptables = Iptables(runner)

@@ -9,7 +9,9 @@ nat
     ``KUBE-SERVICES`` matches each ClusterIP:port (-> ``KUBE-SVC-*``) and external
     IP:port (-> ``KUBE-EXT-*``); its last rule sends local destinations to
     ``KUBE-NODEPORTS`` (NodePort -> ``KUBE-EXT-*``). ``KUBE-EXT-*`` marks for
-    masquerade and goes on to ``KUBE-SVC-*``. ``KUBE-SVC-*`` marks traffic not
+    masquerade and goes on to ``KUBE-SVC-*`` (with ``externalTrafficPolicy:
+    Local``: only traffic from pods or this node goes there, the rest to
+    ``KUBE-SVL-*``, this node's endpoints, unmasqueraded). ``KUBE-SVC-*`` marks traffic not
     from the cluster CIDR for masquerade (or all with masquerade-all), then picks
     an endpoint: ``-m recent`` first when sticky, then ``-m statistic --mode
     random --probability 1/n, 1/(n-1), ...`` and a last unconditional jump (a
@@ -18,17 +20,19 @@ nat
     mark (clearing it first, so a packet re-traversing is not masqueraded twice).
 filter
     ``KUBE-SERVICES`` rejects ClusterIP:ports without endpoints,
-    ``KUBE-EXTERNAL-SERVICES`` external IPs and NodePorts without endpoints,
+    ``KUBE-EXTERNAL-SERVICES`` external IPs and NodePorts without endpoints
+    (and drops them when Local and without local endpoints),
     ``KUBE-FORWARD`` accepts marked and established forwarded traffic, and with
     localhost NodePorts ``KUBE-FIREWALL`` drops martians to 127.0.0.0/8.
 
 Not generated (nothing in the ServiceMap asks for it, or the backend does not do
-it): ``externalTrafficPolicy: Local`` (treated as Cluster), load-balancer source
-ranges, health-check NodePorts, IPv6 (addresses with ``:`` are skipped).
+it): load-balancer source ranges (``KUBE-FW-*``), health-check NodePorts,
+internalTrafficPolicy, topology hints, IPv6 (addresses with ``:`` are skipped).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -54,12 +58,15 @@ class RuleOptions:
     (``--nodeport-addresses``); empty: every local address.
     ``localhost_nodeports``: NodePorts answer on 127.0.0.1 too (needs
     ``route_localnet``, which the proxier sets); else 127.0.0.0/8 is excluded.
+    ``node_name``: this node (``--hostname-override``): endpoints with this
+    ``node_name`` are local, for ``externalTrafficPolicy: Local``.
     """
 
     cluster_cidr: str | None = None
     masquerade_all: bool = False
     node_port_addresses: tuple[str, ...] = ()
     localhost_nodeports: bool = False
+    node_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,11 @@ def _ipv4(addresses: Iterable[str]) -> list[str]:
     return [a for a in addresses if a and ":" not in a]
 
 
+def _addresses(endpoints: Iterable[Endpoint]) -> dict[str, Endpoint]:
+    """``ip:port`` -> endpoint, in order, each once (a duplicate would declare a chain twice)."""
+    return {f"{e.ip}:{e.port}": e for e in endpoints}
+
+
 class _Builder:
     """Accumulates the chains and rules of both tables, in upstream's order."""
 
@@ -156,8 +168,14 @@ class _Builder:
         endpoints = port.ready_endpoints()
         has_external = bool(external_ips or lb_ips or port.node_port)
         if not endpoints:
-            self._reject(port, cluster_ips, external_ips + lb_ips, match)
+            self._reject(port, cluster_ips, external_ips + lb_ips, "has no endpoints", "REJECT")
             return
+        # externalTrafficPolicy: Local sends external traffic only to this node's
+        # endpoints (KUBE-SVL-*), unmasqueraded so the pod sees the client.
+        local_policy = has_external and port.external_traffic_policy == "Local"
+        local = self._local_endpoints(port) if local_policy else ()
+        if local_policy and not local:
+            self._reject(port, [], external_ips + lb_ips, "has no local endpoints", "DROP")
         nat = self.nat_rules.append
         for ip in cluster_ips:
             nat(
@@ -176,19 +194,46 @@ class _Builder:
                 f"--dport {port.node_port} -j {ext_chain}"
             )
         if has_external:
-            self.nat_chains.append(ext_chain)
-            nat(
-                f"-A {ext_chain} "
-                f"{comment(f'masquerade traffic for {name} external destinations')} "
-                f"-j {chains.MARK_MASQ}"
-            )
-            nat(f"-A {ext_chain} -j {svc_chain}")
+            self._external_chain(port, ext_chain, svc_chain, local_policy, bool(local))
         self.nat_chains.append(svc_chain)
         for ip in cluster_ips:
             masquerade = self._cluster_ip_masquerade(port, svc_chain, ip, match)
             if masquerade:
                 nat(masquerade)
-        self._balance(port, svc_chain, endpoints, match)
+        self._balance(port, svc_chain, endpoints)
+        if local:
+            svl_chain = chains.local_chain(name, proto)
+            self.nat_chains.append(svl_chain)
+            self._balance(port, svl_chain, local)
+        self._endpoint_chains(port, (*endpoints, *local), match)
+
+    def _local_endpoints(self, port: ServicePort) -> tuple[Endpoint, ...]:
+        """This node's endpoints, chosen as the ServicePort chooses among all."""
+        node = self.options.node_name
+        mine = tuple(e for e in port.endpoints if node and e.node_name == node)
+        return dataclasses.replace(port, endpoints=mine).ready_endpoints() if mine else ()
+
+    def _external_chain(
+        self, port: ServicePort, ext_chain: str, svc_chain: str, local_policy: bool, local: bool
+    ) -> None:
+        name = port.key
+        nat = self.nat_rules.append
+        self.nat_chains.append(ext_chain)
+        if not local_policy:
+            why = comment(f"masquerade traffic for {name} external destinations")
+            nat(f"-A {ext_chain} {why} -j {chains.MARK_MASQ}")
+            nat(f"-A {ext_chain} -j {svc_chain}")
+            return
+        if self.options.cluster_cidr:
+            why = comment(f"pod traffic for {name} external destinations")
+            nat(f"-A {ext_chain} {why} -s {self.options.cluster_cidr} -j {svc_chain}")
+        src_local = "-m addrtype --src-type LOCAL"
+        why = comment(f"masquerade LOCAL traffic for {name} external destinations")
+        nat(f"-A {ext_chain} {why} {src_local} -j {chains.MARK_MASQ}")
+        why = comment(f"route LOCAL traffic for {name} external destinations")
+        nat(f"-A {ext_chain} {why} {src_local} -j {svc_chain}")
+        if local:
+            nat(f"-A {ext_chain} -j {chains.local_chain(name, port.protocol)}")
 
     def _cluster_ip_masquerade(
         self, port: ServicePort, svc_chain: str, ip: str, match: str
@@ -203,54 +248,68 @@ class _Builder:
             return f"{prefix} ! -s {self.options.cluster_cidr} -j {chains.MARK_MASQ}"
         return None
 
-    def _balance(
-        self, port: ServicePort, svc_chain: str, endpoints: tuple[Endpoint, ...], match: str
-    ) -> None:
+    def _balance(self, port: ServicePort, chain: str, endpoints: tuple[Endpoint, ...]) -> None:
+        """Rules in ``chain`` picking one of ``endpoints``: a sticky client's recent
+        choice first, then a uniform random one."""
         name = port.key
-        proto = port.protocol.lower()
-        sticky = port.session_affinity == "ClientIP"
-        # One chain per distinct address (a duplicate would declare a chain twice).
-        distinct = {f"{e.ip}:{e.port}": e for e in endpoints}
-        targets = [(e, address) for address, e in distinct.items()]
-        sep = {address: chains.endpoint_chain(name, proto, address) for _, address in targets}
+        addresses = _addresses(endpoints)
+        sep = {a: chains.endpoint_chain(name, port.protocol, a) for a in addresses}
         nat = self.nat_rules.append
-        if sticky:
-            for _, address in targets:
+        if port.session_affinity == "ClientIP":
+            for address in addresses:
                 nat(
-                    f"-A {svc_chain} {comment(f'{name} -> {address}')} -m recent "
+                    f"-A {chain} {comment(f'{name} -> {address}')} -m recent "
                     f"--name {sep[address]} --rcheck --seconds {port.affinity_timeout} --reap "
                     f"-j {sep[address]}"
                 )
-        for index, (_, address) in enumerate(targets):
-            remaining = len(targets) - index
+        for index, address in enumerate(addresses):
+            remaining = len(addresses) - index
             statistic = (
                 f"-m statistic --mode random --probability {probability(remaining)} "
                 if remaining > 1
                 else ""
             )
-            nat(f"-A {svc_chain} {comment(f'{name} -> {address}')} {statistic}-j {sep[address]}")
-        for endpoint, address in targets:
-            chain = sep[address]
+            nat(f"-A {chain} {comment(f'{name} -> {address}')} {statistic}-j {sep[address]}")
+
+    def _endpoint_chains(
+        self, port: ServicePort, endpoints: tuple[Endpoint, ...], match: str
+    ) -> None:
+        """A KUBE-SEP chain per distinct endpoint: hairpin masquerade, then DNAT."""
+        name = port.key
+        nat = self.nat_rules.append
+        for address, endpoint in _addresses(endpoints).items():
+            chain = chains.endpoint_chain(name, port.protocol, address)
             self.nat_chains.append(chain)
             nat(f"-A {chain} {comment(name)} -s {endpoint.ip} -j {chains.MARK_MASQ}")
-            recent = f"-m recent --name {chain} --set " if sticky else ""
+            recent = (
+                f"-m recent --name {chain} --set " if port.session_affinity == "ClientIP" else ""
+            )
             nat(f"-A {chain} {comment(name)} {recent}{match} -j DNAT --to-destination {address}")
 
     def _reject(
-        self, port: ServicePort, cluster_ips: list[str], external_ips: list[str], match: str
+        self,
+        port: ServicePort,
+        cluster_ips: list[str],
+        external_ips: list[str],
+        reason: str,
+        verdict: str,
     ) -> None:
-        why = comment(f"{port.key} has no endpoints")
+        """filter rules ending (``verdict``) traffic to addresses with nowhere to go."""
+        why = comment(f"{port.key} {reason}")
+        proto = port.protocol.lower()
+        match = f"-m {proto} -p {proto}"
         rule = self.filter_rules.append
         for ip in cluster_ips:
-            rule(f"-A {chains.SERVICES} {why} {match} -d {ip} --dport {port.port} -j REJECT")
+            rule(f"-A {chains.SERVICES} {why} {match} -d {ip} --dport {port.port} -j {verdict}")
         for ip in external_ips:
             rule(
-                f"-A {chains.EXTERNAL_SERVICES} {why} {match} -d {ip} --dport {port.port} -j REJECT"
+                f"-A {chains.EXTERNAL_SERVICES} {why} {match} -d {ip} "
+                f"--dport {port.port} -j {verdict}"
             )
         if port.node_port:
             rule(
                 f"-A {chains.EXTERNAL_SERVICES} {why} -m addrtype --dst-type LOCAL {match} "
-                f"--dport {port.node_port} -j REJECT"
+                f"--dport {port.node_port} -j {verdict}"
             )
 
     def _nodeports_jump(self) -> list[str]:

@@ -257,3 +257,72 @@ def test_jumps_are_upstreams():
         "POSTROUTING",
         ("-m", "comment", "--comment", "kubernetes postrouting rules", "-j", "KUBE-POSTROUTING"),
     ) in nat
+
+
+def local_service(*endpoints: Endpoint) -> dict[str, ServicePort]:
+    return services(
+        port(
+            "ns2",
+            "svc2",
+            "172.30.0.42",
+            *endpoints,
+            node_port=3001,
+            external_ips=("192.168.99.22",),
+            load_balancer_ips=("1.2.3.4",),
+            external_traffic_policy="Local",
+        )
+    )
+
+
+def test_local_policy_without_local_endpoints_drops_external_traffic():
+    rules = render(
+        local_service(Endpoint("10.180.0.2", 80, node_name="node-2")),
+        RuleOptions(cluster_cidr="10.0.0.0/8", node_name="test-node"),
+    )
+    no_local = '-m comment --comment "ns2/svc2:p80 has no local endpoints"'
+    assert set(rules.filter.rules) >= {
+        f"-A KUBE-EXTERNAL-SERVICES {no_local} -m tcp -p tcp -d 192.168.99.22 --dport 80 -j DROP",
+        f"-A KUBE-EXTERNAL-SERVICES {no_local} -m tcp -p tcp -d 1.2.3.4 --dport 80 -j DROP",
+        f"-A KUBE-EXTERNAL-SERVICES {no_local} -m addrtype --dst-type LOCAL -m tcp -p tcp "
+        "--dport 3001 -j DROP",
+    }
+    ext = "KUBE-EXT-GNZBNJ2PO5MGZ6GT"
+    assert [r for r in rules.nat.rules if r.startswith(f"-A {ext} ")] == [
+        f'-A {ext} -m comment --comment "pod traffic for ns2/svc2:p80 external destinations" '
+        "-s 10.0.0.0/8 -j KUBE-SVC-GNZBNJ2PO5MGZ6GT",
+        f'-A {ext} -m comment --comment "masquerade LOCAL traffic for ns2/svc2:p80 external '
+        'destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ',
+        f'-A {ext} -m comment --comment "route LOCAL traffic for ns2/svc2:p80 external '
+        'destinations" -m addrtype --src-type LOCAL -j KUBE-SVC-GNZBNJ2PO5MGZ6GT',
+    ]
+    assert (
+        '-A KUBE-SVC-GNZBNJ2PO5MGZ6GT -m comment --comment "ns2/svc2:p80 -> 10.180.0.2:80" '
+        "-j KUBE-SEP-RS4RBKLTHTF2IUXJ" in rules.nat.rules
+    )
+    assert not any("KUBE-SVL-" in c for c in rules.nat.chains)
+
+
+def test_local_policy_sends_external_traffic_to_local_endpoints_only():
+    rules = render(
+        local_service(
+            Endpoint("10.180.0.2", 80, node_name="node-2"),
+            Endpoint("10.180.0.3", 80, node_name="test-node"),
+        ),
+        RuleOptions(cluster_cidr="10.0.0.0/8", node_name="test-node"),
+    )
+    svl = chains.local_chain("ns2/svc2:p80", "tcp")
+    assert svl in rules.nat.chains
+    assert f"-A KUBE-EXT-GNZBNJ2PO5MGZ6GT -j {svl}" in rules.nat.rules
+    assert [r for r in rules.nat.rules if r.startswith(f"-A {svl} ")] == [
+        f'-A {svl} -m comment --comment "ns2/svc2:p80 -> 10.180.0.3:80" '
+        f"-j {chains.endpoint_chain('ns2/svc2:p80', 'tcp', '10.180.0.3:80')}"
+    ]
+    assert not any("has no local endpoints" in r for r in rules.filter.rules)
+    # ClusterIP traffic still goes to every endpoint.
+    assert (
+        sum(
+            r.startswith('-A KUBE-SVC-GNZBNJ2PO5MGZ6GT -m comment --comment "ns2/svc2:p80 ->')
+            for r in rules.nat.rules
+        )
+        == 2
+    )
