@@ -1,4 +1,5 @@
-"""Running the machine's iptables tools (``iptables``, ``iptables-restore``, ``iptables-save``).
+"""Running the machine's iptables tools (``iptables``, ``iptables-restore``, ``iptables-save``)
+and ``conntrack``.
 
 Whatever backend the tools use (nf_tables on Debian's ``iptables`` package, or
 legacy xtables), they take the same arguments; ``-w`` waits for the lock another
@@ -8,7 +9,10 @@ iptables user may hold instead of failing.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 class IptablesError(RuntimeError):
@@ -40,6 +44,7 @@ class Iptables:
 
     def __init__(self, runner: CommandRunner = run) -> None:
         self._run = runner
+        self._no_conntrack = False
 
     async def restore(self, text: str) -> None:
         """Apply ``text`` atomically per table, leaving chains it does not name alone."""
@@ -61,6 +66,20 @@ class Iptables:
     async def insert_rule(self, table: str, chain: str, rule: list[str]) -> None:
         """Put ``rule`` first in ``chain``."""
         await self._run(["iptables", "-w", "-t", table, "-I", chain, *rule])
+
+    async def delete_flows(self, args: list[str]) -> None:
+        """``conntrack ARGS`` (a ``-D``): none to delete is no error; no conntrack
+        tool (Debian package ``conntrack``) is logged once, and skipped."""
+        if self._no_conntrack:
+            return
+        try:
+            await self._run(["conntrack", *args])
+        except FileNotFoundError:
+            log.warning("conntrack is not installed: stale UDP flows are not removed")
+            self._no_conntrack = True
+        except IptablesError as error:
+            if "0 flow entries" not in str(error):
+                raise
 
     async def delete_rule(self, table: str, chain: str, rule: list[str]) -> None:
         """Remove one copy of ``rule`` from ``chain``."""

@@ -6,7 +6,8 @@ what it last applied, applies them in one ``iptables-restore --noflush`` per
 sync: every chain of ours is declared (which flushes it) and rewritten, and the
 ``KUBE-SVC/SEP/EXT`` chains no longer needed are flushed and deleted in the same
 transaction, so the data path never sees half a change and other users' rules
-are left alone. The jumps from the built-in chains are checked (``iptables -C``)
+are left alone; then the UDP flows the change left stale are deleted from
+conntrack (see :mod:`.conntrack`). The jumps from the built-in chains are checked (``iptables -C``)
 and inserted once, and again at each periodic resync, which also re-applies the
 rules whole (repairing anything changed behind our back).
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from pynetes.proxy.iptables import chains
 from pynetes.proxy.iptables.commands import CommandRunner, Iptables, run
+from pynetes.proxy.iptables.conntrack import stale_udp_flows
 from pynetes.proxy.iptables.rules import RuleOptions, RuleSet, Table, jumps, render
 from pynetes.proxy.model import ServiceMap
 
@@ -89,6 +91,8 @@ class IptablesProxier:
         self._route_localnet_before: str | None = None
         self._lock = asyncio.Lock()
         self._services: ServiceMap | None = None
+        #: The services the tables were last made to match (for stale UDP flows).
+        self._synced: ServiceMap = {}
         self._applied: RuleSet | None = None
         self._jumps_ensured = False
         self._resync: asyncio.Task[None] | None = None
@@ -101,6 +105,9 @@ class IptablesProxier:
         async with self._lock:
             self._services = services
             await self._apply(render(services, self.options), force=False)
+            for flow in stale_udp_flows(self._synced, services):
+                await self._iptables.delete_flows(flow)
+            self._synced = services
         if self._resync is None:
             self._resync = asyncio.get_running_loop().create_task(self._resync_forever())
 
@@ -123,6 +130,7 @@ class IptablesProxier:
                     await self._iptables.restore(Table(table, (), ()).text(delete=owned))
             self._restore_route_localnet()
             self._services = None
+            self._synced = {}
             self._applied = None
             self._jumps_ensured = False
 

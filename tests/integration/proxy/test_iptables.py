@@ -21,7 +21,7 @@ from pynetes.proxy.iptables import IptablesProxier
 from pynetes.proxy.iptables.proxier import ROUTE_LOCALNET
 from pynetes.proxy.model import Endpoint, ServicePort
 from tests.conftest import require
-from tests.integration.proxy.world import POD_PORT, Pod, get, local_route, pod
+from tests.integration.proxy.world import POD_PORT, Pod, ask_udp, get, local_route, pod
 
 SUBNET = "10.250.17"
 CLUSTER_CIDR = f"{SUBNET}.0/24"
@@ -109,6 +109,27 @@ async def test_no_endpoints_is_refused_by_reject(pods, proxier):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((CLUSTER_IP, 80), timeout=5)
     assert rejected() >= 1  # our rule refused it (not the local route)
+
+
+async def test_a_udp_flow_follows_its_endpoint_away(pods):
+    a, b = pods
+    require(shutil.which("conntrack") is not None, "conntrack (Debian package conntrack)")
+    proxier = IptablesProxier(cluster_cidr=CLUSTER_CIDR)
+
+    def dns(*pods: Pod) -> dict[str, ServicePort]:
+        endpoints = tuple(Endpoint(p.ip, POD_PORT) for p in pods)
+        port = ServicePort("default", "dns", "", "UDP", (CLUSTER_IP,), 53, endpoints=endpoints)
+        return {port.key: port}
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            await proxier.sync(dns(a))
+            assert ask_udp(client, CLUSTER_IP, 53) == "ipt-a"
+            # The same flow (same client port) would stay DNAT'd to a without cleanup.
+            await proxier.sync(dns(b))
+            assert ask_udp(client, CLUSTER_IP, 53) == "ipt-b"
+    finally:
+        await proxier.cleanup()
 
 
 async def test_session_affinity_sticks_to_one_pod(pods, proxier):

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 #: The pod's server: answers each HTTP request with the pod's name, keeping the
-#: connection open until the client closes it.
+#: connection open until the client closes it, and each UDP datagram to the same
+#: port with the name too.
 SERVER = r"""
 import asyncio, sys
 name, port = sys.argv[1].encode(), int(sys.argv[2])
@@ -37,7 +38,14 @@ async def serve(reader, writer):
         pass
     finally:
         writer.close()
+class Echo(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def datagram_received(self, data, addr):
+        self.transport.sendto(name, addr)
 async def main():
+    loop = asyncio.get_running_loop()
+    await loop.create_datagram_endpoint(Echo, local_addr=("0.0.0.0", port))
     server = await asyncio.start_server(serve, "0.0.0.0", port, backlog=1024)
     await server.serve_forever()
 asyncio.run(main())
@@ -118,6 +126,13 @@ def wait_for_server(host: str, port: int, timeout: float = 10.0) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{host}:{port} does not answer") from None
             time.sleep(0.05)
+
+
+def ask_udp(sock: socket.socket, host: str, port: int, timeout: float = 5.0) -> str:
+    """One datagram from ``sock`` to ``host:port``: the answering pod's name."""
+    sock.settimeout(timeout)
+    sock.sendto(b"?", (host, port))
+    return sock.recv(4096).decode()
 
 
 def get(host: str, port: int, timeout: float = 5.0) -> str:

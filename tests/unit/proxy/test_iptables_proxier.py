@@ -19,6 +19,7 @@ class FakeIptables:
         self.jumps: list[tuple[str, str, tuple[str, ...]]] = []
         self.restored: list[str] = []
         self.fail_restore = False
+        self.flows: list[list[str]] = []
 
     async def __call__(self, args: list[str], stdin: str | None = None) -> str:
         if args[0] == "iptables-restore":
@@ -35,6 +36,9 @@ class FakeIptables:
                 elif line.startswith("-X "):
                     self.chains[table].discard(line[3:])
             return ""
+        if args[0] == "conntrack":
+            self.flows.append(args[1:])
+            raise IptablesError("conntrack: exit 1: 0 flow entries have been deleted.")
         if args[0] == "iptables-save":
             return "".join(f":{c} - [0:0]\n" for c in sorted(self.chains[args[2]]))
         table, op, chain, rule = args[3], args[4], args[5], tuple(args[6:])
@@ -140,4 +144,22 @@ async def test_periodic_resync_rewrites_the_rules(fake):
         await asyncio.sleep(0.01)
     assert proxier.restores > 1
     assert len(fake.jumps) == 8
+    await proxier.cleanup()
+
+
+async def test_stale_udp_flows_are_deleted_after_the_rules_change(fake):
+    def dns(*ips: str) -> dict[str, ServicePort]:
+        endpoints = tuple(Endpoint(ip, 53) for ip in ips)
+        port = ServicePort(
+            "kube-system", "dns", "", "UDP", ("10.96.0.10",), 53, endpoints=endpoints
+        )
+        return {port.key: port}
+
+    proxier = IptablesProxier(runner=fake)
+    await proxier.sync(dns("10.244.0.5", "10.244.0.6"))
+    await proxier.sync(dns("10.244.0.6"))
+    assert fake.flows == [
+        ["-D", "-p", "udp", "--orig-dst", "10.96.0.10", "--orig-port-dst", "53"],
+        ["-D", "-p", "udp", "--orig-dst", "10.96.0.10", "--dst-nat", "10.244.0.5"],
+    ]
     await proxier.cleanup()
