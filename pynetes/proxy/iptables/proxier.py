@@ -4,12 +4,12 @@ Each :meth:`IptablesProxier.sync` renders the rules (a pure function of the
 services and the options, see :mod:`.rules`) and, only when they differ from
 what it last applied, applies them in one ``iptables-restore --noflush`` per
 sync: every chain of ours is declared (which flushes it) and rewritten, and the
-``KUBE-SVC/SEP/EXT`` chains no longer needed are flushed and deleted in the same
-transaction, so the data path never sees half a change and other users' rules
-are left alone; then the UDP flows the change left stale are deleted from
-conntrack (see :mod:`.conntrack`). The jumps from the built-in chains are checked (``iptables -C``)
-and inserted once, and again at each periodic resync, which also re-applies the
-rules whole (repairing anything changed behind our back).
+``KUBE-SVC/SVL/SEP/EXT`` chains no longer needed are flushed and deleted in the
+same transaction, so the data path never sees half a change and other users'
+rules are left alone; then the UDP flows the change left stale are deleted from
+conntrack (see :mod:`.conntrack`). The jumps from the built-in chains are checked
+(``iptables -C``) and inserted once, and again at each periodic resync, which
+also re-applies the rules whole (repairing anything changed behind our back).
 
 What this backend assumes of its caller: the service range is kept on the
 machine (``ip route add local <service-cidr> dev lo``, done by ``pynetes proxy``),

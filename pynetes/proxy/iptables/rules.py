@@ -97,9 +97,6 @@ class RuleSet:
     filter: Table
     nat: Table
 
-    def text(self) -> str:
-        return self.filter.text() + self.nat.text()
-
 
 def comment(text: str) -> str:
     """``-m comment --comment TEXT``, quoted when it has spaces (as upstream writes it)."""
