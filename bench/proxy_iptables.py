@@ -5,7 +5,8 @@
 Builds its own world (root): a pod in a network namespace ``pyn-bench-a`` (and ``-b``) behind
 a veth pair, the service range 10.251.18.0/24 made local, and an IptablesProxier
 whose rules send the ClusterIP to the pod. Then, in one run, ``--rounds`` times
-alternating, for ``--seconds`` each (the figures are the means of the rounds):
+alternating, for ``--seconds`` each (the figures are the means of the rounds,
+with the range of the rounds' rates to show the noise):
 
 - requests/s and p99 latency with a new connection per request (what NAT costs
   most: each connection is DNAT'd and conntrack'd), and with keep-alive
@@ -123,7 +124,11 @@ async def main(args: argparse.Namespace) -> None:
                 rps = statistics.mean(r["rps"] for r in runs)
                 p99 = statistics.mean(r["p99_ms"] for r in runs)
                 p50 = statistics.mean(r["p50_ms"] for r in runs)
-                print(f"{key:28} {rps:9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
+                low, high = min(r["rps"] for r in runs), max(r["rps"] for r in runs)
+                print(
+                    f"{key:28} {rps:7.0f} req/s (rounds {low:.0f}-{high:.0f})"
+                    f"  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+                )
             changes = await change_latency(proxier, a, b, 20)
             print(
                 f"endpoint change -> data path: median {statistics.median(changes) * 1000:.1f} ms,"
