@@ -46,8 +46,7 @@ from pynetes.api.resources import built_in
 from pynetes.client.cache.informer import EventHandler, Informer
 from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
-from pynetes.kubelet.agent import KubeletAgent
-from pynetes.kubelet.runtime.interface import ContainerState
+from pynetes.kubelet.agent import stop_containers
 
 Object = dict[str, Any]
 PODS = built_in("", "v1", "pods")
@@ -251,15 +250,6 @@ async def clean_up(api: ApiClient, names: list[str]) -> None:
     await wait_for(all_gone, "pods deleted by the kubelet")
 
 
-async def stop_leftovers(root: Path) -> None:
-    """Containers a stopped kubelet left behind (none when clean_up finished)."""
-    runtime = KubeletAgent.runtime_for(root)
-    for container in await runtime.list_containers():
-        if container.state is ContainerState.RUNNING:
-            await runtime.stop_container(container.id, 0)
-    await runtime.close()
-
-
 def text(samples: list[float]) -> str:
     p50, p99 = percentiles(samples, 0.5, 0.99)
     return f"p50 {p50 * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms"
@@ -292,7 +282,7 @@ async def run(pods: int, steady: int, window: float, rate: float) -> None:
                 await clean_up(api, names)
         finally:
             await kubelet.stop()
-            await stop_leftovers(directory / "kubelet")
+            await stop_containers(directory / "kubelet")
             await server.stop()
     burst_overhead = (max(latencies) - max(floor)) / pods
     paced_overhead = percentiles(paced, 0.5)[0] - percentiles(paced_floor, 0.5)[0]

@@ -307,6 +307,21 @@ class KubeletAgent:
                 )
 
 
+async def stop_containers(root: Path, grace_period: float = 0.0) -> int:
+    """Stop every container a kubelet on ``root`` left running (they outlive the kubelet,
+    as upstream's do; a cluster that is torn down must not leave them). How many."""
+    runtime = KubeletAgent.runtime_for(root)
+    stopped = 0
+    try:
+        for container in await runtime.list_containers():
+            if container.state is ContainerState.RUNNING:
+                await runtime.stop_container(container.id, grace_period)
+                stopped += 1
+    finally:
+        await runtime.close()
+    return stopped
+
+
 def _client_ca(config: KubeletConfiguration, options: AgentOptions) -> Path | None:
     if config.client_ca_file:
         return Path(config.client_ca_file)

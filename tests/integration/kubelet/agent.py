@@ -12,9 +12,8 @@ from typing import Any
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
-from pynetes.kubelet.agent import AgentOptions, KubeletAgent
+from pynetes.kubelet.agent import AgentOptions, KubeletAgent, stop_containers
 from pynetes.kubelet.config import KubeletConfiguration
-from pynetes.kubelet.runtime.interface import ContainerState
 from pynetes.kubelet.syncpod import Clocks
 from pynetes.pki.certificates import Pki
 from tests.integration.conftest import Cluster, Restartable, free_port
@@ -63,15 +62,6 @@ async def running_kubelet(
         await agent.stop()
         if not keep_containers:
             await stop_containers(root)
-
-
-async def stop_containers(root: Path) -> None:
-    """Stop every container a kubelet on ``root`` left running."""
-    agent_runtime = KubeletAgent.runtime_for(root)
-    for container in await agent_runtime.list_containers():
-        if container.state is ContainerState.RUNNING:
-            await agent_runtime.stop_container(container.id, 0)
-    await agent_runtime.close()
 
 
 def pod(name: str, *containers: Object, **spec: Any) -> Object:

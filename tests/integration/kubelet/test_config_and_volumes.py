@@ -159,6 +159,7 @@ async def test_pods_resolve_through_the_cluster_dns_and_host_network_pods_throug
         await api.create(PODS, pod("hostnet", host_app, hostNetwork=True))
         await wait_for_pod(api, "resolver", phase_is("Running"))
         await wait_for_pod(api, "hostnet", phase_is("Running"))
+
         async def both_written() -> bool:
             return _written(seen) and _written(host_seen)
 
