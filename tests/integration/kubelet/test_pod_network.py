@@ -23,14 +23,16 @@ from typing import Any
 
 import pytest
 
+from pynetes.api.resources import built_in
 from pynetes.client.rest import ApiClient
 from pynetes.kubelet.agent import KubeletAgent
 from pynetes.kubelet.runtime.process import cni
 from pynetes.kubelet.runtime.process.cni import CniOptions
 from tests.conftest import require
 from tests.integration.conftest import Cluster, free_port
-from tests.integration.controllers.harness import eventually
+from tests.integration.controllers.harness import eventually, running_controllers
 from tests.integration.kubelet.agent import (
+    NODE,
     PODS,
     phase_is,
     pod,
@@ -40,6 +42,7 @@ from tests.integration.kubelet.agent import (
 )
 
 Object = dict[str, Any]
+NODES = built_in("", "v1", "nodes")
 SUBNET = "10.250.7.0/24"
 BRIDGE = "pyn-cni0"
 NETWORK = "pyn-test-net"
@@ -255,3 +258,24 @@ async def test_a_sandbox_whose_namespace_vanished_releases_its_ip_at_the_next_st
         await eventually(released)
     finally:
         await runtime.close()
+
+
+async def test_the_kubelet_takes_the_pod_cidr_the_node_ipam_controller_gives_its_node(
+    cluster: Cluster, api: ApiClient, tmp_path: Path, network: CniOptions
+):
+    async with (
+        running_controllers(api, "nodeipam", allocate_node_cidrs=True, cluster_cidr=SUBNET),
+        running_kubelet(cluster, api, tmp_path, cni=network),
+    ):
+
+        async def configured() -> bool:
+            return (network.conf_dir / cni.DEFAULT_CONFLIST).exists()
+
+        await eventually(configured)
+        node = await api.get(NODES, NODE)
+        assert node["spec"]["podCIDR"] == SUBNET
+        await api.create(PODS, server_pod("numbered"))
+        running = await wait_for_pod(api, "numbered", phase_is("Running"))
+        assert ipaddress.ip_address(running["status"]["podIP"]) in ipaddress.ip_network(SUBNET)
+        await api.delete(PODS, "numbered", namespace="default")
+        await wait_for_deletion(api, "numbered")
