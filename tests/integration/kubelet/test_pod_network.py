@@ -40,6 +40,7 @@ from tests.integration.kubelet.agent import (
     wait_for_deletion,
     wait_for_pod,
 )
+from tests.integration.kubelet.test_kubelet_process import kubelet_process, write_config
 
 Object = dict[str, Any]
 NODES = built_in("", "v1", "nodes")
@@ -184,6 +185,12 @@ async def test_pods_get_their_own_ips_and_reach_each_other_and_the_node_reaches_
         assert await from_pod(agent, beta, ips[0], PORT) == "alpha"
         # Each pod has a loopback of its own: exec'd commands run in the pod's namespace.
         assert await from_pod(agent, alpha, "127.0.0.1", PORT) == "alpha"
+        # port-forward reaches the pod's own network.
+        sandboxes = await agent.runtime.list_pod_sandboxes()
+        sandbox = next(s for s in sandboxes if s.name == "beta")
+        reader, writer = await agent.runtime.port_forward(sandbox.id, PORT)
+        assert await reader.read() == b"beta"
+        writer.close()
         names = sandbox_netns(tmp_path)
         assert len(names) == 2 and namespaces_left(names) == names
         assert len(bridge_ports()) == 2 and sorted(allocated_ips()) == sorted(ips)
@@ -212,22 +219,25 @@ async def test_a_host_port_reaches_the_pod_through_portmap(
         await wait_for_deletion(api, "published")
 
 
-async def test_a_kubelet_restarted_after_its_pod_was_deleted_cleans_up_its_network(
+@pytest.mark.slow
+async def test_a_kubelet_killed_9_and_restarted_after_its_pod_was_deleted_cleans_up_its_network(
     cluster: Cluster, api: ApiClient, tmp_path: Path, network: CniOptions
 ):
-    # The kubelet stops without touching its pods (as a kill -9 leaves them).
-    async with running_kubelet(
-        cluster, api, tmp_path, cni=network, pod_cidr=SUBNET, keep_containers=True
-    ):
+    await asyncio.to_thread(cni.write_default_conflist, network, SUBNET)
+    config, healthz = write_config(tmp_path)
+    flags = ("--cni-conf-dir", str(network.conf_dir))
+    async with kubelet_process(cluster, tmp_path, config, healthz, *flags) as first:
         await api.create(PODS, server_pod("orphan"))
         running = await wait_for_pod(api, "orphan", phase_is("Running"))
         names = sandbox_netns(tmp_path)
+        first.kill()
+        await first.wait()
     assert namespaces_left(names) == names
     assert allocated_ips() == [running["status"]["podIP"]]
     await api.delete(PODS, "orphan", namespace="default", grace_period_seconds=0)
     await wait_for_deletion(api, "orphan")
 
-    async with running_kubelet(cluster, api, tmp_path, cni=network, pod_cidr=SUBNET):
+    async with kubelet_process(cluster, tmp_path, config, healthz, *flags):
 
         async def cleaned_up() -> bool:
             return not namespaces_left(names) and not allocated_ips() and not bridge_ports()
