@@ -11,6 +11,7 @@ bridge, every namespace, IP allocation and iptables rule the test's sandboxes le
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import shlex
@@ -26,6 +27,7 @@ import pytest
 from pynetes.api.resources import built_in
 from pynetes.client.rest import ApiClient
 from pynetes.kubelet.agent import KubeletAgent
+from pynetes.kubelet.runtime.interface import RuntimeFailure
 from pynetes.kubelet.runtime.process import cni
 from pynetes.kubelet.runtime.process.cni import CniOptions
 from tests.conftest import require
@@ -38,6 +40,7 @@ from tests.integration.kubelet.agent import (
     pod,
     running_kubelet,
     wait_for_deletion,
+    wait_for_event,
     wait_for_pod,
 )
 from tests.integration.kubelet.test_kubelet_process import kubelet_process, write_config
@@ -75,14 +78,22 @@ async def network(tmp_path: Path) -> AsyncIterator[CniOptions]:
     try:
         yield options
     finally:
-        runtime = KubeletAgent.runtime_for(tmp_path, cni_options=options)
-        for sandbox in await runtime.list_pod_sandboxes():
-            await runtime.remove_pod_sandbox(sandbox.id)
-        await runtime.close()
-        await asyncio.to_thread(_remove_leftovers, forward)
+        names = sandbox_netns(tmp_path)
+        try:
+            runtime = KubeletAgent.runtime_for(tmp_path, cni_options=options)
+            for sandbox in await runtime.list_pod_sandboxes():
+                with contextlib.suppress(RuntimeFailure):
+                    await runtime.remove_pod_sandbox(sandbox.id)
+            await runtime.close()
+        finally:
+            await asyncio.to_thread(_remove_leftovers, forward, names)
 
 
-def _remove_leftovers(forward: str) -> None:
+def _remove_leftovers(forward: str, namespaces: set[str]) -> None:
+    """What a failed test may have left: its namespaces, the bridge, host-local's
+    allocations, the plugins' iptables rules; and ip_forward as it was."""
+    for name in namespaces:
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
     subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
     shutil.rmtree(Path("/var/lib/cni/networks") / NETWORK, ignore_errors=True)
     saved = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True)
@@ -289,3 +300,21 @@ async def test_the_kubelet_takes_the_pod_cidr_the_node_ipam_controller_gives_its
         assert ipaddress.ip_address(running["status"]["podIP"]) in ipaddress.ip_network(SUBNET)
         await api.delete(PODS, "numbered", namespace="default")
         await wait_for_deletion(api, "numbered")
+
+
+async def test_a_failing_plugin_fails_the_sandbox_and_leaves_nothing_behind(
+    cluster: Cluster, api: ApiClient, tmp_path: Path, network: CniOptions
+):
+    broken = cni.default_conflist(SUBNET, bridge=BRIDGE, network=NETWORK)
+    broken["plugins"].append({"type": "pyn-no-such-plugin"})
+    network.conf_dir.mkdir()
+    (network.conf_dir / "10-broken.conflist").write_text(json.dumps(broken))
+    async with running_kubelet(cluster, api, tmp_path, cni=network, pod_cidr=SUBNET):
+        await api.create(PODS, server_pod("unlucky"))
+        event = await wait_for_event(api, "unlucky", "FailedCreatePodSandBox")
+        assert "pyn-no-such-plugin" in event["message"]
+        # The bridge plugin's work was undone: no namespace, veth or address is left.
+        assert not list((tmp_path / "runtime" / "sandboxes").glob("*.json"))
+        assert not bridge_ports() and not allocated_ips()
+        await api.delete(PODS, "unlucky", namespace="default")
+        await wait_for_deletion(api, "unlucky")

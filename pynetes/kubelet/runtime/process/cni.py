@@ -187,19 +187,16 @@ class CniPlugins:
         netns: str,
         port_mappings: Sequence[Object] = (),
     ) -> Object:
-        """Sets up ``lo`` and ``eth0`` in ``netns``; returns eth0's CNI result. A failed
-        plugin's partial work is undone (DEL) before CniError is raised."""
+        """Sets up ``lo`` and ``eth0`` in ``netns``; returns eth0's CNI result. On
+        CniError the caller runs :meth:`delete` (the spec: a failed ADD is followed by
+        a DEL), which undoes what the plugins did."""
         await self._invoke("ADD", LOOPBACK, container_id, netns, "lo")
         runtime = _runtime_config(port_mappings)
-        result: Object | None = None
-        try:
-            for plugin in network["plugins"]:
-                config = _plugin_config(network, plugin, runtime, result)
-                result = await self._invoke("ADD", config, container_id, netns, "eth0")
-        except CniError:
-            await self.delete(network, container_id, netns, port_mappings, result)
-            raise
-        return result or {}
+        result: Object = {}
+        for plugin in network["plugins"]:
+            config = _plugin_config(network, plugin, runtime, result or None)
+            result = await self._invoke("ADD", config, container_id, netns, "eth0")
+        return result
 
     async def delete(
         self,

@@ -110,6 +110,9 @@ class ProcessRuntime:
         self.cgroups = Cgroups(cgroup_root)
         self.cni_options = cni_options
         self._host_network_reason: str | None = None
+        #: One teardown at a time per sandbox (the start-up recovery and the kubelet's
+        #: removal of the same orphan may overlap).
+        self._teardowns: dict[str, asyncio.Lock] = {}
         self._sandbox_dir = state_dir / "sandboxes"
         self._container_dir = state_dir / "containers"
         self._sandbox_dir.mkdir(parents=True, exist_ok=True)
@@ -259,10 +262,14 @@ class ProcessRuntime:
             try:
                 await self._setup_network(record)
             except cni.CniError as error:
+                # The spec's rule: a failed ADD is followed by a DEL; nothing stays.
                 with contextlib.suppress(cni.CniError):
                     await self._teardown_network(record)
+                with contextlib.suppress(cni.CniError):
+                    await cni.delete_netns(record["network"]["netns"])
                 (self._sandbox_dir / f"{sandbox_id}.json").unlink()
                 del self._sandboxes[sandbox_id]
+                self._teardowns.pop(sandbox_id, None)
                 raise RuntimeFailure(f"setting up the pod's network: {error}") from error
         return sandbox_id
 
@@ -294,6 +301,11 @@ class ProcessRuntime:
     async def _teardown_network(self, record: dict[str, Any]) -> None:
         """CNI DEL (with the ADD result) and the namespace's removal; once only. DEL
         runs even when the namespace is gone, so that IPAM releases the address."""
+        lock = self._teardowns.setdefault(record["id"], asyncio.Lock())
+        async with lock:
+            await self._teardown_network_once(record)
+
+    async def _teardown_network_once(self, record: dict[str, Any]) -> None:
         network = record.get("network")
         if network is None or network.get("down"):
             return
@@ -352,6 +364,7 @@ class ProcessRuntime:
         with contextlib.suppress(FileNotFoundError):
             (self._sandbox_dir / f"{sandbox_id}.json").unlink()
         del self._sandboxes[sandbox_id]
+        self._teardowns.pop(sandbox_id, None)
 
     async def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
         return self._sandbox_status(self._sandbox(sandbox_id))
