@@ -153,10 +153,8 @@ async def from_pod(agent: KubeletAgent, running: Object, host: str, port: int) -
 
 def sandbox_netns(root: Path) -> set[str]:
     """The namespaces the runtime on ``root`` recorded for its sandboxes."""
-    return {
-        json.loads(path.read_text())["network"]["netns"]
-        for path in (root / "runtime" / "sandboxes").glob("*.json")
-    }
+    records = [json.loads(p.read_text()) for p in (root / "runtime" / "sandboxes").glob("*.json")]
+    return {record["network"]["netns"] for record in records if "network" in record}
 
 
 def bridge_ports() -> list[str]:
