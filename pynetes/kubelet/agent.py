@@ -11,6 +11,12 @@ Folders under ``root_dir`` (upstream's layout where it has one):
 ``pods/<uid>/volumes/...`` (volumes), ``runtime/`` (the process runtime's
 records; upstream's containerd keeps its own), ``pki/`` (the self-signed serving
 certificate, as upstream's ``--cert-dir``), ``images.yaml`` (the image catalog).
+
+Pod networking (``AgentOptions.cni``): once the kubelet knows its podCIDR (the
+configuration's ``podCIDR``, else its Node's ``spec.podCIDR`` as the node IPAM
+controller sets it) it hands it to the runtime, which writes the default CNI network
+configuration when the folder has none (as upstream's kubelet calls the CRI's
+UpdateRuntimeConfig and containerd writes its template).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from prometheus_client import CollectorRegistry
 
 from pynetes.api.quantity import parse_quantity
 from pynetes.api.resources import built_in
+from pynetes.client import errors
 from pynetes.client.cache.informer import Informer
 from pynetes.client.events import EventRecorder
 from pynetes.client.rest import ApiClient
@@ -43,6 +50,7 @@ from pynetes.kubelet.nodestatus import NodeStatusReporter
 from pynetes.kubelet.poddns import PodDnsFiles
 from pynetes.kubelet.prober.manager import ProbeManager
 from pynetes.kubelet.runtime.interface import ContainerState, ContainerStatus, RuntimeService
+from pynetes.kubelet.runtime.process.cni import CniOptions
 from pynetes.kubelet.runtime.process.images import ImageCatalog
 from pynetes.kubelet.runtime.process.runtime import RUNTIME_NAME, RUNTIME_VERSION, ProcessRuntime
 from pynetes.kubelet.server.app import KubeletServer, ServingOptions
@@ -53,6 +61,9 @@ from pynetes.kubelet.volumes.manager import VolumeManager
 log = logging.getLogger(__name__)
 Object = dict[str, Any]
 SERVICES = built_in("", "v1", "services")
+NODES = built_in("", "v1", "nodes")
+#: Seconds between looks at the Node for a podCIDR the node IPAM controller assigns.
+POD_CIDR_POLL = 2.0
 #: Seconds between checks of the container logs' sizes (upstream's containerLogMonitorInterval).
 LOG_MONITOR_INTERVAL = 10.0
 
@@ -67,6 +78,8 @@ class AgentOptions:
     image_catalog: Path | None = None
     #: The pod machinery's clocks (tests move them to cross back-offs without waiting).
     clocks: Clocks = field(default_factory=Clocks)
+    #: Pod networking through CNI (None: every pod shares the host network).
+    cni: CniOptions | None = None
 
 
 class _Hooks:
@@ -108,7 +121,9 @@ class KubeletAgent:
         self.options = options
         root = options.root_dir
         self.recorder = EventRecorder(client, "kubelet", reporting_instance=options.node_name)
-        self.runtime = self.runtime_for(root, options.node_ip, options.image_catalog)
+        self.runtime = self.runtime_for(
+            root, options.node_ip, options.image_catalog, cni_options=options.cni
+        )
         self.services = Informer(client, SERVICES)
         lookup = ApiObjectLookup(client)
         allocatable = {k: parse_quantity(v) for k, v in config.capacity_overrides.items()}
@@ -143,13 +158,18 @@ class KubeletAgent:
 
     @staticmethod
     def runtime_for(
-        root: Path, node_ip: str = "127.0.0.1", image_catalog: Path | None = None
+        root: Path,
+        node_ip: str = "127.0.0.1",
+        image_catalog: Path | None = None,
+        *,
+        cni_options: CniOptions | None = None,
     ) -> ProcessRuntime:
         """The process runtime of a kubelet on ``root`` (its records are in ``root/runtime``)."""
         return ProcessRuntime(
             root / "runtime",
             node_ip=node_ip,
             images=ImageCatalog(image_catalog or root / "images.yaml"),
+            cni_options=cni_options,
         )
 
     async def __aenter__(self) -> KubeletAgent:
@@ -200,6 +220,8 @@ class KubeletAgent:
         static = bool(config.static_pod_path)
         await kubelet.start(static_pods=static)
         self._tasks.append(asyncio.create_task(self.reporter.run(), name="node-status"))
+        if options.cni is not None:
+            self._tasks.append(asyncio.create_task(self._pod_cidr(), name="pod-cidr"))
         if static:
             source = StaticPodSource(
                 config.static_pod_path,
@@ -243,6 +265,23 @@ class KubeletAgent:
         await self.services.stop()
         await self.recorder.close()
         await self.runtime.close()
+
+    # -- pod network ----------------------------------------------------------------
+
+    async def _pod_cidr(self) -> None:
+        """Hands the runtime the node's podCIDR once known (see the module)."""
+        cidr = self.config.pod_cidr
+        if not cidr:
+            await self.reporter.registered.wait()
+            while not cidr:
+                try:
+                    node = await self.client.get(NODES, self.options.node_name)
+                    cidr = (node.get("spec") or {}).get("podCIDR", "")
+                except (errors.ApiError, errors.TransportError) as error:
+                    log.warning("reading the node's podCIDR: %s", error)
+                if not cidr:
+                    await asyncio.sleep(POD_CIDR_POLL)
+        await self.runtime.update_runtime_config(cidr)
 
     # -- static and mirror pods ------------------------------------------------------
 

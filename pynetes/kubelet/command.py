@@ -30,6 +30,7 @@ from pynetes.kubelet.config import (
     load_config,
     parse_capacity,
 )
+from pynetes.kubelet.runtime.process.cni import CniOptions
 
 log = logging.getLogger(__name__)
 DEFAULT_ROOT_DIR = "/var/lib/kubelet"
@@ -64,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--image-catalog", help="the image catalog file (default: ROOT_DIR/images.yaml)"
     )
+    parser.add_argument(
+        "--cni-conf-dir",
+        help="the CNI network configuration folder (default: ROOT_DIR/cni/net.d)",
+    )
+    parser.add_argument(
+        "--cni-bin-dir", default="/usr/lib/cni", help="the CNI plugins (Debian's folder)"
+    )
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -94,6 +102,10 @@ async def _serve(arguments: argparse.Namespace, config: KubeletConfiguration) ->
         node_ip=arguments.node_ip,
         client_ca_file=_write_client_ca(root, client_config.ca_pem),
         image_catalog=Path(arguments.image_catalog) if arguments.image_catalog else None,
+        cni=CniOptions(
+            conf_dir=Path(arguments.cni_conf_dir or root / "cni" / "net.d"),
+            bin_dir=Path(arguments.cni_bin_dir),
+        ),
     )
     async with ApiClient(client_config) as client:
         agent = KubeletAgent(client, config, options)

@@ -25,6 +25,7 @@ from pynetes.kubelet.runtime.interface import (
     LinuxResources,
     Mount,
     PodSandboxConfig,
+    PortMapping,
 )
 
 Object = dict[str, Any]
@@ -64,6 +65,22 @@ def sandbox_config(pod: Object, pods_log_dir: Path, attempt: int = 0) -> PodSand
         labels=pod_labels(pod),
         annotations=dict(meta.get("annotations") or {}),
         cgroup_parent=f"pod{meta['uid']}",
+        port_mappings=host_ports(pod),
+    )
+
+
+def host_ports(pod: Object) -> tuple[PortMapping, ...]:
+    """The pod's container ports that have a ``hostPort`` (as upstream's sandbox config)."""
+    return tuple(
+        PortMapping(
+            container_port=port["containerPort"],
+            host_port=port["hostPort"],
+            protocol=port.get("protocol") or "TCP",
+            host_ip=port.get("hostIP") or "",
+        )
+        for container in (pod.get("spec") or {}).get("containers") or []
+        for port in container.get("ports") or []
+        if port.get("hostPort")
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from pynetes.api.pods import is_terminal
 from pynetes.client.events import NORMAL, WARNING, EventRecorder, object_reference
 from pynetes.kubelet import containers as specs
+from pynetes.kubelet import hostports
 from pynetes.kubelet.backoff import CrashLoopBackOff
 from pynetes.kubelet.format import container_reference, format_pod
 from pynetes.kubelet.metrics import KubeletMetrics
@@ -293,7 +294,26 @@ class PodSyncer:
                 pod, WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {error}"
             )
             return False
+        self._warn_port_conflicts(pod, record)
         return True
+
+    def _warn_port_conflicts(self, pod: Object, record: PodRecord) -> None:
+        """A Warning when a port the new sandbox takes on the node is another running
+        pod's (see hostports.py)."""
+        host_ip = self.deps.host_ip
+        others = [
+            (r.pod, hostports.node_ports(r.pod, r.pod_ip == host_ip))
+            for r in self.records.values()
+            if r is not record
+            and r.pod is not None
+            and r.sandbox_id is not None
+            and not r.stopped
+            and r.rejected is None
+        ]
+        found = hostports.conflicts(hostports.node_ports(pod, record.pod_ip == host_ip), others)
+        if found:
+            message = f"{hostports.MESSAGE}: {', '.join(found)}"
+            self._event(pod, WARNING, hostports.REASON, message)
 
     async def _containers(self, record: PodRecord) -> dict[str, list[ContainerStatus]]:
         """The pod's runtime containers by name, newest attempt first."""

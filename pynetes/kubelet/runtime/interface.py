@@ -65,6 +65,16 @@ class ContainerState(enum.Enum):
 
 
 @dataclass(frozen=True)
+class PortMapping:
+    """A container port published on the node (CRI PortMapping: a ``hostPort``)."""
+
+    container_port: int
+    host_port: int
+    protocol: str = "TCP"
+    host_ip: str = ""
+
+
+@dataclass(frozen=True)
 class PodSandboxConfig:
     """What the kubelet asks of a pod's sandbox (CRI PodSandboxConfig)."""
 
@@ -80,6 +90,8 @@ class PodSandboxConfig:
     annotations: Mapping[str, str] = field(default_factory=dict)
     #: The cgroup the pod's containers go under, relative to the runtime's root ("" = none).
     cgroup_parent: str = ""
+    #: The pod's hostPorts (a runtime with pod networking publishes them).
+    port_mappings: Sequence[PortMapping] = ()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from pynetes.kubelet.agent import AgentOptions, KubeletAgent, stop_containers
 from pynetes.kubelet.config import KubeletConfiguration
+from pynetes.kubelet.runtime.process.cni import CniOptions
 from pynetes.kubelet.syncpod import Clocks
 from pynetes.pki.certificates import Pki
 from tests.integration.conftest import Cluster, Restartable, free_port
@@ -33,12 +34,13 @@ async def running_kubelet(
     *,
     clocks: Clocks | None = None,
     keep_containers: bool = False,
+    cni: CniOptions | None = None,
     **config: Any,
 ) -> AsyncIterator[KubeletAgent]:
     """A kubelet for node ``node-1`` on ``root`` until the block ends; ``config`` sets
     KubeletConfiguration fields. Its containers are stopped afterwards (a real kubelet
     leaves them running; a test must not) unless ``keep_containers`` (the test starts
-    another kubelet on ``root``, and that one stops them)."""
+    another kubelet on ``root``, and that one stops them). ``cni`` turns pod networking on."""
     settings = dataclasses.replace(
         KubeletConfiguration(),
         port=free_port(),
@@ -53,6 +55,7 @@ async def running_kubelet(
         root_dir=root,
         client_ca_file=Pki(cluster.server.pki_dir).ca_cert,
         clocks=clocks or Clocks(),
+        cni=cni,
     )
     agent = KubeletAgent(client, settings, options)
     await agent.start()

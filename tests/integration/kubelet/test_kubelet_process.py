@@ -45,7 +45,7 @@ def write_config(tmp_path: Path, **fields: object) -> tuple[Path, int]:
 
 @contextlib.asynccontextmanager
 async def kubelet_process(
-    cluster: Cluster, root: Path, config: Path, healthz: int
+    cluster: Cluster, root: Path, config: Path, healthz: int, *arguments: str
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     log = root.parent / "kubelet.log"
     with log.open("ab") as output:
@@ -55,6 +55,7 @@ async def kubelet_process(
             str(root),
             "--config",
             str(config),
+            *arguments,
             stdout=output,
             stderr=output,
             env=environment(),

@@ -1,7 +1,12 @@
 """ProcessRuntime: the CRI RuntimeService and ImageService over plain host processes.
 
-One class serves both protocols. A sandbox is a JSON record; its IP is the node's (every
-pod shares the host network). A container is a folder under ``state_dir/containers``
+One class serves both protocols. A sandbox is a JSON record. Given CNI options (and run
+as root, with the plugins installed and a network configuration in the folder), a
+sandbox without hostNetwork gets a network namespace of its own set up by the CNI
+plugins (cni.py); its IP is the CNI result's, every container and exec'd command runs
+in that namespace, and stop/remove run CNI DEL and remove the namespace. Otherwise (and
+for hostNetwork pods) the pod shares the host network and its IP is the node's; the
+reason is logged once. A container is a folder under ``state_dir/containers``
 holding ``config.json`` (written at create; ``shim.config`` is the same for the shim),
 ``started.json`` and ``exited.json`` (written by its shim, see shim.py). The shim runs
 in a session of its own, so containers and their logs survive the kubelet; a new
@@ -27,6 +32,7 @@ import contextlib
 import errno
 import inspect
 import json
+import logging
 import marshal
 import os
 import pty
@@ -56,7 +62,7 @@ from pynetes.kubelet.runtime.interface import (
     SandboxState,
     StreamSession,
 )
-from pynetes.kubelet.runtime.process import shim
+from pynetes.kubelet.runtime.process import cni, shim
 from pynetes.kubelet.runtime.process.cgroups import DEFAULT_ROOT, Cgroups
 from pynetes.kubelet.runtime.process.images import ImageCatalog, image_id, normalize
 from pynetes.kubelet.runtime.process.records import ContainerRecord, read_json, write_json
@@ -70,6 +76,7 @@ from pynetes.kubelet.runtime.process.streams import (
     shim_request,
 )
 
+log = logging.getLogger(__name__)
 RUNTIME_NAME = "pynetes-process"
 RUNTIME_VERSION = "0.1.0"
 SHIM = Path(shim.__file__)
@@ -95,11 +102,17 @@ class ProcessRuntime:
         node_ip: str = "127.0.0.1",
         images: ImageCatalog,
         cgroup_root: Path | None = DEFAULT_ROOT,
+        cni_options: cni.CniOptions | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.node_ip = node_ip
         self.images = images
         self.cgroups = Cgroups(cgroup_root)
+        self.cni_options = cni_options
+        self._host_network_reason: str | None = None
+        #: One teardown at a time per sandbox (the start-up recovery and the kubelet's
+        #: removal of the same orphan may overlap).
+        self._teardowns: dict[str, asyncio.Lock] = {}
         self._sandbox_dir = state_dir / "sandboxes"
         self._container_dir = state_dir / "containers"
         self._sandbox_dir.mkdir(parents=True, exist_ok=True)
@@ -128,6 +141,20 @@ class ProcessRuntime:
         for container in self._containers.values():
             if container.state is ContainerState.RUNNING:
                 self._watch(container)
+        if any(_needs_recovery(record) for record in self._sandboxes.values()):
+            task = asyncio.get_running_loop().create_task(self._recover_networks())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _recover_networks(self) -> None:
+        """Tears down the networks a previous runtime left half made (killed during
+        setup) or whose namespace is gone (a reboot): their IPs go back to IPAM."""
+        for record in list(self._sandboxes.values()):
+            if _needs_recovery(record):
+                try:
+                    await self._teardown_network(record)
+                except cni.CniError as error:
+                    log.warning("cleaning up the network of sandbox %s: %s", record["id"], error)
 
     def _watch(self, container: ContainerRecord) -> None:
         """Report the container exited when its shim exits (a pidfd in the event loop)."""
@@ -202,9 +229,11 @@ class ProcessRuntime:
         return RUNTIME_NAME, RUNTIME_VERSION
 
     async def run_pod_sandbox(self, config: PodSandboxConfig) -> str:
+        """A sandbox; with pod networking (see the module) its namespace is set up
+        before this returns (RuntimeFailure when the plugins fail: nothing is left)."""
         self._adopt()
         sandbox_id = secrets.token_hex(32)
-        record = {
+        record: dict[str, Any] = {
             "id": sandbox_id,
             "config": {
                 **asdict(config),
@@ -214,9 +243,90 @@ class ProcessRuntime:
             "state": SandboxState.READY.value,
             "created_at": time.time_ns(),
         }
+        network = None if config.host_network else self._network_config()
+        if network is not None:
+            record["network"] = {
+                "netns": cni.netns_name(sandbox_id),
+                "config": network,
+                "bin_dir": str(self.cni_options.bin_dir),
+                "port_mappings": [
+                    cni.port_mapping(m.host_port, m.container_port, m.protocol, m.host_ip)
+                    for m in config.port_mappings
+                ],
+                "ready": False,
+            }
+        # Saved before anything is set up, so that a runtime killed meanwhile finds it.
         self._save_sandbox(record)
         self._sandboxes[sandbox_id] = record
+        if network is not None:
+            try:
+                await self._setup_network(record)
+            except cni.CniError as error:
+                # The spec's rule: a failed ADD is followed by a DEL; nothing stays.
+                with contextlib.suppress(cni.CniError):
+                    await self._teardown_network(record)
+                with contextlib.suppress(cni.CniError):
+                    await cni.delete_netns(record["network"]["netns"])
+                (self._sandbox_dir / f"{sandbox_id}.json").unlink()
+                del self._sandboxes[sandbox_id]
+                self._teardowns.pop(sandbox_id, None)
+                raise RuntimeFailure(f"setting up the pod's network: {error}") from error
         return sandbox_id
+
+    def _network_config(self) -> dict[str, Any] | None:
+        """The CNI network list new sandboxes get, or None (host network; why is
+        logged once)."""
+        if self.cni_options is None:
+            return None
+        reason = cni.unavailable(self.cni_options)
+        network = None
+        if reason is None:
+            network = cni.load_network(self.cni_options.conf_dir)
+            if network is None:
+                reason = f"no CNI network configuration in {self.cni_options.conf_dir}"
+        if reason is not None and reason != self._host_network_reason:
+            log.warning("pods share the host network: %s", reason)
+        self._host_network_reason = reason
+        return network
+
+    async def _setup_network(self, record: dict[str, Any]) -> None:
+        network = record["network"]
+        path = await cni.create_netns(network["netns"])
+        result = await cni.CniPlugins(Path(network["bin_dir"])).add(
+            network["config"], record["id"], path, network["port_mappings"]
+        )
+        network.update(path=path, result=result, ip=cni.result_ip(result), ready=True)
+        self._save_sandbox(record)
+
+    async def _teardown_network(self, record: dict[str, Any]) -> None:
+        """CNI DEL (with the ADD result) and the namespace's removal; once only. DEL
+        runs even when the namespace is gone, so that IPAM releases the address."""
+        lock = self._teardowns.setdefault(record["id"], asyncio.Lock())
+        async with lock:
+            await self._teardown_network_once(record)
+
+    async def _teardown_network_once(self, record: dict[str, Any]) -> None:
+        network = record.get("network")
+        if network is None or network.get("down"):
+            return
+        await cni.CniPlugins(Path(network["bin_dir"])).delete(
+            network["config"],
+            record["id"],
+            cni.existing_netns(network["netns"]),
+            network["port_mappings"],
+            network.get("result"),
+        )
+        await cni.delete_netns(network["netns"])
+        network["down"] = True
+        self._save_sandbox(record)
+
+    async def update_runtime_config(self, pod_cidr: str) -> None:
+        """The node's podCIDR (CRI UpdateRuntimeConfig): writes the default network
+        configuration when the CNI folder has none and pod networking is possible."""
+        if self.cni_options is None or cni.unavailable(self.cni_options) is not None:
+            return
+        if await asyncio.to_thread(cni.write_default_conflist, self.cni_options, pod_cidr):
+            log.info("wrote the default CNI configuration for podCIDR %s", pod_cidr)
 
     async def stop_pod_sandbox(self, sandbox_id: str) -> None:
         """Kills the sandbox's running containers (the kubelet stopped them gracefully
@@ -234,6 +344,13 @@ class ProcessRuntime:
         )
         record["state"] = SandboxState.NOTREADY.value
         self._save_sandbox(record)
+        await self._teardown_or_fail(record)
+
+    async def _teardown_or_fail(self, record: dict[str, Any]) -> None:
+        try:
+            await self._teardown_network(record)
+        except cni.CniError as error:
+            raise RuntimeFailure(f"tearing down the pod's network: {error}") from error
 
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:
         record = self._sandboxes.get(sandbox_id)
@@ -242,10 +359,12 @@ class ProcessRuntime:
         for container in list(self._containers.values()):
             if container.config["sandbox_id"] == sandbox_id:
                 await self.remove_container(container.id)
+        await self._teardown_or_fail(record)
         self.cgroups.remove_parent(_cgroup_parent(record["config"]))
         with contextlib.suppress(FileNotFoundError):
             (self._sandbox_dir / f"{sandbox_id}.json").unlink()
         del self._sandboxes[sandbox_id]
+        self._teardowns.pop(sandbox_id, None)
 
     async def pod_sandbox_status(self, sandbox_id: str) -> PodSandboxStatus:
         return self._sandbox_status(self._sandbox(sandbox_id))
@@ -264,7 +383,7 @@ class ProcessRuntime:
             attempt=config["attempt"],
             state=SandboxState(record["state"]),
             created_at=record["created_at"],
-            ip=self.node_ip,
+            ip=_sandbox_ip(record) or self.node_ip,
             labels=config["labels"],
             annotations=config["annotations"],
         )
@@ -276,7 +395,8 @@ class ProcessRuntime:
     ) -> str:
         """Resolves the command (ImagePullError for an unknown image without a command),
         makes the cgroups and writes the record; nothing runs until start_container."""
-        if self._sandbox(sandbox_id)["state"] != SandboxState.READY.value:
+        sandbox_record = self._sandbox(sandbox_id)
+        if sandbox_record["state"] != SandboxState.READY.value:
             raise RuntimeFailure(f"pod sandbox {sandbox_id} is not ready")
         argv = self.images.command(config.image, config.command, config.args)
         image = self.images.lookup(config.image)
@@ -319,6 +439,7 @@ class ProcessRuntime:
             "mounts": [asdict(mount) for mount in config.mounts],
             "cgroups": [str(folder) for folder in cgroups],
             "socket": f"pynetes-shim/{container_id}",
+            "netns": (sandbox_record.get("network") or {}).get("path", ""),
         }
         directory.mkdir()
         (directory / "shim.config").write_bytes(marshal.dumps(record))
@@ -450,9 +571,12 @@ class ProcessRuntime:
         if joins:
             # A shell joins the cgroups (0 = the writer itself), then becomes the command.
             prefix += ["sh", "-c", " && ".join([*joins, 'exec "$@"']), "sh"]
+        namespaces = [f"--net={config['netns']}"] if config.get("netns") else []
         if config["mounts"]:
             pid = (container.started or {})["pid"]
-            prefix += ["nsenter", f"--mount=/proc/{pid}/ns/mnt", f"--wd={config['cwd']}", "--"]
+            namespaces += [f"--mount=/proc/{pid}/ns/mnt", f"--wd={config['cwd']}"]
+        if namespaces:
+            prefix += ["nsenter", *namespaces, "--"]
         return [*prefix, *command]
 
     async def _spawn(
@@ -545,9 +669,9 @@ class ProcessRuntime:
     async def port_forward(
         self, sandbox_id: str, port: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """The pod shares the node's network: a connection to node_ip:port."""
-        self._sandbox(sandbox_id)
-        return await asyncio.open_connection(self.node_ip, port)
+        """A connection to the pod's IP (the node's when it shares the host network)."""
+        record = self._sandbox(sandbox_id)
+        return await asyncio.open_connection(_sandbox_ip(record) or self.node_ip, port)
 
     async def reopen_container_log(self, container_id: str) -> None:
         container = self._running(container_id)
@@ -595,6 +719,20 @@ class ProcessRuntime:
     async def remove_image(self, image: str) -> None:
         """Forgets a pulled reference; catalog images cannot be removed."""
         self._pulled.pop(normalize(image), None)
+
+
+def _sandbox_ip(record: dict[str, Any]) -> str:
+    """The IP of the sandbox's own network namespace ("" when it has none)."""
+    network = record.get("network") or {}
+    return "" if network.get("down") else network.get("ip", "")
+
+
+def _needs_recovery(record: dict[str, Any]) -> bool:
+    """A network set up only partly, or whose namespace is gone, and not torn down."""
+    network = record.get("network")
+    if network is None or network.get("down"):
+        return False
+    return not network.get("ready") or not (cni.NETNS_DIR / network["netns"]).exists()
 
 
 def _cgroup_parent(sandbox: dict[str, Any]) -> str:

@@ -11,7 +11,8 @@ Contract with the runtime (files in CONTAINER_DIR):
   ``marshal`` format because importing json would slow every shim's start): ``argv``,
   ``env``, ``cwd``,
   ``log_path``, ``stdin``, ``stdin_once``, ``tty``, ``mounts``, ``cgroups`` (folders
-  whose ``cgroup.procs`` the container joins before exec), ``socket`` (the abstract
+  whose ``cgroup.procs`` the container joins before exec), ``netns`` (the path of the
+  network namespace the container joins before exec; "" = the host's), ``socket`` (the abstract
   unix socket name it serves attach and control requests on);
 - starts the container in its own process group (its own session with a TTY), writes
   ``started.json`` (``pid``, ``pid_start``, ``started_at``, ``shim_pid``, ``shim_start``;
@@ -54,6 +55,7 @@ MAX_PENDING = 4 * 1024 * 1024
 DRAIN_SECONDS = 2.0
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
 
 
@@ -189,6 +191,20 @@ def setup_mounts(mounts: list[dict]) -> None:
             check(libc.mount(None, target.encode(), None, flags, None), f"read-only {target}")
 
 
+def join_netns(path: str) -> None:
+    """setns(2) into the network namespace bound at ``path`` (os.setns is 3.12+)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"joining the network namespace {path}: {os.strerror(error)}")
+    finally:
+        os.close(fd)
+
+
 def exec_container(config: dict, stdio: tuple[int, int, int], error_fd: int) -> None:
     """In the forked child: join cgroups and namespaces, then exec. Never returns."""
     try:
@@ -203,6 +219,8 @@ def exec_container(config: dict, stdio: tuple[int, int, int], error_fd: int) -> 
         for folder in config["cgroups"]:
             with open(os.path.join(folder, "cgroup.procs"), "w") as procs:
                 procs.write(str(os.getpid()))
+        if config.get("netns"):
+            join_netns(config["netns"])
         if config["mounts"]:
             setup_mounts(config["mounts"])
         for target, source in enumerate(stdio):
