@@ -37,6 +37,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="verify kubelets' serving certificates against this CA (default: not verified)",
     )
+    parser.add_argument(
+        "--service-cluster-ip-range",
+        default="10.96.0.0/12",
+        help="the CIDR Services' cluster IPs are allocated from",
+    )
+    parser.add_argument(
+        "--service-node-port-range",
+        default="30000-32767",
+        help="the ports Services' nodePorts are allocated from (both ends included)",
+    )
+    parser.add_argument(
+        "--advertise-address",
+        default=None,
+        help="the address the kubernetes Service's endpoints name (default: --bind-address,"
+        " or 127.0.0.1 when it is 0.0.0.0 or ::)",
+    )
 
 
 def options_from(arguments: argparse.Namespace) -> ServerOptions:
@@ -51,6 +67,9 @@ def options_from(arguments: argparse.Namespace) -> ServerOptions:
         kubelet_client_certificate=arguments.kubelet_client_certificate,
         kubelet_client_key=arguments.kubelet_client_key,
         kubelet_certificate_authority=arguments.kubelet_certificate_authority,
+        service_cluster_ip_range=arguments.service_cluster_ip_range,
+        service_node_port_range=arguments.service_node_port_range,
+        advertise_address=arguments.advertise_address,
     )
 
 
