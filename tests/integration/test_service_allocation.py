@@ -387,3 +387,35 @@ async def test_kubectl_shows_the_allocated_addresses(cluster: Cluster) -> None:
     name, kind, cluster_ip, external, ports, _age = out.split()
     assert (name, kind, external) == ("p", "LoadBalancer", "<pending>")
     assert in_range(cluster_ip, "10.96.0.0/12") and ports.startswith("81:3")
+
+
+SERVICE_MANIFEST = """
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  labels: {tier: %s}
+spec:
+  type: NodePort
+  selector: {app: api}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+"""
+
+
+async def test_kubectl_apply_again_keeps_the_allocated_addresses(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    kubectl = cluster.kubectl()
+    manifest = tmp_path / "svc.yaml"
+    manifest.write_text(SERVICE_MANIFEST % "one")
+    await kubectl("apply", "-f", str(manifest))
+    _, out, _ = await kubectl("get", "svc", "api", "-o", "json")
+    first = json.loads(out)["spec"]
+    manifest.write_text(SERVICE_MANIFEST % "two")
+    await kubectl("apply", "-f", str(manifest))
+    _, out, _ = await kubectl("get", "svc", "api", "-o", "json")
+    again = json.loads(out)
+    assert again["metadata"]["labels"] == {"tier": "two"}
+    assert again["spec"]["clusterIP"] == first["clusterIP"]
+    assert again["spec"]["ports"][0]["nodePort"] == first["ports"][0]["nodePort"]

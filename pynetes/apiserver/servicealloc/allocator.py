@@ -148,7 +148,11 @@ class RangeAllocator(Generic[V]):
                     self._known, fresh = None, True  # judged on a remembered entry: read again
                     continue
                 if dry_run or taken == known.offsets:
-                    return result
+                    if fresh:
+                        return result
+                    # nothing to write, judged on a remembered entry: judge it on a fresh read
+                    self._known, fresh = None, True
+                    continue
                 if await self._write(known, taken):
                     return result
                 self._known, fresh = None, True
