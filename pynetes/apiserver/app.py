@@ -191,7 +191,7 @@ async def start(options: ServerOptions) -> RunningServer:
     pki = await asyncio.to_thread(
         ensure_pki, options.pki_directory, hosts=options.advertise_hosts, ips=[options.bind_address]
     )
-    ip_range, port_range = _service_ranges(options)
+    ip_range, port_range = service_ranges(options)
     store = await open_storage(options)
     registry = ResourceRegistry()
     stores: dict[Resource, ObjectStore] = {}
@@ -272,7 +272,7 @@ async def start(options: ServerOptions) -> RunningServer:
     )
 
 
-def _service_ranges(options: ServerOptions) -> tuple[IPRange, PortRange]:
+def service_ranges(options: ServerOptions) -> tuple[IPRange, PortRange]:
     """The two ranges of the flags; ValueError naming the flag for a bad one."""
     try:
         ip_range = IPRange.parse(options.service_cluster_ip_range)

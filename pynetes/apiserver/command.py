@@ -7,9 +7,10 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 from pathlib import Path
 
-from pynetes.apiserver.app import ServerOptions, start
+from pynetes.apiserver.app import ServerOptions, service_ranges, start
 
 log = logging.getLogger("pynetes.apiserver")
 
@@ -74,8 +75,14 @@ def options_from(arguments: argparse.Namespace) -> ServerOptions:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM."""
-    return asyncio.run(_serve(options_from(arguments)))
+    """Serve until SIGINT or SIGTERM; 2 for flags that do not parse."""
+    options = options_from(arguments)
+    try:
+        service_ranges(options)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return asyncio.run(_serve(options))
 
 
 async def _serve(options: ServerOptions) -> int:
