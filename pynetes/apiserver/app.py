@@ -54,7 +54,7 @@ from pynetes.pki.certificates import (
     issue_client_certificate,
     write_atomically,
 )
-from pynetes.storage import Store
+from pynetes.storage import StorageError, Store
 from pynetes.storage.etcd import EtcdStore
 from pynetes.storage.sqlite import SQLiteStore
 
@@ -159,6 +159,7 @@ class RunningServer:
     crds: CrdController
     api_server: ApiServer
     kubelet: KubeletClient
+    kubernetes_service: KubernetesService
     #: Loops that run while the server does (allocation repair, the kubernetes Service).
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -169,6 +170,8 @@ class RunningServer:
         for task in self.background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        with contextlib.suppress(StorageError):
+            await self.kubernetes_service.release_lease()
         await self.crds.stop()
         await asyncio.gather(*(store.stop() for store in list(self.stores.values())))
         await self.runner.cleanup()
@@ -256,7 +259,7 @@ async def start(options: ServerOptions) -> RunningServer:
     await site.start()
     port = runner.addresses[0][1]
     host = options.bind_address if ":" not in options.bind_address else f"[{options.bind_address}]"
-    kubernetes = _kubernetes_service(options, ip_range, port, stores, registry)
+    kubernetes = _kubernetes_service(options, ip_range, port, store, stores, registry)
     await kubernetes.try_reconcile()
     background = [asyncio.create_task(repair.run()), asyncio.create_task(kubernetes.run())]
     return RunningServer(
@@ -268,6 +271,7 @@ async def start(options: ServerOptions) -> RunningServer:
         crds,
         server,
         kubelet,
+        kubernetes,
         background,
     )
 
@@ -295,18 +299,20 @@ def _kubernetes_service(
     options: ServerOptions,
     ip_range: IPRange,
     port: int,
+    store: Store,
     stores: dict[Resource, ObjectStore],
     registry: ResourceRegistry,
 ) -> KubernetesService:
-    def store(group: str, version: str, plural: str) -> ObjectStore:
+    def of(group: str, version: str, plural: str) -> ObjectStore:
         return stores[registry.lookup(group, version, plural)]  # type: ignore[index]
 
     endpoint = ApiServerEndpoint(ip_range.value(0), options.advertised_address, port)
     return KubernetesService(
         endpoint,
-        services=store("", "v1", "services"),
-        endpoints=store("", "v1", "endpoints"),
-        endpoint_slices=store("discovery.k8s.io", "v1", "endpointslices"),
+        services=of("", "v1", "services"),
+        endpoints=of("", "v1", "endpoints"),
+        endpoint_slices=of("discovery.k8s.io", "v1", "endpointslices"),
+        leases=store,
         interval=options.kubernetes_service_interval,
     )
 

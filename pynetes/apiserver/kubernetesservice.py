@@ -1,31 +1,39 @@
-"""The ``kubernetes`` Service in ``default``, kept pointing at this API server.
+"""The ``kubernetes`` Service in ``default``, kept pointing at the API servers.
 
-upstream's kubernetesservice controller with its endpoint reconciler: the
-Service (the first address of the service range, port 443 ``https`` to the
-secure port), its Endpoints and its EndpointSlice (the advertise address)
-are created when missing and put right when changed, at start and then
-every :data:`RECONCILE_INTERVAL` seconds, so a deleted one comes back.
+upstream's kubernetesservice controller with its ``lease`` endpoint
+reconciler: the Service (the first address of the service range, port 443
+``https`` to the secure port), its Endpoints and its EndpointSlice are
+created when missing and put right when changed, at start and then every
+:data:`RECONCILE_INTERVAL` seconds, so a deleted one comes back.
+
+Each API server keeps a lease on its advertise address in the store
+(``/registry/masterleases/<address>``, expiring after :data:`LEASE_TTL`
+seconds unless renewed), and the Endpoints list the addresses of every live
+lease, so several API servers on one etcd agree on them; as upstream's,
+they assume one secure port for all.
 
 The Endpoints and EndpointSlice are the API server's own objects: written
 without validation, since the advertise address may be a loopback one
 (127.0.0.1 when kube-proxy runs unprivileged on the same machine), which
 user-written Endpoints may not hold. The Endpoints carry
 ``endpointslice.kubernetes.io/skip-mirror`` so that no controller mirrors
-them into a second slice. With several API servers each writes its own
-address (upstream's ``none`` reconciler would; its ``lease`` reconciler,
-which lists them all, is not built).
+them into a second slice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from pynetes.api import errors
 from pynetes.apiserver.registry import ObjectStore
+from pynetes.storage import KeyExistsError, KeyNotFoundError, Store
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,9 @@ RECONCILE_INTERVAL = 10.0
 SERVICE_LABELS = {"component": "apiserver", "provider": "kubernetes"}
 SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+LEASES_PREFIX = "/registry/masterleases/"
+#: upstream's DefaultEndpointReconcilerTTL.
+LEASE_TTL = 15.0
 
 
 @dataclass(frozen=True)
@@ -58,9 +69,11 @@ class KubernetesService:
         services: ObjectStore,
         endpoints: ObjectStore,
         endpoint_slices: ObjectStore,
+        leases: Store,
         interval: float = RECONCILE_INTERVAL,
     ) -> None:
         self._endpoint = endpoint
+        self._leases = leases
         self._services = services
         self._endpoints = endpoints
         self._slices = endpoint_slices
@@ -80,10 +93,32 @@ class KubernetesService:
 
     async def reconcile(self) -> None:
         await self._ensure(self._services, self._service(), _service_differs, trusted=False)
-        await self._ensure(self._endpoints, self._endpoints_object(), _differs("subsets"))
+        addresses = await self._renew_lease()
+        await self._ensure(self._endpoints, self._endpoints_object(addresses), _differs("subsets"))
         await self._ensure(
-            self._slices, self._slice(), _differs("addressType", "endpoints", "ports")
+            self._slices, self._slice(addresses), _differs("addressType", "endpoints", "ports")
         )
+
+    async def _renew_lease(self) -> list[str]:
+        """Renew this server's lease; the addresses of every live lease, sorted."""
+        own = self._endpoint.address
+        key = LEASES_PREFIX + own
+        value = orjson.dumps({"address": own})
+        try:
+            await self._leases.update(key, value, ttl=LEASE_TTL)
+        except KeyNotFoundError:
+            try:
+                await self._leases.create(key, value, ttl=LEASE_TTL)
+            except KeyExistsError:
+                await self._leases.update(key, value, ttl=LEASE_TTL)
+        page = await self._leases.list(LEASES_PREFIX)
+        live = {orjson.loads(kv.value).get("address") for kv in page.items}
+        return sorted({own, *(address for address in live if isinstance(address, str))})
+
+    async def release_lease(self) -> None:
+        """Give up this server's lease (at shutdown): the others drop its address."""
+        with contextlib.suppress(KeyNotFoundError):
+            await self._leases.delete(LEASES_PREFIX + self._endpoint.address)
 
     async def _ensure(
         self,
@@ -141,7 +176,7 @@ class KubernetesService:
             },
         }
 
-    def _endpoints_object(self) -> Object:
+    def _endpoints_object(self, addresses: list[str]) -> Object:
         return {
             "apiVersion": "v1",
             "kind": "Endpoints",
@@ -152,13 +187,13 @@ class KubernetesService:
             },
             "subsets": [
                 {
-                    "addresses": [{"ip": self._endpoint.address}],
+                    "addresses": [{"ip": address} for address in addresses],
                     "ports": [{"name": "https", "port": self._endpoint.port, "protocol": "TCP"}],
                 }
             ],
         }
 
-    def _slice(self) -> Object:
+    def _slice(self, addresses: list[str]) -> Object:
         family = "IPv6" if ":" in self._endpoint.address else "IPv4"
         return {
             "apiVersion": "discovery.k8s.io/v1",
@@ -169,7 +204,9 @@ class KubernetesService:
                 "labels": {SERVICE_NAME_LABEL: NAME},
             },
             "addressType": family,
-            "endpoints": [{"addresses": [self._endpoint.address], "conditions": {"ready": True}}],
+            "endpoints": [
+                {"addresses": [address], "conditions": {"ready": True}} for address in addresses
+            ],
             "ports": [{"name": "https", "port": self._endpoint.port, "protocol": "TCP"}],
         }
 

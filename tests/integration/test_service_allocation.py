@@ -334,17 +334,18 @@ async def test_a_restarted_server_never_hands_out_an_address_in_use(
         assert created["spec"]["clusterIP"] not in (ip, "10.96.0.1")
 
 
-async def test_two_api_servers_on_one_etcd_never_share_an_address(tmp_path: Path) -> None:
+async def test_two_api_servers_on_one_etcd_share_addresses_and_endpoints(tmp_path: Path) -> None:
     require_tool("etcd")
     etcd = await EtcdCluster.start(tmp_path / "etcd")
     servers: list[RunningServer] = []
     try:
-        for name in ("a", "b"):
+        for name, address in (("a", "127.0.0.2"), ("b", "127.0.0.3")):
             options = small_options(
                 tmp_path / name,
                 pki_dir=tmp_path / "pki",
                 storage="etcd",
                 etcd_servers=etcd.endpoints,
+                advertise_address=address,  # named in Endpoints only: nothing connects to it
             )
             servers.append(await start(options))
         async with client_for(servers[0]) as a, client_for(servers[1]) as b:
@@ -354,10 +355,22 @@ async def test_two_api_servers_on_one_etcd_never_share_an_address(tmp_path: Path
             assert len({obj["spec"]["clusterIP"] for obj in created}) == 13
             error = await refused(create(b, service("one-too-many")))
             assert error.code == 500
+
+            async def addresses() -> set[str]:
+                endpoints = await a.get(ENDPOINTS, "kubernetes", namespace="default")
+                return {item["ip"] for item in endpoints["subsets"][0]["addresses"]}
+
+            await eventually(lambda: _is(addresses(), {"127.0.0.2", "127.0.0.3"}))
+            await servers.pop().stop()  # b gives up its lease; a drops its address
+            await eventually(lambda: _is(addresses(), {"127.0.0.2"}))
     finally:
         for running in servers:
             await running.stop()
         await etcd.stop()
+
+
+async def _is(found: Awaitable[set[str]], wanted: set[str]) -> bool:
+    return await found == wanted
 
 
 # -- kubectl ---------------------------------------------------------------------------
