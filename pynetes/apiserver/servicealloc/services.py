@@ -32,7 +32,7 @@ from pynetes.apiserver.servicealloc.specs import (
     needs_node_ports,
     node_ports,
 )
-from pynetes.storage import Store
+from pynetes.storage import StorageError, Store
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ class Transaction:
     released_ports: list[int] = field(default_factory=list)
 
     async def finish(self, stored: bool) -> None:
+        """Free what the write left unused; a failure is logged and left to the repair loop
+        (the write itself is decided: its answer must not turn into an error)."""
         if self.dry_run:
             return
         if stored:
@@ -108,19 +110,20 @@ class ServiceAllocator:
         return transaction.finish
 
     async def after_delete(self, service: Object) -> None:
-        """Release what a deleted Service held; a failure is left to the repair loop."""
+        """Release what a deleted Service held."""
         spec = service.get("spec") or {}
         ips = cluster_ips(spec) if needs_cluster_ip(spec) and not is_headless(spec) else []
-        try:
-            await self.release(ips, held_ports(spec))
-        except (ApiError, OSError) as error:
-            log.warning("releasing the addresses of Service %s: %s", meta.name_of(service), error)
+        await self.release(ips, held_ports(spec))
 
     async def release(self, ips: list[str], ports: list[int]) -> None:
-        if ips:
-            await self.ips.release(ips)
-        if ports:
-            await self.ports.release(ports)
+        """Free ``ips`` and ``ports``; a failure is logged and left to the repair loop."""
+        try:
+            if ips:
+                await self.ips.release(ips)
+            if ports:
+                await self.ports.release(ports)
+        except (ApiError, StorageError) as error:
+            log.warning("releasing %s and %s (the repair loop will): %s", ips, ports, error)
 
     # -- cluster IPs ------------------------------------------------------------
 
