@@ -19,7 +19,7 @@ import asyncio
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -51,13 +51,47 @@ class Snapshot:
     offsets: frozenset[int]
 
 
+#: Changes ``taken`` (the allocated offsets) in place and returns a result, or raises
+#: :class:`Refused` leaving it as it was.
+Mutation = Callable[[set[int]], T]
+
+
+@dataclass(frozen=True)
+class _Request(Generic[T]):
+    """One change waiting for its turn, and the future its caller waits on."""
+
+    mutate: Mutation[T]
+    dry_run: bool
+    outcome: asyncio.Future[T]
+
+
+def _judge(
+    batch: list[_Request[Any]], taken: set[int], *, refusals_final: bool
+) -> list[Any] | None:
+    """Each request applied in turn to ``taken``: its result or its refusal.
+
+    A dry run is judged on a copy. None when a request is refused and
+    ``refusals_final`` is false (the state judged on may be stale).
+    """
+    outcomes: list[Any] = []
+    for request in batch:
+        try:
+            outcomes.append(request.mutate(set(taken) if request.dry_run else taken))
+        except Refused as refused:
+            if not refusals_final:
+                return None
+            outcomes.append(refused)
+    return outcomes
+
+
 class RangeAllocator(Generic[V]):
     """The allocations of ``range`` stored at ``key``.
 
-    Changes through one allocator take turns (an asyncio lock), so only
-    writers in other processes make a compare-and-swap fail. The last
-    entry this allocator read or wrote is remembered; a change is tried
-    against it first and judged again on a fresh read when it fails.
+    Changes through one allocator take turns (an asyncio lock), those
+    that wait go together in one write, and only writers in other processes
+    make a compare-and-swap fail. The last entry this allocator read or
+    wrote is remembered; a change is tried against it first and judged
+    again on a fresh read when it fails.
     """
 
     def __init__(
@@ -69,6 +103,7 @@ class RangeAllocator(Generic[V]):
         self._rng = rng or random.Random()
         self._lock = asyncio.Lock()
         self._known: Snapshot | None = None
+        self._queue: list[_Request[Any]] = []
 
     # -- what Services use ----------------------------------------------------
 
@@ -80,15 +115,16 @@ class RangeAllocator(Generic[V]):
         """
 
         def take(taken: set[int]) -> list[V]:
-            chosen: list[V] = []
+            added: list[int] = []
             for index, value in enumerate(wanted):
                 try:
                     offset = self._claim(value, taken)
                 except RangeError as error:
+                    taken.difference_update(added)
                     raise Refused(index, error) from None
                 taken.add(offset)
-                chosen.append(self.range.value(offset))
-            return chosen
+                added.append(offset)
+            return [self.range.value(offset) for offset in added]
 
         return await self._change(take, dry_run=dry_run)
 
@@ -129,34 +165,72 @@ class RangeAllocator(Generic[V]):
 
     # -- the compare-and-swap ---------------------------------------------------
 
-    async def _change(self, mutate: Callable[[set[int]], T], *, dry_run: bool = False) -> T:
-        async with self._lock:
-            fresh = self._known is None
-            for _attempt in range(_MAX_ATTEMPTS):
-                known = self._known if self._known is not None else await self.read()
-                if known.range and known.range != str(self.range):
-                    raise errors.internal_error(
-                        f"the range {known.range} stored at {self.key} is not {self.range}"
-                        " (it is repaired at the next start or repair pass)"
-                    )
-                taken = set(known.offsets)
-                try:
-                    result = mutate(taken)
-                except Refused:
-                    if fresh:
-                        raise
-                    self._known, fresh = None, True  # judged on a remembered entry: read again
-                    continue
-                if dry_run or taken == known.offsets:
-                    if fresh:
-                        return result
-                    # nothing to write, judged on a remembered entry: judge it on a fresh read
-                    self._known, fresh = None, True
-                    continue
-                if await self._write(known, taken):
-                    return result
+    async def _change(self, mutate: Mutation[T], *, dry_run: bool = False) -> T:
+        """Apply ``mutate`` to the stored offsets by compare-and-swap; its result.
+
+        Changes asked for while a write is under way wait for it, then go
+        together in the next write: one compare-and-swap for many Services
+        created at once, not one each.
+        """
+        request: _Request[T] = _Request(mutate, dry_run, asyncio.get_running_loop().create_future())
+        self._queue.append(request)
+        try:
+            async with self._lock:
+                if not request.outcome.done():
+                    batch, self._queue = self._queue, []
+                    await self._apply_together(batch, request)
+        except asyncio.CancelledError:
+            if request in self._queue:
+                self._queue.remove(request)
+            raise
+        return request.outcome.result()
+
+    async def _apply_together(self, batch: list[_Request[Any]], own: _Request[Any]) -> None:
+        """Apply ``batch``; if that fails, the others of the batch fail with the same error."""
+        try:
+            await self._apply(batch)
+        except BaseException as error:
+            failure = (
+                error
+                if isinstance(error, Exception)
+                else errors.internal_error(f"the allocation in {self.key} was interrupted")
+            )
+            for request in batch:
+                if request is not own and not request.outcome.done():
+                    request.outcome.set_exception(failure)
+            raise
+
+    async def _apply(self, batch: list[_Request[Any]]) -> None:
+        """Judge every request of ``batch`` on one state and store the result in one write.
+
+        A refusal, or a batch that needs no write, judged on the remembered
+        entry is judged again on a fresh read: the entry may be stale (a
+        write that wins its compare-and-swap proves it was not). A write
+        that loses the compare-and-swap judges the batch again too.
+        """
+        fresh = self._known is None
+        for _attempt in range(_MAX_ATTEMPTS):
+            known = self._known if self._known is not None else await self.read()
+            if known.range and known.range != str(self.range):
+                raise errors.internal_error(
+                    f"the range {known.range} stored at {self.key} is not {self.range}"
+                    " (it is repaired at the next start or repair pass)"
+                )
+            taken = set(known.offsets)
+            outcomes = _judge(batch, taken, refusals_final=fresh)
+            if outcomes is None or (taken == known.offsets and not fresh):
                 self._known, fresh = None, True
-            raise errors.internal_error(f"too many conflicting writes of {self.key}")
+                continue
+            if taken != known.offsets and not await self._write(known, taken):
+                self._known, fresh = None, True
+                continue
+            for request, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Refused):
+                    request.outcome.set_exception(outcome)
+                else:
+                    request.outcome.set_result(outcome)
+            return
+        raise errors.internal_error(f"too many conflicting writes of {self.key}")
 
     async def _write(self, known: Snapshot, taken: set[int]) -> bool:
         value = _encode(str(self.range), taken)

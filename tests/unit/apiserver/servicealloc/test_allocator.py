@@ -97,3 +97,26 @@ async def test_repair_marks_what_services_use_and_frees_leaks_after_some_passes(
     assert await repair.run_once()
     assert (await allocator.ips.read()).offsets == frozenset({8})
     assert (await allocator.ports.read()).offsets == frozenset({7})
+
+
+async def test_concurrent_changes_go_together_in_few_writes(store: SQLiteStore) -> None:
+    allocator = ports(store, "30000-30099")
+    before = await store.current_revision()
+    got = await asyncio.gather(*(allocator.reserve([None]) for _ in range(50)))
+    assert len({value for [value] in got}) == 50
+    assert await store.current_revision() - before < 50
+
+
+async def test_a_refusal_in_a_batch_leaves_the_others_alone(store: SQLiteStore) -> None:
+    allocator = ports(store)
+    outcomes = await asyncio.gather(
+        allocator.reserve([30005]),
+        allocator.reserve([30001]),
+        allocator.reserve([30002, 30001]),
+        allocator.reserve([30003], dry_run=True),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[2], Refused) and outcomes[1] == [30001]
+    assert outcomes[3] == [30003]
+    stored = (await allocator.read()).offsets
+    assert stored == frozenset({1, 5})
