@@ -214,6 +214,24 @@ async def test_node_ports_are_allocated_and_explicit_ones_honoured(api: ApiClien
     assert error.details["causes"][0]["field"] == "spec.ports[0].nodePort"
 
 
+async def test_one_port_number_over_tcp_and_udp_shares_its_node_port(api: ApiClient) -> None:
+    dns = service(
+        "dns",
+        "NodePort",
+        {"name": "tcp", "port": 53, "protocol": "TCP"},
+        {"name": "udp", "port": 53, "protocol": "UDP"},
+    )
+    ports = (await create(api, dns))["spec"]["ports"]
+    assert ports[0]["nodePort"] == ports[1]["nodePort"]
+
+
+async def test_a_load_balancer_may_go_without_node_ports(api: ApiClient) -> None:
+    created = await create(
+        api, service("lb", "LoadBalancer", {"port": 80}, allocateLoadBalancerNodePorts=False)
+    )
+    assert "nodePort" not in created["spec"]["ports"][0]
+
+
 async def test_a_node_port_outside_the_range_is_refused(api: ApiClient) -> None:
     error = await refused(create(api, service("x", "NodePort", {"port": 80, "nodePort": 31000})))
     assert error.message == (
@@ -229,6 +247,20 @@ async def test_a_load_balancer_with_local_traffic_gets_a_health_check_port(api: 
     spec = created["spec"]
     taken = {spec["ports"][0]["nodePort"], spec["healthCheckNodePort"]}
     assert len(taken) == 2 and all(30000 <= port <= 30004 for port in taken)
+
+
+async def test_the_health_check_port_follows_the_traffic_policy(api: ApiClient) -> None:
+    created = await create(api, service("lb", "LoadBalancer", {"port": 80}))
+    assert "healthCheckNodePort" not in created["spec"]
+    patch = {"spec": {"externalTrafficPolicy": "Local"}}
+    local = await api.patch(SERVICES, "lb", patch, namespace="default")
+    health = local["spec"]["healthCheckNodePort"]
+    assert 30000 <= health <= 30004
+    patch = {"spec": {"externalTrafficPolicy": "Cluster"}}
+    cluster = await api.patch(SERVICES, "lb", patch, namespace="default")
+    assert "healthCheckNodePort" not in cluster["spec"]
+    reused = await create(api, service("other", "NodePort", {"port": 80, "nodePort": health}))
+    assert reused["spec"]["ports"][0]["nodePort"] == health
 
 
 async def test_type_changes_allocate_and_release(api: ApiClient) -> None:
