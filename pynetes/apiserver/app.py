@@ -9,6 +9,8 @@ system namespaces, starts serving custom resources, and listens with TLS.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import logging
 import ssl
 from dataclasses import dataclass, field
@@ -34,9 +36,17 @@ from pynetes.apiserver.decoding import ObjectDecoder
 from pynetes.apiserver.handlers import ResourceApi
 from pynetes.apiserver.kubelet import KUBELET_CLIENT_USER, KubeletClient
 from pynetes.apiserver.kubelet import client_ssl_context as kubelet_client_ssl_context
+from pynetes.apiserver.kubernetesservice import (
+    RECONCILE_INTERVAL,
+    ApiServerEndpoint,
+    KubernetesService,
+)
 from pynetes.apiserver.quota import QuotaAdmission
 from pynetes.apiserver.registry import ObjectStore
 from pynetes.apiserver.server import ApiServer
+from pynetes.apiserver.servicealloc.ranges import IPRange, PortRange
+from pynetes.apiserver.servicealloc.repair import REPAIR_INTERVAL, AllocationRepair
+from pynetes.apiserver.servicealloc.services import ServiceAllocator
 from pynetes.pki.certificates import (
     MASTERS_GROUP,
     Pki,
@@ -44,7 +54,7 @@ from pynetes.pki.certificates import (
     issue_client_certificate,
     write_atomically,
 )
-from pynetes.storage import Store
+from pynetes.storage import StorageError, Store
 from pynetes.storage.etcd import EtcdStore
 from pynetes.storage.sqlite import SQLiteStore
 
@@ -71,10 +81,27 @@ class ServerOptions:
     kubelet_client_key: Path | None = None
     #: Verify kubelets' serving certificates against this CA (default: not verified).
     kubelet_certificate_authority: Path | None = None
+    #: Where Services' cluster IPs come from (IPv4 or IPv6, one family).
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    service_node_port_range: str = "30000-32767"
+    #: The address the ``kubernetes`` Endpoints name (default: the bind address,
+    #: or 127.0.0.1 when binding every address).
+    advertise_address: str | None = None
+    #: Seconds between two reconciles of the ``kubernetes`` Service (upstream: 10).
+    kubernetes_service_interval: float = RECONCILE_INTERVAL
+    #: Seconds between two repairs of the Service address allocations (upstream: 180).
+    allocation_repair_interval: float = REPAIR_INTERVAL
 
     @property
     def pki_directory(self) -> Path:
         return self.pki_dir or self.data_dir / "pki"
+
+    @property
+    def advertised_address(self) -> str:
+        if self.advertise_address:
+            return self.advertise_address
+        unspecified = ipaddress.ip_address(self.bind_address).is_unspecified
+        return "127.0.0.1" if unspecified else self.bind_address
 
 
 def validate(resource: Resource, new: Object, old: Object | None) -> list[errors.FieldError]:
@@ -132,9 +159,19 @@ class RunningServer:
     crds: CrdController
     api_server: ApiServer
     kubelet: KubeletClient
+    kubernetes_service: KubernetesService
+    #: Loops that run while the server does (allocation repair, the kubernetes Service).
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self) -> None:
         """Close watches first (their streams end), then connections, then storage."""
+        for task in self.background:
+            task.cancel()
+        for task in self.background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(StorageError):
+            await self.kubernetes_service.release_lease()
         await self.crds.stop()
         await asyncio.gather(*(store.stop() for store in list(self.stores.values())))
         await self.runner.cleanup()
@@ -157,12 +194,16 @@ async def start(options: ServerOptions) -> RunningServer:
     pki = await asyncio.to_thread(
         ensure_pki, options.pki_directory, hosts=options.advertise_hosts, ips=[options.bind_address]
     )
+    ip_range, port_range = service_ranges(options)
     store = await open_storage(options)
     registry = ResourceRegistry()
     stores: dict[Resource, ObjectStore] = {}
+    allocator = ServiceAllocator(store, ip_range, port_range)
+    services = registry.lookup("", "v1", "services")
 
     def make_store(resource: Resource) -> ObjectStore:
-        return ObjectStore(resource, store, validate=validate)
+        hooks = allocator if resource == services else None
+        return ObjectStore(resource, store, validate=validate, hooks=hooks)
 
     for resource in registry:
         stores[resource] = make_store(resource)
@@ -182,6 +223,12 @@ async def start(options: ServerOptions) -> RunningServer:
         kubelet=kubelet,
     )
     await _create_system_namespaces(stores, registry)
+    repair = AllocationRepair(
+        allocator,
+        lambda: _stored_objects(stores[services]),  # type: ignore[index]
+        interval=options.allocation_repair_interval,
+    )
+    await repair.run_once()
     server = ApiServer(
         registry,
         api,
@@ -212,8 +259,61 @@ async def start(options: ServerOptions) -> RunningServer:
     await site.start()
     port = runner.addresses[0][1]
     host = options.bind_address if ":" not in options.bind_address else f"[{options.bind_address}]"
+    kubernetes = _kubernetes_service(options, ip_range, port, store, stores, registry)
+    await kubernetes.try_reconcile()
+    background = [asyncio.create_task(repair.run()), asyncio.create_task(kubernetes.run())]
     return RunningServer(
-        f"https://{host}:{port}", pki.directory, store, stores, runner, crds, server, kubelet
+        f"https://{host}:{port}",
+        pki.directory,
+        store,
+        stores,
+        runner,
+        crds,
+        server,
+        kubelet,
+        kubernetes,
+        background,
+    )
+
+
+def service_ranges(options: ServerOptions) -> tuple[IPRange, PortRange]:
+    """The two ranges of the flags; ValueError naming the flag for a bad one."""
+    try:
+        ip_range = IPRange.parse(options.service_cluster_ip_range)
+    except ValueError as error:
+        raise ValueError(f"--service-cluster-ip-range: {error}") from None
+    try:
+        port_range = PortRange.parse(options.service_node_port_range)
+    except ValueError as error:
+        raise ValueError(f"--service-node-port-range: {error}") from None
+    return ip_range, port_range
+
+
+async def _stored_objects(store: ObjectStore) -> list[Object]:
+    """Every object of a resource as storage holds it now (not the cache: other servers write)."""
+    page = await store.storage.list(store.resource.storage_prefix)
+    return [store.decode(kv) for kv in page.items]
+
+
+def _kubernetes_service(
+    options: ServerOptions,
+    ip_range: IPRange,
+    port: int,
+    store: Store,
+    stores: dict[Resource, ObjectStore],
+    registry: ResourceRegistry,
+) -> KubernetesService:
+    def of(group: str, version: str, plural: str) -> ObjectStore:
+        return stores[registry.lookup(group, version, plural)]  # type: ignore[index]
+
+    endpoint = ApiServerEndpoint(ip_range.value(0), options.advertised_address, port)
+    return KubernetesService(
+        endpoint,
+        services=of("", "v1", "services"),
+        endpoints=of("", "v1", "endpoints"),
+        endpoint_slices=of("discovery.k8s.io", "v1", "endpointslices"),
+        leases=store,
+        interval=options.kubernetes_service_interval,
     )
 
 

@@ -7,9 +7,10 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 from pathlib import Path
 
-from pynetes.apiserver.app import ServerOptions, start
+from pynetes.apiserver.app import ServerOptions, service_ranges, start
 
 log = logging.getLogger("pynetes.apiserver")
 
@@ -37,6 +38,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="verify kubelets' serving certificates against this CA (default: not verified)",
     )
+    parser.add_argument(
+        "--service-cluster-ip-range",
+        default="10.96.0.0/12",
+        help="the CIDR Services' cluster IPs are allocated from",
+    )
+    parser.add_argument(
+        "--service-node-port-range",
+        default="30000-32767",
+        help="the ports Services' nodePorts are allocated from (both ends included)",
+    )
+    parser.add_argument(
+        "--advertise-address",
+        default=None,
+        help="the address the kubernetes Service's endpoints name (default: --bind-address,"
+        " or 127.0.0.1 when it is 0.0.0.0 or ::)",
+    )
 
 
 def options_from(arguments: argparse.Namespace) -> ServerOptions:
@@ -51,12 +68,21 @@ def options_from(arguments: argparse.Namespace) -> ServerOptions:
         kubelet_client_certificate=arguments.kubelet_client_certificate,
         kubelet_client_key=arguments.kubelet_client_key,
         kubelet_certificate_authority=arguments.kubelet_certificate_authority,
+        service_cluster_ip_range=arguments.service_cluster_ip_range,
+        service_node_port_range=arguments.service_node_port_range,
+        advertise_address=arguments.advertise_address,
     )
 
 
 def run(arguments: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM."""
-    return asyncio.run(_serve(options_from(arguments)))
+    """Serve until SIGINT or SIGTERM; 2 for flags that do not parse."""
+    options = options_from(arguments)
+    try:
+        service_ranges(options)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return asyncio.run(_serve(options))
 
 
 async def _serve(options: ServerOptions) -> int:

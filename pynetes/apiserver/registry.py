@@ -18,7 +18,7 @@ import copy
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -43,6 +43,25 @@ Validator = Callable[[Resource, Object, Object | None], list[FieldError]]
 #: Validating admission of an update: (the new object, the current one); raises to refuse.
 Admit = Callable[[Object, Object], Awaitable[None]]
 Clock = Callable[[], datetime]
+#: Ends what a :class:`WriteHooks` begin started: called with whether the write was stored.
+Finish = Callable[[bool], Awaitable[None]]
+
+
+class WriteHooks(Protocol):
+    """Work of one kind around its writes that storage alone cannot do (upstream's
+    BeginCreate, BeginUpdate and AfterDelete): a Service's addresses.
+
+    ``begin_*`` run on a validated, admitted object just before it is
+    written, may fill fields in it or refuse it (ApiError), and return the
+    :data:`Finish` the registry calls once the write is decided.
+    """
+
+    async def begin_create(self, obj: Object, *, dry_run: bool) -> Finish: ...
+
+    async def begin_update(self, new: Object, old: Object, *, dry_run: bool) -> Finish: ...
+
+    async def after_delete(self, obj: Object) -> None: ...
+
 
 #: How long a consistent read waits for the cache to catch up with the store.
 FRESHNESS_TIMEOUT = 3.0
@@ -72,8 +91,10 @@ class ObjectStore:
         *,
         validate: Validator,
         clock: Clock = lambda: datetime.now(UTC),
+        hooks: WriteHooks | None = None,
     ) -> None:
         self.resource = resource
+        self._hooks = hooks
         self.strategy: Strategy = strategy_for(resource)
         self.storage = store
         self._validate = validate
@@ -159,18 +180,35 @@ class ObjectStore:
         *,
         dry_run: bool = False,
         admit: Callable[[Object], Awaitable[None]] | None = None,
+        trusted: bool = False,
     ) -> Object:
         """Store a new object; the body is the caller's and is changed in place.
 
         ``admit`` is validating admission: it sees the object named and
         validated, before it is written, and may refuse it by raising.
+        ``trusted`` objects are the server's own (the ``kubernetes``
+        Endpoints on a loopback address): not validated.
         """
         metadata = meta.metadata(obj)
         self._fill_create_metadata(namespace, metadata)
         self.strategy.prepare_for_create(obj)
-        self._check(obj, None)
+        if not trusted:
+            self._check(obj, None)
         if admit is not None:
             await admit(obj)
+        if self._hooks is None:
+            return await self._create(namespace, obj, dry_run)
+        finish = await self._hooks.begin_create(obj, dry_run=dry_run)
+        stored = False
+        try:
+            created = await self._create(namespace, obj, dry_run)
+            stored = not dry_run
+            return created
+        finally:
+            await finish(stored)
+
+    async def _create(self, namespace: str, obj: Object, dry_run: bool) -> Object:
+        metadata = obj["metadata"]
         for _attempt in range(8):
             if not metadata.get("name"):
                 raise ApiError(
@@ -313,25 +351,48 @@ class ObjectStore:
                     return current
                 if admit is not None:
                     await admit(new, current)
-                if dry_run:
-                    return new
-                if self._deletion_finished(new):
-                    return await self._finish_deletion(key, name, revision, new)
-                try:
-                    stored = await self.storage.update(
-                        key, self.encode(new), expected_revision=revision, ttl=self._ttl
-                    )
-                except ConflictError:
-                    if retry_conflicts or cached is not None:
+                finish = None
+                if self._hooks is not None and not trusted and subresource is None:
+                    try:
+                        finish = await self._hooks.begin_update(new, current, dry_run=dry_run)
+                    except ApiError:
+                        if cached is None:
+                            raise
                         cached = None
                         continue
-                    raise self._conflict(name) from None
-                except KeyNotFoundError:
-                    raise self._not_found(name) from None
-                except ValueTooLargeError as error:
-                    raise errors.request_entity_too_large(error.limit) from None
-                new["metadata"]["resourceVersion"] = str(self._wrote(stored.mod_revision))
-                return new
+                stored = False
+                try:
+                    if dry_run:
+                        return new
+                    if self._deletion_finished(new):
+                        deleted = await self._finish_deletion(key, name, revision, new)
+                        stored = True
+                        return deleted
+                    written = await self._write_update(key, name, revision, new)
+                    stored = written is not None
+                    if written is not None:
+                        return written
+                    if not (retry_conflicts or cached is not None):
+                        raise self._conflict(name)
+                    cached = None
+                finally:
+                    if finish is not None:
+                        await finish(stored)
+
+    async def _write_update(self, key: str, name: str, revision: int, new: Object) -> Object | None:
+        """Store ``new`` over ``revision``; None when another write got in first."""
+        try:
+            stored = await self.storage.update(
+                key, self.encode(new), expected_revision=revision, ttl=self._ttl
+            )
+        except ConflictError:
+            return None
+        except KeyNotFoundError:
+            raise self._not_found(name) from None
+        except ValueTooLargeError as error:
+            raise errors.request_entity_too_large(error.limit) from None
+        new["metadata"]["resourceVersion"] = str(self._wrote(stored.mod_revision))
+        return new
 
     async def _cached_state(self, key: str) -> tuple[int, Object, Object] | None:
         """The cache's object at ``key``: its revision, and two private copies of it.
@@ -410,6 +471,8 @@ class ObjectStore:
                 except KeyNotFoundError:
                     raise self._not_found(name) from None
                 current["metadata"]["resourceVersion"] = str(self._wrote(deleted.mod_revision))
+                if self._hooks is not None:
+                    await self._hooks.after_delete(current)
                 return current, True
 
     def _pending_deletion(self, obj: Object, options: DeleteOptions) -> Object | None:
@@ -473,15 +536,20 @@ class ObjectStore:
         except (ConflictError, KeyNotFoundError):
             raise self._conflict(name) from None
         obj["metadata"]["resourceVersion"] = str(self._wrote(deleted.mod_revision))
+        if self._hooks is not None:
+            await self._hooks.after_delete(obj)
         return obj
 
     async def force_delete(self, namespace: str, name: str) -> None:
         """Delete now, whatever holds it (the kubelet's grace-0 delete of a finished pod)."""
         key = self.resource.storage_key(namespace, name)
         try:
-            self._wrote((await self.storage.delete(key)).mod_revision)
+            deleted = await self.storage.delete(key)
         except KeyNotFoundError:
             raise self._not_found(name) from None
+        self._wrote(deleted.mod_revision)
+        if self._hooks is not None:
+            await self._hooks.after_delete(self.decode(deleted))
 
     def check_preconditions(self, obj: Object, options: DeleteOptions, name: str) -> None:
         """409 Conflict if ``obj`` is not the one ``options`` preconditions name."""

@@ -16,6 +16,7 @@ from pynetes.api import meta
 from pynetes.api.defaults import namespace_finalizers_on_create
 from pynetes.api.pods import qos_class
 from pynetes.api.resources import Resource
+from pynetes.apiserver.servicealloc import specs
 
 Object = dict[str, Any]
 
@@ -215,8 +216,25 @@ def _merge_string_data(secret: Object) -> None:
 
 
 class ServiceStrategy(Strategy):
+    """upstream svcStrategy: the clusterIP fields kept one statement, and an update that
+    changes the type or omits allocated values judged as upstream's (see ``specs``)."""
+
     def initial_status(self, obj: Object) -> Any:
         return {"loadBalancer": {}}
+
+    def prepare_for_create(self, obj: Object) -> None:
+        super().prepare_for_create(obj)
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            specs.normalize_cluster_ips(spec, None)
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        super().prepare_for_update(new, old)
+        spec, old_spec = new.get("spec"), old.get("spec") or {}
+        if isinstance(spec, dict):
+            specs.normalize_cluster_ips(spec, old_spec)
+            specs.drop_type_dependent_fields(spec, old_spec)
+            specs.patch_allocated_values(spec, old_spec)
 
 
 _SPECIAL: dict[tuple[str, str], type[Strategy]] = {

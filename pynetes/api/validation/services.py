@@ -3,8 +3,8 @@
 ``ValidateService``/``ValidateServiceUpdate`` (core) and the EndpointSlice
 rules (discovery). Allocated values follow upstream's strategy: an update
 that omits ``clusterIP``/``clusterIPs`` keeps the allocated ones, so only a
-real change is refused. The nodePort range is the default
-``--service-node-port-range`` upstream's allocator enforces.
+real change is refused. Whether a nodePort or clusterIP is inside its range
+is the allocator's to say (``pynetes.apiserver.servicealloc``), as upstream.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from pynetes.api.validation.metadata import IMMUTABLE, validate_labels
 Object = Mapping[str, Any]
 
 SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
-NODE_PORT_RANGE = (30000, 32767)
 _MAX_CLIENT_IP_AFFINITY_SECONDS = 86400
 _ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
 _MAX_ADDRESSES = 100
@@ -207,7 +206,6 @@ def _validate_cluster_ips(spec: Object) -> list[FieldError]:
 def _validate_node_ports(ports: list[Object], kind: str) -> list[FieldError]:
     errors: list[FieldError] = []
     seen: set[tuple[str, int]] = set()
-    low, high = NODE_PORT_RANGE
     for index, port in enumerate(ports):
         node_port = port.get("nodePort") or 0
         if not node_port:
@@ -215,15 +213,6 @@ def _validate_node_ports(ports: list[Object], kind: str) -> list[FieldError]:
         here = f"spec.ports[{index}].nodePort"
         if kind == "ClusterIP":
             errors.append(forbidden(here, "may not be used when `type` is 'ClusterIP'"))
-        elif not low <= node_port <= high:
-            errors.append(
-                invalid(
-                    here,
-                    node_port,
-                    "provided port is not in the valid range. The range of valid ports is "
-                    f"{low}-{high}",
-                )
-            )
         key = (port.get("protocol", "TCP"), node_port)
         if key in seen:
             errors.append(duplicate(here, node_port))
