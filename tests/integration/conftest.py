@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,8 +80,16 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with api_server(tmp_path) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def api_server(tmp_path: Path, **options: Any) -> AsyncIterator[Cluster]:
+    """A real API server on ``tmp_path`` with an admin kubeconfig; ``options`` set
+    ServerOptions fields (e.g. ``service_cluster_ip_range``)."""
     port = free_port()
-    server = await start(ServerOptions(data_dir=tmp_path / "data", secure_port=port))
+    server = await start(ServerOptions(data_dir=tmp_path / "data", secure_port=port, **options))
     pki = Pki(server.pki_dir)
     admin = issue_client_certificate(pki.load_ca(), "kubernetes-admin", ["system:masters"])
     path = tmp_path / "kubeconfig"
