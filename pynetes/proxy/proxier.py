@@ -52,6 +52,11 @@ class Proxier:
         self.last_updated: float | None = None
         self.synced = asyncio.Event()
 
+    @property
+    def up_to_date(self) -> bool:
+        """Synced at least once, and no change since the last sync."""
+        return self.last_updated is not None and self._queued_at is None
+
     def healthy(self) -> bool:
         """Upstream's proxier health: synced once, and no change waiting longer than twice
         the sync period."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from typing import cast
 
 from pynetes.proxy.userspace.route import Route, bound_socket
 
@@ -33,8 +34,7 @@ class _Session(asyncio.DatagramProtocol):
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)  # not a subclass in 3.11
         for data in self._pending:
             transport.sendto(data)
         self._pending.clear()
@@ -96,8 +96,7 @@ class UdpListener(asyncio.DatagramProtocol):
             await asyncio.get_running_loop().create_datagram_endpoint(lambda: self, sock=sock)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)  # not a subclass in 3.11
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         client = (addr[0], addr[1])
