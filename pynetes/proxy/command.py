@@ -42,7 +42,7 @@ from prometheus_client import CollectorRegistry
 from pynetes.api.duration import DurationError, parse_duration
 from pynetes.cli.serving import serve_http
 from pynetes.client.cache.informer import SharedInformerFactory
-from pynetes.client.config import load_config
+from pynetes.client.config import ConfigError, load_config
 from pynetes.client.rest import ApiClient
 from pynetes.proxy import localroute
 from pynetes.proxy.metrics import ProxyMetrics
@@ -98,7 +98,7 @@ def run(arguments: argparse.Namespace) -> int:
         if arguments.cleanup:
             return asyncio.run(_cleanup(options))
         return asyncio.run(_serve(options))
-    except (UsageError, localroute.RouteError) as error:
+    except (UsageError, ConfigError, localroute.RouteError) as error:
         print(f"proxy: {error}", file=sys.stderr)
         return 1
 

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import socket
 import struct
+from typing import cast
 
 from pynetes.proxy.userspace.route import Route, bound_socket
 
@@ -37,9 +38,8 @@ class _Side(asyncio.Protocol):
         self.eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.pause_reading()  # until joined to a peer (asyncio sets TCP_NODELAY)
+        self.transport = cast(asyncio.Transport, transport)  # not always a subclass (uvloop)
+        self.transport.pause_reading()  # until joined to a peer (asyncio sets TCP_NODELAY)
 
     def join(self, peer: _Side) -> None:
         self.peer = peer
