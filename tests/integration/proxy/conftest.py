@@ -61,10 +61,10 @@ def cluster_ip() -> str:
     return next(_cluster_ips)
 
 
-def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, low: int = 0) -> int:
-    """A port free on 127.0.0.1 (from ``low`` up, else any)."""
+def free_port(low: int = 0) -> int:
+    """A TCP port free on 127.0.0.1 (from ``low`` up, else any)."""
     for port in range(low, low + 2000) if low else (0,):
-        with socket.socket(socket.AF_INET, kind) as probe:
+        with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
@@ -208,14 +208,25 @@ def slice_body(service: str, pods: list[Pod], *, name: str | None = None, **read
     }
 
 
+def _ports(port: int) -> list[Object]:
+    return [
+        {"name": "p", "port": port, "protocol": "TCP"},
+        {"name": "u", "port": port, "protocol": "UDP"},
+    ]
+
+
+async def create_slice(api: ApiClient, service: str, pods: list[Pod], **ready: bool) -> Object:
+    """One slice ``<service>-abc`` with every pod (its endpoints arrive at once)."""
+    body = slice_body(service, pods, **ready)
+    body["ports"] = _ports(POD_PORT)
+    return await api.create(ENDPOINT_SLICES, body)
+
+
 async def create_slices(api: ApiClient, service: str, pods: list[Pod], **ready: bool) -> None:
     """One slice per pod (the tracker merges them)."""
     for pod in pods:
         body = slice_body(service, [pod], name=f"{service}-{pod.name}", **ready)
-        body["ports"] = [
-            {"name": "p", "port": pod.port, "protocol": "TCP"},
-            {"name": "u", "port": pod.port, "protocol": "UDP"},
-        ]
+        body["ports"] = _ports(pod.port)
         await api.create(ENDPOINT_SLICES, body)
 
 

@@ -8,8 +8,6 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-import pytest
-
 from pynetes.client.rest import ApiClient
 from pynetes.proxy.tracker import ENDPOINT_SLICES, SERVICES
 from tests.integration.proxy.conftest import (
@@ -19,10 +17,10 @@ from tests.integration.proxy.conftest import (
     ask,
     cluster_ip,
     create_service,
+    create_slice,
     create_slices,
     eventually,
     free_port,
-    slice_body,
 )
 
 Pods = Callable[[int], Awaitable[list[Pod]]]
@@ -35,6 +33,14 @@ async def names_seen(ip: str, port: int, count: int) -> list[str]:
 async def answers(ip: str, port: int) -> bool:
     with contextlib.suppress(OSError):
         return bool(await ask(ip, port))
+    return False
+
+
+async def refused(ip: str, port: int) -> bool:
+    try:
+        await ask(ip, port)
+    except ConnectionRefusedError:
+        return True
     return False
 
 
@@ -69,12 +75,8 @@ async def test_client_ip_affinity_sticks_to_one_endpoint(
         sessionAffinity="ClientIP",
         sessionAffinityConfig={"clientIP": {"timeoutSeconds": 600}},
     )
-    await create_slices(api, "sticky", backends)
-
-    async def three_answer() -> bool:
-        return await answers(ip, 8080) and len(proxy.backend._routes) == 1
-
-    await eventually(three_answer)
+    await create_slice(api, "sticky", backends)  # the three endpoints arrive together
+    await eventually(lambda: answers(ip, 8080))
     seen = await names_seen(ip, 8080, 10)
     assert len(set(seen)) == 1
 
@@ -143,18 +145,16 @@ async def test_no_endpoint_refuses_and_an_endpoint_arriving_is_served(
     (backend,) = await pods(1)
     ip = cluster_ip()
     await create_service(api, "empty", ip, 8080)
-    body = slice_body("empty", [])
-    await api.create(ENDPOINT_SLICES, body)
+    endpoint_slice = await create_slice(api, "empty", [backend])
+    await eventually(lambda: answers(ip, 8080))
 
-    async def listener_bound() -> bool:
-        return any(
-            target.key == "default/empty:p" for target, _ in proxy.backend._listeners.values()
-        )
-
-    await eventually(listener_bound)
-    with pytest.raises(ConnectionRefusedError):
-        await asyncio.open_connection(ip, 8080)
-    await create_slices(api, "empty", [backend])
+    await api.replace(ENDPOINT_SLICES, {**endpoint_slice, "endpoints": []})
+    assert await eventually(lambda: refused(ip, 8080))
+    await api.replace(
+        ENDPOINT_SLICES,
+        await api.get(ENDPOINT_SLICES, "empty-abc", namespace="default")
+        | {"endpoints": endpoint_slice["endpoints"]},
+    )
     assert await eventually(lambda: answers(ip, 8080))
 
 
@@ -212,12 +212,4 @@ async def test_a_deleted_service_stops_listening(
     await create_slices(api, "gone", backends)
     await eventually(lambda: answers(ip, 8080))
     await api.delete(SERVICES, "gone", namespace="default")
-
-    async def refused() -> bool:
-        try:
-            await ask(ip, 8080)
-        except ConnectionRefusedError:
-            return True
-        return False
-
-    assert await eventually(refused)
+    assert await eventually(lambda: refused(ip, 8080))
