@@ -13,6 +13,7 @@ import pynetes
 from pynetes.apiserver import command as apiserver_command
 from pynetes.cluster import up as up_command
 from pynetes.controllermanager import command as controller_manager_command
+from pynetes.dns import command as dns_command
 from pynetes.hollow import command as hollow_command
 from pynetes.kubelet import command as kubelet_command
 from pynetes.proxy import command as proxy_command
@@ -30,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler_command.add_arguments(commands.add_parser("scheduler", help="run kube-scheduler"))
     controller_manager_command.add_arguments(
         commands.add_parser("controller-manager", help="run kube-controller-manager")
+    )
+    dns_command.add_arguments(
+        commands.add_parser("dns", help="run the cluster DNS server (as CoreDNS)")
     )
     kubelet_command.add_arguments(
         commands.add_parser("kubelet", help="run the kubelet: the node agent that runs pods")
@@ -59,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return apiserver_command.run(arguments)
     if arguments.command == "controller-manager":
         return controller_manager_command.run(arguments)
+    if arguments.command == "dns":
+        return dns_command.run(arguments)
     if arguments.command == "hollow-nodes":
         return hollow_command.run(arguments)
     if arguments.command == "kubelet":

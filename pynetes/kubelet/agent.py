@@ -40,6 +40,7 @@ from pynetes.kubelet.lookup import ApiObjectLookup
 from pynetes.kubelet.metrics import KubeletMetrics
 from pynetes.kubelet.mirror import MirrorPods
 from pynetes.kubelet.nodestatus import NodeStatusReporter
+from pynetes.kubelet.poddns import PodDnsFiles
 from pynetes.kubelet.prober.manager import ProbeManager
 from pynetes.kubelet.runtime.interface import ContainerState, ContainerStatus, RuntimeService
 from pynetes.kubelet.runtime.process.images import ImageCatalog
@@ -181,6 +182,11 @@ class KubeletAgent:
             pods_log_dir=Path(config.pod_logs_dir),
             host_ip=options.node_ip,
             metrics=self.kubelet_metrics,
+            dns=(
+                PodDnsFiles(options.root_dir / "pods", config.cluster_dns, config.cluster_domain)
+                if config.cluster_dns
+                else None
+            ),
             container_id_prefix=RUNTIME_NAME,
             clocks=options.clocks,
         )

@@ -30,6 +30,7 @@ from pynetes.kubelet import containers as specs
 from pynetes.kubelet.backoff import CrashLoopBackOff
 from pynetes.kubelet.format import container_reference, format_pod
 from pynetes.kubelet.metrics import KubeletMetrics
+from pynetes.kubelet.poddns import PodDnsFiles
 from pynetes.kubelet.podstatus import PodView, Waiting, pod_status
 from pynetes.kubelet.runtime.interface import (
     ContainerState,
@@ -118,6 +119,8 @@ class PodRecord:
     last_status: Object | None = None
     #: The runtime's containers by name, newest first, as of the last status.
     containers: dict[str, list[ContainerStatus]] = field(default_factory=dict)
+    #: The DNS warnings already recorded as Events (once per pod, as upstream).
+    dns_warned: set[str] = field(default_factory=set)
     #: Every container stopped for good after a deletion (the API may now forget it).
     stopped: bool = False
     deletion_confirmed: bool = False
@@ -146,6 +149,8 @@ class SyncDependencies:
     pods_log_dir: Path
     host_ip: str
     metrics: KubeletMetrics
+    #: The pods' resolv.conf files (None: containers keep the host's).
+    dns: PodDnsFiles | None = None
     container_id_prefix: str = "pynetes"
     clocks: Clocks = field(default_factory=Clocks)
 
@@ -239,6 +244,7 @@ class PodSyncer:
             self._event(pod, WARNING, "FailedMount", str(error))
             await self._report(pod, record)
             return VOLUME_RETRY_SECONDS
+        mounts = self._with_dns(pod, record, mounts)
         current = await self._containers(record)
         await self._kill_unhealthy(pod, record, current)
         wake = await self._run_init_containers(pod, record, current, mounts)
@@ -251,6 +257,23 @@ class PodSyncer:
         if record.terminal_phase:
             await self._finish(record)
         return wake if isinstance(wake, float) else None
+
+    def _with_dns(
+        self, pod: Object, record: PodRecord, mounts: Mapping[str, Sequence[Mount]]
+    ) -> Mapping[str, Sequence[Mount]]:
+        """Every container also gets the pod's resolv.conf (when it differs from the host's)."""
+        if self.deps.dns is None:
+            return mounts
+        extra, warnings = self.deps.dns.prepare(pod)
+        for reason, message in warnings:
+            if reason not in record.dns_warned:
+                record.dns_warned.add(reason)
+                self._event(pod, WARNING, reason, message)
+        if not extra:
+            return mounts
+        spec = pod.get("spec") or {}
+        names = [c["name"] for c in (*(spec.get("initContainers") or ()), *spec["containers"])]
+        return {name: [*mounts.get(name, ()), *extra] for name in names}
 
     async def _ensure_sandbox(self, pod: Object, record: PodRecord) -> bool:
         runtime = self.deps.runtime

@@ -191,13 +191,15 @@ def _backend(options: _Options) -> ProxyBackend:
             udp_idle_timeout=options.udp_timeout,
         )
     iptables = _iptables_module(required=True)
-    ipv4 = [net for net in options.nodeport_cidrs if net.version == 4]
-    addresses = tuple(node_addresses(ipv4))
+    addresses = tuple(node_addresses([net for net in options.nodeport_cidrs if net.version == 4]))
+    if not addresses:  # the backend reads no address as every address
+        raise UsageError("--nodeport-addresses: no IPv4 address of this machine is inside them")
     backend: ProxyBackend = iptables.IptablesProxier(
         cluster_cidr=arguments.cluster_cidr,
         masquerade_all=arguments.masquerade_all,
-        node_port_addresses=tuple(a for a in addresses if not a.startswith("127.")),
-        localhost_nodeports=any(a.startswith("127.") for a in addresses),
+        node_port_addresses=addresses,
+        localhost_nodeports=any(ipaddress.ip_address(a).is_loopback for a in addresses),
+        node_name=arguments.hostname_override,
         sync_period=options.sync_period,
     )
     return backend

@@ -144,3 +144,38 @@ async def _file_says(path: Path, text: str) -> None:
         return _says(path, text)
 
     await eventually(says)
+
+
+async def test_pods_resolve_through_the_cluster_dns_and_host_network_pods_through_the_hosts(
+    cluster: Cluster, api: ApiClient, tmp_path: Path
+):
+    require(os.geteuid() == 0, "root (for mount namespaces)")
+    seen, host_seen = tmp_path / "resolv", tmp_path / "host-resolv"
+    app = shell("app", f"cat /etc/resolv.conf > {seen}; sleep 3600")
+    host_app = shell("app", f"cat /etc/resolv.conf > {host_seen}; sleep 3600")
+    settings = {"cluster_dns": ("10.96.0.10",), "cluster_domain": "cluster.local"}
+    async with running_kubelet(cluster, api, tmp_path, **settings):
+        await api.create(PODS, pod("resolver", app))
+        await api.create(PODS, pod("hostnet", host_app, hostNetwork=True))
+        await wait_for_pod(api, "resolver", phase_is("Running"))
+        await wait_for_pod(api, "hostnet", phase_is("Running"))
+        async def both_written() -> bool:
+            return _written(seen) and _written(host_seen)
+
+        await eventually(both_written)
+    lines = _read(seen).splitlines()
+    assert "nameserver 10.96.0.10" in lines
+    assert any(
+        line.startswith("search default.svc.cluster.local svc.cluster.local cluster.local")
+        for line in lines
+    )
+    assert "options ndots:5" in lines
+    assert _read(host_seen) == _read(Path("/etc/resolv.conf"))
+
+
+def _written(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0
+
+
+def _read(path: Path) -> str:
+    return path.read_text()

@@ -22,9 +22,7 @@ from tests.integration.kubelet.agent import (
 )
 
 
-async def test_kubectl_logs_tail_and_timestamps(
-    cluster: Cluster, api: ApiClient, tmp_path
-):
+async def test_kubectl_logs_tail_and_timestamps(cluster: Cluster, api: ApiClient, tmp_path):
     kubectl = cluster.kubectl()
     script = "echo one; echo two; echo three; sleep 3600"
     async with running_kubelet(cluster, api, tmp_path):
