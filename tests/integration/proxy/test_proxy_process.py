@@ -9,11 +9,13 @@ import asyncio
 import contextlib
 import ipaddress
 import os
+import shutil
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from pynetes.client.rest import ApiClient
 from pynetes.proxy import localroute
@@ -110,10 +112,13 @@ async def test_invalid_flags_are_refused_naming_them() -> None:
     assert code == 2 and "ipvs" in err
 
 
+@pytest.mark.parametrize("mode", ["userspace", "iptables"])
 async def test_a_service_range_is_made_local_and_cleanup_removes_it(
-    cluster: Cluster, api: ApiClient, pods: Pods, tmp_path: Path
+    cluster: Cluster, api: ApiClient, pods: Pods, tmp_path: Path, mode: str
 ) -> None:
     require(os.geteuid() == 0, "root (a local route for the service range)")
+    if mode == "iptables":
+        require(shutil.which("iptables-restore") is not None, "iptables")
     assert not await localroute.has_local_route(SERVICE_RANGE), "a leftover route: remove it"
     range_flag = f"--service-cluster-ip-range={SERVICE_RANGE}"
     try:
@@ -121,8 +126,9 @@ async def test_a_service_range_is_made_local_and_cleanup_removes_it(
         service_ip = str(SERVICE_RANGE[10])
         await create_service(api, "routed", service_ip, 8080)
         await create_slices(api, "routed", [backend])
-        async with proxy_process(cluster, tmp_path, range_flag):
+        async with proxy_process(cluster, tmp_path, range_flag, f"--mode={mode}") as (process, _):
             assert await localroute.has_local_route(SERVICE_RANGE)
+            assert await process.get("/proxyMode") == (200, mode)
 
             async def answered() -> str:
                 with contextlib.suppress(OSError):
@@ -143,4 +149,4 @@ async def test_a_service_range_is_made_local_and_cleanup_removes_it(
         assert code == 0, err
         assert not await localroute.has_local_route(SERVICE_RANGE)
     finally:
-        await localroute.remove_local_route(SERVICE_RANGE)
+        await run_cli("proxy", "--cleanup", range_flag)
