@@ -114,8 +114,10 @@ async def dial(route: Route, client_ip: str) -> _Side | None:
     tried: set[tuple[str, int]] = set()
     for attempt in range(max(len(route.balancer.endpoints), 1)):
         endpoint = route.balancer.next(client_ip, reset_affinity=attempt > 0)
-        if endpoint is None or endpoint in tried:
+        if endpoint is None:
             return None
+        if endpoint in tried:  # other connections moved the rotation on
+            continue
         tried.add(endpoint)
         timeout = DIAL_TIMEOUTS[min(attempt, len(DIAL_TIMEOUTS) - 1)]
         try:
