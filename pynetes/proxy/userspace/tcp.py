@@ -17,6 +17,7 @@ import contextlib
 import logging
 import socket
 import struct
+from collections.abc import Callable
 from typing import cast
 
 from pynetes.proxy.userspace.route import Route, bound_socket
@@ -36,19 +37,22 @@ class _Side(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer: _Side | None = None
         self.eof = False
+        self._write: Callable[[bytes], None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # not always a subclass (uvloop)
         self.transport.pause_reading()  # until joined to a peer (asyncio sets TCP_NODELAY)
 
     def join(self, peer: _Side) -> None:
+        assert peer.transport is not None
         self.peer = peer
+        self._write = peer.transport.write
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        assert self.peer is not None and self.peer.transport is not None
-        self.peer.transport.write(data)
+        assert self._write is not None
+        self._write(data)
 
     def eof_received(self) -> bool:
         """Half-close: pass the EOF on and keep writing the peer's answer."""
