@@ -16,6 +16,7 @@ established connections are never cut by it.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -142,7 +143,13 @@ class UserspaceBackend:
             )
         except OSError as error:
             if address not in self._failed:
-                log.warning("%s: cannot bind %s: %s", target.key, _text(address), error)
+                hint = (
+                    " (not a local address: is the service range made local? "
+                    "see --service-cluster-ip-range)"
+                    if error.errno == errno.EADDRNOTAVAIL
+                    else ""
+                )
+                log.warning("%s: cannot bind %s: %s%s", target.key, _text(address), error, hint)
                 self._failed.add(address)
             return
         self._failed.discard(address)
