@@ -17,7 +17,11 @@ PROGRAMMING_BUCKETS = (
 
 
 class ProxyMetrics:
-    """What the proxier reports; each proxy has its own registry."""
+    """What the proxier reports; each proxy has its own registry.
+
+    A change is counted when it changes the service map (a slice of a Service
+    not yet seen changes nothing: the Service's arrival is the change).
+    """
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry

@@ -98,7 +98,7 @@ async def test_proxies_serves_health_and_metrics_and_stops_on_sigterm(
         assert await process.get("/proxyMode") == (200, "userspace")
         assert await process.metric("kubeproxy_sync_proxy_rules_last_timestamp_seconds")
         assert await process.metric("kubeproxy_sync_proxy_rules_duration_seconds_count")
-        assert await process.metric("kubeproxy_sync_proxy_rules_endpoint_changes_total")
+        assert await process.metric("kubeproxy_sync_proxy_rules_service_changes_total")
         process.process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(GUARD):
             assert await process.process.wait() == 0
