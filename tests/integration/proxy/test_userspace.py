@@ -12,6 +12,7 @@ from pynetes.client.rest import ApiClient
 from pynetes.proxy.tracker import ENDPOINT_SLICES, SERVICES
 from tests.integration.proxy.conftest import (
     GUARD,
+    POD_RANGE,
     Pod,
     RunningProxy,
     ask,
@@ -21,6 +22,7 @@ from tests.integration.proxy.conftest import (
     create_slices,
     eventually,
     free_port,
+    slice_body,
 )
 
 Pods = Callable[[int], Awaitable[list[Pod]]]
@@ -213,3 +215,37 @@ async def test_a_deleted_service_stops_listening(
     await eventually(lambda: answers(ip, 8080))
     await api.delete(SERVICES, "gone", namespace="default")
     assert await eventually(lambda: refused(ip, 8080))
+
+
+async def test_external_ips_and_local_traffic_policy(
+    api: ApiClient, proxy: RunningProxy, pods: Pods
+) -> None:
+    here, elsewhere = await pods(2)
+    external_ip = str(POD_RANGE[200])  # local: the pods fixture made the range local
+    node_port = free_port(low=30000 + (id(api) % 2000))
+    ports = [{"name": "p", "port": 8080, "protocol": "TCP", "nodePort": node_port}]
+    ip = cluster_ip()
+    await create_service(
+        api,
+        "local",
+        ip,
+        8080,
+        type="NodePort",
+        ports=ports,
+        externalIPs=[external_ip],
+        externalTrafficPolicy="Local",
+    )
+    body = slice_body("local", [here, elsewhere])
+    body["endpoints"][1]["nodeName"] = "node-2"  # the proxy runs as node-1
+    body["ports"] = [{"name": "p", "port": here.port, "protocol": "TCP"}]
+    await api.create(ENDPOINT_SLICES, body)
+
+    async def both_by_cluster_ip() -> bool:
+        with contextlib.suppress(OSError):
+            return len(set(await names_seen(ip, 8080, 4))) == 2
+        return False
+
+    await eventually(both_by_cluster_ip)
+    await eventually(lambda: answers(external_ip, 8080))
+    assert set(await names_seen(external_ip, 8080, 4)) == {here.name}
+    assert set(await names_seen("127.0.0.1", node_port, 4)) == {here.name}
