@@ -16,6 +16,7 @@ from pynetes.controllermanager import command as controller_manager_command
 from pynetes.dns import command as dns_command
 from pynetes.hollow import command as hollow_command
 from pynetes.kubelet import command as kubelet_command
+from pynetes.proxy import command as proxy_command
 from pynetes.scheduler import command as scheduler_command
 
 
@@ -36,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kubelet_command.add_arguments(
         commands.add_parser("kubelet", help="run the kubelet: the node agent that runs pods")
+    )
+    proxy_command.add_arguments(
+        commands.add_parser("proxy", help="run kube-proxy: Services made real on this node")
     )
     up_command.add_arguments(
         commands.add_parser("up", help="start a cluster on this machine and keep it running")
@@ -65,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return hollow_command.run(arguments)
     if arguments.command == "kubelet":
         return kubelet_command.run(arguments)
+    if arguments.command == "proxy":
+        return proxy_command.run(arguments)
     if arguments.command == "scheduler":
         return scheduler_command.run(arguments)
     return up_command.run(arguments)
