@@ -52,6 +52,8 @@ from pynetes.proxy.tracker import ENDPOINT_SLICES, SERVICES
 POD_RANGE = ipaddress.ip_network("198.19.79.0/24")
 POD_PORT = 9376
 CLUSTER_IP = "127.79.0.10"
+#: A loopback service range: the userspace proxy binds its addresses without a route.
+SERVICE_RANGE = "127.79.0.0/16"
 SERVICE_PORT = 8080
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -184,7 +186,13 @@ def free_port() -> int:
 
 
 async def run(arguments: argparse.Namespace, directory: Path) -> None:
-    server = await start(ServerOptions(data_dir=directory / "data", secure_port=free_port()))
+    server = await start(
+        ServerOptions(
+            data_dir=directory / "data",
+            secure_port=free_port(),
+            service_cluster_ip_range=SERVICE_RANGE,
+        )
+    )
     processes: list[subprocess.Popen[str] | asyncio.subprocess.Process] = []
     try:
         pki = Pki(server.pki_dir)
