@@ -192,7 +192,12 @@ async def open_storage(options: ServerOptions) -> Store:
 async def start(options: ServerOptions) -> RunningServer:
     """Start serving; returns once the API answers on ``options.secure_port``."""
     pki = await asyncio.to_thread(
-        ensure_pki, options.pki_directory, hosts=options.advertise_hosts, ips=[options.bind_address]
+        ensure_pki,
+        options.pki_directory,
+        hosts=options.advertise_hosts,
+        ips=[options.bind_address],
+        # The serving certificate covers the kubernetes Service's IP (pods' in-cluster URL).
+        service_cidr=options.service_cluster_ip_range,
     )
     ip_range, port_range = service_ranges(options)
     store = await open_storage(options)

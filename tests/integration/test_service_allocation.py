@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from pynetes.api.resources import built_in
 from pynetes.apiserver.app import RunningServer, ServerOptions, start
@@ -18,7 +19,7 @@ from pynetes.client.errors import ApiError
 from pynetes.client.rest import ApiClient, resource_path
 from pynetes.storage.etcd.process import EtcdCluster
 from tests.conftest import require_tool
-from tests.integration.conftest import Cluster, Restartable, free_port
+from tests.integration.conftest import Cluster, Restartable, api_server, free_port
 from tests.integration.controllers.harness import eventually
 
 SERVICES = built_in("", "v1", "services")
@@ -464,3 +465,12 @@ async def test_kubectl_apply_again_keeps_the_allocated_addresses(
     assert again["metadata"]["labels"] == {"tier": "two"}
     assert again["spec"]["clusterIP"] == first["clusterIP"]
     assert again["spec"]["ports"][0]["nodePort"] == first["ports"][0]["nodePort"]
+
+
+async def test_the_serving_certificate_covers_the_kubernetes_service_ip(tmp_path):
+    async with api_server(tmp_path, service_cluster_ip_range="10.251.0.0/16") as running:
+        pem = (running.server.pki_dir / "apiserver.crt").read_bytes()
+    names = x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    assert "10.251.0.1" in {str(ip) for ip in names.value.get_values_for_type(x509.IPAddress)}
