@@ -34,16 +34,21 @@ async def serve_http(
         body = generate_latest(metrics)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    return await serve_routes(
+        host, port, {"/healthz": healthz, "/metrics": scrape, **(extra or {})}
+    )
+
+
+async def serve_routes(host: str, port: int, routes: Mapping[str, Handler]) -> web.AppRunner:
+    """Serve the GET ``routes`` over plain HTTP on ``host:port`` (a component's health,
+    readiness and metrics endpoints); clean up the returned runner to stop."""
     app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", scrape)
-    for path, handler in (extra or {}).items():
+    for path, handler in routes.items():
         app.router.add_get(path, handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
-    paths = ", ".join(["/healthz", "/metrics", *(extra or {})])
-    log.info("serving %s on http://%s:%d", paths, host, port)
+    log.info("serving %s on http://%s:%d", ", ".join(routes), host, port)
     return runner
 
 

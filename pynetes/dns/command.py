@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pynetes.cli.serving import serve_http
+from pynetes.cli.serving import serve_http, serve_routes
 from pynetes.client.cache.informer import SharedInformerFactory
 from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
@@ -122,10 +122,4 @@ async def _serve_health(host: str, port: int, ready: asyncio.Event) -> web.AppRu
             return web.Response(text="OK")
         return web.Response(status=503, text="kubernetes")
 
-    app = web.Application()
-    app.router.add_get("/health", health)
-    app.router.add_get("/ready", readiness)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+    return await serve_routes(host, port, {"/health": health, "/ready": readiness})

@@ -40,7 +40,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from pynetes.api.duration import DurationError, parse_duration
-from pynetes.cli.serving import serve_http
+from pynetes.cli.serving import serve_http, serve_routes
 from pynetes.client.cache.informer import SharedInformerFactory
 from pynetes.client.config import ConfigError, load_config
 from pynetes.client.rest import ApiClient
@@ -244,14 +244,7 @@ async def _serve_health(proxier: Proxier, host: str, port: int) -> web.AppRunner
         }
         return web.json_response(body, status=200 if proxier.healthy() else 503)
 
-    app = web.Application()
-    app.router.add_get("/healthz", health)
-    app.router.add_get("/livez", health)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.info("serving /healthz, /livez on http://%s:%d", host, port)
-    return runner
+    return await serve_routes(host, port, {"/healthz": health, "/livez": health})
 
 
 def _rfc3339(moment: float) -> str:

@@ -28,6 +28,7 @@ from pynetes.api.resources import built_in
 from pynetes.client.cache.informer import SharedInformerFactory
 from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
+from pynetes.cluster import addons
 from pynetes.dns import names
 from pynetes.dns.answer import Answerer
 from pynetes.dns.metrics import DnsMetrics
@@ -307,3 +308,56 @@ async def test_a_service_reaches_its_pods_by_cluster_ip_node_port_and_dns_name(
             assert seen["failed"] == 0, seen
             after = await answers_from_host(f"http://{cluster_ip}/", 30)
             assert pods[1] not in after and after["failed"] == 0
+
+
+#: Run in the client pod: the address argv[1] resolves to (through /etc/resolv.conf).
+RESOLVE = "import socket, sys; print(socket.gethostbyname(sys.argv[1]))"
+
+
+@pytest.mark.slow
+async def test_the_dns_add_on_runs_as_a_pod_reading_the_api_with_its_service_account(
+    tmp_path: Path, network: CniOptions
+):
+    async with (
+        api_server(tmp_path / "api", service_cluster_ip_range=SERVICE_RANGE) as cluster,
+        ApiClient(dataclasses.replace(load_config(cluster.kubeconfig), qps=0)) as api,
+        running_controllers(
+            api,
+            "deployment",
+            "replicaset",
+            "endpointslice",
+            "serviceaccount",
+            "root-ca-cert-publisher",
+        ),  # fmt: skip
+        running_scheduler(api),
+        running_kubelet(
+            cluster, api, tmp_path, cni=network, pod_cidr=SUBNET, cluster_dns=(DNS_SERVICE_IP,)
+        ) as agent,
+        proxy_process(cluster, "userspace", tmp_path / "proxy.log"),
+    ):
+        await addons.apply(api, addons.cluster_dns(DNS_SERVICE_IP))
+
+        async def dns_ready() -> bool:
+            listed = await api.list(
+                PODS, namespace="kube-system", label_selector="k8s-app=kube-dns"
+            )
+            return any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for p in listed["items"]
+                for c in (p.get("status") or {}).get("conditions") or ()
+            )
+
+        await eventually(dns_ready)
+        db = await api.create(SERVICES, service("db", ports=[{"port": 5432}]))
+        sleeper = {"name": "c", "image": "busybox", "command": ["sleep", "3600"]}
+        await api.create(PODS, pod("client", sleeper))
+        client = await wait_for_pod(api, "client", phase_is("Running"))
+        container_id = client["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+
+        async def resolved() -> str | None:
+            result = await agent.runtime.exec_sync(
+                container_id, [sys.executable, "-c", RESOLVE, "db.default.svc.cluster.local"], 10
+            )
+            return result.stdout.decode().strip() if result.exit_code == 0 else None
+
+        assert await eventually(resolved) == db["spec"]["clusterIP"]

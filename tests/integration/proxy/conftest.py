@@ -18,6 +18,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pytest
@@ -32,7 +33,9 @@ from pynetes.proxy.proxier import Proxier
 from pynetes.proxy.tracker import ENDPOINT_SLICES, SERVICES
 from pynetes.proxy.userspace import UserspaceBackend
 from tests.conftest import require
+from tests.integration.conftest import Cluster, api_server
 from tests.integration.controllers.conftest import api
+from tests.integration.controllers.harness import eventually
 
 __all__ = ["api"]
 
@@ -43,17 +46,8 @@ GUARD = 30.0
 #: Where the test pods listen (made local by the ``pods`` fixture).
 POD_RANGE = ipaddress.ip_network("198.19.77.0/24")
 POD_PORT = 9376
+SERVICE_RANGE = "127.77.0.0/16"
 _cluster_ips = (f"127.77.{n // 250 % 250}.{n % 250 + 1}" for n in itertools.count(os.getpid()))
-
-
-async def eventually(check: Callable[[], Awaitable[T]]) -> T:
-    """Poll ``check`` until it returns something truthy."""
-    async with asyncio.timeout(GUARD):
-        while True:
-            result = await check()
-            if result:
-                return result
-            await asyncio.sleep(0.02)
 
 
 def cluster_ip() -> str:
@@ -118,6 +112,14 @@ class _UdpEcho(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         assert self.transport is not None
         self.transport.sendto(self.name.encode(), addr)
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """The API server of the proxy tests: its service range is loopback (SERVICE_RANGE), so
+    the userspace proxy binds cluster IPs without a route."""
+    async with api_server(tmp_path, service_cluster_ip_range=SERVICE_RANGE) as running:
+        yield running
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import os
 import shutil
@@ -17,11 +18,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
 from pynetes.proxy import localroute
 from tests.conftest import require
 from tests.integration.components import GUARD, ComponentProcess, environment, pynetes, run_cli
-from tests.integration.conftest import Cluster, free_port
+from tests.integration.conftest import Cluster, api_server, free_port
 from tests.integration.proxy.conftest import (
     Pod,
     ask,
@@ -114,13 +116,23 @@ async def test_invalid_flags_are_refused_naming_them() -> None:
 
 @pytest.mark.parametrize("mode", ["userspace", "iptables"])
 async def test_a_service_range_is_made_local_and_cleanup_removes_it(
-    cluster: Cluster, api: ApiClient, pods: Pods, tmp_path: Path, mode: str
+    pods: Pods, tmp_path: Path, mode: str
 ) -> None:
     require(os.geteuid() == 0, "root (a local route for the service range)")
     if mode == "iptables":
         require(shutil.which("iptables-restore") is not None, "iptables")
     assert not await localroute.has_local_route(SERVICE_RANGE), "a leftover route: remove it"
     range_flag = f"--service-cluster-ip-range={SERVICE_RANGE}"
+    async with (
+        api_server(tmp_path / "routed", service_cluster_ip_range=str(SERVICE_RANGE)) as cluster,
+        ApiClient(dataclasses.replace(load_config(cluster.kubeconfig), qps=0)) as api,
+    ):
+        await _routed_range(cluster, api, pods, tmp_path, mode, range_flag)
+
+
+async def _routed_range(
+    cluster: Cluster, api: ApiClient, pods: Pods, tmp_path: Path, mode: str, range_flag: str
+) -> None:
     try:
         (backend,) = await pods(1)
         service_ip = str(SERVICE_RANGE[10])
