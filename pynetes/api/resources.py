@@ -36,6 +36,7 @@ SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "attach": ("create", "get"),
     "portforward": ("create", "get"),
     "finalize": ("update",),
+    "token": ("create",),
 }
 
 
@@ -123,7 +124,7 @@ BUILT_IN: tuple[Resource, ...] = (
     _core("Endpoints", "endpoints", short_names=("ep",)),
     _core("ConfigMap", "configmaps", short_names=("cm",)),
     _core("Secret", "secrets"),
-    _core("ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    _core("ServiceAccount", "serviceaccounts", short_names=("sa",), subresources=("token",)),
     _core("Event", "events", short_names=("ev",)),
     _core(
         "ReplicationController",

@@ -3,7 +3,8 @@
 Enabled by default upstream and reproduced here:
 - NamespaceLifecycle: no new objects in a namespace that does not exist or
   is terminating; the immortal namespaces cannot be deleted.
-- ServiceAccount: pods without a service account run as ``default``.
+- ServiceAccount: pods without a service account run as ``default``, and
+  get the token volume unless they opt out (see serviceaccountadmission.py).
 - Priority: a pod's ``priority`` comes from its PriorityClass.
 - DefaultTolerationSeconds: pods tolerate not-ready and unreachable nodes
   for 300 s.
@@ -20,6 +21,7 @@ from pynetes.api import errors
 from pynetes.api.defaults import default_pod_priority, default_toleration_seconds
 from pynetes.api.resources import Resource
 from pynetes.apiserver.quota import QuotaAdmission
+from pynetes.apiserver.serviceaccountadmission import admit_pod, is_mirror_pod
 
 Object = dict[str, Any]
 
@@ -37,6 +39,10 @@ class ObjectLookup(Protocol):
     async def namespace(self, name: str) -> Object | None: ...
 
     async def priority_class(self, name: str) -> Object | None: ...
+
+    async def object(self, plural: str, namespace: str, name: str) -> Object | None:
+        """A core (``v1``) object by its resource's plural, None when absent."""
+        ...
 
 
 class Admission:
@@ -72,9 +78,7 @@ class Admission:
         if resource.namespaced:
             await self._check_namespace_open(resource, namespace, obj)
         if resource.group == "" and resource.plural == "pods":
-            spec = obj.setdefault("spec", {})
-            spec.setdefault("serviceAccountName", "default")
-            spec.setdefault("serviceAccount", spec["serviceAccountName"])
+            await self._admit_service_account(namespace, obj)
             admitted = default_toleration_seconds(await self._with_priority(obj))
             obj.clear()
             obj.update(admitted)
@@ -91,6 +95,14 @@ class Admission:
                 name=name,
                 kind="namespaces",
             )
+
+    async def _admit_service_account(self, namespace: str, pod: Object) -> None:
+        spec = pod.get("spec") or {}
+        account_name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        account = None
+        if not is_mirror_pod(pod):
+            account = await self._lookup.object("serviceaccounts", namespace, account_name)
+        admit_pod(pod, account)
 
     async def _check_namespace_open(self, resource: Resource, namespace: str, obj: Object) -> None:
         found = await self._lookup.namespace(namespace)

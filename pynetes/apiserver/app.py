@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import logging
 import ssl
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,10 +28,13 @@ from pynetes.apiserver.admission import Admission
 from pynetes.apiserver.auth.authentication import (
     BearerToken,
     ClientCertificate,
+    FirstToken,
     StaticTokenFile,
+    TokenAuthenticator,
     UnionAuthenticator,
 )
 from pynetes.apiserver.auth.authorization import AlwaysAllow
+from pynetes.apiserver.auth.serviceaccount import DEFAULT_ISSUER, ServiceAccountTokens, TokenIssuer
 from pynetes.apiserver.crds import CrdController
 from pynetes.apiserver.decoding import ObjectDecoder
 from pynetes.apiserver.handlers import ResourceApi
@@ -47,6 +51,7 @@ from pynetes.apiserver.server import ApiServer
 from pynetes.apiserver.servicealloc.ranges import IPRange, PortRange
 from pynetes.apiserver.servicealloc.repair import REPAIR_INTERVAL, AllocationRepair
 from pynetes.apiserver.servicealloc.services import ServiceAllocator
+from pynetes.apiserver.tokenrequest import TokenRequests
 from pynetes.pki.certificates import (
     MASTERS_GROUP,
     Pki,
@@ -91,6 +96,14 @@ class ServerOptions:
     kubernetes_service_interval: float = RECONCILE_INTERVAL
     #: Seconds between two repairs of the Service address allocations (upstream: 180).
     allocation_repair_interval: float = REPAIR_INTERVAL
+    #: The ``iss`` of the service account tokens this server issues and accepts.
+    service_account_issuer: str = DEFAULT_ISSUER
+    #: The audiences a token must name to authenticate here (default: the issuer).
+    api_audiences: list[str] = field(default_factory=list)
+
+    @property
+    def audiences(self) -> list[str]:
+        return self.api_audiences or [self.service_account_issuer]
 
     @property
     def pki_directory(self) -> Path:
@@ -134,6 +147,10 @@ class CacheLookup:
 
     async def priority_class(self, name: str) -> Object | None:
         return await self._find("scheduling.k8s.io", "v1", "priorityclasses", "", name)
+
+    async def object(self, plural: str, namespace: str, name: str) -> Object | None:
+        """A core (``v1``) object by its resource's plural, None when absent."""
+        return await self._find("", "v1", plural, namespace, name)
 
     async def _find(
         self, group: str, version: str, plural: str, namespace: str, name: str
@@ -215,17 +232,20 @@ async def start(options: ServerOptions) -> RunningServer:
     await asyncio.gather(*(object_store.start() for object_store in stores.values()))
     quotas = registry.lookup("", "v1", "resourcequotas")
     kubelet = await _kubelet_client(options, pki, stores[registry.lookup("", "v1", "nodes")])  # type: ignore[index]
+    lookup = CacheLookup(stores, registry)
+    issuer = TokenIssuer(pki.service_account_key.read_bytes(), options.service_account_issuer)
     api = ResourceApi(
         registry,
         stores,
         decoder=ObjectDecoder(),
         admission=Admission(
-            CacheLookup(stores, registry),
+            lookup,
             QuotaAdmission(
                 lambda: stores.get(quotas) if quotas else None, lambda: datetime.now(UTC)
             ),
         ),
         kubelet=kubelet,
+        token_requests=TokenRequests(issuer, options.audiences),
     )
     await _create_system_namespaces(stores, registry)
     repair = AllocationRepair(
@@ -237,7 +257,7 @@ async def start(options: ServerOptions) -> RunningServer:
     server = ApiServer(
         registry,
         api,
-        authenticator=_authenticator(options),
+        authenticator=_authenticator(options, pki, lookup),
         authorizer=AlwaysAllow(),
         ready=lambda: True,
         server_address=f"{options.bind_address}:{options.secure_port}",
@@ -349,11 +369,21 @@ def _issue_kubelet_client_certificate(pki: Pki) -> tuple[Path, Path]:
     return cert, key
 
 
-def _authenticator(options: ServerOptions) -> UnionAuthenticator:
-    authenticators: list[Any] = [ClientCertificate()]
+def _authenticator(options: ServerOptions, pki: Pki, lookup: CacheLookup) -> UnionAuthenticator:
+    """Client certificates, then bearer tokens: the token file's, then service accounts'."""
+    tokens: list[TokenAuthenticator] = []
     if options.token_auth_file is not None:
-        authenticators.append(BearerToken(StaticTokenFile.load(options.token_auth_file)))
-    return UnionAuthenticator(*authenticators)
+        tokens.append(StaticTokenFile.load(options.token_auth_file))
+    tokens.append(
+        ServiceAccountTokens(
+            pki.service_account_public_key.read_bytes(),
+            options.service_account_issuer,
+            options.audiences,
+            lookup.object,
+            time.time,
+        )
+    )
+    return UnionAuthenticator(ClientCertificate(), BearerToken(FirstToken(*tokens)))
 
 
 async def _create_system_namespaces(

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from pynetes.apiserver.app import ServerOptions, service_ranges, start
+from pynetes.apiserver.auth.serviceaccount import DEFAULT_ISSUER
 
 log = logging.getLogger("pynetes.apiserver")
 
@@ -49,6 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the ports Services' nodePorts are allocated from (both ends included)",
     )
     parser.add_argument(
+        "--service-account-issuer",
+        default=DEFAULT_ISSUER,
+        help="the iss of the service account tokens issued and accepted",
+    )
+    parser.add_argument(
+        "--api-audiences",
+        default="",
+        help="comma-separated audiences a token must name (default: the issuer)",
+    )
+    parser.add_argument(
         "--advertise-address",
         default=None,
         help="the address the kubernetes Service's endpoints name (default: --bind-address,"
@@ -71,6 +82,8 @@ def options_from(arguments: argparse.Namespace) -> ServerOptions:
         service_cluster_ip_range=arguments.service_cluster_ip_range,
         service_node_port_range=arguments.service_node_port_range,
         advertise_address=arguments.advertise_address,
+        service_account_issuer=arguments.service_account_issuer,
+        api_audiences=[audience for audience in arguments.api_audiences.split(",") if audience],
     )
 
 

@@ -27,6 +27,7 @@ from pynetes.apiserver.patching import apply_patch
 from pynetes.apiserver.registry import ObjectStore
 from pynetes.apiserver.responses import json_response, raw_json, read_body, read_optional_body
 from pynetes.apiserver.subresources import Subresources
+from pynetes.apiserver.tokenrequest import TokenRequests
 from pynetes.apiserver.watch import WatchRequest, json_frame, serve_watch, timeout_for
 from pynetes.apiserver.watchcache import CachedObject, CacheEvent, Predicate
 from pynetes.storage import CompactedError, InvalidContinueTokenError, StorageError, continuation
@@ -65,10 +66,13 @@ class ResourceApi:
         admission: Admission,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         kubelet: KubeletClient | None = None,
+        token_requests: TokenRequests | None = None,
     ) -> None:
         self.resources = resources
         #: Proxies pods/log, exec, attach and portforward to kubelets (None: a 503).
         self.kubelet = kubelet
+        #: Answers serviceaccounts/token (None: a 503).
+        self.token_requests = token_requests
         self.stores = stores
         self.decoder = decoder
         self.admission = admission

@@ -6,6 +6,7 @@
   (and of custom resources whose CRD declares the scale subresource).
 - ``pods/binding``: the scheduler's POST that sets ``spec.nodeName`` once.
 - ``pods/eviction``: a deletion that respects PodDisruptionBudgets (see eviction.py).
+- ``serviceaccounts/token``: TokenRequest (see tokenrequest.py).
 - ``pods/log|exec|attach|portforward``: proxied to the pod's kubelet (podstreams.py).
 """
 
@@ -60,6 +61,10 @@ class Subresources:
             return await self._binding(request, target, store)
         if sub == "eviction" and target.verb == "create":
             return await self._eviction(request, target, store)
+        if sub == "token" and target.verb == "create":
+            if self._api.token_requests is None:
+                raise errors.service_unavailable("this API server issues no service account tokens")
+            return await self._api.token_requests.create(self._api, request, target)
         if sub in _STREAMS:
             return await self._stream(request, target, store)
         raise errors.method_not_allowed()

@@ -194,6 +194,24 @@ class BearerToken:
         return user
 
 
+class FirstToken:
+    """Token authenticators in order: the first that knows a token answers for it.
+
+    An authenticator raising :class:`AuthenticationError` ends the search
+    (the token is of its kind, and wrong), as a None lets the next one try.
+    """
+
+    def __init__(self, *authenticators: TokenAuthenticator) -> None:
+        self._authenticators = authenticators
+
+    async def authenticate_token(self, token: str) -> UserInfo | None:
+        for authenticator in self._authenticators:
+            user = await authenticator.authenticate_token(token)
+            if user is not None:
+                return user
+        return None
+
+
 class UnionAuthenticator:
     """Tries authenticators in order; the first user proved wins.
 
