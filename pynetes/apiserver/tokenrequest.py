@@ -51,8 +51,9 @@ class TokenRequests:
             group_version=f"{GROUP}/v1",
         )
         token_request = _named(copy.deepcopy(body), target)
-        spec = token_request.setdefault("spec", {})
-        spec.setdefault("expirationSeconds", DEFAULT_EXPIRATION_SECONDS)
+        spec = token_request["spec"] = token_request.get("spec") or {}
+        if spec.get("expirationSeconds") is None:  # kubectl sends null
+            spec["expirationSeconds"] = DEFAULT_EXPIRATION_SECONDS
         _validate(spec, target.name)
         account = (await api.store_for(target.resource).get(target.namespace, target.name)).obj
         if not spec.get("audiences"):
