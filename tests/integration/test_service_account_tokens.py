@@ -181,8 +181,10 @@ async def test_kubectl_create_token(cluster: Cluster, api: ApiClient) -> None:
         "system:serviceaccount:default:default"
     )
     assert not await refused(api, token)
-    _code, out, _err = await cluster.kubectl()("api-resources", "--no-headers")
-    assert any(line.split()[0] == "serviceaccounts" for line in out.splitlines())
+    listed = {r["name"]: r for r in (await api.request("GET", "/api/v1"))["resources"]}
+    assert listed["serviceaccounts/token"]["verbs"] == ["create"]
+    assert listed["serviceaccounts/token"]["group"] == "authentication.k8s.io"
+    assert listed["serviceaccounts/token"]["kind"] == "TokenRequest"
 
 
 async def test_admission_mounts_the_token_volume(api: ApiClient) -> None:
