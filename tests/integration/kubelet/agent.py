@@ -18,11 +18,12 @@ from pynetes.kubelet.runtime.process.cni import CniOptions
 from pynetes.kubelet.syncpod import Clocks
 from pynetes.pki.certificates import Pki
 from tests.integration.conftest import Cluster, Restartable, free_port
-from tests.integration.controllers.harness import eventually
+from tests.integration.controllers.harness import eventually, running_controllers
 
 Object = dict[str, Any]
 PODS = built_in("", "v1", "pods")
 EVENTS = built_in("", "v1", "events")
+CONFIG_MAPS = built_in("", "v1", "configmaps")
 NODE = "node-1"
 
 
@@ -58,13 +59,25 @@ async def running_kubelet(
         cni=cni,
     )
     agent = KubeletAgent(client, settings, options)
-    await agent.start()
+    # Pods mount the cluster CA (kube-root-ca.crt) in their token volume: publish it, as a
+    # cluster's controller manager does.
+    async with running_controllers(client, "root-ca-cert-publisher"):
+        await eventually(lambda: root_ca_published(client))
+        await agent.start()
+        try:
+            yield agent
+        finally:
+            await agent.stop()
+            if not keep_containers:
+                await stop_containers(root)
+
+
+async def root_ca_published(client: ApiClient) -> bool:
     try:
-        yield agent
-    finally:
-        await agent.stop()
-        if not keep_containers:
-            await stop_containers(root)
+        await client.get(CONFIG_MAPS, "kube-root-ca.crt", namespace="default")
+    except errors.NotFound:
+        return False
+    return True
 
 
 def pod(name: str, *containers: Object, **spec: Any) -> Object:
