@@ -1,10 +1,11 @@
 """How the kubelet reads the ConfigMaps and Secrets its pods use.
 
 Environment variables and volumes both resolve references to ConfigMaps and
-Secrets of the pod's namespace. :class:`ObjectLookup` is the small protocol they
-need; :class:`ApiObjectLookup` answers it from the API server. A missing object is
-``None``; any other failure raises, so that a pod is not started with an
-environment or files silently missing.
+Secrets of the pod's namespace; projected volumes also need service account
+tokens (requested and cached by :class:`~pynetes.kubelet.tokens.TokenManager`).
+:class:`ObjectLookup` is the small protocol they need; :class:`ApiObjectLookup`
+answers it from the API server. A missing object is ``None``; any other failure
+raises, so that a pod is not started with an environment or files silently missing.
 
 Objects are returned as the API serves them: a Secret's ``data`` (and a
 ConfigMap's ``binaryData``) values are base64; :func:`secret_data` and
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
+from pynetes.kubelet.tokens import TokenManager
 
 Object = dict[str, Any]
 
@@ -40,6 +42,10 @@ class ObjectLookup(Protocol):
 
     async def get_secret(self, namespace: str, name: str) -> Object | None: ...
 
+    async def service_account_token(self, pod: Object, projection: Object) -> str:
+        """The token of a projected volume's ``serviceAccountToken`` source."""
+        ...
+
 
 class ApiObjectLookup:
     """:class:`ObjectLookup` through the API server, one GET per call.
@@ -50,12 +56,21 @@ class ApiObjectLookup:
 
     def __init__(self, client: ApiClient) -> None:
         self._client = client
+        self._tokens = TokenManager(client)
 
     async def get_config_map(self, namespace: str, name: str) -> Object | None:
         return await self._get(CONFIG_MAPS, namespace, name)
 
     async def get_secret(self, namespace: str, name: str) -> Object | None:
         return await self._get(SECRETS, namespace, name)
+
+    async def service_account_token(self, pod: Object, projection: Object) -> str:
+        try:
+            return await self._tokens.token(pod, projection)
+        except errors.ApiError as error:
+            raise ObjectLookupError(error.message or str(error)) from error
+        except errors.TransportError as error:
+            raise ObjectLookupError(str(error)) from error
 
     async def _get(self, resource: Any, namespace: str, name: str) -> Object | None:
         try:

@@ -11,7 +11,6 @@ is an empty volume, or the key is left out).
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -24,8 +23,6 @@ from pynetes.kubelet.lookup import (
     secret_data,
 )
 from pynetes.kubelet.volumes.atomic_writer import FileProjection
-
-log = logging.getLogger(__name__)
 
 Object = dict[str, Any]
 Payload = dict[str, FileProjection]
@@ -140,8 +137,8 @@ async def projected_payload(
 ) -> Payload:
     """The files of a projected volume: its sources' files, later sources winning.
 
-    ``serviceAccountToken`` sources are skipped with a log line: the API
-    server does not serve TokenRequest (``serviceaccounts/token``) yet.
+    A ``serviceAccountToken`` source is a token bound to the pod (see
+    pynetes/kubelet/tokens.py); failing to get one raises ObjectLookupError.
     """
     mode = _mode(source, None)
     namespace = pod["metadata"].get("namespace") or "default"
@@ -155,12 +152,9 @@ async def projected_payload(
                 payload |= await secret_payload(part, namespace, lookup, mode, name_field="name")
             elif part := projection.get("downwardAPI"):
                 payload |= downward_api_payload(part, pod, node_allocatable, mode)
-            elif "serviceAccountToken" in projection:
-                log.warning(
-                    "pod %s/%s: serviceAccountToken projection skipped (no TokenRequest API)",
-                    namespace,
-                    pod["metadata"].get("name"),
-                )
+            elif part := projection.get("serviceAccountToken"):
+                token = await lookup.service_account_token(pod, part)
+                payload[part["path"]] = FileProjection(token.encode(), mode)
         except PayloadSourceError as error:
             errors.append(str(error))
     if errors:

@@ -24,6 +24,7 @@ Object = dict[str, Any]
 PODS = built_in("", "v1", "pods")
 EVENTS = built_in("", "v1", "events")
 CONFIG_MAPS = built_in("", "v1", "configmaps")
+SERVICE_ACCOUNTS = built_in("", "v1", "serviceaccounts")
 NODE = "node-1"
 
 
@@ -59,10 +60,10 @@ async def running_kubelet(
         cni=cni,
     )
     agent = KubeletAgent(client, settings, options)
-    # Pods mount the cluster CA (kube-root-ca.crt) in their token volume: publish it, as a
-    # cluster's controller manager does.
-    async with running_controllers(client, "root-ca-cert-publisher"):
-        await eventually(lambda: root_ca_published(client))
+    # Pods mount a token of their ServiceAccount and the cluster CA (kube-root-ca.crt):
+    # make both, as a cluster's controller manager does.
+    async with running_controllers(client, "root-ca-cert-publisher", "serviceaccount"):
+        await eventually(lambda: token_volume_ready(client))
         await agent.start()
         try:
             yield agent
@@ -72,9 +73,11 @@ async def running_kubelet(
                 await stop_containers(root)
 
 
-async def root_ca_published(client: ApiClient) -> bool:
+async def token_volume_ready(client: ApiClient) -> bool:
+    """Whether namespace ``default`` has what a pod's token volume needs."""
     try:
         await client.get(CONFIG_MAPS, "kube-root-ca.crt", namespace="default")
+        await client.get(SERVICE_ACCOUNTS, "default", namespace="default")
     except errors.NotFound:
         return False
     return True
