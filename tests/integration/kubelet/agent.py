@@ -16,6 +16,7 @@ from pynetes.kubelet.agent import AgentOptions, KubeletAgent, stop_containers
 from pynetes.kubelet.config import KubeletConfiguration
 from pynetes.kubelet.runtime.process.cni import CniOptions
 from pynetes.kubelet.syncpod import Clocks
+from pynetes.kubelet.volumes.tmpfs import unmount_all_under
 from pynetes.pki.certificates import Pki
 from tests.integration.conftest import Cluster, Restartable, free_port
 from tests.integration.controllers.harness import eventually, running_controllers
@@ -41,8 +42,9 @@ async def running_kubelet(
 ) -> AsyncIterator[KubeletAgent]:
     """A kubelet for node ``node-1`` on ``root`` until the block ends; ``config`` sets
     KubeletConfiguration fields. Its containers are stopped afterwards (a real kubelet
-    leaves them running; a test must not) unless ``keep_containers`` (the test starts
-    another kubelet on ``root``, and that one stops them). ``cni`` turns pod networking on."""
+    leaves them running; a test must not), and its pods' tmpfs volumes unmounted, unless
+    ``keep_containers`` (the test starts another kubelet on ``root``, and that one stops
+    them). ``cni`` turns pod networking on."""
     settings = dataclasses.replace(
         KubeletConfiguration(),
         port=free_port(),
@@ -60,10 +62,7 @@ async def running_kubelet(
         cni=cni,
     )
     agent = KubeletAgent(client, settings, options)
-    # Pods mount a token of their ServiceAccount and the cluster CA (kube-root-ca.crt):
-    # make both, as a cluster's controller manager does.
-    async with running_controllers(client, "root-ca-cert-publisher", "serviceaccount"):
-        await eventually(lambda: token_volume_ready(client))
+    async with token_volume_controllers(client):
         await agent.start()
         try:
             yield agent
@@ -71,6 +70,17 @@ async def running_kubelet(
             await agent.stop()
             if not keep_containers:
                 await stop_containers(root)
+                await unmount_all_under(root)  # the pods' memory-backed volumes
+
+
+@contextlib.asynccontextmanager
+async def token_volume_controllers(client: ApiClient) -> AsyncIterator[None]:
+    """Pods mount a token of their ServiceAccount and the cluster CA (kube-root-ca.crt):
+    the controllers making both run (as in a cluster's controller manager) until the
+    block ends, and namespace ``default`` has both when it starts."""
+    async with running_controllers(client, "root-ca-cert-publisher", "serviceaccount"):
+        await eventually(lambda: token_volume_ready(client))
+        yield
 
 
 async def token_volume_ready(client: ApiClient) -> bool:

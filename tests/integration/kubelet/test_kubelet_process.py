@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import aiohttp
 import pytest
 import yaml
 
+from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
 from tests.integration.components import GUARD, environment, pynetes, run_cli
 from tests.integration.conftest import Cluster, free_port
@@ -23,6 +25,7 @@ from tests.integration.kubelet.agent import (
     pod,
     shell,
     stop_containers,
+    token_volume_controllers,
     wait_for_deletion,
     wait_for_pod,
 )
@@ -47,7 +50,21 @@ def write_config(tmp_path: Path, **fields: object) -> tuple[Path, int]:
 async def kubelet_process(
     cluster: Cluster, root: Path, config: Path, healthz: int, *arguments: str
 ) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``pynetes kubelet`` until the block ends, with the controllers pods' token volume needs."""
     log = root.parent / "kubelet.log"
+    config_of_client = dataclasses.replace(load_config(cluster.kubeconfig), qps=0)
+    async with (
+        ApiClient(config_of_client) as client,
+        token_volume_controllers(client),
+        _kubelet(cluster, root, config, healthz, log, arguments) as process,
+    ):
+        yield process
+
+
+@contextlib.asynccontextmanager
+async def _kubelet(
+    cluster: Cluster, root: Path, config: Path, healthz: int, log: Path, arguments: tuple[str, ...]
+) -> AsyncIterator[asyncio.subprocess.Process]:
     with log.open("ab") as output:
         process = await asyncio.create_subprocess_exec(
             *pynetes("kubelet", "--kubeconfig", str(cluster.kubeconfig), "--node-name", NODE),

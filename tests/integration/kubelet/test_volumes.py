@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 
+import jwt
 import pytest
 
 from pynetes.api.resources import built_in
@@ -18,6 +19,7 @@ from pynetes.kubelet.volumes.manager import VolumeManager, VolumeSetupError
 from pynetes.kubelet.volumes.tmpfs import mount_points_under, unmount_all_under
 
 PODS = built_in("", "v1", "pods")
+SERVICE_ACCOUNTS = built_in("", "v1", "serviceaccounts")
 ALLOCATABLE = {"cpu": "4", "memory": "8Gi", "ephemeral-storage": "100Gi"}
 
 
@@ -212,6 +214,7 @@ async def test_secret_volume_is_decoded_in_memory(api, manager):
 
 async def test_downward_api_and_projected_volumes_follow_the_pod(api, manager):
     await _config_map(api, "cfg", {"setting": "on"})
+    await api.create(SERVICE_ACCOUNTS, {"metadata": {"name": "default"}}, namespace="default")
     await api.create(
         SECRETS,
         {"metadata": {"name": "s"}, "data": {"token": base64.b64encode(b"t").decode()}},
@@ -268,8 +271,11 @@ async def test_downward_api_and_projected_volumes_follow_the_pod(api, manager):
         "setting",
         "tok",
         "ns",
+        "token",
     }
     assert (projected / "tok").read_text() == "t"
+    claims = jwt.decode((projected / "token").read_text(), options={"verify_signature": False})
+    assert claims["kubernetes.io"]["pod"] == {"name": "p", "uid": pod["metadata"]["uid"]}
     assert _mode(projected / "ns") == 0o440
     pod = await api.patch(PODS, "p", {"metadata": {"labels": {"app": "db"}}}, namespace="default")
     await manager.mount_pod(pod)
