@@ -30,6 +30,7 @@ from pynetes.kubelet.agent import KubeletAgent
 from pynetes.kubelet.runtime.interface import RuntimeFailure
 from pynetes.kubelet.runtime.process import cni
 from pynetes.kubelet.runtime.process.cni import CniOptions
+from pynetes.kubelet.volumes.tmpfs import unmount_all_under
 from tests.conftest import require
 from tests.integration.conftest import Cluster, free_port
 from tests.integration.controllers.harness import eventually, running_controllers
@@ -277,6 +278,7 @@ async def test_a_sandbox_whose_namespace_vanished_releases_its_ip_at_the_next_st
         await eventually(released)
     finally:
         await runtime.close()
+        await unmount_all_under(tmp_path)  # the pod's token volume (tmpfs)
 
 
 async def test_the_kubelet_takes_the_pod_cidr_the_node_ipam_controller_gives_its_node(
