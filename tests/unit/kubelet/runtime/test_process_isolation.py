@@ -3,9 +3,9 @@ process runtime, with real processes; cgroup tests need the v1 hierarchies writa
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -91,6 +91,23 @@ async def test_volumes_appear_at_their_mount_paths(pod: Pod, tmp_path: Path) -> 
     assert (await pod.runtime.container_status(container_id)).state is ContainerState.EXITED
 
 
+#: Run in a fresh interpreter (as root): becomes nobody, as the shim of a non-root kubelet
+#: runs, makes the mount through a user namespace, then execs cat of the mounted file.
+#: A fresh process, because a fork of the long-running test process can be refused
+#: unshare(CLONE_NEWUSER) (EINVAL) by state it accumulated.
+AS_NOBODY = """
+import ctypes, os, sys
+sys.path.insert(0, sys.argv[1])
+import shim
+os.setgroups([])
+os.setresgid(65534, 65534, 65534)
+os.setresuid(65534, 65534, 65534)
+ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: as a shim started as nobody is
+shim.setup_mounts([{"host_path": sys.argv[2], "container_path": sys.argv[3], "read_only": True}])
+os.execvp("cat", ["cat", os.path.join(sys.argv[3], "file")])
+"""
+
+
 def test_without_root_mounts_are_made_in_a_user_namespace() -> None:
     """The shim's mount setup as an unprivileged user (nobody): bind mounts still work."""
     if os.getuid() != 0:
@@ -102,30 +119,13 @@ def test_without_root_mounts_are_made_in_a_user_namespace() -> None:
         (base / "volume" / "file").write_text("seen through the mount\n")
         (base / "volume" / "file").chmod(0o644)
         (base / "target").mkdir(mode=0o755)
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child becomes nobody, as a shim of a non-root kubelet would run
-            try:
-                os.close(read)
-                os.setgroups([])
-                os.setresgid(65534, 65534, 65534)
-                os.setresuid(65534, 65534, 65534)
-                # A changed uid makes a process undumpable (its /proc files root's) until it
-                # execs; a shim started as nobody would be dumpable from the start.
-                ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
-                mount = {"host_path": str(base / "volume"), "container_path": str(base / "target")}
-                shim.setup_mounts([{**mount, "read_only": True}])
-                os.dup2(write, 1)
-                os.execvp("cat", ["cat", str(base / "target" / "file")])
-            except BaseException as error:
-                os.write(write, f"failed: {error!r}".encode())
-            finally:
-                os._exit(127)
-        os.close(write)
-        with os.fdopen(read, "rb") as output:
-            seen = output.read()
-        _, status = os.waitpid(pid, 0)
-        assert seen == b"seen through the mount\n"
-        assert os.waitstatus_to_exitcode(status) == 0
+        arguments = [str(Path(shim.__file__).parent), str(base / "volume"), str(base / "target")]
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", AS_NOBODY, *arguments],
+            capture_output=True,
+            check=False,
+        )
+        assert result.stdout == b"seen through the mount\n", result.stderr
+        assert result.returncode == 0
     finally:
         shutil.rmtree(base)
