@@ -195,12 +195,20 @@ class AttachSession:
 
     async def write_stdin(self, data: bytes) -> None:
         if self._stdin:
+            await self._resized()
             await self._send(shim.STDIN, data)
 
     async def close_stdin(self) -> None:
         if self._stdin:
+            await self._resized()
             await self._send(shim.CLOSE_STDIN)
             self._stdin = False
+
+    async def _resized(self) -> None:
+        """Frames go in call order: a resize asked for before this input is sent first
+        (a command typed after a resize sees the new size)."""
+        if self._resizes:
+            await asyncio.gather(*self._resizes, return_exceptions=True)
 
     def resize(self, width: int, height: int) -> None:
         task = asyncio.create_task(self._send(shim.RESIZE, struct.pack(">HH", width, height)))
