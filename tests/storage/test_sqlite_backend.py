@@ -19,6 +19,7 @@ from pynetes.storage import DatabaseFileError, EventType, StorageError
 from pynetes.storage.sqlite import SQLiteStore
 from pynetes.storage.sqlite.schema import WAL_SIZE_LIMIT
 from pynetes.storage.sqlite.store import DATABASE_NAME
+from tests.conftest import require
 
 
 async def open_store(directory: Path, **options: object) -> SQLiteStore:
@@ -215,10 +216,7 @@ async def test_no_acknowledged_write_is_lost_to_kill_9(tmp_path: Path) -> None:
 @pytest.fixture
 def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs, to run the store out of disk space (needs root, as CI has)."""
-    if os.geteuid() != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI runs as root; this test needs it to mount a tmpfs")
-        pytest.skip("mounting a tmpfs needs root")
+    require(os.geteuid() == 0, "root (to mount a tmpfs)")
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)], check=True)

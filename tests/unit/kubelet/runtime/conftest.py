@@ -19,6 +19,7 @@ from pynetes.kubelet.runtime.interface import (
     PodSandboxConfig,
 )
 from pynetes.kubelet.runtime.process import ImageCatalog, ProcessRuntime
+from tests.conftest import require
 
 DEADLINE = 15.0
 
@@ -79,13 +80,11 @@ async def log_contains(path: str, text: bytes) -> list[crilog.LogEntry]:
     )
 
 
-def cgroups_writable() -> bool:
-    """cgroup v1 memory and cpu writable (root here); in CI they must be."""
+def require_cgroups() -> None:
+    """cgroup v1 memory and cpu writable (root here): skipped without, except in CI."""
     root = Path("/sys/fs/cgroup")
     writable = all(os.access(root / controller, os.W_OK) for controller in ("memory", "cpu"))
-    if not writable and os.environ.get("CI") != "true":
-        pytest.skip("cgroup v1 memory/cpu hierarchies are not writable here")
-    return writable
+    require(writable, "writable cgroup v1 memory/cpu hierarchies")
 
 
 @pytest.fixture

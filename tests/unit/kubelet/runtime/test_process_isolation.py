@@ -10,20 +10,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
-
 from pynetes.kubelet.runtime.interface import ContainerState, LinuxResources, Mount
 from pynetes.kubelet.runtime.process import shim
+from tests.conftest import require
 
-from .conftest import Pod, cgroups_writable, log_contains
+from .conftest import Pod, log_contains, require_cgroups
 
 CGROUPS = Path("/sys/fs/cgroup")
-PR_SET_DUMPABLE = 4
 
 
 async def test_a_container_over_its_memory_limit_is_oom_killed(pod: Pod) -> None:
-    if not cgroups_writable():
-        pytest.fail("cgroups are required in CI")
+    require_cgroups()
     hog = "blocks = [bytearray(1024 * 1024) for _ in range(200)]"
     container_id = await pod.run(
         command=[sys.executable, "-c", hog],
@@ -36,8 +33,7 @@ async def test_a_container_over_its_memory_limit_is_oom_killed(pod: Pod) -> None
 async def test_cpu_and_memory_settings_are_written_and_removed_with_the_container(
     pod: Pod,
 ) -> None:
-    if not cgroups_writable():
-        pytest.fail("cgroups are required in CI")
+    require_cgroups()
     resources = LinuxResources(
         cpu_period=100_000, cpu_quota=50_000, cpu_shares=512, memory_limit_in_bytes=64 << 20
     )
@@ -110,8 +106,7 @@ os.execvp("cat", ["cat", os.path.join(sys.argv[3], "file")])
 
 def test_without_root_mounts_are_made_in_a_user_namespace() -> None:
     """The shim's mount setup as an unprivileged user (nobody): bind mounts still work."""
-    if os.getuid() != 0:
-        pytest.skip("needs root to become another user")
+    require(os.getuid() == 0, "root (to become another user)")
     base = Path(tempfile.mkdtemp(prefix="pynetes-userns-"))
     try:
         base.chmod(0o755)
