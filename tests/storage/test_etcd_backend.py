@@ -154,6 +154,8 @@ EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
         (UNAVAILABLE, "Stream removed (recvmsg:Connection reset by peer)", "retry", "unknown"),
         (UNAVAILABLE, "etcdserver: request timed out", "retry", "unknown"),
         (grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded", "retry", "unknown"),
+        # gRPC core's own words when the transport died under a stream write.
+        (grpc.StatusCode.INTERNAL, "Internal error from Core", "retry", "unknown"),
         # The request never reached etcd, or etcd refused it before proposing it.
         (UNAVAILABLE, "failed to connect to all addresses; last error: ...", "retry", "retry"),
         (UNAVAILABLE, "etcdserver: no leader", "retry", "retry"),
@@ -167,6 +169,7 @@ EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
             "fail",
         ),
         (grpc.StatusCode.INVALID_ARGUMENT, "etcdserver: request is too large", "fail", "fail"),
+        (grpc.StatusCode.INTERNAL, "etcdserver: corrupt cluster", "fail", "fail"),
     ],
 )
 def test_only_writes_that_cannot_have_landed_are_retried(

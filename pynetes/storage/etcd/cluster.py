@@ -20,7 +20,8 @@ each attempt is bounded by ``request_timeout`` (and by the time left), and
 watch streams rely on gRPC keepalive to notice a dead peer. What is retried:
 
 * reads, lease grants, compaction and watch (re)creation, on any UNAVAILABLE
-  or deadline: repeating them changes nothing;
+  (or gRPC core's own INTERNAL for a transport that died mid-call) or
+  deadline: repeating them changes nothing;
 * writes only when they cannot have been applied: the channel was not
   connected (a write is sent only on a connected channel, so no bytes left),
   gRPC could not connect, or etcd refused before proposing ("no leader",
@@ -72,6 +73,9 @@ _REFUSED_BEFORE_PROPOSAL = ("etcdserver: no leader", "etcdserver: not capable")
 _TOO_MANY_REQUESTS = "etcdserver: too many requests"
 #: gRPC's words for "no connection was made": the request never left the client.
 _NOT_CONNECTED = ("failed to connect to all addresses", "no connection available")
+#: What gRPC core says when a stream's transport died under a write: the client's
+#: own failure (etcd's INTERNAL answers carry etcd's words), so as good as UNAVAILABLE.
+_TRANSPORT_FAILED = "Internal error from Core"
 
 
 class _Verdict(enum.Enum):
@@ -85,6 +89,8 @@ def _classify(error: grpc.aio.AioRpcError, *, idempotent: bool) -> _Verdict:
     code, details = error.code(), error.details() or ""
     if code is grpc.StatusCode.RESOURCE_EXHAUSTED and details == _TOO_MANY_REQUESTS:
         return _Verdict.RETRY
+    if code is grpc.StatusCode.INTERNAL and details == _TRANSPORT_FAILED:
+        code = grpc.StatusCode.UNAVAILABLE
     if code is grpc.StatusCode.UNAVAILABLE:
         if idempotent or details in _REFUSED_BEFORE_PROPOSAL:
             return _Verdict.RETRY
