@@ -34,6 +34,7 @@ from pynetes.apiserver.auth.authentication import (
     UnionAuthenticator,
 )
 from pynetes.apiserver.auth.authorization import AlwaysAllow
+from pynetes.apiserver.auth.bootstraptoken import BootstrapTokens
 from pynetes.apiserver.auth.serviceaccount import DEFAULT_ISSUER, ServiceAccountTokens, TokenIssuer
 from pynetes.apiserver.crds import CrdController
 from pynetes.apiserver.decoding import ObjectDecoder
@@ -100,6 +101,8 @@ class ServerOptions:
     service_account_issuer: str = DEFAULT_ISSUER
     #: The audiences a token must name to authenticate here (default: the issuer).
     api_audiences: list[str] = field(default_factory=list)
+    #: Accept bootstrap tokens (Secrets ``kube-system/bootstrap-token-<id>``) as bearer tokens.
+    enable_bootstrap_token_auth: bool = False
 
     @property
     def audiences(self) -> list[str]:
@@ -370,7 +373,8 @@ def _issue_kubelet_client_certificate(pki: Pki) -> tuple[Path, Path]:
 
 
 def _authenticator(options: ServerOptions, pki: Pki, lookup: CacheLookup) -> UnionAuthenticator:
-    """Client certificates, then bearer tokens: the token file's, then service accounts'."""
+    """Client certificates, then bearer tokens: the token file's, service accounts', and
+    bootstrap tokens' when enabled (upstream's order)."""
     tokens: list[TokenAuthenticator] = []
     if options.token_auth_file is not None:
         tokens.append(StaticTokenFile.load(options.token_auth_file))
@@ -383,6 +387,8 @@ def _authenticator(options: ServerOptions, pki: Pki, lookup: CacheLookup) -> Uni
             time.time,
         )
     )
+    if options.enable_bootstrap_token_auth:
+        tokens.append(BootstrapTokens(lookup.object, time.time))
     return UnionAuthenticator(ClientCertificate(), BearerToken(FirstToken(*tokens)))
 
 

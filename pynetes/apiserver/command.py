@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--etcd-servers", default="", help="comma-separated etcd client URLs (--storage etcd)"
     )
     parser.add_argument("--token-auth-file", type=Path, default=None)
+    parser.add_argument(
+        "--enable-bootstrap-token-auth",
+        action="store_true",
+        help="accept bootstrap tokens (Secrets kube-system/bootstrap-token-<id>) as bearer tokens",
+    )
     parser.add_argument("--pki-dir", type=Path, default=None, help="default: DATA_DIR/pki")
     parser.add_argument(
         "--kubelet-client-certificate",
@@ -75,6 +80,7 @@ def options_from(arguments: argparse.Namespace) -> ServerOptions:
         storage=arguments.storage,
         etcd_servers=[url for url in arguments.etcd_servers.split(",") if url],
         token_auth_file=arguments.token_auth_file,
+        enable_bootstrap_token_auth=arguments.enable_bootstrap_token_auth,
         pki_dir=arguments.pki_dir,
         kubelet_client_certificate=arguments.kubelet_client_certificate,
         kubelet_client_key=arguments.kubelet_client_key,

@@ -1,7 +1,7 @@
 """kube-apiserver: the HTTPS server, its middleware, and the paths it answers.
 
 The request path: TLS (client certificates verified against the cluster CA)
--> authentication (401 unless the path is public) -> request attributes
+-> authentication (401 unless the path is public or anonymous-readable) -> request attributes
 (parsed once, as upstream's RequestInfo) -> authorization -> the discovery,
 OpenAPI or resource handler. Every error is a ``Status`` with upstream's
 code, reason and key order; nothing a client sends makes it a 500.
@@ -23,7 +23,13 @@ from pynetes import __version__
 from pynetes.api import errors, schema
 from pynetes.api.errors import ApiError
 from pynetes.api.resources import ResourceRegistry
-from pynetes.apiserver.auth.authentication import AuthenticationError, Authenticator, is_public
+from pynetes.apiserver.auth.authentication import (
+    ANONYMOUS,
+    AuthenticationError,
+    Authenticator,
+    is_anonymous_readable,
+    is_public,
+)
 from pynetes.apiserver.auth.authorization import (
     Attributes,
     Authorizer,
@@ -135,7 +141,9 @@ class ApiServer:
         except AuthenticationError:
             raise errors.unauthorized() from None
         if user is None and not is_public(request.method, request.path):
-            raise errors.unauthorized()
+            if not is_anonymous_readable(request.method, request.path):
+                raise errors.unauthorized()
+            user = ANONYMOUS
         attributes = request_attributes(request.method, request.path, request.query, user=user)
         request[_ATTRIBUTES] = attributes
         if user is not None:

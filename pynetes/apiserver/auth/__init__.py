@@ -1,6 +1,8 @@
 """Authentication (who sent a request) and authorization (may they do it)."""
 
 from pynetes.apiserver.auth.authentication import (
+    ANONYMOUS,
+    ANONYMOUS_READABLE_PATHS,
     PUBLIC_PATHS,
     SYSTEM_AUTHENTICATED,
     AuthenticationError,
@@ -12,6 +14,7 @@ from pynetes.apiserver.auth.authentication import (
     TokenAuthenticator,
     UnionAuthenticator,
     UserInfo,
+    is_anonymous_readable,
     is_public,
 )
 from pynetes.apiserver.auth.authorization import (
@@ -24,6 +27,8 @@ from pynetes.apiserver.auth.authorization import (
 )
 
 __all__ = [
+    "ANONYMOUS",
+    "ANONYMOUS_READABLE_PATHS",
     "PUBLIC_PATHS",
     "SYSTEM_AUTHENTICATED",
     "AlwaysAllow",
@@ -40,6 +45,7 @@ __all__ = [
     "TokenAuthenticator",
     "UnionAuthenticator",
     "UserInfo",
+    "is_anonymous_readable",
     "is_public",
     "request_attributes",
 ]

@@ -5,7 +5,8 @@ to be, ``None`` when the request carries no credentials it understands, or
 raises :class:`AuthenticationError` when it carries credentials that are
 wrong (an unknown bearer token). The server answers 401 to an error on every
 path, as upstream does (a bad token is never treated as anonymous), and to
-``None`` on every path but :data:`PUBLIC_PATHS`.
+``None`` on every path but :data:`PUBLIC_PATHS` and
+:data:`ANONYMOUS_READABLE_PATHS` (there, the request is :data:`ANONYMOUS`'s).
 
 Credentials never appear in logs, ``repr`` or exception messages.
 """
@@ -37,11 +38,6 @@ ANONYMOUS_USER = "system:anonymous"
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 
 
-def is_public(method: str, path: str) -> bool:
-    """Whether a request needs no credentials (the role grants the verb ``get`` only)."""
-    return method == "GET" and path in PUBLIC_PATHS
-
-
 @dataclass(frozen=True)
 class UserInfo:
     """Upstream's user.Info: a name, a UID, groups, and extra attributes."""
@@ -50,6 +46,28 @@ class UserInfo:
     uid: str = ""
     groups: tuple[str, ...] = ()
     extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+
+#: Resources upstream's anonymous user may GET in a kubeadm cluster, which has no RBAC
+#: here to say so: the Role ``kubeadm:bootstrap-signer-clusterinfo``, bound to
+#: ``system:anonymous``, grants ``get`` of the ConfigMap ``kube-public/cluster-info`` and
+#: nothing else. A joining node reads it before it has any credentials (it checks the
+#: content against its bootstrap token's signature and its pinned CA hash).
+ANONYMOUS_READABLE_PATHS = frozenset({"/api/v1/namespaces/kube-public/configmaps/cluster-info"})
+
+#: Upstream's anonymous user (``--anonymous-auth``): who makes an unauthenticated request.
+ANONYMOUS = UserInfo(ANONYMOUS_USER, groups=(SYSTEM_UNAUTHENTICATED,))
+
+
+def is_public(method: str, path: str) -> bool:
+    """Whether a request needs no credentials (the role grants the verb ``get`` only)."""
+    return method == "GET" and path in PUBLIC_PATHS
+
+
+def is_anonymous_readable(method: str, path: str) -> bool:
+    """Whether an unauthenticated request may go on as :data:`ANONYMOUS`: a GET of
+    one of :data:`ANONYMOUS_READABLE_PATHS` exactly (no list, watch or other verb)."""
+    return method == "GET" and path in ANONYMOUS_READABLE_PATHS
 
 
 class AuthenticationError(Exception):
