@@ -66,6 +66,9 @@ DEFAULT_USAGES = (USAGE_SIGNING, USAGE_AUTHENTICATION)
 KUBEADM_NODE_GROUP = "system:bootstrappers:kubeadm:default-node-token"
 DEFAULT_GROUPS = (KUBEADM_NODE_GROUP,)
 
+#: The field selector that lists exactly the token Secrets (controllers' informers).
+TOKEN_SECRETS_FIELD_SELECTOR = f"metadata.namespace={SECRET_NAMESPACE},type={SECRET_TYPE}"
+
 CLUSTER_INFO_NAMESPACE = "kube-public"
 CLUSTER_INFO_NAME = "cluster-info"
 KUBECONFIG_KEY = "kubeconfig"
