@@ -124,7 +124,9 @@ async def _cluster_info(config: ClientConfig) -> Object:
     where = f"the API server at {config.server}"
     try:
         async with ApiClient(config, retry=_ONE_ATTEMPT) as client:
-            return await client.get(CONFIG_MAPS, CLUSTER_INFO_NAME, namespace=CLUSTER_INFO_NAMESPACE)
+            return await client.get(
+                CONFIG_MAPS, CLUSTER_INFO_NAME, namespace=CLUSTER_INFO_NAMESPACE
+            )
     except errors.NotFound:
         raise DiscoveryError(
             f"{where} has no ConfigMap {CLUSTER_INFO_NAMESPACE}/{CLUSTER_INFO_NAME}"
