@@ -11,6 +11,7 @@ import sys
 
 import pynetes
 from pynetes.apiserver import command as apiserver_command
+from pynetes.cluster import token as token_command
 from pynetes.cluster import up as up_command
 from pynetes.controllermanager import command as controller_manager_command
 from pynetes.dns import command as dns_command
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     up_command.add_arguments(
         commands.add_parser("up", help="start a cluster on this machine and keep it running")
     )
+    token_command.add_arguments(commands.add_parser("token", help="manage bootstrap tokens"))
     hollow_command.add_arguments(
         commands.add_parser("hollow-nodes", help="run fake nodes (hollow kubelets) until stopped")
     )
@@ -71,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         return kubelet_command.run(arguments)
     if arguments.command == "proxy":
         return proxy_command.run(arguments)
+    if arguments.command == "token":
+        return token_command.run(arguments)
     if arguments.command == "scheduler":
         return scheduler_command.run(arguments)
     return up_command.run(arguments)
