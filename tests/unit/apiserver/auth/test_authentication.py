@@ -14,6 +14,7 @@ from pynetes.apiserver.auth import (
     StaticTokenFile,
     UnionAuthenticator,
     UserInfo,
+    is_anonymous_readable,
     is_public,
 )
 
@@ -194,3 +195,19 @@ async def test_the_union_of_nothing_proven_is_no_user():
 )
 def test_public_paths(method, path, public):
     assert is_public(method, path) is public
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "readable"),
+    [
+        ("GET", "/api/v1/namespaces/kube-public/configmaps/cluster-info", True),
+        # kubeadm's Role grants get of that one ConfigMap to system:anonymous, nothing else
+        ("PUT", "/api/v1/namespaces/kube-public/configmaps/cluster-info", False),
+        ("GET", "/api/v1/namespaces/kube-public/configmaps", False),
+        ("GET", "/api/v1/namespaces/kube-public/configmaps/cluster-info/", False),
+        ("GET", "/api/v1/namespaces/default/configmaps/cluster-info", False),
+        ("GET", "/api/v1/namespaces/kube-public/secrets/cluster-info", False),
+    ],
+)
+def test_anonymous_readable_paths(method, path, readable):
+    assert is_anonymous_readable(method, path) is readable
