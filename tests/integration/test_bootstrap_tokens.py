@@ -31,7 +31,8 @@ from pynetes.cluster.bootstraptoken import (
     token_secret,
 )
 from pynetes.cluster.discovery import DiscoveryError, discover
-from tests.integration.conftest import Cluster, api_server, free_port
+from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
+from tests.integration.conftest import Cluster, Kubectl, api_server, free_port
 from tests.integration.controllers.harness import eventually, running_controllers
 
 SECRETS = built_in("", "v1", "secrets")
@@ -74,6 +75,13 @@ class Bootstrapped:
     def as_token(self, token: str) -> ClientConfig:
         return ClientConfig(self.url, ca_pem=self.ca_pem, token=token, qps=0)
 
+    def kubectl_as(self, token: str, path: Path) -> Kubectl:
+        """The real kubectl with a kubeconfig whose user is ``token``."""
+        write_kubeconfig(
+            path, kubeconfig(server=self.url, ca_pem=self.ca_pem, user="joiner", token=token)
+        )
+        return Kubectl(self.cluster.kubectl().binary, path)
+
     def anonymous(self) -> ClientConfig:
         return ClientConfig(self.url, ca_pem=self.ca_pem, qps=0)
 
@@ -101,12 +109,15 @@ async def set_data(api: ApiClient, token: BootstrapToken, key: str, value: str) 
 
 
 async def test_a_valid_token_authenticates_as_its_bootstrap_user(
-    bootstrapped: Bootstrapped,
+    bootstrapped: Bootstrapped, tmp_path: Path
 ) -> None:
     token = await bootstrapped.create_token(
         groups=["system:bootstrappers:b", "system:bootstrappers:a", "system:bootstrappers:b"]
     )
     assert await bootstrapped.status_with(bootstrapped.as_token(token.value)) == 200
+    kubectl = bootstrapped.kubectl_as(token.value, tmp_path / "bootstrap.conf")
+    _code, out, _err = await kubectl("get", "namespace", "default", "-o", "name")
+    assert out == "namespace/default\n"
     user = await bootstrapped.authenticator().authenticate_token(token.value)
     assert user is not None
     assert user.name == f"system:bootstrap:{token.id}"
@@ -117,7 +128,9 @@ async def test_a_valid_token_authenticates_as_its_bootstrap_user(
     )
 
 
-async def test_tokens_the_secret_does_not_vouch_for_get_401(bootstrapped: Bootstrapped) -> None:
+async def test_tokens_the_secret_does_not_vouch_for_get_401(
+    bootstrapped: Bootstrapped, tmp_path: Path
+) -> None:
     expired = await bootstrapped.create_token(
         now=datetime.now(UTC) - timedelta(hours=2), ttl=timedelta(hours=1)
     )
