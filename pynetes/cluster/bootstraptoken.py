@@ -138,7 +138,7 @@ def secret_name(token_id: str) -> str:
 def validate_group(group: str) -> None:
     """ValueError unless ``group`` may be an extra group (upstream's ValidateBootstrapGroupName)."""
     if _GROUP.fullmatch(group) is None:
-        raise ValueError(f"bootstrap group {group!r} is invalid (must match {_GROUP.pattern})")
+        raise ValueError(f'bootstrap group "{group}" is invalid (must match {_GROUP.pattern})')
 
 
 def validate_usages(usages: Sequence[str]) -> None:

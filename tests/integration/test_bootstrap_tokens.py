@@ -324,7 +324,7 @@ async def test_token_command_errors_are_clear(bootstrapped: Bootstrapped) -> Non
     code, _out, err = await pynetes_token(kubeconfig, "create", "--ttl", "soon")
     assert code == 1 and 'invalid duration "soon"' in err
     code, _out, err = await pynetes_token(kubeconfig, "create", "--groups", "system:masters")
-    assert code == 1 and "'system:masters' is invalid" in err
+    assert code == 1 and '"system:masters" is invalid' in err
     code, _out, err = await pynetes_token(kubeconfig, "create", "NotAToken")
     assert code == 1 and "NotAToken" not in err
     token = generate_token().value

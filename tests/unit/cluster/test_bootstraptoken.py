@@ -80,7 +80,7 @@ def test_the_secret_is_kubeadms() -> None:
 def test_bad_usages_and_groups_are_refused() -> None:
     with pytest.raises(ValueError, match="invalid bootstrap token usage string: nope"):
         token_secret(TOKEN, now=NOW, usages=["signing", "nope"])
-    with pytest.raises(ValueError, match="'system:nodes' is invalid"):
+    with pytest.raises(ValueError, match='"system:nodes" is invalid'):
         token_secret(TOKEN, now=NOW, groups=["system:nodes"])
     with pytest.raises(ValueError, match="unless --usages includes 'authentication'"):
         token_secret(TOKEN, now=NOW, usages=["signing"])
