@@ -203,7 +203,7 @@ class Pki:
 
     def load_ca(self) -> KeyPair:
         """The CA, to sign client certificates (e.g. for a kubeconfig)."""
-        return _load_pair(self.ca_cert, self.ca_key)
+        return load_pair(self.ca_cert, self.ca_key)
 
     def server_ssl_context(self) -> ssl.SSLContext:
         return server_ssl_context(
@@ -300,7 +300,7 @@ def _ensure_serving(
 ) -> None:
     if pki.serving_cert.exists() and pki.serving_key.exists():
         try:
-            existing = _load_pair(pki.serving_cert, pki.serving_key)
+            existing = load_pair(pki.serving_cert, pki.serving_key)
         except (ValueError, PkiError):
             log.warning("replacing %s: unreadable or not matching its key", pki.serving_cert)
         else:
@@ -426,7 +426,8 @@ def _write_pair(cert_path: Path, key_path: Path, pair: KeyPair) -> None:
     write_atomically(cert_path, pair.certificate_pem(), mode=0o644)
 
 
-def _load_pair(cert_path: Path, key_path: Path) -> KeyPair:
+def load_pair(cert_path: Path, key_path: Path) -> KeyPair:
+    """A certificate and its key from PEM files (PkiError when the key is not the certificate's)."""
     certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     if not isinstance(key, PrivateKey) or key.public_key() != certificate.public_key():

@@ -241,7 +241,7 @@ async def test_kubectl_lists_approves_and_denies(cluster: Cluster, api: ApiClien
 
 async def test_served_in_discovery_with_its_short_name(cluster: Cluster) -> None:
     _, out, _ = await cluster.kubectl()("api-resources", "--api-group=certificates.k8s.io")
-    [header, row] = out.splitlines()
+    [_header, row] = out.splitlines()
     assert row.split() == [
         "certificatesigningrequests",
         "csr",
