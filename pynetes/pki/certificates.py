@@ -77,7 +77,7 @@ class KeyPair:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
     def key_pem(self) -> bytes:
-        return _private_pem(self.key)
+        return private_key_pem(self.key)
 
 
 def new_certificate_authority(
@@ -341,7 +341,7 @@ def _ensure_service_account_key(pki: Pki) -> None:
             return
     else:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        write_atomically(pki.service_account_key, _private_pem(key), mode=0o600)
+        write_atomically(pki.service_account_key, private_key_pem(key), mode=0o600)
         log.info("created the service-account signing key %s", pki.service_account_key)
     public = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -411,7 +411,7 @@ def _now(clock: Clock) -> datetime:
     return datetime.fromtimestamp(clock(), UTC)
 
 
-def _private_pem(key: PrivateKey) -> bytes:
+def private_key_pem(key: PrivateKey) -> bytes:
     """PEM as kubeadm writes keys: ``EC PRIVATE KEY`` / ``RSA PRIVATE KEY``."""
     return key.private_bytes(
         serialization.Encoding.PEM,
