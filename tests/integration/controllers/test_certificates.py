@@ -19,7 +19,12 @@ from pynetes.controllermanager.common.certificates import CSRS
 from pynetes.pki.certificates import Pki, issue_client_certificate
 from pynetes.pki.csr import new_csr_pem
 from tests.integration.conftest import Cluster, api_server
-from tests.integration.controllers.harness import eventually, running_controllers
+from tests.integration.controllers.harness import (
+    WallClock,
+    eventually,
+    processed,
+    running_controllers,
+)
 
 Object = dict[str, Any]
 
@@ -74,21 +79,29 @@ def condition_types(csr: Object) -> list[str]:
 async def test_a_bootstrappers_node_client_request_is_approved_and_signed(
     cluster: Cluster, api: ApiClient
 ) -> None:
-    async with bootstrapper(api) as client:
-        await client.create(CSRS, csr("wrong-cn", common_name="n1"))
-        await client.create(CSRS, csr("wrong-org", orgs=("system:nodes", "admins")))
-        await client.create(CSRS, csr("server-usage", usages=("digital signature", "server auth")))
+    async with (
+        bootstrapper(api) as client,
+        running_controllers(
+            api, "csrapproving", "csrsigning", **signing_options(cluster)
+        ) as manager,
+    ):
+        refused = {
+            "wrong-cn": csr("wrong-cn", common_name="n1"),
+            "wrong-org": csr("wrong-org", orgs=("system:nodes", "admins")),
+            "server-usage": csr("server-usage", usages=("digital signature", "server auth")),
+        }
+        for name, body in refused.items():
+            await processed(manager, "csrapproving", lambda b=body: client.create(CSRS, b))
+            assert condition_types(await api.get(CSRS, name)) == [], name
+        await processed(manager, "csrapproving", lambda: api.create(CSRS, csr("by-admin")))
+        assert condition_types(await api.get(CSRS, "by-admin")) == []
         await client.create(CSRS, csr("node-csr", expirationSeconds=7200))
-    await api.create(CSRS, csr("by-admin"))
-    async with running_controllers(api, "csrapproving", "csrsigning", **signing_options(cluster)):
 
         async def signed() -> Object | None:
             found = await api.get(CSRS, "node-csr")
             return found if issued(found) else None
 
         done = await eventually(signed)
-        for name in ("wrong-cn", "wrong-org", "server-usage", "by-admin"):
-            assert condition_types(await api.get(CSRS, name)) == [], name
     [approval] = done["status"]["conditions"]
     assert approval["type"] == "Approved" and approval["reason"] == "AutoApproved"
     assert "kubelet client certificate" in approval["message"]
@@ -198,3 +211,31 @@ async def test_without_a_signing_ca_the_signer_stays_idle(
 
 async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
     return any(text in record.getMessage() for record in caplog.records)
+
+
+async def test_the_cleaner_deletes_stale_requests_and_keeps_fresh_ones(
+    cluster: Cluster, api: ApiClient
+) -> None:
+    kubectl = cluster.kubectl()
+    for name in ("pending", "denied", "approved"):
+        await api.create(CSRS, csr(name, common_name="n1"))
+    await kubectl("certificate", "deny", "denied")
+    await kubectl("certificate", "approve", "approved")
+    clock = WallClock()
+    clock.advance(2 * 3600)  # denied an hour ago and more; pending for less than a day
+    async with running_controllers(api, "csrcleaner", wall_clock=clock):
+
+        async def names() -> set[str] | None:
+            left = {item["metadata"]["name"] for item in (await api.list(CSRS))["items"]}
+            return left if "denied" not in left else None
+
+        # approved but never issued, and pending for 2h: both stay
+        assert await eventually(names) == {"pending", "approved"}
+    clock.advance(23 * 3600)
+    async with running_controllers(api, "csrcleaner", wall_clock=clock):
+
+        async def pending_gone() -> bool:
+            left = {item["metadata"]["name"] for item in (await api.list(CSRS))["items"]}
+            return left == {"approved"}
+
+        await eventually(pending_gone)

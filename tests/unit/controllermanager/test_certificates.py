@@ -21,6 +21,7 @@ from pynetes.controllermanager.controllers.csrapproving import (
     SELF_NODE_CLIENT_MESSAGE,
     approval_message,
 )
+from pynetes.controllermanager.controllers.csrcleaner import is_stale
 from pynetes.controllermanager.controllers.csrsigning import Signer
 from pynetes.pki.certificates import new_certificate_authority
 from pynetes.pki.csr import new_csr_pem
@@ -115,3 +116,30 @@ def test_the_signer_caps_the_duration_and_never_outlives_its_ca() -> None:
     late = signer.ca.certificate.not_valid_after_utc - timedelta(hours=1)
     capped = x509.load_pem_x509_certificate(signer.sign(parsed(), CLIENT_USAGES, None, late))
     assert capped.not_valid_after_utc == signer.ca.certificate.not_valid_after_utc
+
+
+def test_the_cleaner_judges_by_state_and_age() -> None:
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    hour = timedelta(hours=1)
+
+    def at(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def request(*conditions: tuple[str, datetime], certificate: bytes = b"") -> Object:
+        status: Object = {
+            "conditions": [{"type": kind, "lastUpdateTime": at(when)} for kind, when in conditions]
+        }
+        if certificate:
+            status["certificate"] = base64.b64encode(certificate).decode()
+        return {"metadata": {"creationTimestamp": at(now - 2 * hour)}, "status": status}
+
+    assert not is_stale(request(), now)
+    assert is_stale(request(), now + 23 * hour)
+    assert is_stale(request(("Denied", now - 2 * hour)), now)
+    assert not is_stale(request(("Denied", now - hour / 2)), now)
+    assert not is_stale(request(("Approved", now - 2 * hour)), now)
+    ca = new_certificate_authority()
+    pem = Signer(ca).sign(parsed(), CLIENT_USAGES, 3600, now - hour / 2)
+    assert not is_stale(request(("Approved", now - hour / 2), certificate=pem), now)
+    assert is_stale(request(("Approved", now - 2 * hour), certificate=pem), now)
+    assert is_stale(request(("Approved", now - hour / 2), certificate=pem), now + 2 * hour)
