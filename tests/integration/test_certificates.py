@@ -235,6 +235,9 @@ async def test_kubectl_lists_approves_and_denies(cluster: Cluster, api: ApiClien
     approved = await api.get(CSRS, "to-approve")
     [condition] = approved["status"]["conditions"]
     assert condition["reason"] == "KubectlApprove"
+    _, out, _ = await kubectl("describe", "csr", "to-approve")
+    assert "Requesting User:     system:bootstrap:abcdef" in out
+    assert "Status:              Approved" in out
     code, _, err = await kubectl("certificate", "deny", "to-approve", check=False)
     assert code != 0 and "already approved" in err.lower()
 
