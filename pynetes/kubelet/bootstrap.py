@@ -235,17 +235,18 @@ async def wait_for_certificate(client: ApiClient, name: str, uid: str) -> bytes:
         if not events:
             raise BootstrapError(f"certificate signing request {name} was deleted")
         version = listing["metadata"].get("resourceVersion")
+        stream = _events(client, selector, version, events)
         with contextlib.suppress(errors.TransportError, errors.Gone):
-            async for event in _events(client, selector, version, events):
-                kind, csr = event
-                if kind == DELETED:
-                    raise BootstrapError(f"certificate signing request {name} was deleted")
-                certificate, state = judge(csr, uid)
-                if certificate:
-                    return certificate
-                if state != reported:
-                    log.info("certificate signing request %s is %s", name, state)
-                    reported = state
+            async with contextlib.aclosing(stream):
+                async for kind, csr in stream:
+                    if kind == DELETED:
+                        raise BootstrapError(f"certificate signing request {name} was deleted")
+                    certificate, state = judge(csr, uid)
+                    if certificate:
+                        return certificate
+                    if state != reported:
+                        log.info("certificate signing request %s is %s", name, state)
+                        reported = state
 
 
 async def _events(

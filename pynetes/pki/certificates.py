@@ -363,14 +363,14 @@ def _issue_leaf(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(key_cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(_authority_key_id(ca), critical=False)
+        .add_extension(authority_key_id(ca), critical=False)
     )
     for extension in extensions:
         builder = builder.add_extension(extension, critical=False)
     return KeyPair(builder.sign(ca.key, hashes.SHA256()), key)
 
 
-def _authority_key_id(ca: KeyPair) -> x509.AuthorityKeyIdentifier:
+def authority_key_id(ca: KeyPair) -> x509.AuthorityKeyIdentifier:
     """The CA's own key identifier when it has one: OpenSSL finds a certificate's
     issuer by matching this against the CA's SubjectKeyIdentifier."""
     try:

@@ -215,10 +215,9 @@ def subject_values(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
     return [str(attribute.value) for attribute in name.get_attributes_for_oid(oid)]
 
 
-def has_subject_alternative_names(request: x509.CertificateSigningRequest) -> bool:
-    """Whether the CSR asks for any DNS name, e-mail, IP or URI SAN."""
+def requested_sans(request: x509.CertificateSigningRequest) -> x509.SubjectAlternativeName:
+    """The subject alternative names a CSR asks for (none: an empty list)."""
     try:
-        sans = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
-        return False
-    return len(list(sans)) > 0
+        return x509.SubjectAlternativeName([])

@@ -16,7 +16,7 @@ from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
 from pynetes.controller import Controller, Result
 from pynetes.controllermanager.context import ControllerContext
-from pynetes.pki.csr import parse_csr, subject_values
+from pynetes.pki.csr import parse_csr, requested_sans, subject_values
 
 Object = dict[str, Any]
 
@@ -63,7 +63,7 @@ def kubelet_client_problem(request: x509.CertificateSigningRequest, usages: Iter
     O=system:nodes only, CN=system:node:<name>, no SANs, client-auth usages."""
     if subject_values(request.subject, NameOID.ORGANIZATION_NAME) != [NODES_GROUP]:
         return "subject organization is not system:nodes"
-    sans = _sans(request)
+    sans = requested_sans(request)
     for kind, label in (
         (x509.DNSName, "DNS"),
         (x509.RFC822Name, "Email"),
@@ -83,7 +83,7 @@ def kubelet_serving_problem(request: x509.CertificateSigningRequest, usages: Ite
     """Why ``request`` is no kubelet serving certificate request ("" when it is one)."""
     if sorted(subject_values(request.subject, NameOID.ORGANIZATION_NAME)) != [NODES_GROUP]:
         return "subject organization is not system:nodes"
-    sans = _sans(request)
+    sans = requested_sans(request)
     if not sans.get_values_for_type(x509.DNSName) and not sans.get_values_for_type(x509.IPAddress):
         return "DNS or IP subjectAltName is required"
     if sans.get_values_for_type(x509.RFC822Name):
@@ -111,13 +111,6 @@ def apiserver_client_problem(request: x509.CertificateSigningRequest, usages: It
 def common_name(request: x509.CertificateSigningRequest) -> str:
     names = subject_values(request.subject, NameOID.COMMON_NAME)
     return names[-1] if names else ""
-
-
-def _sans(request: x509.CertificateSigningRequest) -> x509.SubjectAlternativeName:
-    try:
-        return request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return x509.SubjectAlternativeName([])
 
 
 class CsrController:

@@ -46,8 +46,8 @@ from pynetes.controllermanager.common.certificates import (
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.descriptor import ControllerDescriptor
 from pynetes.controllermanager.options import duration
-from pynetes.pki.certificates import KeyPair, load_pair
-from pynetes.pki.csr import CsrError, key_usage_extensions
+from pynetes.pki.certificates import KeyPair, authority_key_id, load_pair
+from pynetes.pki.csr import CsrError, key_usage_extensions, requested_sans
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,12 @@ class Signer:
             .not_valid_after(min(not_after, ca_expiry))
             .add_extension(key_usage, critical=True)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca.key.public_key()),
-                critical=False,
-            )
+            .add_extension(authority_key_id(self.ca), critical=False)
         )
         if extended is not None:
             builder = builder.add_extension(extended, critical=False)
-        sans = _requested_sans(request)
-        if sans is not None:
+        sans = requested_sans(request)
+        if len(list(sans)):
             builder = builder.add_extension(sans, critical=False)
         certificate = builder.sign(self.ca.key, hashes.SHA256())
         return certificate.public_bytes(serialization.Encoding.PEM)
@@ -120,14 +117,6 @@ class Signer:
         if expiration_seconds is None:
             return self.max_duration
         return min(self.max_duration, max(float(expiration_seconds), MIN_DURATION))
-
-
-def _requested_sans(request: x509.CertificateSigningRequest) -> x509.SubjectAlternativeName | None:
-    try:
-        sans = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return None
-    return sans if len(list(sans)) else None
 
 
 class CsrSigner:

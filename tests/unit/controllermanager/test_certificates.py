@@ -143,3 +143,13 @@ def test_the_cleaner_judges_by_state_and_age() -> None:
     assert not is_stale(request(("Approved", now - hour / 2), certificate=pem), now)
     assert is_stale(request(("Approved", now - 2 * hour), certificate=pem), now)
     assert is_stale(request(("Approved", now - hour / 2), certificate=pem), now + 2 * hour)
+
+
+def test_a_serving_certificate_keeps_the_requested_names() -> None:
+    signer = Signer(new_certificate_authority())
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    pem = signer.sign(parsed(dns=("n1.example",)), ["digital signature", "server auth"], None, now)
+    certificate = x509.load_pem_x509_certificate(pem)
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["n1.example"]
+    certificate.verify_directly_issued_by(signer.ca.certificate)
