@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -254,3 +255,12 @@ async def test_served_in_discovery_with_its_short_name(cluster: Cluster) -> None
     ]
     _, out, _ = await cluster.kubectl()("explain", "csr.spec.signerName")
     assert "signerName" in out
+
+
+async def test_server_side_apply_creates_with_the_appliers_identity(
+    cluster: Cluster, api: ApiClient
+) -> None:
+    body = orjson.dumps(csr("applied", username="someone-else")).decode()
+    await cluster.kubectl()("apply", "--server-side", "-f", "-", stdin=body.encode())
+    applied = await api.get(CSRS, "applied")
+    assert applied["spec"]["username"] == "kubernetes-admin"
