@@ -37,6 +37,7 @@ SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "portforward": ("create", "get"),
     "finalize": ("update",),
     "token": ("create",),
+    "approval": ("get", "patch", "update"),
 }
 
 
@@ -190,6 +191,14 @@ BUILT_IN: tuple[Resource, ...] = (
         short_names=("cj",),
         categories=("all",),
         subresources=("status",),
+    ),
+    _group(
+        "certificates.k8s.io",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        False,
+        short_names=("csr",),
+        subresources=("approval", "status"),
     ),
     _group("coordination.k8s.io", "Lease", "leases"),
     _group("discovery.k8s.io", "EndpointSlice", "endpointslices"),

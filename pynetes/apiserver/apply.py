@@ -15,6 +15,7 @@ from aiohttp import web
 
 from pynetes.api import errors, fieldmanager, meta
 from pynetes.apiserver import query
+from pynetes.apiserver.auth.authorization import request_user
 from pynetes.apiserver.registry import ObjectStore
 
 if TYPE_CHECKING:
@@ -87,4 +88,7 @@ async def server_side_apply(
     meta.metadata(created)["name"] = target.name
     await api.admission.admit_create(resource, target.namespace, created)
     admit = api.admission.validate_create(resource, target.namespace, dry_run)
-    return await store.create(target.namespace, created, dry_run=dry_run, admit=admit), 201
+    created = await store.create(
+        target.namespace, created, dry_run=dry_run, admit=admit, requester=request_user(request)
+    )
+    return created, 201

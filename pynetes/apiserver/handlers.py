@@ -21,6 +21,7 @@ from pynetes.api import errors, fieldmanager, fields, labels, meta
 from pynetes.api.resources import Resource, ResourceRegistry
 from pynetes.apiserver import negotiation, query, tables
 from pynetes.apiserver.admission import Admission
+from pynetes.apiserver.auth.authorization import request_user
 from pynetes.apiserver.decoding import ObjectDecoder
 from pynetes.apiserver.kubelet import KubeletClient
 from pynetes.apiserver.patching import apply_patch
@@ -306,6 +307,7 @@ class ResourceApi:
             obj,
             dry_run=dry_run,
             admit=self.admission.validate_create(target.resource, target.namespace, dry_run),
+            requester=request_user(request),
         )
         return json_response(created, status=201, warnings=warnings)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from pynetes.api import errors, meta
 from pynetes.api.errors import ApiError, FieldError
 from pynetes.api.resources import Resource
 from pynetes.apiserver import codec
+from pynetes.apiserver.auth.authentication import UserInfo
 from pynetes.apiserver.conversion import IDENTITY, conversion_for
 from pynetes.apiserver.strategies import Strategy, strategy_for
 from pynetes.apiserver.watchcache import CachedObject, WatchCache
@@ -95,7 +96,7 @@ class ObjectStore:
     ) -> None:
         self.resource = resource
         self._hooks = hooks
-        self.strategy: Strategy = strategy_for(resource)
+        self.strategy: Strategy = strategy_for(resource, clock)
         self.storage = store
         self._validate = validate
         self._clock = clock
@@ -181,17 +182,20 @@ class ObjectStore:
         dry_run: bool = False,
         admit: Callable[[Object], Awaitable[None]] | None = None,
         trusted: bool = False,
+        requester: UserInfo | None = None,
     ) -> Object:
         """Store a new object; the body is the caller's and is changed in place.
 
         ``admit`` is validating admission: it sees the object named and
         validated, before it is written, and may refuse it by raising.
         ``trusted`` objects are the server's own (the ``kubernetes``
-        Endpoints on a loopback address): not validated.
+        Endpoints on a loopback address): not validated. ``requester`` is
+        the authenticated user asking, for kinds that record it.
         """
         metadata = meta.metadata(obj)
         self._fill_create_metadata(namespace, metadata)
         self.strategy.prepare_for_create(obj)
+        self.strategy.record_requester(obj, requester)
         if not trusted:
             self._check(obj, None)
         if admit is not None:
@@ -425,9 +429,13 @@ class ObjectStore:
             self.strategy.prepare_for_status_update(new, current)
         elif subresource == "finalize":
             self.strategy.prepare_for_finalize(new, current)
+        elif subresource == "approval":
+            self.strategy.prepare_for_approval(new, current)
         else:
             self.strategy.prepare_for_update(new, current)
-        self._check(new, current)
+        self._check(
+            new, current, self.strategy.subresource_update_errors(new, current, subresource)
+        )
         return new
 
     # -- delete --------------------------------------------------------------
@@ -574,8 +582,8 @@ class ObjectStore:
 
     # -- shared --------------------------------------------------------------
 
-    def _check(self, new: Object, old: Object | None) -> None:
-        problems = self._validate(self.resource, new, old)
+    def _check(self, new: Object, old: Object | None, more: Sequence[FieldError] = ()) -> None:
+        problems = self._validate(self.resource, new, old) + list(more)
         if problems:
             raise errors.invalid_object(
                 self.resource.group, self.resource.kind, meta.name_of(new), problems

@@ -13,7 +13,6 @@ import logging
 import platform
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import orjson
 from aiohttp import web
@@ -31,6 +30,7 @@ from pynetes.apiserver.auth.authentication import (
     is_public,
 )
 from pynetes.apiserver.auth.authorization import (
+    REQUEST_ATTRIBUTES,
     Attributes,
     Authorizer,
     RequestInfoError,
@@ -46,7 +46,6 @@ from pynetes.apiserver.responses import json_response
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_ATTRIBUTES = web.RequestKey("attributes", Attributes)
 _MINOR = schema.KUBERNETES_VERSION.split(".")[1]
 
 
@@ -130,7 +129,7 @@ class ApiServer:
             log.exception("internal error serving %s %s", request.method, request.path)
             return _status_response(errors.internal_error(type(error).__name__))
         finally:
-            attributes = request.get(_ATTRIBUTES)
+            attributes = request.get(REQUEST_ATTRIBUTES)
             if attributes is not None:
                 self.metrics.observe(attributes, code, time.perf_counter() - started)
 
@@ -145,7 +144,7 @@ class ApiServer:
                 raise errors.unauthorized()
             user = ANONYMOUS
         attributes = request_attributes(request.method, request.path, request.query, user=user)
-        request[_ATTRIBUTES] = attributes
+        request[REQUEST_ATTRIBUTES] = attributes
         if user is not None:
             decision = await self._authorizer.authorize(attributes)
             if not decision.allowed:
@@ -161,7 +160,7 @@ class ApiServer:
     # -- routing ---------------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        attributes: Attributes = request[_ATTRIBUTES]
+        attributes: Attributes = request[REQUEST_ATTRIBUTES]
         if attributes.is_resource_request:
             return await self._resource(request, attributes)
         path = request.path.rstrip("/") or "/"
@@ -275,8 +274,3 @@ def _status_response(error: ApiError) -> web.Response:
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
-
-
-def request_user(request: web.Request) -> Any:
-    attributes = request.get(_ATTRIBUTES)
-    return None if attributes is None else attributes.user

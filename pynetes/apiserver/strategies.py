@@ -10,15 +10,21 @@ kinds with rules of their own (pods, jobs, namespaces, ...) override a hook.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pynetes.api import meta
 from pynetes.api.defaults import namespace_finalizers_on_create
+from pynetes.api.errors import FieldError
 from pynetes.api.pods import qos_class
 from pynetes.api.resources import Resource
+from pynetes.api.validation import certificates
+from pynetes.apiserver.auth.authentication import UserInfo
 from pynetes.apiserver.servicealloc import specs
 
 Object = dict[str, Any]
+Clock = Callable[[], datetime]
 
 #: Resources whose spec changes bump metadata.generation (upstream's strategies).
 _GENERATION_TRACKED = {
@@ -45,8 +51,9 @@ class Strategy:
     #: The propagation of a DELETE that names none (upstream's DefaultGarbageCollectionPolicy).
     default_propagation_policy: ClassVar[str] = "Background"
 
-    def __init__(self, resource: Resource) -> None:
+    def __init__(self, resource: Resource, clock: Clock = lambda: datetime.now(UTC)) -> None:
         self.resource = resource
+        self.clock = clock
         self.has_status = "status" in resource.subresources
         self.tracks_generation = (
             resource.group,
@@ -68,6 +75,9 @@ class Strategy:
 
     def initial_status(self, obj: Object) -> Any:
         return {}
+
+    def record_requester(self, obj: Object, user: UserInfo | None) -> None:
+        """Note who asks for a create, for kinds that keep it (CertificateSigningRequests)."""
 
     def prepare_for_update(self, new: Object, old: Object) -> None:
         """A main-resource update: status stays as stored; generation follows spec changes."""
@@ -101,6 +111,16 @@ class Strategy:
             new["status"] = old["status"]
         else:
             new.pop("status", None)
+
+    def prepare_for_approval(self, new: Object, old: Object) -> None:
+        """An update of the ``approval`` subresource (only CertificateSigningRequests have one)."""
+        self.prepare_for_status_update(new, old)
+
+    def subresource_update_errors(
+        self, new: Object, old: Object, subresource: str | None
+    ) -> list[FieldError]:
+        """Field errors of an update that depend on the subresource it came through."""
+        return []
 
     def grace_period(self, obj: Object, requested: int | None) -> int:
         """Seconds a deletion waits for (0: at once). Only pods are graceful."""
@@ -237,6 +257,105 @@ class ServiceStrategy(Strategy):
             specs.patch_allocated_values(spec, old_spec)
 
 
+class CertificateSigningRequestStrategy(Strategy):
+    """upstream csrStrategy and its status and approval variants.
+
+    The requester (username, uid, groups, extra) is the server's to fill on
+    create, whatever the client sent; nobody creates an approved request.
+    After that the spec never changes: a main-resource update changes
+    metadata only, ``approval`` changes only the conditions (how
+    ``kubectl certificate approve`` and the csrapproving controller
+    decide), and ``status`` everything in status but the Approved and
+    Denied conditions (how a signer issues the certificate or fails).
+    """
+
+    def prepare_for_create(self, obj: Object) -> None:
+        super().prepare_for_create(obj)
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            for requester_field in ("username", "uid", "groups", "extra"):
+                spec.pop(requester_field, None)
+
+    def record_requester(self, obj: Object, user: UserInfo | None) -> None:
+        spec = obj.get("spec")
+        if user is None or not isinstance(spec, dict):
+            return
+        spec["username"] = user.name
+        if user.uid:
+            spec["uid"] = user.uid
+        if user.groups:
+            spec["groups"] = list(user.groups)
+        if user.extra:
+            spec["extra"] = {key: list(values) for key, values in user.extra.items()}
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        _keep(new, old, "spec")
+        _keep(new, old, "status")
+
+    def prepare_for_status_update(self, new: Object, old: Object) -> None:
+        super().prepare_for_status_update(new, old)
+        for kind in (certificates.APPROVED, certificates.DENIED):
+            _preserve_conditions(new, old, kind)
+        self._stamp_conditions(new, old)
+
+    def prepare_for_approval(self, new: Object, old: Object) -> None:
+        conditions = (new.get("status") or {}).get("conditions")
+        super().prepare_for_status_update(new, old)
+        status = dict(old.get("status") or {})
+        if conditions:
+            status["conditions"] = conditions
+        else:
+            status.pop("conditions", None)
+        new["status"] = status
+        self._stamp_conditions(new, old)
+
+    def subresource_update_errors(
+        self, new: Object, old: Object, subresource: str | None
+    ) -> list[FieldError]:
+        return certificates.validate_subresource_update(new, old, subresource or "")
+
+    def _stamp_conditions(self, new: Object, old: Object) -> None:
+        """upstream populateConditionTimestamps: missing times are now, except that a
+        condition whose type and status were already there keeps its transition time."""
+        now = meta.timestamp(self.clock())
+        previous = (old.get("status") or {}).get("conditions") or []
+        for condition in (new.get("status") or {}).get("conditions") or []:
+            if not isinstance(condition, dict):
+                continue
+            if not condition.get("lastUpdateTime"):
+                condition["lastUpdateTime"] = now
+            if not condition.get("lastTransitionTime"):
+                condition["lastTransitionTime"] = next(
+                    (
+                        before["lastTransitionTime"]
+                        for before in previous
+                        if before.get("type") == condition.get("type")
+                        and before.get("status") == condition.get("status")
+                        and before.get("lastTransitionTime")
+                    ),
+                    now,
+                )
+
+
+def _keep(new: Object, old: Object, key: str) -> None:
+    if key in old:
+        new[key] = old[key]
+    else:
+        new.pop(key, None)
+
+
+def _preserve_conditions(new: Object, old: Object, kind: str) -> None:
+    """upstream preserveConditionInstances: a status update keeps the stored conditions of
+    ``kind`` as they were; one that adds or removes some is left for validation to refuse."""
+    before = [c for c in (old.get("status") or {}).get("conditions") or [] if c.get("type") == kind]
+    conditions = (new.get("status") or {}).get("conditions") or []
+    positions = [i for i, c in enumerate(conditions) if c.get("type") == kind]
+    if len(positions) != len(before):
+        return
+    for position, condition in zip(positions, before, strict=True):
+        conditions[position] = condition
+
+
 _SPECIAL: dict[tuple[str, str], type[Strategy]] = {
     ("", "pods"): PodStrategy,
     ("batch", "jobs"): JobStrategy,
@@ -245,8 +364,9 @@ _SPECIAL: dict[tuple[str, str], type[Strategy]] = {
     ("", "services"): ServiceStrategy,
     ("", "secrets"): SecretStrategy,
     ("", "nodes"): NodeStrategy,
+    ("certificates.k8s.io", "certificatesigningrequests"): CertificateSigningRequestStrategy,
 }
 
 
-def strategy_for(resource: Resource) -> Strategy:
-    return _SPECIAL.get((resource.group, resource.plural), Strategy)(resource)
+def strategy_for(resource: Resource, clock: Clock = lambda: datetime.now(UTC)) -> Strategy:
+    return _SPECIAL.get((resource.group, resource.plural), Strategy)(resource, clock)

@@ -1,6 +1,8 @@
 """Subresources: status, finalize, scale, binding, eviction, and the streams a kubelet serves.
 
 - ``status``: GET the object; PUT and PATCH change only its status.
+- ``certificatesigningrequests/approval``: as ``status``, for the Approved and
+  Denied conditions only.
 - ``namespaces/finalize``: PUT changes a namespace's ``spec.finalizers``.
 - ``scale``: an ``autoscaling/v1`` Scale view of the replicas of workloads
   (and of custom resources whose CRD declares the scale subresource).
@@ -51,7 +53,7 @@ class Subresources:
         if target.verb not in SUBRESOURCE_VERBS.get(sub, ()):
             raise errors.method_not_allowed()
         store = self._api.store_for(target.resource)
-        if sub == "status":
+        if sub in ("status", "approval"):
             return await self._status(request, target, store)
         if sub == "finalize":
             return await self._finalize(request, target, store)
@@ -72,13 +74,16 @@ class Subresources:
     async def _status(
         self, request: web.Request, target: Target, store: ObjectStore
     ) -> web.StreamResponse:
+        """GET, PATCH and PUT of a view of the whole object whose writes change only the
+        part the subresource (``status`` or ``approval``) owns."""
+        sub = target.subresource
         if target.verb == "get":
             found = await store.get(target.namespace, target.name)
             return raw_json(found.encoded())
         if target.verb == "patch":
-            return await apply_patch(self._api, request, target, store, subresource="status")
+            return await apply_patch(self._api, request, target, store, subresource=sub)
         if target.verb == "update":
-            return await self._replace(request, target, store, "status")
+            return await self._replace(request, target, store, sub)
         raise errors.method_not_allowed()
 
     async def _finalize(

@@ -1,7 +1,11 @@
 """``pynetes kubelet``: the node agent, with upstream's flags and KubeletConfiguration file.
 
-    pynetes kubelet --kubeconfig K [--node-name N] [--config F] [--root-dir D]
-                    [--runtime process] [--node-ip IP] [--capacity cpu=4,memory=8Gi]
+    pynetes kubelet --kubeconfig K [--bootstrap-kubeconfig B] [--node-name N] [--config F]
+                    [--root-dir D] [--runtime process] [--node-ip IP]
+                    [--capacity cpu=4,memory=8Gi]
+
+With ``--bootstrap-kubeconfig``, a missing or expired K is first made by TLS
+bootstrap (see pynetes.kubelet.bootstrap).
 
 Exit codes: 1 when the configuration is invalid (the message names the field),
 0 after SIGTERM or SIGINT. The pods' processes keep running when the kubelet
@@ -21,9 +25,12 @@ import sys
 from pathlib import Path
 
 from pynetes.cli.serving import serve_http
+from pynetes.client.config import ConfigError as KubeconfigError
 from pynetes.client.config import load_config as load_kubeconfig
+from pynetes.client.errors import ApiError, TransportError
 from pynetes.client.rest import ApiClient
 from pynetes.kubelet.agent import AgentOptions, KubeletAgent
+from pynetes.kubelet.bootstrap import BootstrapError, load_client_certificate
 from pynetes.kubelet.config import (
     ConfigError,
     KubeletConfiguration,
@@ -38,6 +45,11 @@ DEFAULT_ROOT_DIR = "/var/lib/kubelet"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", required=True, help="how to reach the API server")
+    parser.add_argument(
+        "--bootstrap-kubeconfig",
+        help="credentials to request a client certificate with when --kubeconfig is missing"
+        " or its certificate expired; --kubeconfig is then written",
+    )
     parser.add_argument(
         "--node-name",
         default=socket.gethostname().lower(),
@@ -92,6 +104,17 @@ async def _serve(arguments: argparse.Namespace, config: KubeletConfiguration) ->
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if arguments.bootstrap_kubeconfig:
+        try:
+            await load_client_certificate(
+                arguments.kubeconfig,
+                arguments.bootstrap_kubeconfig,
+                arguments.root_dir,
+                arguments.node_name,
+            )
+        except (BootstrapError, TimeoutError, ApiError, TransportError, KubeconfigError) as error:
+            print(f"kubelet: TLS bootstrap failed: {error}", file=sys.stderr)
+            return 1
     client_config = dataclasses.replace(
         load_kubeconfig(arguments.kubeconfig), qps=config.kube_api_qps, burst=config.kube_api_burst
     )

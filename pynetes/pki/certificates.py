@@ -77,7 +77,7 @@ class KeyPair:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
     def key_pem(self) -> bytes:
-        return _private_pem(self.key)
+        return private_key_pem(self.key)
 
 
 def new_certificate_authority(
@@ -203,7 +203,7 @@ class Pki:
 
     def load_ca(self) -> KeyPair:
         """The CA, to sign client certificates (e.g. for a kubeconfig)."""
-        return _load_pair(self.ca_cert, self.ca_key)
+        return load_pair(self.ca_cert, self.ca_key)
 
     def server_ssl_context(self) -> ssl.SSLContext:
         return server_ssl_context(
@@ -300,7 +300,7 @@ def _ensure_serving(
 ) -> None:
     if pki.serving_cert.exists() and pki.serving_key.exists():
         try:
-            existing = _load_pair(pki.serving_cert, pki.serving_key)
+            existing = load_pair(pki.serving_cert, pki.serving_key)
         except (ValueError, PkiError):
             log.warning("replacing %s: unreadable or not matching its key", pki.serving_cert)
         else:
@@ -341,7 +341,7 @@ def _ensure_service_account_key(pki: Pki) -> None:
             return
     else:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        write_atomically(pki.service_account_key, _private_pem(key), mode=0o600)
+        write_atomically(pki.service_account_key, private_key_pem(key), mode=0o600)
         log.info("created the service-account signing key %s", pki.service_account_key)
     public = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -363,14 +363,14 @@ def _issue_leaf(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(key_cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(_authority_key_id(ca), critical=False)
+        .add_extension(authority_key_id(ca), critical=False)
     )
     for extension in extensions:
         builder = builder.add_extension(extension, critical=False)
     return KeyPair(builder.sign(ca.key, hashes.SHA256()), key)
 
 
-def _authority_key_id(ca: KeyPair) -> x509.AuthorityKeyIdentifier:
+def authority_key_id(ca: KeyPair) -> x509.AuthorityKeyIdentifier:
     """The CA's own key identifier when it has one: OpenSSL finds a certificate's
     issuer by matching this against the CA's SubjectKeyIdentifier."""
     try:
@@ -411,7 +411,7 @@ def _now(clock: Clock) -> datetime:
     return datetime.fromtimestamp(clock(), UTC)
 
 
-def _private_pem(key: PrivateKey) -> bytes:
+def private_key_pem(key: PrivateKey) -> bytes:
     """PEM as kubeadm writes keys: ``EC PRIVATE KEY`` / ``RSA PRIVATE KEY``."""
     return key.private_bytes(
         serialization.Encoding.PEM,
@@ -426,7 +426,8 @@ def _write_pair(cert_path: Path, key_path: Path, pair: KeyPair) -> None:
     write_atomically(cert_path, pair.certificate_pem(), mode=0o644)
 
 
-def _load_pair(cert_path: Path, key_path: Path) -> KeyPair:
+def load_pair(cert_path: Path, key_path: Path) -> KeyPair:
+    """A certificate and its key from PEM files (PkiError when the key is not the certificate's)."""
     certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     if not isinstance(key, PrivateKey) or key.public_key() != certificate.public_key():

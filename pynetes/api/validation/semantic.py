@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynetes.api.errors import FieldError
-from pynetes.api.validation import cluster, crds, pods, rbac, services, workloads
+from pynetes.api.validation import certificates, cluster, crds, pods, rbac, services, workloads
 from pynetes.api.validation.metadata import (
     NameValidator,
     name_is_dns1035_label,
@@ -116,6 +116,12 @@ _KINDS: dict[tuple[str, str], _Kind] = {
         True, create=workloads.validate_cron_job, update=workloads.validate_cron_job
     ),
     ("coordination.k8s.io", "Lease"): _Kind(True, create=cluster.validate_lease),
+    ("certificates.k8s.io", "CertificateSigningRequest"): _Kind(
+        False,
+        name_is_path_segment,
+        certificates.validate_csr,
+        certificates.validate_csr_update,
+    ),
     ("scheduling.k8s.io", "PriorityClass"): _Kind(
         False,
         create=cluster.validate_priority_class,

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from aiohttp import web
+
 from pynetes.api.fields import SelectorSyntaxError, parse_terms
 from pynetes.apiserver.auth.authentication import UserInfo
 
@@ -58,6 +60,16 @@ class Attributes:
     resource: str = ""
     subresource: str = ""
     name: str = ""
+
+
+#: Where the server keeps a request's attributes once it has authenticated it.
+REQUEST_ATTRIBUTES = web.RequestKey("attributes", Attributes)
+
+
+def request_user(request: web.Request) -> UserInfo | None:
+    """The user who sent ``request`` (None before authentication, or for a public path)."""
+    attributes = request.get(REQUEST_ATTRIBUTES)
+    return None if attributes is None else attributes.user
 
 
 @dataclass(frozen=True, slots=True)
