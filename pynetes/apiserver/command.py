@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pynetes.apiserver.app import ServerOptions, service_ranges, start
 from pynetes.apiserver.auth.serviceaccount import DEFAULT_ISSUER
+from pynetes.cli.flags import add_bool_flag
 
 log = logging.getLogger("pynetes.apiserver")
 
@@ -25,10 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--etcd-servers", default="", help="comma-separated etcd client URLs (--storage etcd)"
     )
     parser.add_argument("--token-auth-file", type=Path, default=None)
-    parser.add_argument(
+    add_bool_flag(
+        parser,
         "--enable-bootstrap-token-auth",
-        action="store_true",
-        help="accept bootstrap tokens (Secrets kube-system/bootstrap-token-<id>) as bearer tokens",
+        False,
+        "accept bootstrap tokens (Secrets kube-system/bootstrap-token-<id>) as bearer tokens",
     )
     parser.add_argument("--pki-dir", type=Path, default=None, help="default: DATA_DIR/pki")
     parser.add_argument(

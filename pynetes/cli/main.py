@@ -1,59 +1,75 @@
 """``pynetes``: one command, a subcommand per component.
 
-Components arrive issue by issue; each registers its subcommand here.
+Each subcommand is a module with ``add_arguments(parser)`` and a runner taking the
+parsed arguments. Only the module of the command being run is imported: every
+component is a process of its own, and importing all the others would cost each
+process their memory (tens of MB apiece) for nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pynetes
-from pynetes.apiserver import command as apiserver_command
-from pynetes.cluster import token as token_command
-from pynetes.cluster import up as up_command
-from pynetes.controllermanager import command as controller_manager_command
-from pynetes.dns import command as dns_command
-from pynetes.hollow import command as hollow_command
-from pynetes.kubelet import command as kubelet_command
-from pynetes.proxy import command as proxy_command
-from pynetes.scheduler import command as scheduler_command
 
 
-def build_parser() -> argparse.ArgumentParser:
+@dataclass(frozen=True)
+class Command:
+    module: str
+    help: str
+    runner: str = "run"
+
+
+COMMANDS: dict[str, Command] = {
+    "apiserver": Command("pynetes.apiserver.command", "run kube-apiserver"),
+    "scheduler": Command("pynetes.scheduler.command", "run kube-scheduler"),
+    "controller-manager": Command(
+        "pynetes.controllermanager.command", "run kube-controller-manager"
+    ),
+    "kubelet": Command("pynetes.kubelet.command", "run the kubelet: the node agent that runs pods"),
+    "proxy": Command("pynetes.proxy.command", "run kube-proxy: Services made real on this node"),
+    "dns": Command("pynetes.dns.command", "run the cluster DNS server (as CoreDNS)"),
+    "up": Command(
+        "pynetes.cluster.up", "start a single-node cluster on this machine and keep it running"
+    ),
+    "init": Command(
+        "pynetes.cluster.up",
+        "start a control-plane node that other nodes join, and keep it running",
+        runner="run_init",
+    ),
+    "join": Command("pynetes.cluster.join", "join this machine to a cluster as a node"),
+    "token": Command("pynetes.cluster.token", "manage bootstrap tokens (as kubeadm token)"),
+    "hollow-nodes": Command(
+        "pynetes.hollow.command", "run fake nodes (hollow kubelets) until stopped"
+    ),
+}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; the flags of a command are added only when ``argv`` names it (or
+    when ``argv`` is None, for every command)."""
     parser = argparse.ArgumentParser(prog="pynetes", description="Kubernetes, written in Python.")
     parser.add_argument(
         "-v", "--verbosity", type=int, default=0, help="log level: 0 info, 1+ debug"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("version", help="print the pynetes version")
-    apiserver_command.add_arguments(commands.add_parser("apiserver", help="run kube-apiserver"))
-    scheduler_command.add_arguments(commands.add_parser("scheduler", help="run kube-scheduler"))
-    controller_manager_command.add_arguments(
-        commands.add_parser("controller-manager", help="run kube-controller-manager")
-    )
-    dns_command.add_arguments(
-        commands.add_parser("dns", help="run the cluster DNS server (as CoreDNS)")
-    )
-    kubelet_command.add_arguments(
-        commands.add_parser("kubelet", help="run the kubelet: the node agent that runs pods")
-    )
-    proxy_command.add_arguments(
-        commands.add_parser("proxy", help="run kube-proxy: Services made real on this node")
-    )
-    up_command.add_arguments(
-        commands.add_parser("up", help="start a cluster on this machine and keep it running")
-    )
-    token_command.add_arguments(commands.add_parser("token", help="manage bootstrap tokens"))
-    hollow_command.add_arguments(
-        commands.add_parser("hollow-nodes", help="run fake nodes (hollow kubelets) until stopped")
-    )
+    chosen = None if argv is None else next((a for a in argv if a in COMMANDS), "")
+    for name, command in COMMANDS.items():
+        subparser = commands.add_parser(name, help=command.help)
+        if chosen is None or chosen == name:
+            importlib.import_module(command.module).add_arguments(subparser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    arguments = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if arguments.verbosity else logging.INFO,
         format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
@@ -61,23 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "version":
         print(f"pynetes {pynetes.__version__}")
         return 0
-    if arguments.command == "apiserver":
-        return apiserver_command.run(arguments)
-    if arguments.command == "controller-manager":
-        return controller_manager_command.run(arguments)
-    if arguments.command == "dns":
-        return dns_command.run(arguments)
-    if arguments.command == "hollow-nodes":
-        return hollow_command.run(arguments)
-    if arguments.command == "kubelet":
-        return kubelet_command.run(arguments)
-    if arguments.command == "proxy":
-        return proxy_command.run(arguments)
-    if arguments.command == "token":
-        return token_command.run(arguments)
-    if arguments.command == "scheduler":
-        return scheduler_command.run(arguments)
-    return up_command.run(arguments)
+    command = COMMANDS[arguments.command]
+    result: int = getattr(importlib.import_module(command.module), command.runner)(arguments)
+    return result
 
 
 if __name__ == "__main__":

@@ -1,4 +1,11 @@
-"""The cluster's add-ons, as kubeadm installs them: cluster DNS in ``kube-system``.
+"""The cluster's add-ons, as kubeadm installs them: kube-proxy and cluster DNS in
+``kube-system``.
+
+:func:`kube_proxy` is kubeadm's kube-proxy add-on: a ``kube-proxy`` ServiceAccount, a
+``kube-proxy`` ConfigMap whose ``kubeconfig.conf`` reaches the control plane directly
+(the proxy makes the ``kubernetes`` Service work, so it cannot depend on it) with the
+pod's service-account token, and a DaemonSet running ``pynetes proxy`` on every node's
+host network, tolerating every taint.
 
 :func:`cluster_dns` is what kubeadm's CoreDNS add-on is, with ``pynetes dns`` in
 CoreDNS's place: a ``coredns`` ServiceAccount, a ``coredns`` Deployment (label
@@ -14,6 +21,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import yaml
+
 from pynetes.api.resources import Resource, built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
@@ -23,6 +32,80 @@ NAMESPACE = "kube-system"
 LABELS = {"k8s-app": "kube-dns"}
 HEALTH_PORT = 8080
 METRICS_PORT = 9153
+
+
+PROXY_KUBECONFIG_DIR = "/var/lib/kube-proxy"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def kube_proxy(server: str, *, mode: str, cluster_cidr: str, service_cidr: str) -> list[Object]:
+    """The ServiceAccount, ConfigMap and DaemonSet of kube-proxy (``mode``: iptables or
+    userspace) reaching the API server at ``server``."""
+    labels = {"k8s-app": "kube-proxy"}
+    proxy_kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "default",
+                "cluster": {
+                    "server": server,
+                    "certificate-authority": f"{SERVICE_ACCOUNT_DIR}/ca.crt",
+                },
+            }
+        ],
+        "users": [{"name": "default", "user": {"tokenFile": f"{SERVICE_ACCOUNT_DIR}/token"}}],
+        "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
+        "current-context": "default",
+    }
+    container = {
+        "name": "kube-proxy",
+        "image": "pynetes",
+        "args": [
+            "proxy",
+            f"--kubeconfig={PROXY_KUBECONFIG_DIR}/kubeconfig.conf",
+            f"--mode={mode}",
+            "--hostname-override=$(NODE_NAME)",
+            f"--cluster-cidr={cluster_cidr}",
+            f"--service-cluster-ip-range={service_cidr}",
+        ],
+        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+        "securityContext": {"privileged": True},
+        "volumeMounts": [{"name": "kube-proxy", "mountPath": PROXY_KUBECONFIG_DIR}],
+    }
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "kube-proxy", "namespace": NAMESPACE},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "kube-proxy", "namespace": NAMESPACE, "labels": dict(labels)},
+            "data": {"kubeconfig.conf": yaml.safe_dump(proxy_kubeconfig, sort_keys=False)},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "kube-proxy", "namespace": NAMESPACE, "labels": dict(labels)},
+            "spec": {
+                "selector": {"matchLabels": dict(labels)},
+                "template": {
+                    "metadata": {"labels": dict(labels)},
+                    "spec": {
+                        "serviceAccountName": "kube-proxy",
+                        "priorityClassName": "system-node-critical",
+                        "hostNetwork": True,
+                        "tolerations": [{"operator": "Exists"}],
+                        "nodeSelector": {"kubernetes.io/os": "linux"},
+                        "containers": [container],
+                        "volumes": [{"name": "kube-proxy", "configMap": {"name": "kube-proxy"}}],
+                    },
+                },
+            },
+        },
+    ]
 
 
 def cluster_dns(
@@ -109,15 +192,25 @@ def cluster_dns(
 _RESOURCES: dict[str, Resource] = {
     "ServiceAccount": built_in("", "v1", "serviceaccounts"),
     "Deployment": built_in("apps", "v1", "deployments"),
+    "DaemonSet": built_in("apps", "v1", "daemonsets"),
+    "ConfigMap": built_in("", "v1", "configmaps"),
     "Service": built_in("", "v1", "services"),
 }
 
 
 async def apply(client: ApiClient, objects: list[Object]) -> None:
     """Create each object unless it exists (add-ons are installed once, then left to
-    their owners, as kubeadm does)."""
+    their owners, as kubeadm does). Existence is asked first: creating a Service that
+    exists again fails on its cluster IP (422) before its name would (409)."""
     for obj in objects:
+        resource = _RESOURCES[obj["kind"]]
+        metadata = obj["metadata"]
         try:
-            await client.create(_RESOURCES[obj["kind"]], obj)
+            await client.get(resource, metadata["name"], namespace=metadata.get("namespace"))
+            continue
+        except errors.NotFound:
+            pass
+        try:
+            await client.create(resource, obj)
         except errors.AlreadyExists:
             continue

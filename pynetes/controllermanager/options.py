@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pynetes.api.duration import DurationError, parse_duration
+from pynetes.cli.flags import add_bool_flag
 from pynetes.controllermanager import registry
 
 
@@ -44,25 +45,6 @@ def add_leader_election_arguments(parser: argparse.ArgumentParser, resource_name
     parser.add_argument("--leader-elect-retry-period", type=duration, default=2.0)
     parser.add_argument("--leader-elect-resource-name", default=resource_name)
     parser.add_argument("--leader-elect-resource-namespace", default="kube-system")
-
-
-def add_bool_flag(
-    parser: argparse.ArgumentParser, flag: str, default: bool, help_text: str
-) -> None:
-    """A Go boolean flag: ``--flag`` (true), ``--flag=true`` or ``--flag=false``."""
-    parser.add_argument(
-        flag, nargs="?", const=True, default=default, type=boolean, metavar="BOOL", help=help_text
-    )
-
-
-def boolean(text: str) -> bool:
-    """A Go flag's boolean (strconv.ParseBool): 1, t, true, 0, f, false in any case."""
-    lowered = text.strip().lower()
-    if lowered in ("1", "t", "true"):
-        return True
-    if lowered in ("0", "f", "false"):
-        return False
-    raise argparse.ArgumentTypeError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
 def duration(text: str) -> float:

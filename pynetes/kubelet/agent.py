@@ -57,6 +57,7 @@ from pynetes.kubelet.server.app import KubeletServer, ServingOptions
 from pynetes.kubelet.staticpods import StaticPodSource
 from pynetes.kubelet.syncpod import Clocks, SyncDependencies
 from pynetes.kubelet.volumes.manager import VolumeManager
+from pynetes.kubelet.volumes.tmpfs import unmount_all_under
 
 log = logging.getLogger(__name__)
 Object = dict[str, Any]
@@ -359,6 +360,21 @@ async def stop_containers(root: Path, grace_period: float = 0.0) -> int:
     finally:
         await runtime.close()
     return stopped
+
+
+async def tear_down_pods(root: Path, cni_options: CniOptions) -> None:
+    """What a node that is shut down must not leave behind: the pods' processes (see
+    :func:`stop_containers`), their sandboxes' network namespaces, interfaces and
+    address allocations (through the CNI plugins in ``cni_options``), and the mounts
+    of their volumes. The kubelet, started again, sets them up anew."""
+    await stop_containers(root)
+    runtime = KubeletAgent.runtime_for(root, cni_options=cni_options)
+    try:
+        for sandbox in await runtime.list_pod_sandboxes():
+            await runtime.stop_pod_sandbox(sandbox.id)
+    finally:
+        await runtime.close()
+    await unmount_all_under(root / "pods")
 
 
 def _client_ca(config: KubeletConfiguration, options: AgentOptions) -> Path | None:

@@ -40,6 +40,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from pynetes.api.duration import DurationError, parse_duration
+from pynetes.cli.flags import add_bool_flag
 from pynetes.cli.serving import serve_http, serve_routes
 from pynetes.client.cache.informer import SharedInformerFactory
 from pynetes.client.config import ConfigError, load_config
@@ -77,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "upstream's default is every address)",
     )
     parser.add_argument("--cluster-cidr", help="the pod range (iptables: masquerade from outside)")
-    parser.add_argument("--masquerade-all", action="store_true", help="iptables: masquerade all")
+    add_bool_flag(parser, "--masquerade-all", False, "iptables: masquerade all")
     parser.add_argument("--min-sync-period", default="1s", help="least time between syncs")
     parser.add_argument("--sync-period", default="30s", help="most time between syncs")
     parser.add_argument("--udp-timeout", default="250ms", help="userspace: idle UDP session")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pynetes.cli.flags import add_bool_flag
 from pynetes.cli.serving import run_while_leading, serve_http
 from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
@@ -35,11 +36,11 @@ log = logging.getLogger("pynetes.scheduler")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", type=Path, default=None)
     parser.add_argument("--config", type=Path, default=None, help="a KubeSchedulerConfiguration")
-    parser.add_argument(
+    add_bool_flag(
+        parser,
         "--leader-elect",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="take part in leader election (default: the config's leaderElection.leaderElect)",
+        None,
+        "take part in leader election (default: the config's leaderElection.leaderElect)",
     )
     parser.add_argument("--bind-address", default="127.0.0.1")
     parser.add_argument(

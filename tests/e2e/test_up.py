@@ -1,98 +1,247 @@
-"""`pynetes up` as a user runs it: one command, a working cluster, a clean stop, state kept."""
+"""`pynetes up` as a user runs it: one command, a cluster whose control plane runs as
+static pods in kube-system, a clean stop, state kept, and clear refusals."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
+import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+import yaml
+
+from tests.conftest import require, require_tool
 from tests.integration.conftest import Kubectl, free_port
 
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 120.0
+NODE = "up-node"
 
 
-async def start_up(data_dir: Path, port: int) -> tuple[asyncio.subprocess.Process, list[str]]:
-    """Start `pynetes up` and read its output until it says the cluster is up."""
+def require_root() -> None:
+    require(os.geteuid() == 0, "root (pod network namespaces, iptables)")
+    require_tool("iptables")
+    require(Path("/usr/lib/cni/bridge").exists(), "the CNI plugins in /usr/lib/cni")
+
+
+@dataclass
+class Up:
+    process: asyncio.subprocess.Process
+    output: list[str]
+    data_dir: Path
+    kubectl: Kubectl
+
+    async def until(self, *arguments: str, expect: str = "") -> str:
+        """Run kubectl until it succeeds with output containing ``expect``."""
+        async with asyncio.timeout(STARTUP_TIMEOUT):
+            while True:
+                code, out, _ = await self.kubectl(*arguments, check=False)
+                if code == 0 and out.strip() and expect in out:
+                    return out
+                await asyncio.sleep(0.3)
+
+
+def up_command(data_dir: Path, port: int, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "pynetes", "up",
+        "--data-dir", str(data_dir),
+        "--api-port", str(port),
+        "--node-name", NODE,
+        "--scheduler-port", str(free_port()),
+        "--controller-manager-port", str(free_port()),
+        "--kubelet-port", str(free_port()),
+        "--kubelet-healthz-port", str(free_port()),
+        "--no-merge-kubeconfig",
+        *extra,
+    ]  # fmt: skip
+
+
+@asynccontextmanager
+async def running_up(data_dir: Path, port: int, *extra: str) -> AsyncIterator[Up]:
+    """``pynetes up`` until it says the cluster is up; SIGTERM and its farewell after."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "pynetes",
-        "up",
-        "--data-dir",
-        str(data_dir),
-        "--api-port",
-        str(port),
-        "--scheduler-port",
-        str(free_port()),
-        "--controller-manager-port",
-        str(free_port()),
+        *up_command(data_dir, port, *extra),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     assert process.stdout is not None
     lines: list[str] = []
-    async with asyncio.timeout(STARTUP_TIMEOUT):
-        while not any("Ctrl-C stops it" in line for line in lines):
-            line = await process.stdout.readline()
-            assert line, "pynetes up exited early:\n" + "".join(lines)
-            lines.append(line.decode())
-    return process, lines
+    try:
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                while not any("Ctrl-C stops it" in line for line in lines):
+                    line = await process.stdout.readline()
+                    assert line, "pynetes up exited early:\n" + "".join(lines)
+                    lines.append(line.decode())
+        except TimeoutError:
+            raise AssertionError("pynetes up did not come up:\n" + "".join(lines)) from None
+        yield Up(process, lines, data_dir, Kubectl("/usr/bin/kubectl", data_dir / "kubeconfig"))
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            lines.append((await process.stdout.read()).decode())
+            await process.wait()
 
 
-async def until(kubectl: Kubectl, *arguments: str) -> str:
-    """Run kubectl until it succeeds with some output (the cluster is what changes)."""
-    async with asyncio.timeout(STARTUP_TIMEOUT):
-        while True:
-            code, out, _ = await kubectl(*arguments, check=False)
-            if code == 0 and out.strip():
-                return out
-            await asyncio.sleep(0.2)
+def machine_state() -> tuple[list[str], int, list[str]]:
+    """Our pod network namespaces, kube-proxy's nat chains, mounts under pytest's tmp."""
+    netns = (
+        sorted(p.name for p in Path("/run/netns").glob("pyn-*"))
+        if Path("/run/netns").exists()
+        else []
+    )
+    rules = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
+    chains = sum(1 for line in rules.splitlines() if line.startswith(":KUBE-"))
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+              if "pytest-of" in line.split()[1]]  # fmt: skip
+    return netns, chains, mounts
 
 
-async def stop(process: asyncio.subprocess.Process) -> str:
-    process.send_signal(signal.SIGTERM)
-    assert process.stdout is not None
-    async with asyncio.timeout(30):
-        rest = await process.stdout.read()
-        await process.wait()
-    return rest.decode()
-
-
-async def test_up_starts_a_cluster_stops_cleanly_and_keeps_its_state(tmp_path: Path) -> None:
+async def test_up_runs_the_control_plane_as_static_pods_and_stops_clean(tmp_path: Path) -> None:
+    require_root()
     data_dir = tmp_path / "cluster"
     port = free_port()
-    process, lines = await start_up(data_dir, port)
-    kubectl = Kubectl("/usr/bin/kubectl", data_dir / "kubeconfig")
-    try:
-        assert f"export KUBECONFIG={data_dir / 'kubeconfig'}" in "".join(lines)
-        _, out, _ = await kubectl("get", "namespaces", "-o", "name")
-        assert out.split() == [
-            "namespace/default",
-            "namespace/kube-node-lease",
-            "namespace/kube-public",
-            "namespace/kube-system",
-        ]
-        await kubectl("create", "configmap", "kept", "--from-literal=a=1")
-        # the controller manager runs: every namespace gets its default ServiceAccount
-        await until(kubectl, "get", "serviceaccount", "default", "-n", "kube-public")
-        # the scheduler runs: with no node yet, it says why the pod waits
-        await kubectl("run", "waiting", "--image=busybox", "--restart=Never")
-        await until(
-            kubectl, "get", "events", "--field-selector=reason=FailedScheduling", "-o", "name"
-        )
-    finally:
-        farewell = await stop(process)
-    assert process.returncode == 0
-    assert "pynetes: stopped" in farewell
-    apiserver_log = (data_dir / "logs" / "apiserver.log").read_text()
-    assert "serving the Kubernetes API" in apiserver_log
-    for component in ("scheduler", "controller-manager"):
-        assert (data_dir / "logs" / f"{component}.log").exists()
+    async with running_up(data_dir, port) as up:
+        assert f"export KUBECONFIG={data_dir / 'kubeconfig'}" in "".join(up.output)
+        _, pods, _ = await up.kubectl("get", "pods", "-n", "kube-system", "--no-headers")
+        names = {line.split()[0]: line.split()[2] for line in pods.splitlines()}
+        for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+            assert names.pop(f"{component}-{NODE}") == "Running"
+        assert sorted(name.split("-")[0] for name in names) == ["coredns", "kube"]
+        assert all(state == "Running" for state in names.values()), pods
+        assert (data_dir / "manifests" / "kube-apiserver.yaml").exists()
+        # the node: a control-plane node, untainted because it is the only one
+        _, node, _ = await up.kubectl("get", "node", NODE, "-o", "yaml")
+        node_object = yaml.safe_load(node)
+        assert "node-role.kubernetes.io/control-plane" in node_object["metadata"]["labels"]
+        assert not node_object["spec"].get("taints")
+        # the scheduler's log, as a user reads it
+        _, log, _ = await up.kubectl("logs", "-n", "kube-system", f"kube-scheduler-{NODE}")
+        assert "scheduling for default-scheduler" in log
+        # a pod of the user's: scheduled, run, and it resolves a Service through cluster DNS
+        await up.kubectl("create", "configmap", "kept", "--from-literal=a=1")
+        await up.kubectl(
+            "run", "probe", "--image=busybox", "--restart=Never", "--command", "--",
+            "sh", "-c", "getent hosts kubernetes.default.svc.cluster.local",
+        )  # fmt: skip
+        await up.until("get", "pod", "probe", "-o", "jsonpath={.status.phase}", expect="Succeeded")
+        _, resolved, _ = await up.kubectl("logs", "probe")
+        assert resolved.split()[:2] == ["10.96.0.1", "kubernetes.default.svc.cluster.local"]
+    assert up.process.returncode == 0
+    assert "pynetes: stopped" in "".join(up.output)
+    netns, chains, mounts = machine_state()
+    assert (netns, chains, mounts) == ([], 0, [])
 
-    process, _ = await start_up(data_dir, port)
-    try:
-        _, out, _ = await kubectl("get", "configmap", "kept", "-o", "jsonpath={.data.a}")
+    async with running_up(data_dir, port) as again:
+        _, out, _ = await again.kubectl("get", "configmap", "kept", "-o", "jsonpath={.data.a}")
         assert out == "1"
-    finally:
-        await stop(process)
+
+
+async def test_the_kubelet_keeps_the_control_plane_running(tmp_path: Path) -> None:
+    require_root()
+    data_dir = tmp_path / "cluster"
+    async with running_up(data_dir, free_port()) as up:
+        scheduler = f"kube-scheduler-{NODE}"
+        restarts = "jsonpath={.status.containerStatuses[0].restartCount}"
+        # deleting a mirror pod does not touch the static pod: the kubelet mirrors it again
+        _, uid, _ = await up.kubectl("get", "pod", "-n", "kube-system", scheduler,
+                                     "-o", "jsonpath={.metadata.uid}")  # fmt: skip
+        await up.kubectl("delete", "pod", "-n", "kube-system", scheduler, "--wait=false")
+        await up.until(
+            "get", "pod", "-n", "kube-system", scheduler, "-o", "jsonpath={.metadata.uid}"
+        )
+        _, count, _ = await up.kubectl("get", "pod", "-n", "kube-system", scheduler, "-o", restarts)
+        assert count == "0"
+        # kill -9 of the API server: the kubelet starts it again and the cluster carries on
+        apiserver = f"kube-apiserver-{NODE}"
+        pid = _pid_of("pynetes apiserver", data_dir)
+        os.kill(pid, signal.SIGKILL)
+        await up.until("get", "pod", "-n", "kube-system", apiserver, "-o", restarts, expect="1")
+        await up.kubectl("create", "configmap", "after-kill")
+        # editing a manifest restarts that component with the new flags
+        manifest = data_dir / "manifests" / "kube-scheduler.yaml"
+        pod = yaml.safe_load(manifest.read_text())
+        pod["spec"]["containers"][0]["args"].append("--leader-elect=false")
+        manifest.write_text(yaml.safe_dump(pod))
+        await up.until(
+            "get", "pod", "-n", "kube-system", scheduler, "-o",
+            "jsonpath={.spec.containers[0].args}", expect="--leader-elect=false",
+        )  # fmt: skip
+        await up.until("get", "pod", "-n", "kube-system", scheduler, "-o",
+                       "jsonpath={.status.containerStatuses[0].ready}", expect="true")  # fmt: skip
+        assert _pid_of("pynetes scheduler", data_dir) != 0
+        del uid
+
+
+def _pid_of(command: str, data_dir: Path) -> int:
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if command in argv and str(data_dir) in argv:
+                return int(proc.name)
+    raise AssertionError(f"no process {command!r} of {data_dir}")
+
+
+async def run_up(*arguments: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        *arguments,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
+    async with asyncio.timeout(60):
+        out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()
+
+
+async def test_a_port_in_use_is_named_and_nothing_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out = await run_up(*up_command(tmp_path / "d", port, "--node-ip", "127.0.0.1"))
+    assert code == 1
+    assert f"port {port} (--api-port) is in use on 127.0.0.1" in out
+    assert not (tmp_path / "d" / "kubelet").exists()
+    assert "starting the kubelet" not in out
+
+
+async def test_a_data_folder_of_another_format_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    (data_dir / "VERSION").write_text("99\n")
+    code, out = await run_up(*up_command(data_dir, free_port(), "--node-ip", "127.0.0.1"))
+    assert code == 1
+    assert "pynetes data format '99'" in out and "another --data-dir" in out
+    assert sorted(p.name for p in data_dir.iterdir()) == ["VERSION"]
+
+
+async def test_etcd_storage_without_etcd_says_what_to_install(tmp_path: Path) -> None:
+    bare_path = str(Path(sys.executable).parent)  # python, but no etcd on PATH
+    code, out = await run_up(
+        *up_command(tmp_path / "d", free_port(), "--node-ip", "127.0.0.1", "--storage", "etcd"),
+        env={"PATH": bare_path},
+    )
+    assert code == 1
+    assert "apt-get install etcd-server" in out
+    assert not (tmp_path / "d" / "manifests").exists()
+
+
+@pytest.mark.parametrize("storage", ["etcd"])
+async def test_up_runs_etcd_as_a_static_pod(tmp_path: Path, storage: str) -> None:
+    require_root()
+    require_tool("etcd")
+    async with running_up(tmp_path / "cluster", free_port(), "--storage", storage) as up:
+        await up.until("get", "pod", "-n", "kube-system", f"etcd-{NODE}",
+                       "-o", "jsonpath={.status.phase}", expect="Running")  # fmt: skip
+        await up.kubectl("create", "configmap", "in-etcd")

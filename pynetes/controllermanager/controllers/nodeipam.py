@@ -21,6 +21,7 @@ import logging
 from typing import Any
 
 from pynetes.api.resources import built_in
+from pynetes.cli.flags import add_bool_flag
 from pynetes.client import errors
 from pynetes.client.cache.informer import EventHandler
 from pynetes.client.cache.lister import Lister
@@ -28,7 +29,6 @@ from pynetes.client.events import NORMAL
 from pynetes.controller import Controller, Result
 from pynetes.controllermanager.context import ControllerContext
 from pynetes.controllermanager.descriptor import ControllerDescriptor
-from pynetes.controllermanager.options import add_bool_flag
 
 log = logging.getLogger(__name__)
 Object = dict[str, Any]

@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 
+from pynetes.cli import flags
 from pynetes.controllermanager import options, registry
 
 
@@ -61,4 +62,4 @@ def test_boolean_flags_take_gos_spellings() -> None:
     assert parser.parse_args(["--leader-elect"]).leader_elect is True
     assert parser.parse_args(["--enable-garbage-collector=F"]).enable_garbage_collector is False
     with pytest.raises(argparse.ArgumentTypeError, match="invalid syntax"):
-        options.boolean("maybe")
+        flags.boolean("maybe")

@@ -26,6 +26,7 @@ import asyncio
 from typing import Any
 
 from pynetes.api.resources import Resource, built_in
+from pynetes.cli.flags import add_bool_flag
 from pynetes.client.cache.informer import EventHandler
 from pynetes.controller import Controller, Result
 from pynetes.controllermanager.context import ControllerContext
@@ -33,7 +34,6 @@ from pynetes.controllermanager.controllers.garbagecollector.graph import Graph, 
 from pynetes.controllermanager.controllers.garbagecollector.monitors import Monitors
 from pynetes.controllermanager.controllers.garbagecollector.workers import DeletionWorkers
 from pynetes.controllermanager.descriptor import ControllerDescriptor
-from pynetes.controllermanager.options import add_bool_flag
 
 Object = dict[str, Any]
 

@@ -41,6 +41,8 @@ BUILTINS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("python:latest", (), (sys.executable,)),
     ("pause:*", ("sleep", "infinity"), ()),
     ("registry.k8s.io/pause:*", ("sleep", "infinity"), ()),
+    # pynetes itself: the control plane's static pods and the add-ons run its components.
+    ("pynetes:*", (sys.executable, "-m", "pynetes"), ()),
 )
 
 

@@ -1,0 +1,190 @@
+"""``pynetes up`` benchmark: time to a ready cluster, its idle memory and idle CPU.
+
+    python bench/up.py [--idle 60] [--settle 20]
+
+Runs ``pynetes up`` on a fresh data folder (a temporary one; the API on a free port,
+``--no-merge-kubeconfig``) and measures, in one run:
+
+1. time to ready: from starting the command until it prints that the cluster is up,
+   which it does once the node is Ready and every kube-system pod (the control plane's
+   static pods, kube-proxy, DNS) is Running and ready, each DaemonSet and Deployment
+   complete; checked afterwards with kubectl;
+2. idle memory, ``--settle`` seconds later: the resident memory of every process of the
+   cluster (``up`` itself, the kubelet, the container shims and what they run), as RSS
+   (shared pages counted in each process) and PSS (shared pages split among their
+   users: what the processes take from the machine together);
+3. idle CPU over ``--idle`` seconds: user+system time of those processes, as a share
+   of one core.
+
+Next to them, the floors: a bare Python interpreter per process (its RSS and PSS), and
+the published k3s figures the issue names (about 30 s to ready; its server alone
+0.8 to 1.6 GB).
+
+Needs root (pods get network namespaces, kube-proxy runs in iptables mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.integration.conftest import free_port
+
+KUBECTL = "/usr/bin/kubectl"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _read(f"/proc/{entry}/stat")
+            if stat:
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                tree.setdefault(parent, []).append(int(entry))
+    return tree
+
+
+def cluster_processes(up_pid: int, data_dir: Path) -> set[int]:
+    """``up`` and its descendants, and every process naming the data folder (the
+    container shims, which detach from the kubelet) with theirs."""
+    roots = {up_pid}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and str(data_dir) in _read(f"/proc/{entry}/cmdline").replace(
+            "\0", " "
+        ):
+            roots.add(int(entry))
+    tree = _children()
+    found: set[int] = set()
+    pending = list(roots)
+    while pending:
+        pid = pending.pop()
+        if pid not in found:
+            found.add(pid)
+            pending.extend(tree.get(pid, []))
+    return found
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of ``pid`` in KiB, from smaps_rollup."""
+    rss = pss = 0
+    for line in _read(f"/proc/{pid}/smaps_rollup").splitlines():
+        name, _, value = line.partition(":")
+        if name == "Rss":
+            rss = int(value.split()[0])
+        elif name == "Pss":
+            pss = int(value.split()[0])
+    return rss, pss
+
+
+def cpu_ticks(pids: set[int]) -> int:
+    total = 0
+    for pid in pids:
+        stat = _read(f"/proc/{pid}/stat")
+        if stat:
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def bare_python_floor(count: int) -> tuple[int, int]:
+    """(RSS, PSS) KiB summed over ``count`` idle bare interpreters."""
+    sleepers = [
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        for _ in range(count)
+    ]
+    time.sleep(1.0)
+    try:
+        totals = [memory_kib(p.pid) for p in sleepers]
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()
+    return sum(t[0] for t in totals), sum(t[1] for t in totals)
+
+
+async def start_up(data_dir: Path) -> tuple[asyncio.subprocess.Process, float]:
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pynetes", "up",
+        "--data-dir", str(data_dir),
+        "--api-port", str(free_port()),
+        "--no-merge-kubeconfig",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    output = []
+    async with asyncio.timeout(180):
+        while True:
+            line = (await process.stdout.readline()).decode()
+            if not line:
+                raise SystemExit("pynetes up exited:\n" + "".join(output))
+            output.append(line)
+            if "the cluster is up" in line:
+                return process, time.monotonic() - started
+
+
+def kube_system_pods(kubeconfig: Path) -> str:
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", str(kubeconfig), "get", "pods", "-n", "kube-system"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="pynetes-bench-up-") as folder:
+        data_dir = Path(folder) / "cluster"
+        process, to_ready = await start_up(data_dir)
+        assert process.stdout is not None
+        drain = asyncio.create_task(process.stdout.read())
+        try:
+            print(kube_system_pods(data_dir / "kubeconfig"))
+            await asyncio.sleep(arguments.settle)
+            pids = cluster_processes(process.pid, data_dir)
+            memory = [memory_kib(pid) for pid in pids]
+            rss = sum(m[0] for m in memory)
+            pss = sum(m[1] for m in memory)
+            pids = cluster_processes(process.pid, data_dir)
+            ticks_before, wall_before = cpu_ticks(pids), time.monotonic()
+            await asyncio.sleep(arguments.idle)
+            ticks_after, wall_after = cpu_ticks(pids), time.monotonic()
+        finally:
+            process.send_signal(signal.SIGINT)
+            await process.wait()
+            await drain
+    cpu = (ticks_after - ticks_before) / CLK_TCK / (wall_after - wall_before)
+    floor_rss, floor_pss = bare_python_floor(len(pids))
+    print(f"time to ready (node Ready, all kube-system pods Running): {to_ready:.1f} s"
+          "   [k3s: ~30 s; target < 10 s]")
+    print(f"idle memory, {len(pids)} processes: PSS {pss / 1024:.0f} MB, RSS {rss / 1024:.0f} MB"
+          "   [target < 300 MB; k3s server alone 0.8-1.6 GB]")
+    print(f"  floor, {len(pids)} bare Python interpreters: PSS {floor_pss / 1024:.0f} MB, "
+          f"RSS {floor_rss / 1024:.0f} MB")
+    print(f"idle CPU over {arguments.idle:.0f} s: {cpu * 100:.2f}% of one core   [target < 3%]")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--idle", type=float, default=60.0)
+    parser.add_argument("--settle", type=float, default=20.0)
+    asyncio.run(main(parser.parse_args()))
