@@ -61,7 +61,6 @@ from pynetes.pki.certificates import (
     write_atomically,
 )
 from pynetes.storage import StorageError, Store
-from pynetes.storage.etcd import EtcdStore
 from pynetes.storage.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -200,9 +199,13 @@ class RunningServer:
 
 
 async def open_storage(options: ServerOptions) -> Store:
+    """The store ``options`` name. The etcd backend is imported only when chosen: its
+    gRPC stack would cost every SQLite API server some 15 MB for nothing."""
     if options.storage == "etcd":
         if not options.etcd_servers:
             raise ValueError("--storage etcd needs --etcd-servers")
+        from pynetes.storage.etcd import EtcdStore
+
         return await EtcdStore.open(options.etcd_servers)
     if options.storage != "sqlite":
         raise ValueError(f"unknown storage {options.storage!r}: sqlite or etcd")

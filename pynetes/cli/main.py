@@ -42,6 +42,9 @@ COMMANDS: dict[str, Command] = {
         "start a control-plane node that other nodes join, and keep it running",
         runner="run_init",
     ),
+    "systemd-units": Command(
+        "pynetes.cluster.systemd", "write a systemd unit per component (the other way to run)"
+    ),
     "join": Command("pynetes.cluster.join", "join this machine to a cluster as a node"),
     "token": Command("pynetes.cluster.token", "manage bootstrap tokens (as kubeadm token)"),
     "hollow-nodes": Command(

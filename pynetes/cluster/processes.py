@@ -30,11 +30,16 @@ class Child:
 
     def last_words(self, lines: int = 30) -> str:
         """The end of its log, for a message saying why it stopped."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last ``lines`` of a log file ("(no log)" when it cannot be read)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
 
 
 async def start_child(logs: Path, name: str, arguments: Sequence[str]) -> Child:

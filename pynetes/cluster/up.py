@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import socket
 import time
@@ -49,7 +50,6 @@ from pynetes.cluster.host import (
     claim_node_address,
     release_node_address,
     say,
-    stay_up,
     stop_on_signals,
     stop_pods,
 )
@@ -63,6 +63,7 @@ from pynetes.cluster.node import (
     write_kubelet_config,
 )
 from pynetes.cluster.processes import Child, start_child, stop_children
+from pynetes.cluster.supervise import become_supervisor
 from pynetes.cluster.token import join_command
 from pynetes.pki.certificates import ensure_pki
 
@@ -144,7 +145,8 @@ async def _up(arguments: argparse.Namespace, *, single_node: bool) -> int:
         await _prepare(settings)
         say(f"starting the kubelet; it runs the control plane from {layout.manifests}")
         children.append(await start_child(layout.logs, "kubelet", kubelet_arguments(settings)))
-        config = load_config(layout.admin_kubeconfig)
+        # unthrottled: a few polls a second while it waits, then nothing
+        config = dataclasses.replace(load_config(layout.admin_kubeconfig), qps=0)
         async with ApiClient(config) as client:
             watch = readiness.Watch(client, children, stop, say=say, patience=READY_TIMEOUT)
             if not await watch.api_ready():
@@ -168,7 +170,7 @@ async def _up(arguments: argparse.Namespace, *, single_node: bool) -> int:
             async with ApiClient(config) as client:
                 join = await _new_join_command(client)
             say(f"other nodes join with (the token is valid for 24 h):\n  {join}")
-        return await stay_up(children, stop)
+        become_supervisor(layout, children[0], settings.node_ip if node_address else None)
     finally:
         if children:
             await stop_children(children)

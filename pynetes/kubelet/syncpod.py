@@ -53,8 +53,11 @@ MIN_GRACE_SECONDS = 2.0
 DEFAULT_GRACE_SECONDS = 30.0
 #: How many containers the kubelet creates and starts at once.
 CONCURRENT_STARTS = 4
-#: How soon a pod whose volumes could not be set up is tried again.
-VOLUME_RETRY_SECONDS = 2.0
+#: A pod whose sandbox or volumes could not be set up is retried after 0.5 s, then
+#: twice as long each time up to about 2 minutes (upstream's volume operation backoff:
+#: a ConfigMap created a moment after its pod is picked up at once, a missing one is
+#: not hammered).
+SETUP_RETRY_SECONDS = (0.5, 122.0)
 
 
 class Volumes(Protocol):
@@ -125,6 +128,14 @@ class PodRecord:
     #: Every container stopped for good after a deletion (the API may now forget it).
     stopped: bool = False
     deletion_confirmed: bool = False
+    #: Sandbox or volume set-ups failed in a row (the retry backs off with them).
+    setup_failures: int = 0
+
+    def setup_failed(self) -> float:
+        """Count a failed set-up; the seconds until the next try."""
+        first, limit = SETUP_RETRY_SECONDS
+        self.setup_failures += 1
+        return min(first * 2 ** (self.setup_failures - 1), limit)
 
 
 @dataclass
@@ -237,14 +248,15 @@ class PodSyncer:
     async def _run(self, pod: Object, record: PodRecord) -> float | None:
         if not await self._ensure_sandbox(pod, record):
             await self._report(pod, record)
-            return VOLUME_RETRY_SECONDS
+            return record.setup_failed()
         self.deps.probes.add_pod(pod, pod_ip=record.pod_ip)
         try:
             mounts = await self.deps.volumes.mount_pod(pod)
         except Exception as error:  # every volume error is the user's to see
             self._event(pod, WARNING, "FailedMount", str(error))
             await self._report(pod, record)
-            return VOLUME_RETRY_SECONDS
+            return record.setup_failed()
+        record.setup_failures = 0
         mounts = self._with_dns(pod, record, mounts)
         current = await self._containers(record)
         await self._kill_unhealthy(pod, record, current)

@@ -17,7 +17,6 @@ from pynetes.client.events import WARNING
 from pynetes.kubelet.env import expand, static_env
 from pynetes.kubelet.format import container_reference, format_pod
 from pynetes.kubelet.prober.exec import exec_probe
-from pynetes.kubelet.prober.grpc import grpc_probe
 from pynetes.kubelet.prober.http import HttpGetter, http_get_request, http_probe
 from pynetes.kubelet.prober.ports import resolve_container_port
 from pynetes.kubelet.prober.results import ProbeError, ProbeOutcome, ProbeResult
@@ -114,6 +113,9 @@ class Prober:
                 port = resolve_container_port(action.get("port", ""), container)
                 return await tcp_probe(action.get("host") or pod_ip, port, time_limit)
             if "grpc" in spec:
+                # imported on the first gRPC probe: gRPC costs every kubelet ~15 MB
+                from pynetes.kubelet.prober.grpc import grpc_probe
+
                 action = spec["grpc"]
                 return await grpc_probe(
                     pod_ip, action["port"], action.get("service") or "", time_limit
