@@ -177,7 +177,8 @@ async def _up(arguments: argparse.Namespace, *, single_node: bool) -> int:
             await stop_pods(layout)
         if node_address:
             await release_node_address(settings.node_ip)
-        say("stopped")
+        if children:
+            say("stopped")
 
 
 async def _prepare(settings: NodeSettings) -> None:
