@@ -67,9 +67,7 @@ def cluster_processes(up_pid: int, data_dir: Path) -> set[int]:
     container shims, which detach from the kubelet) with theirs."""
     roots = {up_pid}
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and str(data_dir) in _read(f"/proc/{entry}/cmdline").replace(
-            "\0", " "
-        ):
+        if entry.isdigit() and str(data_dir) in _read(f"/proc/{entry}/cmdline").replace("\0", " "):
             roots.add(int(entry))
     tree = _children()
     found: set[int] = set()
@@ -174,12 +172,18 @@ async def main(arguments: argparse.Namespace) -> None:
             await drain
     cpu = (ticks_after - ticks_before) / CLK_TCK / (wall_after - wall_before)
     floor_rss, floor_pss = bare_python_floor(len(pids))
-    print(f"time to ready (node Ready, all kube-system pods Running): {to_ready:.1f} s"
-          "   [k3s: ~30 s; target < 10 s]")
-    print(f"idle memory, {len(pids)} processes: PSS {pss / 1024:.0f} MB, RSS {rss / 1024:.0f} MB"
-          "   [target < 300 MB; k3s server alone 0.8-1.6 GB]")
-    print(f"  floor, {len(pids)} bare Python interpreters: PSS {floor_pss / 1024:.0f} MB, "
-          f"RSS {floor_rss / 1024:.0f} MB")
+    print(
+        f"time to ready (node Ready, all kube-system pods Running): {to_ready:.1f} s"
+        "   [k3s: ~30 s; target < 10 s]"
+    )
+    print(
+        f"idle memory, {len(pids)} processes: PSS {pss / 1024:.0f} MB, RSS {rss / 1024:.0f} MB"
+        "   [target < 300 MB; k3s server alone 0.8-1.6 GB]"
+    )
+    print(
+        f"  floor, {len(pids)} bare Python interpreters: PSS {floor_pss / 1024:.0f} MB, "
+        f"RSS {floor_rss / 1024:.0f} MB"
+    )
     print(f"idle CPU over {arguments.idle:.0f} s: {cpu * 100:.2f}% of one core   [target < 3%]")
 
 

@@ -15,11 +15,14 @@ import pytest
 
 from pynetes.apiserver.app import RunningServer, ServerOptions, start
 from pynetes.client.config import ClientConfig
+from pynetes.client.rest import ApiClient
 from pynetes.pki.certificates import Pki, issue_client_certificate
 from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
 from tests.conftest import require_tool
 
 KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
+#: The token of ``system:bootstrap:abcdef``, the user of :func:`api_server_with_bootstrapper`.
+BOOTSTRAPPER_TOKEN = "abcdef.0123456789abcdef"
 
 
 def free_port() -> int:
@@ -141,3 +144,22 @@ async def restartable(tmp_path: Path) -> AsyncIterator[Restartable]:
         yield holder
     finally:
         await holder.server.stop()
+
+
+@contextlib.asynccontextmanager
+async def api_server_with_bootstrapper(
+    tmp_path: Path, groups: tuple[str, ...] = ("system:bootstrappers",)
+) -> AsyncIterator[Cluster]:
+    """An API server whose token file also knows a bootstrap-token-like user,
+    ``system:bootstrap:abcdef`` in ``groups``, authenticating with BOOTSTRAPPER_TOKEN."""
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text(f'{BOOTSTRAPPER_TOKEN},system:bootstrap:abcdef,10,"{",".join(groups)}"\n')
+    async with api_server(tmp_path, token_auth_file=tokens) as running:
+        yield running
+
+
+def bootstrapper_client(api: ApiClient) -> ApiClient:
+    """A client of ``api``'s server authenticating as the bootstrapper."""
+    return ApiClient(
+        ClientConfig(api.config.server, ca_pem=api.config.ca_pem, token=BOOTSTRAPPER_TOKEN, qps=0)
+    )

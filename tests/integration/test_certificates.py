@@ -14,27 +14,27 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from pynetes.api.resources import built_in
 from pynetes.client import errors
-from pynetes.client.config import ClientConfig, load_config
+from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
 from pynetes.pki.certificates import Pki, issue_client_certificate
 from pynetes.pki.csr import new_csr_pem
-from tests.integration.conftest import Cluster, api_server
+from tests.integration.conftest import (
+    Cluster,
+    api_server_with_bootstrapper,
+    bootstrapper_client,
+)
 
 Object = dict[str, Any]
 
 CSRS = built_in("certificates.k8s.io", "v1", "certificatesigningrequests")
 KUBELET_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
-BOOTSTRAP_TOKEN = "abcdef.0123456789abcdef"
 
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    """An API server that also knows a bootstrap-token-like user from its token file."""
-    tokens = tmp_path / "tokens.csv"
-    tokens.write_text(
-        f'{BOOTSTRAP_TOKEN},system:bootstrap:abcdef,10,"system:bootstrappers,extra:group"\n'
-    )
-    async with api_server(tmp_path, token_auth_file=tokens) as running:
+    async with api_server_with_bootstrapper(
+        tmp_path, ("system:bootstrappers", "extra:group")
+    ) as running:
         yield running
 
 
@@ -43,12 +43,6 @@ async def api(cluster: Cluster) -> AsyncIterator[ApiClient]:
     config = dataclasses.replace(load_config(cluster.kubeconfig), qps=0)
     async with ApiClient(config) as client:
         yield client
-
-
-def bootstrapper(api: ApiClient) -> ApiClient:
-    return ApiClient(
-        ClientConfig(api.config.server, ca_pem=api.config.ca_pem, token=BOOTSTRAP_TOKEN, qps=0)
-    )
 
 
 def csr_request(
@@ -90,7 +84,7 @@ async def test_create_fills_the_requester_from_authentication_not_the_body(
 ) -> None:
     forged = csr(username="kubernetes-admin", groups=["system:masters"], uid="0")
     forged["status"] = {"conditions": [{"type": "Approved", "status": "True"}]}
-    async with bootstrapper(api) as client:
+    async with bootstrapper_client(api) as client:
         created = await client.create(CSRS, forged)
     spec = created["spec"]
     assert spec["username"] == "system:bootstrap:abcdef"
@@ -210,7 +204,7 @@ async def test_the_certificate_is_set_once_through_status_and_must_be_pem_certif
 
 async def test_kubectl_lists_approves_and_denies(cluster: Cluster, api: ApiClient) -> None:
     kubectl = cluster.kubectl()
-    async with bootstrapper(api) as client:
+    async with bootstrapper_client(api) as client:
         await client.create(CSRS, csr("to-approve", expirationSeconds=3600))
         await client.create(CSRS, csr("to-deny"))
     _, out, _ = await kubectl("get", "csr")

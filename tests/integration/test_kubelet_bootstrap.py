@@ -20,21 +20,22 @@ from pynetes.kubelet.bootstrap import BootstrapError, load_client_certificate
 from pynetes.pki.certificates import Pki
 from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
 from tests.integration.components import environment, pynetes, run_cli
-from tests.integration.conftest import Cluster, api_server
+from tests.integration.conftest import (
+    BOOTSTRAPPER_TOKEN,
+    Cluster,
+    api_server_with_bootstrapper,
+)
 from tests.integration.controllers.harness import eventually, running_controllers
 from tests.integration.controllers.test_certificates import csr
 from tests.integration.kubelet.test_kubelet_process import write_config
 
 CSRS = built_in("certificates.k8s.io", "v1", "certificatesigningrequests")
 NODES = built_in("", "v1", "nodes")
-BOOTSTRAP_TOKEN = "abcdef.0123456789abcdef"
 
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    tokens = tmp_path / "tokens.csv"
-    tokens.write_text(f'{BOOTSTRAP_TOKEN},system:bootstrap:abcdef,10,"system:bootstrappers"\n')
-    async with api_server(tmp_path, token_auth_file=tokens) as running:
+    async with api_server_with_bootstrapper(tmp_path) as running:
         yield running
 
 
@@ -52,7 +53,7 @@ def bootstrap_kubeconfig(cluster: Cluster, tmp_path: Path) -> Path:
         server=cluster.server.url,
         ca_pem=Pki(cluster.server.pki_dir).ca_cert.read_bytes(),
         user="tls-bootstrap-token-user",
-        token=BOOTSTRAP_TOKEN,
+        token=BOOTSTRAPPER_TOKEN,
     )
     write_kubeconfig(path, config)
     return path

@@ -18,7 +18,11 @@ from pynetes.client.rest import ApiClient
 from pynetes.controllermanager.common.certificates import CSRS
 from pynetes.pki.certificates import Pki, issue_client_certificate
 from pynetes.pki.csr import new_csr_pem
-from tests.integration.conftest import Cluster, api_server
+from tests.integration.conftest import (
+    Cluster,
+    api_server_with_bootstrapper,
+    bootstrapper_client,
+)
 from tests.integration.controllers.harness import (
     WallClock,
     eventually,
@@ -29,26 +33,17 @@ from tests.integration.controllers.harness import (
 Object = dict[str, Any]
 
 KUBELET_CLIENT = "kubernetes.io/kube-apiserver-client-kubelet"
-BOOTSTRAP_TOKEN = "abcdef.0123456789abcdef"
 
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    tokens = tmp_path / "tokens.csv"
-    tokens.write_text(f'{BOOTSTRAP_TOKEN},system:bootstrap:abcdef,10,"system:bootstrappers"\n')
-    async with api_server(tmp_path, token_auth_file=tokens) as running:
+    async with api_server_with_bootstrapper(tmp_path) as running:
         yield running
 
 
 def signing_options(cluster: Cluster) -> dict[str, Any]:
     pki = Pki(cluster.server.pki_dir)
     return {"cluster_signing_cert_file": pki.ca_cert, "cluster_signing_key_file": pki.ca_key}
-
-
-def bootstrapper(api: ApiClient) -> ApiClient:
-    return ApiClient(
-        ClientConfig(api.config.server, ca_pem=api.config.ca_pem, token=BOOTSTRAP_TOKEN, qps=0)
-    )
 
 
 def csr(
@@ -80,7 +75,7 @@ async def test_a_bootstrappers_node_client_request_is_approved_and_signed(
     cluster: Cluster, api: ApiClient
 ) -> None:
     async with (
-        bootstrapper(api) as client,
+        bootstrapper_client(api) as client,
         running_controllers(
             api, "csrapproving", "csrsigning", **signing_options(cluster)
         ) as manager,
