@@ -53,6 +53,7 @@ class NodeSettings:
     controller_manager_port: int = 10252
     kubelet_port: int = 10250
     kubelet_healthz_port: int = 10248
+    cni_bin_dir: Path = Path("/usr/lib/cni")
     extra_sans: tuple[str, ...] = field(default=())
 
     @property

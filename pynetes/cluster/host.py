@@ -13,9 +13,11 @@ import asyncio
 import errno
 import ipaddress
 import os
+import shutil
 import signal
 import socket
 from collections.abc import Mapping
+from pathlib import Path
 
 from pynetes.cluster.layout import ClusterLayout
 from pynetes.cluster.processes import Child, first_exit
@@ -58,6 +60,27 @@ def _in_use(host: str, port: int) -> bool:
         except OSError as error:
             return error.errno == errno.EADDRINUSE
     return False
+
+
+def check_node_tools(cni_bin_dir: Path) -> None:
+    """As root, pods get network namespaces through the CNI plugins and kube-proxy
+    writes iptables rules: both must be on the machine, or StartError says what to
+    install (without root neither is used)."""
+    if os.geteuid() != 0:
+        return
+    from pynetes.kubelet.runtime.process.cni import REQUIRED_PLUGINS
+
+    missing = [name for name in REQUIRED_PLUGINS if not (cni_bin_dir / name).exists()]
+    if missing:
+        raise StartError(
+            f"the CNI plugins {', '.join(missing)} are not in {cni_bin_dir}: install them "
+            "(Debian: apt-get install containernetworking-plugins) or give --cni-bin-dir"
+        )
+    for tool, package in (("ip", "iproute2"), ("iptables-restore", "iptables")):
+        if shutil.which(tool) is None:
+            raise StartError(
+                f"{tool} is not on PATH: install it (Debian: apt-get install {package})"
+            )
 
 
 async def claim_node_address(node_ip: str) -> bool:

@@ -88,6 +88,7 @@ def kubelet_arguments(
         f"--root-dir={layout.kubelet_dir}",
         f"--node-name={settings.node_name}",
         f"--node-ip={settings.node_ip}",
+        f"--cni-bin-dir={settings.cni_bin_dir}",
     ]
     if bootstrap_kubeconfig is not None:
         arguments.append(f"--bootstrap-kubeconfig={bootstrap_kubeconfig}")

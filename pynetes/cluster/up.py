@@ -46,6 +46,7 @@ from pynetes.cluster.controlplane import (
 )
 from pynetes.cluster.host import (
     StartError,
+    check_node_tools,
     check_ports_free,
     claim_node_address,
     release_node_address,
@@ -87,6 +88,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--service-cidr", default="10.96.0.0/12")
     parser.add_argument("--pod-network-cidr", default="10.244.0.0/16")
+    parser.add_argument(
+        "--cni-bin-dir", type=Path, default=Path("/usr/lib/cni"), help="the CNI plugins"
+    )
     parser.add_argument("--scheduler-port", type=int, default=10251)
     parser.add_argument("--controller-manager-port", type=int, default=10252)
     parser.add_argument("--kubelet-port", type=int, default=10250)
@@ -127,6 +131,7 @@ def settings_from(arguments: argparse.Namespace) -> NodeSettings:
         controller_manager_port=arguments.controller_manager_port,
         kubelet_port=arguments.kubelet_port,
         kubelet_healthz_port=arguments.kubelet_healthz_port,
+        cni_bin_dir=arguments.cni_bin_dir,
     )
 
 
@@ -142,6 +147,7 @@ async def _up(arguments: argparse.Namespace, *, single_node: bool) -> int:
         check_ports_free(_ports(settings))
         if settings.manages_etcd:
             etcd_binary()
+        check_node_tools(settings.cni_bin_dir)
         await _prepare(settings)
         say(f"starting the kubelet; it runs the control plane from {layout.manifests}")
         children.append(await start_child(layout.logs, "kubelet", kubelet_arguments(settings)))

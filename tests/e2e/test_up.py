@@ -226,6 +226,17 @@ async def test_a_data_folder_of_another_format_is_refused(tmp_path: Path) -> Non
     assert sorted(p.name for p in data_dir.iterdir()) == ["VERSION"]
 
 
+async def test_missing_cni_plugins_are_named_with_the_package(tmp_path: Path) -> None:
+    require_root()
+    empty = tmp_path / "no-plugins"
+    empty.mkdir()
+    code, out = await run_up(*up_command(tmp_path / "d", free_port(), "--cni-bin-dir", str(empty)))
+    assert code == 1
+    assert f"the CNI plugins bridge, host-local, loopback, portmap are not in {empty}" in out
+    assert "apt-get install containernetworking-plugins" in out
+    assert not (tmp_path / "d" / "manifests").exists()
+
+
 async def test_etcd_storage_without_etcd_says_what_to_install(tmp_path: Path) -> None:
     bare_path = str(Path(sys.executable).parent)  # python, but no etcd on PATH
     code, out = await run_up(
