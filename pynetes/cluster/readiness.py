@@ -23,6 +23,7 @@ NODES = built_in("", "v1", "nodes")
 PODS = built_in("", "v1", "pods")
 DAEMON_SETS = built_in("apps", "v1", "daemonsets")
 DEPLOYMENTS = built_in("apps", "v1", "deployments")
+CONFIG_MAPS = built_in("", "v1", "configmaps")
 
 
 class Watch:
@@ -66,6 +67,19 @@ class Watch:
             return False
 
         return await self._until(registered, f"node {node_name} to register")
+
+    async def controllers_working(self) -> bool:
+        """The controller manager has published the cluster CA into kube-system
+        (``kube-root-ca.crt``): add-on pods applied now mount their service-account
+        volumes at the first try instead of backing off on a missing ConfigMap."""
+
+        async def published() -> bool:
+            with contextlib.suppress(errors.ApiError, errors.TransportError):
+                await self._client.get(CONFIG_MAPS, "kube-root-ca.crt", namespace="kube-system")
+                return True
+            return False
+
+        return await self._until(published, "the controller manager to publish the cluster CA")
 
     async def node_ready(self, node_name: str) -> bool:
         """The node is registered and Ready."""

@@ -165,6 +165,8 @@ async def _up(arguments: argparse.Namespace, *, single_node: bool) -> int:
             await published.publish(
                 client, settings.server, ca_pem, cluster_kubelet_configuration(settings)
             )
+            if not await watch.controllers_working():
+                return 1
             await _apply_addons(client, settings)
             if not await watch.cluster_ready(settings.node_name):
                 return 1
