@@ -20,16 +20,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pynetes.cluster.layout import ClusterLayout
+from pynetes.cluster.output import say
 from pynetes.cluster.processes import Child, first_exit
 
 
 class StartError(Exception):
     """The node cannot start; the message says why and what to do."""
-
-
-def say(message: str) -> None:
-    """Progress for the user, on stdout."""
-    print(f"pynetes: {message}", flush=True)
 
 
 def stop_on_signals() -> asyncio.Event:

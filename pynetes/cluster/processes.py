@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pynetes.cluster.output import log_tail
+
 #: How long a process may take to stop after SIGTERM before it is killed.
 STOP_TIMEOUT = 15.0
 
@@ -31,15 +33,6 @@ class Child:
     def last_words(self, lines: int = 30) -> str:
         """The end of its log, for a message saying why it stopped."""
         return log_tail(self.log_path, lines)
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    """The last ``lines`` of a log file ("(no log)" when it cannot be read)."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 async def start_child(logs: Path, name: str, arguments: Sequence[str]) -> Child:

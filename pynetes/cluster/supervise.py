@@ -2,42 +2,41 @@
 
 Bringing a node up takes the API client, the PKI and YAML; keeping it up only takes
 waiting. So once the node is up, the command replaces itself (``exec``: same process
-id, same children, same output) with this module, which holds little more than a bare
-interpreter while it waits for Ctrl-C, SIGTERM or the kubelet's death, then stops the
-node as the command would have: the kubelet, its pods, the node address it claimed.
+id, same children, same output) with this module, which imports nothing beyond the
+standard library's basics while it waits for Ctrl-C, SIGTERM or the kubelet's death
+(``sigwaitinfo``: no event loop, no polling), then stops the node as the command would
+have: the kubelet, its pods, the node address it claimed.
 
     python -m pynetes.cluster.supervise --data-dir D --kubelet-pid PID [--release-node-ip IP]
 
-Ctrl-C and SIGTERM are blocked across the ``exec`` (the signal mask survives it) and
-unblocked once handled here, so a signal in between is delivered, not lost.
+Ctrl-C, SIGTERM and SIGCHLD stay blocked across the ``exec`` (the signal mask survives
+it) and are taken with ``sigwaitinfo`` here, so a signal in between is delivered, not
+lost.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import os
 import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
 
-from pynetes.cluster.host import release_node_address, say, stop_pods
-from pynetes.cluster.layout import ClusterLayout
-from pynetes.cluster.processes import STOP_TIMEOUT, Child, log_tail
+from pynetes.cluster.output import log_tail, say
 
-SIGNALS = {signal.SIGINT, signal.SIGTERM}
+#: Ctrl-C and SIGTERM stop the node; SIGCHLD says the kubelet died.
+SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
+#: How long the kubelet may take to stop after SIGTERM (as pynetes.cluster.processes).
+STOP_TIMEOUT = 15.0
 
 
-def become_supervisor(
-    layout: ClusterLayout, kubelet: Child, release_node_ip: str | None
-) -> NoReturn:
-    """Replace this process with the supervisor of ``kubelet`` (never returns)."""
+def become_supervisor(data_dir: Path, kubelet_pid: int, release_node_ip: str | None) -> NoReturn:
+    """Replace this process with the supervisor of the kubelet ``kubelet_pid``."""
     argv = [
         sys.executable, "-m", "pynetes.cluster.supervise",
-        "--data-dir", str(layout.root),
-        "--kubelet-pid", str(kubelet.process.pid),
+        "--data-dir", str(data_dir),
+        "--kubelet-pid", str(kubelet_pid),
     ]  # fmt: skip
     if release_node_ip:
         argv += ["--release-node-ip", release_node_ip]
@@ -47,55 +46,59 @@ def become_supervisor(
     os.execv(sys.executable, argv)
 
 
-async def supervise(layout: ClusterLayout, kubelet_pid: int, release_node_ip: str | None) -> int:
+def supervise(data_dir: Path, kubelet_pid: int, release_node_ip: str | None) -> int:
     """Until a signal (0) or the kubelet's exit (1); then stop the node."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in SIGNALS:
-        loop.add_signal_handler(signum, stop.set)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-    exited = _exit_of(kubelet_pid)
-    stopped = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({exited, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    stopped.cancel()
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     code = 0
-    if exited.done():
-        log = layout.logs / "kubelet.log"
-        say(f"the kubelet exited ({exited.result()}); its log, {log}:")
-        say(log_tail(log))
-        code = 1
-    else:
-        os.kill(kubelet_pid, signal.SIGTERM)
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await asyncio.shield(exited)
-        except TimeoutError:
-            os.kill(kubelet_pid, signal.SIGKILL)
-            await exited
-    await stop_pods(layout)
-    if release_node_ip:
-        await release_node_address(release_node_ip)
+    while True:
+        info = signal.sigwaitinfo(SIGNALS)
+        if info.si_signo != signal.SIGCHLD:
+            _stop(kubelet_pid)
+            break
+        status = _reaped(kubelet_pid)
+        if status is not None:
+            log = data_dir / "logs" / "kubelet.log"
+            say(f"the kubelet exited ({status}); its log, {log}:\n{log_tail(log)}")
+            code = 1
+            break
+    _tear_down(data_dir, release_node_ip)
     say("stopped")
     return code
 
 
-def _exit_of(pid: int) -> asyncio.Future[int]:
-    """A future of child ``pid``'s exit status, through a pidfd (no polling)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[int] = loop.create_future()
-    pidfd = os.pidfd_open(pid)
-
-    def reap() -> None:
-        loop.remove_reader(pidfd)
-        os.close(pidfd)
-        with contextlib.suppress(ChildProcessError):
-            _, status = os.waitpid(pid, 0)
-            future.set_result(os.waitstatus_to_exitcode(status))
+def _stop(kubelet_pid: int) -> None:
+    """SIGTERM the kubelet, SIGKILL it if it is still there after STOP_TIMEOUT."""
+    os.kill(kubelet_pid, signal.SIGTERM)
+    while _reaped(kubelet_pid) is None:
+        if signal.sigtimedwait({signal.SIGCHLD}, STOP_TIMEOUT) is None:
+            os.kill(kubelet_pid, signal.SIGKILL)
+            os.waitpid(kubelet_pid, 0)
             return
-        future.set_result(-1)
 
-    loop.add_reader(pidfd, reap)
-    return future
+
+def _reaped(pid: int) -> int | None:
+    """The exit code of ``pid`` if it has exited (reaping it), else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return -1
+    return os.waitstatus_to_exitcode(status) if done else None
+
+
+def _tear_down(data_dir: Path, release_node_ip: str | None) -> None:
+    """The node's pods, networks, mounts and rules, and the node address: this is the
+    one moment the supervisor needs the kubelet's and kube-proxy's modules."""
+    import asyncio
+
+    from pynetes.cluster.host import release_node_address, stop_pods
+    from pynetes.cluster.layout import ClusterLayout
+
+    async def tear_down() -> None:
+        await stop_pods(ClusterLayout(data_dir))
+        if release_node_ip:
+            await release_node_address(release_node_ip)
+
+    asyncio.run(tear_down())
 
 
 def main() -> int:
@@ -104,8 +107,7 @@ def main() -> int:
     parser.add_argument("--kubelet-pid", type=int, required=True)
     parser.add_argument("--release-node-ip")
     arguments = parser.parse_args()
-    layout = ClusterLayout(arguments.data_dir)
-    return asyncio.run(supervise(layout, arguments.kubelet_pid, arguments.release_node_ip))
+    return supervise(arguments.data_dir, arguments.kubelet_pid, arguments.release_node_ip)
 
 
 if __name__ == "__main__":

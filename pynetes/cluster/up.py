@@ -50,7 +50,6 @@ from pynetes.cluster.host import (
     check_ports_free,
     claim_node_address,
     release_node_address,
-    say,
     stop_on_signals,
     stop_pods,
 )
@@ -63,6 +62,7 @@ from pynetes.cluster.node import (
     mark_control_plane,
     write_kubelet_config,
 )
+from pynetes.cluster.output import say
 from pynetes.cluster.processes import Child, start_child, stop_children
 from pynetes.cluster.supervise import become_supervisor
 from pynetes.cluster.token import join_command
@@ -178,7 +178,8 @@ async def _up(arguments: argparse.Namespace, *, single_node: bool) -> int:
             async with ApiClient(config) as client:
                 join = await _new_join_command(client)
             say(f"other nodes join with (the token is valid for 24 h):\n  {join}")
-        become_supervisor(layout, children[0], settings.node_ip if node_address else None)
+        kubelet = children[0].process.pid
+        become_supervisor(layout.root, kubelet, settings.node_ip if node_address else None)
     finally:
         if children:
             await stop_children(children)
