@@ -31,7 +31,7 @@ from pynetes.client.config import ConfigError, load_kubeconfig
 from pynetes.client.rest import ApiClient
 from pynetes.cluster import published, readiness
 from pynetes.cluster.controlplane import NodeSettings
-from pynetes.cluster.discovery import DiscoveryError, discover
+from pynetes.cluster.discovery import DiscoveryError, DiscoveryRefused, discover
 from pynetes.cluster.host import (
     StartError,
     check_ports_free,
@@ -125,7 +125,8 @@ async def _join(arguments: argparse.Namespace) -> int:
 
 
 async def _discover(arguments: argparse.Namespace, stop: asyncio.Event) -> tuple[bytes, str]:
-    """Discovery, retried (each new reason said once) until it succeeds or time is up."""
+    """Discovery, retried (each new reason said once) until it succeeds or time is up;
+    a refusal that retrying cannot change (a wrong pin or token) ends it at once."""
     deadline = time.monotonic() + arguments.discovery_timeout
     said = ""
     while True:
@@ -136,6 +137,8 @@ async def _discover(arguments: argparse.Namespace, stop: asyncio.Event) -> tuple
                 arguments.ca_cert_hash,
                 unsafe_skip_ca_verification=arguments.discovery_token_unsafe_skip_ca_verification,
             )
+        except DiscoveryRefused:
+            raise
         except DiscoveryError as error:
             if time.monotonic() >= deadline or stop.is_set():
                 raise

@@ -1,0 +1,344 @@
+"""`pynetes init` and `pynetes join` as a user runs them on three machines: here three
+network namespaces on one test bridge, each the "host" of one node.
+
+The test network is closed: a bridge on this machine (10.250.9.1/24) and a veth into
+it from each node's namespace (10.250.9.2, .3, .4); the namespaces have no default
+route, only the bridge's subnet, so nothing the nodes or their pods send can leave the
+machine. The nodes' pod and service ranges (10.246.0.0/16, 10.112.0.0/16) are used by
+no other test. kubectl runs on this machine with the control plane's admin kubeconfig.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import require, require_tool
+from tests.integration.conftest import Kubectl
+
+STARTUP_TIMEOUT = 90.0
+BRIDGE = "pyn-join0"
+BRIDGE_ADDRESS = "10.250.9.1"
+SUBNET_PREFIX = 24
+#: Node name -> (its network namespace, the host side of its veth, its address).
+#: Not ``pyn-*`` namespaces: that prefix is the kubelet's own for pod sandboxes.
+NODES = {
+    "node-a": ("join-node-a", "pynj-a", "10.250.9.2"),
+    "node-b": ("join-node-b", "pynj-b", "10.250.9.3"),
+    "node-c": ("join-node-c", "pynj-c", "10.250.9.4"),
+}
+POD_NETWORK_CIDR = "10.246.0.0/16"
+SERVICE_CIDR = "10.112.0.0/16"
+CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
+POD_NETNS = re.compile(r"\bpyn-[0-9a-f]{16}\b")
+JOIN_LINE = re.compile(r"^\s*(pynetes join --server \S+ --token \S+ --ca-cert-hash \S+)\s*$")
+
+
+def require_root() -> None:
+    require(os.geteuid() == 0, "root (network namespaces, iptables)")
+    require_tool("iptables")
+    require_tool("ip")
+    require(Path("/usr/lib/cni/bridge").exists(), "the CNI plugins in /usr/lib/cni")
+
+
+def ip(*arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *arguments], capture_output=True, text=True, check=check)
+
+
+@contextmanager
+def closed_network() -> Iterator[None]:
+    """The bridge and the nodes' namespaces (no default route in them); removed after,
+    also when the set-up itself fails half-way."""
+    try:
+        ip("link", "add", BRIDGE, "type", "bridge")
+        ip("addr", "add", f"{BRIDGE_ADDRESS}/{SUBNET_PREFIX}", "dev", BRIDGE)
+        ip("link", "set", BRIDGE, "up")
+        for namespace, veth, address in NODES.values():
+            ip("netns", "add", namespace)
+            ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace)
+            ip("link", "set", veth, "master", BRIDGE, "up")
+            ip("-n", namespace, "addr", "add", f"{address}/{SUBNET_PREFIX}", "dev", "eth0")
+            ip("-n", namespace, "link", "set", "eth0", "up")
+            ip("-n", namespace, "link", "set", "lo", "up")
+            routes = ip("-n", namespace, "route", "show", "default").stdout
+            assert routes == "", f"{namespace} must have no default route: {routes}"
+        yield
+    finally:
+        for namespace, veth, _ in NODES.values():
+            ip("link", "delete", veth, check=False)
+            ip("netns", "delete", namespace, check=False)
+        ip("link", "delete", BRIDGE, check=False)
+
+
+@dataclass
+class NodeProcess:
+    """``pynetes init`` or ``join`` running in a node's namespace, and what it said."""
+
+    name: str
+    data_dir: Path
+    process: asyncio.subprocess.Process
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def said(self) -> str:
+        return "".join(self.output)
+
+    async def read_until(self, done: str) -> None:
+        """Collect its output until a line contains ``done``."""
+        assert self.process.stdout is not None
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                while not self.output or done not in self.output[-1]:
+                    line = await self.process.stdout.readline()
+                    assert line, f"{self.name} exited early:\n{self.said}"
+                    self.output.append(line.decode())
+        except TimeoutError:
+            raise AssertionError(f"{self.name} did not say {done!r}:\n{self.said}") from None
+
+    async def stop(self) -> None:
+        """SIGTERM, then the rest of its output until it exits."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        assert self.process.stdout is not None
+        async with asyncio.timeout(60):
+            self.output.append((await self.process.stdout.read()).decode())
+            await self.process.wait()
+
+
+async def start_in(node: str, data_dir: Path, *arguments: str) -> NodeProcess:
+    namespace, _, address = NODES[node]
+    process = await asyncio.create_subprocess_exec(
+        "ip", "netns", "exec", namespace,
+        sys.executable, "-m", "pynetes", *arguments,
+        "--data-dir", str(data_dir), "--node-name", node, "--node-ip", address,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    return NodeProcess(node, data_dir, process)
+
+
+@dataclass
+class Cluster:
+    control_plane: NodeProcess
+    join: list[str]
+    kubectl: Kubectl
+    nodes: list[NodeProcess]
+
+    async def until(self, *arguments: str, expect: str) -> str:
+        """Run kubectl until it succeeds with output containing ``expect``."""
+        out = ""
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                while True:
+                    code, out, err = await self.kubectl(*arguments, check=False)
+                    if code == 0 and expect in out:
+                        return out
+                    out += err
+                    await asyncio.sleep(0.3)
+        except TimeoutError:
+            raise AssertionError(
+                f"kubectl {' '.join(arguments)}: no {expect!r} in\n{out}"
+            ) from None
+
+    async def join_node(self, node: str, *extra: str) -> NodeProcess:
+        joining = await start_in(
+            node, self.control_plane.data_dir.parent / node, *self.join, *extra
+        )
+        self.nodes.append(joining)
+        return joining
+
+
+@asynccontextmanager
+async def initialized(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """The test network and ``pynetes init`` on node-a; on the way out every node
+    process is stopped (SIGTERM) and the network removed, and nothing may be left."""
+    with closed_network():
+        control_plane = await start_in(
+            "node-a", tmp_path / "node-a", "init",
+            "--pod-network-cidr", POD_NETWORK_CIDR, "--service-cidr", SERVICE_CIDR,
+            "--no-merge-kubeconfig",
+        )  # fmt: skip
+        cluster = Cluster(control_plane, [], Kubectl("/usr/bin/kubectl", Path()), [control_plane])
+        try:
+            await control_plane.read_until("pynetes join --server")
+            found = JOIN_LINE.match(control_plane.output[-1])
+            assert found, control_plane.said
+            cluster.join = found.group(1).split()[1:]
+            cluster.kubectl = Kubectl("/usr/bin/kubectl", control_plane.data_dir / "kubeconfig")
+            yield cluster
+        finally:
+            # workers first: their kubelets tear their pods down through the API server
+            for node in reversed(cluster.nodes):
+                await node.stop()
+    assert leftovers(tmp_path) == ([], [], []), "after the nodes stopped"
+
+
+def leftovers(tmp_path: Path) -> tuple[list[str], list[str], list[str]]:
+    """Test namespaces and links still there, pod namespaces the nodes made, and
+    processes naming the nodes' data folders."""
+    netns = Path("/run/netns")
+    ours = {namespace for namespace, _, _ in NODES.values()}
+    namespaces = sorted(p.name for p in netns.iterdir() if p.name in ours) if netns.exists() else []
+    links = [name for name in (BRIDGE, *(veth for _, veth, _ in NODES.values()))
+             if ip("link", "show", name, check=False).returncode == 0]  # fmt: skip
+    processes = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(tmp_path) in argv:
+                processes.append(argv)
+    return namespaces + links, pod_namespaces(tmp_path), processes
+
+
+def pod_namespaces(tmp_path: Path) -> list[str]:
+    """The pod network namespaces (``pyn-<id>``) named in the nodes' sandbox records
+    that still exist on this machine."""
+    named: set[str] = set()
+    for record in tmp_path.glob("*/kubelet/**/*.json"):
+        try:
+            named.update(POD_NETNS.findall(record.read_text(errors="replace")))
+        except OSError:
+            continue
+    return sorted(name for name in named if (Path("/run/netns") / name).exists())
+
+
+HELLO = """
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: hello}
+spec:
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      containers:
+      - name: hello
+        image: python:3
+        env:
+        - name: NODE
+          valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+        command: [python3, -c]
+        args:
+        - |
+          import http.server, os
+          greeting = f"hello from {os.environ['NODE']}"
+          class Hello(http.server.BaseHTTPRequestHandler):
+              def do_GET(self):
+                  self.send_response(200)
+                  self.end_headers()
+                  self.wfile.write(greeting.encode())
+          print(greeting, flush=True)
+          http.server.HTTPServer(("", 8080), Hello).serve_forever()
+        readinessProbe:
+          httpGet: {port: 8080}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello}
+spec:
+  selector: {app: hello}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+#: On node-c: GET each URL given (pod addresses, the Service by its DNS name) and print
+#: what answered.
+VISITOR = """
+import sys, urllib.request
+for url in sys.argv[1:]:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        print(url, answer.read().decode(), flush=True)
+"""
+
+
+async def test_three_nodes_join_and_run_pods(tmp_path: Path) -> None:
+    require_root()
+    async with initialized(tmp_path) as cluster:
+        assert "other nodes join with (the token is valid for 24 h):" in cluster.control_plane.said
+        workers = [await cluster.join_node(node) for node in ("node-b", "node-c")]
+        for worker in workers:
+            await worker.read_until("has joined the cluster and is Ready")
+        kubectl = cluster.kubectl
+        # three Ready nodes; only the control plane is tainted
+        nodes = json.loads((await kubectl("get", "nodes", "-o", "json"))[1])["items"]
+        assert sorted(node["metadata"]["name"] for node in nodes) == list(NODES)
+        for node in nodes:
+            ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
+            assert ready[0]["status"] == "True", node["metadata"]["name"]
+            taints = [t["key"] for t in node["spec"].get("taints") or []]
+            is_control_plane = node["metadata"]["name"] == "node-a"
+            assert (CONTROL_PLANE_TAINT in taints) == is_control_plane, node
+        # the workers' client certificates came from CSRs approved and issued
+        _, csrs, _ = await kubectl("get", "csr", "--no-headers")
+        issued = [line for line in csrs.splitlines() if line.split()[-1] == "Approved,Issued"]
+        assert len(issued) == 2, csrs
+        # kube-proxy came to the new nodes by itself
+        await cluster.until(
+            "get", "daemonset", "-n", "kube-system", "kube-proxy",
+            "-o", "jsonpath={.status.numberReady}", expect="3",
+        )  # fmt: skip
+        route_pod_networks(nodes)
+        # a DaemonSet of the user's runs on the workers only; its logs come from them
+        await kubectl("apply", "-f", "-", stdin=HELLO.encode())
+        await kubectl("rollout", "status", "daemonset/hello", "--timeout=90s")
+        hello = json.loads((await kubectl("get", "pods", "-l", "app=hello", "-o", "json"))[1])
+        on = {pod["spec"]["nodeName"]: pod for pod in hello["items"]}
+        assert sorted(on) == ["node-b", "node-c"]
+        _, log, _ = await kubectl("logs", on["node-b"]["metadata"]["name"])
+        assert log.splitlines()[0] == "hello from node-b"
+        # from node-c, a pod reaches the pod on node-b, and the Service by its DNS name
+        urls = [f"http://{on['node-b']['status']['podIP']}:8080/", "http://hello.default/"]
+        await kubectl(
+            "run", "visitor", "--image=python:3", "--restart=Never",
+            "--overrides", json.dumps({"spec": {"nodeName": "node-c"}}),
+            "--command", "--", "python3", "-c", VISITOR, *urls,
+        )  # fmt: skip
+        await cluster.until(
+            "get", "pod", "visitor", "-o", "jsonpath={.status.phase}", expect="Succeeded"
+        )
+        _, visits, _ = await kubectl("logs", "visitor")
+        answers = dict(line.split(" ", 1) for line in visits.splitlines())
+        assert answers[urls[0]] == "hello from node-b"
+        assert answers[urls[1]] in ("hello from node-b", "hello from node-c")
+
+
+def route_pod_networks(nodes: list[dict[str, Any]]) -> None:
+    """What a network plugin does (flannel's host-gw backend, say): in each node's
+    namespace, a route to every other node's podCIDR through that node's address. The
+    routes stay within the test bridge's subnet."""
+    cidrs = {node["metadata"]["name"]: node["spec"]["podCIDR"] for node in nodes}
+    for node, (namespace, _, _) in NODES.items():
+        for other, cidr in cidrs.items():
+            if other != node:
+                ip("-n", namespace, "route", "add", cidr, "via", NODES[other][2])
+
+
+async def test_a_wrong_ca_cert_hash_is_refused_and_nothing_starts(tmp_path: Path) -> None:
+    require_root()
+    async with initialized(tmp_path) as cluster:
+        pinned = cluster.join.index("--ca-cert-hash") + 1
+        cluster.join[pinned] = "sha256:" + "0" * 64
+        joining = await cluster.join_node("node-b")
+        assert joining.process.stdout is not None
+        async with asyncio.timeout(60):
+            joining.output.append((await joining.process.stdout.read()).decode())
+            code = await joining.process.wait()
+        assert code == 1, joining.said
+        assert "the cluster CA in the cluster-info ConfigMap is not the pinned one" in joining.said
+        assert "starting the kubelet" not in joining.said
+        assert not (joining.data_dir / "kubelet").exists()
+        _, nodes, _ = await cluster.kubectl("get", "nodes", "-o", "name")
+        assert nodes.split() == ["node/node-a"]
