@@ -58,7 +58,9 @@ def ip(*arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 @contextmanager
 def closed_network() -> Iterator[None]:
     """The bridge and the nodes' namespaces (no default route in them); removed after,
-    also when the set-up itself fails half-way."""
+    also when the set-up itself fails half-way, and before, should a run killed half-way
+    have left them."""
+    remove_network()
     try:
         ip("link", "add", BRIDGE, "type", "bridge")
         ip("addr", "add", f"{BRIDGE_ADDRESS}/{SUBNET_PREFIX}", "dev", BRIDGE)
@@ -74,10 +76,14 @@ def closed_network() -> Iterator[None]:
             assert routes == "", f"{namespace} must have no default route: {routes}"
         yield
     finally:
-        for namespace, veth, _ in NODES.values():
-            ip("link", "delete", veth, check=False)
-            ip("netns", "delete", namespace, check=False)
-        ip("link", "delete", BRIDGE, check=False)
+        remove_network()
+
+
+def remove_network() -> None:
+    for namespace, veth, _ in NODES.values():
+        ip("link", "delete", veth, check=False)
+        ip("netns", "delete", namespace, check=False)
+    ip("link", "delete", BRIDGE, check=False)
 
 
 @dataclass
@@ -313,6 +319,9 @@ async def test_three_nodes_join_and_run_pods(tmp_path: Path) -> None:
         answers = dict(line.split(" ", 1) for line in visits.splitlines())
         assert answers[urls[0]] == "hello from node-b"
         assert answers[urls[1]] in ("hello from node-b", "hello from node-c")
+    for node in cluster.nodes:
+        assert node.process.returncode == 0, node.said
+        assert "pynetes: stopped" in node.said
 
 
 def route_pod_networks(nodes: list[dict[str, Any]]) -> None:
