@@ -111,14 +111,21 @@ class NodeProcess:
         except TimeoutError:
             raise AssertionError(f"{self.name} did not say {done!r}:\n{self.said}") from None
 
-    async def stop(self) -> None:
-        """SIGTERM, then the rest of its output until it exits."""
+    async def stop(self) -> bool:
+        """SIGTERM, then the rest of its output until it exits; False when it did not
+        stop within a minute and was killed (what it started may be left running)."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
         assert self.process.stdout is not None
-        async with asyncio.timeout(60):
-            self.output.append((await self.process.stdout.read()).decode())
+        try:
+            async with asyncio.timeout(60):
+                self.output.append((await self.process.stdout.read()).decode())
+                await self.process.wait()
+        except TimeoutError:
+            self.process.kill()
             await self.process.wait()
+            return False
+        return True
 
 
 async def start_in(node: str, data_dir: Path, *arguments: str) -> NodeProcess:
@@ -156,10 +163,8 @@ class Cluster:
                 f"kubectl {' '.join(arguments)}: no {expect!r} in\n{out}"
             ) from None
 
-    async def join_node(self, node: str, *extra: str) -> NodeProcess:
-        joining = await start_in(
-            node, self.control_plane.data_dir.parent / node, *self.join, *extra
-        )
+    async def join_node(self, node: str) -> NodeProcess:
+        joining = await start_in(node, self.control_plane.data_dir.parent / node, *self.join)
         self.nodes.append(joining)
         return joining
 
@@ -184,8 +189,8 @@ async def initialized(tmp_path: Path) -> AsyncIterator[Cluster]:
             yield cluster
         finally:
             # workers first: their kubelets tear their pods down through the API server
-            for node in reversed(cluster.nodes):
-                await node.stop()
+            stuck = [node.name for node in reversed(cluster.nodes) if not await node.stop()]
+    assert not stuck, f"killed after a minute of SIGTERM: {stuck}"
     assert leftovers(tmp_path) == ([], [], []), "after the nodes stopped"
 
 
@@ -295,9 +300,15 @@ async def test_three_nodes_join_and_run_pods(tmp_path: Path) -> None:
             is_control_plane = node["metadata"]["name"] == "node-a"
             assert (CONTROL_PLANE_TAINT in taints) == is_control_plane, node
         # the workers' client certificates came from CSRs approved and issued
+        # (columns: name, age, signer, requestor, requested duration, condition)
+        token_id = cluster.join[cluster.join.index("--token") + 1].split(".")[0]
         _, csrs, _ = await kubectl("get", "csr", "--no-headers")
-        issued = [line for line in csrs.splitlines() if line.split()[-1] == "Approved,Issued"]
-        assert len(issued) == 2, csrs
+        rows = sorted(line.split()[2:] for line in csrs.splitlines())
+        kubelet_csr = [
+            "kubernetes.io/kube-apiserver-client-kubelet",
+            f"system:bootstrap:{token_id}",
+        ]
+        assert rows == 2 * [[*kubelet_csr, "<none>", "Approved,Issued"]], csrs
         # kube-proxy came to the new nodes by itself
         await cluster.until(
             "get", "daemonset", "-n", "kube-system", "kube-proxy",
