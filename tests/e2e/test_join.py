@@ -20,8 +20,8 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from ipaddress import ip_address, ip_network
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import require, require_tool
 from tests.integration.conftest import Kubectl
@@ -314,15 +314,21 @@ async def test_three_nodes_join_and_run_pods(tmp_path: Path) -> None:
             "get", "daemonset", "-n", "kube-system", "kube-proxy",
             "-o", "jsonpath={.status.numberReady}", expect="3",
         )  # fmt: skip
-        route_pod_networks(nodes)
+        cidrs = await pod_networks(cluster)
+        route_pod_networks(cidrs)
         # a DaemonSet of the user's runs on the workers only; its logs come from them
         await kubectl("apply", "-f", "-", stdin=HELLO.encode())
         await kubectl("rollout", "status", "daemonset/hello", "--timeout=90s")
         hello = json.loads((await kubectl("get", "pods", "-l", "app=hello", "-o", "json"))[1])
         on = {pod["spec"]["nodeName"]: pod for pod in hello["items"]}
         assert sorted(on) == ["node-b", "node-c"]
+        for node, pod in on.items():  # each in its node's pod network, not the node's own
+            assert ip_address(pod["status"]["podIP"]) in ip_network(cidrs[node]), pod["status"]
         _, log, _ = await kubectl("logs", on["node-b"]["metadata"]["name"])
         assert log.splitlines()[0] == "hello from node-b"
+        on_c = on["node-c"]["metadata"]["name"]
+        _, echoed, _ = await kubectl("exec", on_c, "--", "sh", "-c", "echo $NODE")
+        assert echoed == "node-c\n"
         # from node-c, a pod reaches the pod on node-b, and the Service by its DNS name
         urls = [f"http://{on['node-b']['status']['podIP']}:8080/", "http://hello.default/"]
         await kubectl(
@@ -343,11 +349,34 @@ async def test_three_nodes_join_and_run_pods(tmp_path: Path) -> None:
         assert "pynetes: stopped" in node.said
 
 
-def route_pod_networks(nodes: list[dict[str, Any]]) -> None:
+async def pod_networks(cluster: Cluster) -> dict[str, str]:
+    """Each node's podCIDR, once its kubelet has written the CNI configuration for it.
+
+    Waited for because a pod whose sandbox is made before then shares the node's
+    network for good (the process runtime falls back to the host network when it has
+    no CNI configuration, where upstream's kubelet holds the pod until the network is
+    ready), and a DaemonSet's pods come to a new node at once."""
+    template = "{range .items[*]}{.metadata.name} {.spec.podCIDR}{'\\n'}{end}"
+    try:
+        async with asyncio.timeout(STARTUP_TIMEOUT):
+            while True:
+                _, out, _ = await cluster.kubectl("get", "nodes", "-o", f"jsonpath={template}")
+                cidrs = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+                configured = [
+                    node.data_dir / "kubelet" / "cni" / "net.d" / "10-pynetes.conflist"
+                    for node in cluster.nodes
+                ]
+                if len(cidrs) == len(NODES) and all(path.exists() for path in configured):
+                    return cidrs
+                await asyncio.sleep(0.3)
+    except TimeoutError:
+        raise AssertionError(f"no pod network on every node: {out}") from None
+
+
+def route_pod_networks(cidrs: dict[str, str]) -> None:
     """What a network plugin does (flannel's host-gw backend, say): in each node's
     namespace, a route to every other node's podCIDR through that node's address. The
     routes stay within the test bridge's subnet."""
-    cidrs = {node["metadata"]["name"]: node["spec"]["podCIDR"] for node in nodes}
     for node, (namespace, _, _) in NODES.items():
         for other, cidr in cidrs.items():
             if other != node:
@@ -367,6 +396,6 @@ async def test_a_wrong_ca_cert_hash_is_refused_and_nothing_starts(tmp_path: Path
         assert code == 1, joining.said
         assert "the cluster CA in the cluster-info ConfigMap is not the pinned one" in joining.said
         assert "starting the kubelet" not in joining.said
-        assert not (joining.data_dir / "kubelet").exists()
+        assert [path.name for path in joining.data_dir.iterdir()] == ["VERSION"]
         _, nodes, _ = await cluster.kubectl("get", "nodes", "-o", "name")
         assert nodes.split() == ["node/node-a"]
