@@ -188,18 +188,18 @@ async def initialized(tmp_path: Path) -> AsyncIterator[Cluster]:
             cluster.kubectl = Kubectl("/usr/bin/kubectl", control_plane.data_dir / "kubeconfig")
             yield cluster
         finally:
+            pod_netns = pod_namespaces(tmp_path)
             # workers first: their kubelets tear their pods down through the API server
             stuck = [node.name for node in reversed(cluster.nodes) if not await node.stop()]
     assert not stuck, f"killed after a minute of SIGTERM: {stuck}"
-    assert leftovers(tmp_path) == ([], [], []), "after the nodes stopped"
+    assert pod_netns, "coredns, at least, had a network namespace of its own"
+    assert leftovers(tmp_path, pod_netns) == ([], [], []), "after the nodes stopped"
 
 
-def leftovers(tmp_path: Path) -> tuple[list[str], list[str], list[str]]:
-    """Test namespaces and links still there, pod namespaces the nodes made, and
-    processes naming the nodes' data folders."""
-    netns = Path("/run/netns")
-    ours = {namespace for namespace, _, _ in NODES.values()}
-    namespaces = sorted(p.name for p in netns.iterdir() if p.name in ours) if netns.exists() else []
+def leftovers(tmp_path: Path, pod_netns: set[str]) -> tuple[list[str], list[str], list[str]]:
+    """Test namespaces and links still there, those of ``pod_netns`` still there, and
+    processes naming a folder under ``tmp_path`` (the nodes' data folders)."""
+    namespaces = sorted({namespace for namespace, _, _ in NODES.values()} & existing_netns())
     links = [name for name in (BRIDGE, *(veth for _, veth, _ in NODES.values()))
              if ip("link", "show", name, check=False).returncode == 0]  # fmt: skip
     processes = []
@@ -211,19 +211,25 @@ def leftovers(tmp_path: Path) -> tuple[list[str], list[str], list[str]]:
                 continue
             if str(tmp_path) in argv:
                 processes.append(argv)
-    return namespaces + links, pod_namespaces(tmp_path), processes
+    return namespaces + links, sorted(pod_netns & existing_netns()), processes
 
 
-def pod_namespaces(tmp_path: Path) -> list[str]:
-    """The pod network namespaces (``pyn-<id>``) named in the nodes' sandbox records
-    that still exist on this machine."""
+def pod_namespaces(folder: Path) -> set[str]:
+    """The pod network namespaces (``pyn-<id>``) named in the sandbox records under
+    ``folder`` (which go when the pods go: look while they run)."""
     named: set[str] = set()
-    for record in tmp_path.glob("*/kubelet/**/*.json"):
+    for record in folder.rglob("*.json"):
         try:
             named.update(POD_NETNS.findall(record.read_text(errors="replace")))
         except OSError:
             continue
-    return sorted(name for name in named if (Path("/run/netns") / name).exists())
+    return named
+
+
+def existing_netns() -> set[str]:
+    """The named network namespaces on this machine (their files in /run/netns)."""
+    netns = Path("/run/netns")
+    return {path.name for path in netns.iterdir()} if netns.exists() else set()
 
 
 HELLO = """
@@ -366,7 +372,7 @@ async def pod_networks(cluster: Cluster) -> dict[str, str]:
                     node.data_dir / "kubelet" / "cni" / "net.d" / "10-pynetes.conflist"
                     for node in cluster.nodes
                 ]
-                if len(cidrs) == len(NODES) and all(path.exists() for path in configured):
+                if len(cidrs) == len(configured) and all(path.exists() for path in configured):
                     return cidrs
                 await asyncio.sleep(0.3)
     except TimeoutError:
@@ -381,6 +387,30 @@ def route_pod_networks(cidrs: dict[str, str]) -> None:
         for other, cidr in cidrs.items():
             if other != node:
                 ip("-n", namespace, "route", "add", cidr, "via", NODES[other][2])
+
+
+async def test_a_worker_stopped_and_started_again_runs_its_pods_again(tmp_path: Path) -> None:
+    require_root()
+    async with initialized(tmp_path) as cluster:
+        worker = await cluster.join_node("node-b")
+        await worker.read_until("has joined the cluster and is Ready")
+        await pod_networks(cluster)
+        await cluster.kubectl(
+            "run", "sleeper", "--image=busybox", "--restart=Always",
+            "--overrides", json.dumps({"spec": {"nodeName": "node-b"}}),
+            "--", "sleep", "3600",
+        )  # fmt: skip
+        await cluster.until("get", "pod", "sleeper", "-o", "jsonpath={.status.phase}",
+                            expect="Running")  # fmt: skip
+        # stopped: nothing of the node's pods runs any more, the control plane carries on
+        pod_netns = pod_namespaces(worker.data_dir)
+        assert await worker.stop()
+        assert worker.process.returncode == 0, worker.said
+        assert leftovers(worker.data_dir, pod_netns)[1:] == ([], [])
+        await cluster.kubectl("get", "pod", "sleeper")
+        # the same command on the same data folder: the node's pods run again
+        await (await cluster.join_node("node-b")).read_until("is Ready")
+        await cluster.until("exec", "sleeper", "--", "echo", "back", expect="back")
 
 
 async def test_a_wrong_ca_cert_hash_is_refused_and_nothing_starts(tmp_path: Path) -> None:
