@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import socket
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -105,12 +106,13 @@ async def _join(arguments: argparse.Namespace) -> int:
     children: list[Child] = []
     try:
         say("starting the kubelet; it asks the cluster for its client certificate")
+        started = datetime.now(UTC)
         children.append(
             await start_child(
                 layout.logs, "kubelet", kubelet_arguments(settings, bootstrap_kubeconfig=bootstrap)
             )
         )
-        if not await _node_ready(settings, children, stop):
+        if not await _node_ready(settings, children, stop, started):
             return 1
         say(
             f"node {settings.node_name} has joined the cluster and is Ready: "
@@ -174,8 +176,12 @@ def _write_bootstrap_files(layout: ClusterLayout, server: str, ca_pem: bytes, to
     return bootstrap
 
 
-async def _node_ready(settings: NodeSettings, children: list[Child], stop: asyncio.Event) -> bool:
-    """Wait for the kubelet's own kubeconfig (TLS bootstrap done), then the Node Ready."""
+async def _node_ready(
+    settings: NodeSettings, children: list[Child], stop: asyncio.Event, started: datetime
+) -> bool:
+    """Wait for the kubelet's own kubeconfig (TLS bootstrap done), then the Node Ready as
+    this kubelet, started at ``started``, reports it (a node joining again has a Node
+    still Ready from its kubelet before)."""
     kubelet_conf = settings.layout.kubeconfig_of("kubelet")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + READY_TIMEOUT
@@ -193,7 +199,7 @@ async def _node_ready(settings: NodeSettings, children: list[Child], stop: async
         return False
     async with ApiClient(config) as client:
         watch = readiness.Watch(client, children, stop, say=say, patience=READY_TIMEOUT)
-        return await watch.node_ready(settings.node_name)
+        return await watch.node_ready(settings.node_name, reported_since=started)
 
 
 def _address_towards(server: str) -> str:

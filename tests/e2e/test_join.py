@@ -20,6 +20,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
 from pathlib import Path
 
@@ -408,8 +409,15 @@ async def test_a_worker_stopped_and_started_again_runs_its_pods_again(tmp_path: 
         assert worker.process.returncode == 0, worker.said
         assert leftovers(worker.data_dir, pod_netns)[1:] == ([], [])
         await cluster.kubectl("get", "pod", "sleeper")
-        # the same command on the same data folder: the node's pods run again
+        # the same command on the same data folder: Ready as the new kubelet reports it
+        # (not as the Node was left), and the node's pods run again
+        restarted = datetime.now(UTC).replace(microsecond=0)
         await (await cluster.join_node("node-b")).read_until("is Ready")
+        _, heartbeat, _ = await cluster.kubectl(
+            "get", "node", "node-b", "-o",
+            "jsonpath={.status.conditions[?(@.type=='Ready')].lastHeartbeatTime}",
+        )  # fmt: skip
+        assert datetime.fromisoformat(heartbeat) >= restarted
         await cluster.until("exec", "sleeper", "--", "echo", "back", expect="back")
 
 
