@@ -144,9 +144,14 @@ async def start_in(node: str, data_dir: Path, *arguments: str) -> NodeProcess:
 @dataclass
 class Cluster:
     control_plane: NodeProcess
+    #: ``join --server ... --token ... --ca-cert-hash ...`` as init printed it.
     join: list[str]
-    kubectl: Kubectl
     nodes: list[NodeProcess]
+
+    @property
+    def kubectl(self) -> Kubectl:
+        """The real kubectl, on this machine, with the control plane's admin kubeconfig."""
+        return Kubectl("/usr/bin/kubectl", self.control_plane.data_dir / "kubeconfig")
 
     async def until(self, *arguments: str, expect: str) -> str:
         """Run kubectl until it succeeds with output containing ``expect``."""
@@ -180,13 +185,12 @@ async def initialized(tmp_path: Path) -> AsyncIterator[Cluster]:
             "--pod-network-cidr", POD_NETWORK_CIDR, "--service-cidr", SERVICE_CIDR,
             "--no-merge-kubeconfig",
         )  # fmt: skip
-        cluster = Cluster(control_plane, [], Kubectl("/usr/bin/kubectl", Path()), [control_plane])
+        cluster = Cluster(control_plane, join=[], nodes=[control_plane])
         try:
             await control_plane.read_until("pynetes join --server")
             found = JOIN_LINE.match(control_plane.output[-1])
             assert found, control_plane.said
             cluster.join = found.group(1).split()[1:]
-            cluster.kubectl = Kubectl("/usr/bin/kubectl", control_plane.data_dir / "kubeconfig")
             yield cluster
         finally:
             pod_netns = pod_namespaces(tmp_path)
