@@ -6,11 +6,21 @@ it from each node's namespace (10.250.9.2, .3, .4); the namespaces have no defau
 route, only the bridge's subnet, so nothing the nodes or their pods send can leave the
 machine. The nodes' pod and service ranges (10.246.0.0/16, 10.112.0.0/16) are used by
 no other test. kubectl runs on this machine with the control plane's admin kubeconfig.
+
+pynetes has no network plugin that routes pod ranges between nodes: for pods on
+different nodes to reach each other, the test adds what one would (a route to each
+node's podCIDR through that node's address, in the other nodes' namespaces).
+
+Each node runs under ``ip netns exec``, which gives it a mount namespace of its own:
+the kubelet's pod network namespaces are bound there (the files show in this
+machine's /run/netns, the mounts do not), and /sys is that of the node's network, so
+the kubelets find no cgroups and do not enforce resource limits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -199,6 +209,7 @@ async def initialized(tmp_path: Path) -> AsyncIterator[Cluster]:
     assert not stuck, f"killed after a minute of SIGTERM: {stuck}"
     assert pod_netns, "coredns, at least, had a network namespace of its own"
     assert leftovers(tmp_path, pod_netns) == ([], [], []), "after the nodes stopped"
+    assert allocated_pod_ips() == []
 
 
 def leftovers(tmp_path: Path, pod_netns: set[str]) -> tuple[list[str], list[str], list[str]]:
@@ -217,6 +228,18 @@ def leftovers(tmp_path: Path, pod_netns: set[str]) -> tuple[list[str], list[str]
             if str(tmp_path) in argv:
                 processes.append(argv)
     return namespaces + links, sorted(pod_netns & existing_netns()), processes
+
+
+def allocated_pod_ips() -> list[str]:
+    """Addresses of the test's pod range that host-local still holds: it keeps them as
+    files in /var/lib/cni/networks/<network>, shared by every kubelet on the machine."""
+    folder = Path("/var/lib/cni/networks/pynetes")
+    held = []
+    for path in folder.iterdir() if folder.exists() else ():
+        with contextlib.suppress(ValueError):
+            if ip_address(path.name) in ip_network(POD_NETWORK_CIDR):
+                held.append(path.name)
+    return sorted(held)
 
 
 def pod_namespaces(folder: Path) -> set[str]:
