@@ -15,7 +15,10 @@ the cluster CA's public key (``--ca-cert-hash sha256:...``), nothing else.
    checks it is the same content.
 
 Each failure is a :class:`DiscoveryError` that says what went wrong and
-never holds the token secret. One attempt each: the caller retries.
+never holds the token secret. One attempt each: the caller retries, except on a
+:class:`DiscoveryRefused` (wrong input, or a cluster that cannot be trusted: asking
+again gets the same answer, as kubeadm, which only waits for cluster-info to exist
+and be signed).
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ class DiscoveryError(Exception):
     """The cluster could not be found or not be trusted; the message says why."""
 
 
+class DiscoveryRefused(DiscoveryError):
+    """Discovery cannot succeed by retrying: the token or a pin is malformed or
+    missing, the signature does not verify, or the CA is not the pinned one."""
+
+
 async def discover(
     server: str,
     token: BootstrapToken | str,
@@ -70,9 +78,9 @@ async def discover(
         parsed = parse_token(token) if isinstance(token, str) else token
         pins = {normalize_hash(pin) for pin in ca_cert_hashes}
     except ValueError as error:
-        raise DiscoveryError(str(error)) from None
+        raise DiscoveryRefused(str(error)) from None
     if not pins and not unsafe_skip_ca_verification:
-        raise DiscoveryError(
+        raise DiscoveryRefused(
             "a CA public key hash (--ca-cert-hash sha256:...) is needed to trust the cluster;"
             " 'pynetes token create --print-join-command' prints one"
         )
@@ -82,9 +90,9 @@ async def discover(
         cluster_server, ca_pem = parse_cluster_info(content)
         found = public_key_hashes(ca_pem)
     except ValueError as error:
-        raise DiscoveryError(f"the cluster-info ConfigMap is not usable: {error}") from None
+        raise DiscoveryRefused(f"the cluster-info ConfigMap is not usable: {error}") from None
     if pins and not pins.intersection(found):
-        raise DiscoveryError(
+        raise DiscoveryRefused(
             "the cluster CA in the cluster-info ConfigMap is not the pinned one: none of its"
             f" public keys ({', '.join(found)}) matches --ca-cert-hash"
         )
@@ -112,7 +120,7 @@ def _signed_kubeconfig(config_map: Object, token: BootstrapToken) -> str:
             " controller has not signed it yet"
         )
     if not signature_is_valid(signature, content, token):
-        raise DiscoveryError(
+        raise DiscoveryRefused(
             f"the cluster-info signature for token id {token.id!r} does not verify with the"
             " token's secret: wrong token, or this API server cannot be trusted"
         )

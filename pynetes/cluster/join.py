@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import socket
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,7 +32,7 @@ from pynetes.client.config import ConfigError, load_kubeconfig
 from pynetes.client.rest import ApiClient
 from pynetes.cluster import published, readiness
 from pynetes.cluster.controlplane import NodeSettings
-from pynetes.cluster.discovery import DiscoveryError, discover
+from pynetes.cluster.discovery import DiscoveryError, DiscoveryRefused, discover
 from pynetes.cluster.host import (
     StartError,
     check_ports_free,
@@ -105,12 +106,13 @@ async def _join(arguments: argparse.Namespace) -> int:
     children: list[Child] = []
     try:
         say("starting the kubelet; it asks the cluster for its client certificate")
+        started = datetime.now(UTC)
         children.append(
             await start_child(
                 layout.logs, "kubelet", kubelet_arguments(settings, bootstrap_kubeconfig=bootstrap)
             )
         )
-        if not await _node_ready(settings, children, stop):
+        if not await _node_ready(settings, children, stop, started):
             return 1
         say(
             f"node {settings.node_name} has joined the cluster and is Ready: "
@@ -125,7 +127,8 @@ async def _join(arguments: argparse.Namespace) -> int:
 
 
 async def _discover(arguments: argparse.Namespace, stop: asyncio.Event) -> tuple[bytes, str]:
-    """Discovery, retried (each new reason said once) until it succeeds or time is up."""
+    """Discovery, retried (each new reason said once) until it succeeds or time is up;
+    a refusal that retrying cannot change (a wrong pin or token) ends it at once."""
     deadline = time.monotonic() + arguments.discovery_timeout
     said = ""
     while True:
@@ -136,6 +139,8 @@ async def _discover(arguments: argparse.Namespace, stop: asyncio.Event) -> tuple
                 arguments.ca_cert_hash,
                 unsafe_skip_ca_verification=arguments.discovery_token_unsafe_skip_ca_verification,
             )
+        except DiscoveryRefused:
+            raise
         except DiscoveryError as error:
             if time.monotonic() >= deadline or stop.is_set():
                 raise
@@ -171,8 +176,12 @@ def _write_bootstrap_files(layout: ClusterLayout, server: str, ca_pem: bytes, to
     return bootstrap
 
 
-async def _node_ready(settings: NodeSettings, children: list[Child], stop: asyncio.Event) -> bool:
-    """Wait for the kubelet's own kubeconfig (TLS bootstrap done), then the Node Ready."""
+async def _node_ready(
+    settings: NodeSettings, children: list[Child], stop: asyncio.Event, started: datetime
+) -> bool:
+    """Wait for the kubelet's own kubeconfig (TLS bootstrap done), then the Node Ready as
+    this kubelet, started at ``started``, reports it (a node joining again has a Node
+    still Ready from its kubelet before)."""
     kubelet_conf = settings.layout.kubeconfig_of("kubelet")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + READY_TIMEOUT
@@ -190,7 +199,7 @@ async def _node_ready(settings: NodeSettings, children: list[Child], stop: async
         return False
     async with ApiClient(config) as client:
         watch = readiness.Watch(client, children, stop, say=say, patience=READY_TIMEOUT)
-        return await watch.node_ready(settings.node_name)
+        return await watch.node_ready(settings.node_name, reported_since=started)
 
 
 def _address_towards(server: str) -> str:

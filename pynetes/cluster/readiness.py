@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
+from pynetes.api.meta import parse_timestamp
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
@@ -81,16 +83,19 @@ class Watch:
 
         return await self._until(published, "the controller manager to publish the cluster CA")
 
-    async def node_ready(self, node_name: str) -> bool:
-        """The node is registered and Ready."""
+    async def node_ready(self, node_name: str, *, reported_since: datetime | None = None) -> bool:
+        """The node is registered and Ready; with ``reported_since``, Ready as reported
+        at or after that time (whole seconds, as the API keeps it): a Node left Ready by
+        a kubelet that has stopped says nothing about the one just started."""
 
         async def ready() -> bool:
             try:
                 node = await self._client.get(NODES, node_name)
             except (errors.ApiError, errors.TransportError):
                 return False
-            self._report("node " + node_name, "Ready" if _node_ready(node) else "NotReady")
-            return _node_ready(node)
+            fresh = _node_ready(node, reported_since)
+            self._report("node " + node_name, "Ready" if fresh else "NotReady")
+            return fresh
 
         return await self._until(ready, f"node {node_name} to be Ready")
 
@@ -142,9 +147,15 @@ class Watch:
         return False
 
 
-def _node_ready(node: Object) -> bool:
+def _node_ready(node: Object, reported_since: datetime | None = None) -> bool:
     conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    for condition in conditions:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            if reported_since is None:
+                return True
+            heartbeat = parse_timestamp(str(condition.get("lastHeartbeatTime") or ""))
+            return heartbeat is not None and heartbeat >= reported_since.replace(microsecond=0)
+    return False
 
 
 def _pod_state(pod: Object) -> str:

@@ -30,7 +30,7 @@ from pynetes.cluster.bootstraptoken import (
     generate_token,
     token_secret,
 )
-from pynetes.cluster.discovery import DiscoveryError, discover
+from pynetes.cluster.discovery import DiscoveryError, DiscoveryRefused, discover
 from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
 from tests.integration.conftest import Cluster, Kubectl, api_server, free_port
 from tests.integration.controllers.harness import eventually, running_controllers
@@ -221,27 +221,34 @@ async def test_discovery_trusts_the_cluster_only_with_the_right_token_and_pin(
     admin, url, ca_pem = bootstrapped.admin, bootstrapped.url, bootstrapped.ca_pem
     pin = ca_cert_hash(ca_pem)
     token = await bootstrapped.create_token()
-    with pytest.raises(DiscoveryError, match="has no ConfigMap kube-public/cluster-info"):
+    # what may change by waiting is a DiscoveryError join retries; the rest is refused
+    with pytest.raises(
+        DiscoveryError, match="has no ConfigMap kube-public/cluster-info"
+    ) as not_yet:
         await discover(url, token.value, [pin])
+    assert not isinstance(not_yet.value, DiscoveryRefused)
     await admin.create(CONFIG_MAPS, cluster_info_configmap(url, ca_pem))
     async with running_controllers(admin, "bootstrapsigner"):
         await eventually(lambda: signed(bootstrapped, token))
         assert await discover(url, token.value, [pin]) == (ca_pem, url)
 
-        with pytest.raises(DiscoveryError, match="not the pinned one") as caught:
+        with pytest.raises(DiscoveryRefused, match="not the pinned one") as caught:
             await discover(url, token, ["sha256:" + "0" * 64])
         assert token.secret not in str(caught.value)
 
         wrong = BootstrapToken(token.id, "y" * 16)
-        with pytest.raises(DiscoveryError, match="does not verify") as caught:
+        with pytest.raises(DiscoveryRefused, match="does not verify") as caught:
             await discover(url, wrong, [pin])
         assert wrong.secret not in str(caught.value)
 
         unsigned = await bootstrapped.create_token(usages=["authentication"])
-        with pytest.raises(DiscoveryError, match=f"no signature for token id '{unsigned.id}'"):
+        with pytest.raises(
+            DiscoveryError, match=f"no signature for token id '{unsigned.id}'"
+        ) as not_yet:
             await discover(url, unsigned, [pin])
+        assert not isinstance(not_yet.value, DiscoveryRefused)
 
-    with pytest.raises(DiscoveryError, match="--ca-cert-hash"):
+    with pytest.raises(DiscoveryRefused, match="--ca-cert-hash"):
         await discover(url, token, [])
     nobody = f"https://127.0.0.1:{free_port()}"
     with pytest.raises(DiscoveryError, match="unreachable"):
