@@ -1,10 +1,10 @@
 """What ``pynetes up``, ``init`` and ``join`` do on the machine they run on.
 
-They check the ports their processes will listen on before starting anything, make
-the node's address local when it is not (a route on ``lo``), run until Ctrl-C or
-SIGTERM or until a process they started dies, and on the way out stop the kubelet and
-every pod it ran, with their networks, mounts and kube-proxy's rules, so that a
-stopped node leaves nothing behind but its data folder.
+They check the tools and the ports their processes need before starting anything,
+make the node's address local when it is not (a route on ``lo``), and on the way out
+(from the supervisor, :mod:`pynetes.cluster.supervise`, or after a failed start) stop
+every pod the kubelet ran, with their networks, mounts and kube-proxy's rules, so that
+a stopped node leaves nothing behind but its data folder.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pynetes.cluster.layout import ClusterLayout
-from pynetes.cluster.output import say
-from pynetes.cluster.processes import Child, first_exit
 
 
 class StartError(Exception):
@@ -106,21 +104,6 @@ def is_local(address: str) -> bool:
         except OSError:
             return False
     return True
-
-
-async def stay_up(children: list[Child], stop: asyncio.Event) -> int:
-    """Until Ctrl-C/SIGTERM (0), or until a child dies (1, with its last words)."""
-    exited = asyncio.ensure_future(first_exit(children))
-    stopped = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({exited, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    stopped.cancel()
-    if not exited.done():
-        exited.cancel()
-        return 0
-    child = exited.result()
-    say(f"{child.name} exited ({child.process.returncode}); its log, {child.log_path}:")
-    say(child.last_words())
-    return 1
 
 
 async def stop_pods(layout: ClusterLayout) -> None:

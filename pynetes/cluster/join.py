@@ -35,15 +35,16 @@ from pynetes.cluster.controlplane import NodeSettings
 from pynetes.cluster.discovery import DiscoveryError, DiscoveryRefused, discover
 from pynetes.cluster.host import (
     StartError,
+    check_node_tools,
     check_ports_free,
-    say,
-    stay_up,
     stop_on_signals,
     stop_pods,
 )
 from pynetes.cluster.layout import ClusterLayout, DataFolderError
 from pynetes.cluster.node import kubelet_arguments, write_kubelet_config
+from pynetes.cluster.output import say
 from pynetes.cluster.processes import Child, start_child, stop_children
+from pynetes.cluster.supervise import become_supervisor
 from pynetes.pki.certificates import write_atomically
 from pynetes.pki.kubeconfig import kubeconfig, write_kubeconfig
 
@@ -71,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--node-ip", help="this node's address (default: the one that reaches the server)"
     )
+    parser.add_argument(
+        "--cni-bin-dir", type=Path, default=Path("/usr/lib/cni"), help="the CNI plugins"
+    )
     parser.add_argument("--kubelet-port", type=int, default=10250)
     parser.add_argument("--kubelet-healthz-port", type=int, default=10248)
 
@@ -90,6 +94,7 @@ async def _join(arguments: argparse.Namespace) -> int:
         node_ip=arguments.node_ip or _address_towards(arguments.server),
         kubelet_port=arguments.kubelet_port,
         kubelet_healthz_port=arguments.kubelet_healthz_port,
+        cni_bin_dir=arguments.cni_bin_dir,
     )
     layout = settings.layout
     stop = stop_on_signals()
@@ -100,6 +105,7 @@ async def _join(arguments: argparse.Namespace) -> int:
             "--kubelet-healthz-port": ("127.0.0.1", settings.kubelet_healthz_port),
         }
     )
+    check_node_tools(settings.cni_bin_dir)
     ca_pem, server = await _discover(arguments, stop)
     say(f"found the cluster at {server}; its CA matches --ca-cert-hash")
     bootstrap = await _prepare(settings, server, ca_pem, arguments.token)
@@ -118,12 +124,12 @@ async def _join(arguments: argparse.Namespace) -> int:
             f"node {settings.node_name} has joined the cluster and is Ready: "
             "`kubectl get nodes` on the control plane shows it. Ctrl-C stops it."
         )
-        return await stay_up(children, stop)
+        become_supervisor(layout.root, children[0].process.pid, None)
     finally:
         if children:
             await stop_children(children)
             await stop_pods(layout)
-        say("stopped")
+            say("stopped")
 
 
 async def _discover(arguments: argparse.Namespace, stop: asyncio.Event) -> tuple[bytes, str]:

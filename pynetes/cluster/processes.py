@@ -52,17 +52,6 @@ async def start_child(logs: Path, name: str, arguments: Sequence[str]) -> Child:
     return Child(name, process, log_path)
 
 
-async def first_exit(children: Sequence[Child]) -> Child:
-    """Wait until one of ``children`` exits; that one."""
-    waits = {asyncio.ensure_future(child.process.wait()): child for child in children}
-    try:
-        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
-    return waits[next(iter(done))]
-
-
 async def stop_children(children: Sequence[Child]) -> None:
     """SIGTERM every child still running, then SIGKILL what did not stop in time."""
     for child in children:
