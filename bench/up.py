@@ -10,13 +10,18 @@ Runs ``pynetes up`` on a fresh data folder (a temporary one; the API on a free p
    static pods, kube-proxy, DNS) is Running and ready, each DaemonSet and Deployment
    complete; checked afterwards with kubectl;
 2. idle memory, ``--settle`` seconds later: the resident memory of every process of the
-   cluster (``up`` itself, the kubelet, the container shims and what they run), as RSS
-   (shared pages counted in each process) and PSS (shared pages split among their
-   users: what the processes take from the machine together);
+   cluster (the supervisor ``up`` became, the kubelet, the container shims and what
+   they run), each physical page counted once however many of them map it (from
+   /proc/PID/pagemap): what the cluster takes from the machine, whatever else runs.
+   PSS and RSS are printed too: PSS splits a shared page among every process of the
+   machine that maps it (so other Python processes make it smaller), RSS counts it in
+   each process;
 3. idle CPU over ``--idle`` seconds: user+system time of those processes, as a share
    of one core.
 
-Next to them, the floors: a bare Python interpreter per process (its RSS and PSS), and
+Next to them, the floors, measured the same way (each resident page once): a bare
+Python interpreter per process, and per component an interpreter that imported only
+the libraries every component needs (aiohttp, PyYAML, orjson, prometheus-client); and
 the published k3s figures the issue names (about 30 s to ready; its server alone
 0.8 to 1.6 GB).
 
@@ -134,20 +139,25 @@ def cpu_ticks(pids: set[int]) -> int:
     return total
 
 
-def bare_python_floor(count: int) -> tuple[int, int]:
-    """(RSS, PSS) KiB summed over ``count`` idle bare interpreters."""
+#: What every pynetes component imports before any pynetes code: its floor.
+COMMON_LIBRARIES = "import aiohttp, yaml, orjson, prometheus_client"
+
+
+def floor_mib(count: int, preamble: str = "") -> float:
+    """The resident memory (each page once) of ``count`` idle interpreters that ran
+    ``preamble``."""
     sleepers = [
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        subprocess.Popen([sys.executable, "-c", f"{preamble}\nimport time; time.sleep(60)"])
         for _ in range(count)
     ]
-    time.sleep(1.0)
+    time.sleep(3.0)
     try:
-        totals = [memory_kib(p.pid) for p in sleepers]
+        frames = set().union(*(resident_pages(p.pid) for p in sleepers))
     finally:
         for sleeper in sleepers:
             sleeper.kill()
             sleeper.wait()
-    return sum(t[0] for t in totals), sum(t[1] for t in totals)
+    return len(frames) * PAGE / 2**20
 
 
 async def start_up(data_dir: Path) -> tuple[asyncio.subprocess.Process, float]:
@@ -194,6 +204,7 @@ async def main(arguments: argparse.Namespace) -> None:
             memory = {pid: memory_kib(pid) for pid in pids}
             rss = sum(m[0] for m in memory.values())
             pss = sum(m[1] for m in memory.values())
+            shims = sum(1 for pid in pids if describe(pid) == "container shim")
             frames = set().union(*(resident_pages(pid) for pid in pids))
             footprint = len(frames) * PAGE / 2**20
             for pid, (_, process_pss) in sorted(memory.items(), key=lambda m: -m[1][1]):
@@ -207,7 +218,9 @@ async def main(arguments: argparse.Namespace) -> None:
             await process.wait()
             await drain
     cpu = (ticks_after - ticks_before) / CLK_TCK / (wall_after - wall_before)
-    floor_rss, floor_pss = bare_python_floor(len(pids))
+    components = len(pids) - shims
+    bare = floor_mib(len(pids))
+    libraries = floor_mib(components, COMMON_LIBRARIES) + floor_mib(shims)
     print(
         f"time to ready (node Ready, all kube-system pods Running): {to_ready:.1f} s"
         "   [k3s: ~30 s; target < 10 s]"
@@ -221,8 +234,8 @@ async def main(arguments: argparse.Namespace) -> None:
         f" RSS {rss / 1024:.0f} MB: shared pages counted in each process)"
     )
     print(
-        f"  floor, {len(pids)} bare Python interpreters: PSS {floor_pss / 1024:.0f} MB, "
-        f"RSS {floor_rss / 1024:.0f} MB"
+        f"  floor: {len(pids)} bare interpreters {bare:.0f} MB; {components} that imported only"
+        f" aiohttp, yaml, orjson, prometheus_client and {shims} bare ones {libraries:.0f} MB"
     )
     print(f"idle CPU over {arguments.idle:.0f} s: {cpu * 100:.2f}% of one core   [target < 3%]")
 
