@@ -14,13 +14,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.conftest import require, require_tool
 from tests.integration.conftest import Kubectl, free_port
 
 STARTUP_TIMEOUT = 120.0
+#: A kubeconfig the user had before: merging the cluster's context must keep it.
+OTHER_KUBECONFIG = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "other", "cluster": {"server": "https://192.0.2.1:6443"}}],
+    "users": [{"name": "other", "user": {"token": "t"}}],
+    "contexts": [{"name": "other", "context": {"cluster": "other", "user": "other"}}],
+    "current-context": "other",
+}
 NODE = "up-node"
 
 
@@ -47,7 +55,8 @@ class Up:
                 await asyncio.sleep(0.3)
 
 
-def up_command(data_dir: Path, port: int, *extra: str) -> list[str]:
+def up_command(data_dir: Path, port: int, *extra: str, merge: bool = False) -> list[str]:
+    """``pynetes up`` on free ports; ``merge``: into the user's kubeconfig too."""
     return [
         sys.executable, "-m", "pynetes", "up",
         "--data-dir", str(data_dir),
@@ -57,16 +66,24 @@ def up_command(data_dir: Path, port: int, *extra: str) -> list[str]:
         "--controller-manager-port", str(free_port()),
         "--kubelet-port", str(free_port()),
         "--kubelet-healthz-port", str(free_port()),
-        "--no-merge-kubeconfig",
+        *([] if merge else ["--no-merge-kubeconfig"]),
         *extra,
     ]  # fmt: skip
 
 
 @asynccontextmanager
-async def running_up(data_dir: Path, port: int, *extra: str) -> AsyncIterator[Up]:
-    """``pynetes up`` until it says the cluster is up; SIGTERM and its farewell after."""
+async def running_up(
+    data_dir: Path, port: int, *extra: str, home: Path | None = None
+) -> AsyncIterator[Up]:
+    """``pynetes up`` until it says the cluster is up; SIGTERM and its farewell after.
+    With ``home``, it runs with that HOME and merges its context into the kubeconfig
+    there."""
+    environment = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"} if home else None
+    if environment is not None:
+        environment["HOME"] = str(home)
     process = await asyncio.create_subprocess_exec(
-        *up_command(data_dir, port, *extra),
+        *up_command(data_dir, port, *extra, merge=home is not None),
+        env=environment,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -202,12 +219,17 @@ def _pid_of(command: str, data_dir: Path) -> int:
     raise AssertionError(f"no process {command!r} of {data_dir}")
 
 
-async def run_up(*arguments: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+async def run_up(
+    *arguments: str, env: dict[str, str] | None = None, without: tuple[str, ...] = ()
+) -> tuple[int, str]:
+    """Run a command to its end; its exit code and output. ``env`` is added to this
+    process's environment, ``without`` names variables taken out of it."""
+    environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in without}
     process = await asyncio.create_subprocess_exec(
         *arguments,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
+        env=environment,
     )
     async with asyncio.timeout(60):
         out, _ = await process.communicate()
@@ -258,11 +280,22 @@ async def test_etcd_storage_without_etcd_says_what_to_install(tmp_path: Path) ->
     assert not (tmp_path / "d" / "manifests").exists()
 
 
-@pytest.mark.parametrize("storage", ["etcd"])
-async def test_up_runs_etcd_as_a_static_pod(tmp_path: Path, storage: str) -> None:
+async def test_up_runs_etcd_as_a_static_pod_and_adds_its_context(tmp_path: Path) -> None:
     require_root()
     require_tool("etcd")
-    async with running_up(tmp_path / "cluster", free_port(), "--storage", storage) as up:
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    user_config = home / ".kube" / "config"
+    user_config.write_text(yaml.safe_dump(OTHER_KUBECONFIG))
+    async with running_up(tmp_path / "cluster", free_port(), "--storage", "etcd", home=home) as up:
         await up.until("get", "pod", "-n", "kube-system", f"etcd-{NODE}",
                        "-o", "jsonpath={.status.phase}", expect="Running")  # fmt: skip
-        await up.kubectl("create", "configmap", "in-etcd")
+        # kubectl with no --kubeconfig: the user's kubeconfig now has the cluster
+        code, out = await run_up(
+            "/usr/bin/kubectl", "create", "configmap", "in-etcd",
+            env={"HOME": str(home)}, without=("KUBECONFIG",),
+        )  # fmt: skip
+        assert code == 0, out
+        merged = yaml.safe_load(user_config.read_text())
+    assert merged["current-context"] == "pynetes"
+    assert {c["name"] for c in merged["contexts"]} == {"pynetes", "other"}
