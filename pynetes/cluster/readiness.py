@@ -99,9 +99,11 @@ class Watch:
 
         return await self._until(ready, f"node {node_name} to be Ready")
 
-    async def cluster_ready(self, node_name: str) -> bool:
+    async def cluster_ready(self, node_name: str, since: datetime) -> bool:
         """The node is Ready, every kube-system DaemonSet and Deployment has all its
-        pods, and every kube-system pod is Running and ready."""
+        pods, and every kube-system pod is Running and ready, all as reported at or
+        after ``since`` (the kubelet's start): a cluster brought back still shows the
+        statuses its last run left, until its kubelet reports anew."""
 
         async def ready() -> bool:
             try:
@@ -111,14 +113,15 @@ class Watch:
                 deployments = await self._client.list(DEPLOYMENTS, namespace="kube-system")
             except (errors.ApiError, errors.TransportError):
                 return False
-            self._report("node " + node_name, "Ready" if _node_ready(node) else "NotReady")
+            node_ready = _node_ready(node, since)
+            self._report("node " + node_name, "Ready" if node_ready else "NotReady")
             for pod in pods["items"]:
-                self._report("pod kube-system/" + pod["metadata"]["name"], _pod_state(pod))
+                self._report("pod kube-system/" + pod["metadata"]["name"], _pod_state(pod, since))
             return (
-                _node_ready(node)
+                node_ready
                 and all(_daemon_set_complete(each) for each in daemon_sets["items"])
                 and all(_deployment_complete(each) for each in deployments["items"])
-                and all(_pod_state(pod) == "Running" for pod in pods["items"])
+                and all(_pod_state(pod, since) == "Running" for pod in pods["items"])
             )
 
         return await self._until(ready, "the node and kube-system pods to be ready")
@@ -158,13 +161,17 @@ def _node_ready(node: Object, reported_since: datetime | None = None) -> bool:
     return False
 
 
-def _pod_state(pod: Object) -> str:
-    """Running (and ready), or what kubectl's STATUS column would say instead."""
+def _pod_state(pod: Object, since: datetime) -> str:
+    """Running (and ready, its containers started at or after ``since``), or what
+    kubectl's STATUS column would say instead."""
     status = pod.get("status") or {}
     for container in status.get("containerStatuses") or []:
-        waiting = (container.get("state") or {}).get("waiting")
-        if waiting:
-            return str(waiting.get("reason") or "Waiting")
+        state = container.get("state") or {}
+        if state.get("waiting"):
+            return str(state["waiting"].get("reason") or "Waiting")
+        started = parse_timestamp(str((state.get("running") or {}).get("startedAt") or ""))
+        if started is None or started < since.replace(microsecond=0):
+            return "ContainerCreating"
     phase = str(status.get("phase") or "Pending")
     if phase != "Running":
         return phase

@@ -150,6 +150,7 @@ async def _up(arguments: argparse.Namespace, *, single_node: bool) -> int:
         check_node_tools(settings.cni_bin_dir)
         await _prepare(settings)
         say(f"starting the kubelet; it runs the control plane from {layout.manifests}")
+        kubelet_started = datetime.now(UTC)
         children.append(await start_child(layout.logs, "kubelet", kubelet_arguments(settings)))
         # unthrottled: a few polls a second while it waits, then nothing
         config = dataclasses.replace(load_config(layout.admin_kubeconfig), qps=0)
@@ -168,7 +169,7 @@ async def _up(arguments: argparse.Namespace, *, single_node: bool) -> int:
             if not await watch.controllers_working():
                 return 1
             await _apply_addons(client, settings)
-            if not await watch.cluster_ready(settings.node_name):
+            if not await watch.cluster_ready(settings.node_name, kubelet_started):
                 return 1
         if not arguments.no_merge_kubeconfig:
             merged = await asyncio.to_thread(merge_into_user_kubeconfig, layout)

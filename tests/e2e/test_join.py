@@ -35,6 +35,7 @@ from ipaddress import ip_address, ip_network
 from pathlib import Path
 
 from tests.conftest import require, require_tool
+from tests.e2e.processes import command_lines
 from tests.integration.conftest import Kubectl
 
 STARTUP_TIMEOUT = 90.0
@@ -218,15 +219,7 @@ def leftovers(tmp_path: Path, pod_netns: set[str]) -> tuple[list[str], list[str]
     namespaces = sorted({namespace for namespace, _, _ in NODES.values()} & existing_netns())
     links = [name for name in (BRIDGE, *(veth for _, veth, _ in NODES.values()))
              if ip("link", "show", name, check=False).returncode == 0]  # fmt: skip
-    processes = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if str(tmp_path) in argv:
-                processes.append(argv)
+    processes = [argv for _, argv in command_lines() if str(tmp_path) in argv]
     return namespaces + links, sorted(pod_netns & existing_netns()), processes
 
 

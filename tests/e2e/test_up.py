@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import require, require_tool
+from tests.e2e.processes import command_lines
 from tests.integration.conftest import Kubectl, free_port
 
 STARTUP_TIMEOUT = 120.0
@@ -178,12 +179,18 @@ async def test_the_kubelet_keeps_the_control_plane_running(tmp_path: Path) -> No
         scheduler = f"kube-scheduler-{NODE}"
         restarts = "jsonpath={.status.containerStatuses[0].restartCount}"
         # deleting a mirror pod does not touch the static pod: the kubelet mirrors it again
-        _, uid, _ = await up.kubectl("get", "pod", "-n", "kube-system", scheduler,
-                                     "-o", "jsonpath={.metadata.uid}")  # fmt: skip
+        uid = "jsonpath={.metadata.uid}"
+        _, first, _ = await up.kubectl("get", "pod", "-n", "kube-system", scheduler, "-o", uid)
+        scheduler_pid = _pid_of("pynetes scheduler", data_dir)
         await up.kubectl("delete", "pod", "-n", "kube-system", scheduler, "--wait=false")
-        await up.until(
-            "get", "pod", "-n", "kube-system", scheduler, "-o", "jsonpath={.metadata.uid}"
-        )
+        async with asyncio.timeout(STARTUP_TIMEOUT):
+            again = first
+            while again in (first, ""):
+                await asyncio.sleep(0.3)
+                _, again, _ = await up.kubectl(
+                    "get", "pod", "-n", "kube-system", scheduler, "-o", uid, check=False
+                )
+        assert _pid_of("pynetes scheduler", data_dir) == scheduler_pid  # still the same one
         _, count, _ = await up.kubectl("get", "pod", "-n", "kube-system", scheduler, "-o", restarts)
         assert count == "0"
         # kill -9 of the API server: the kubelet starts it again and the cluster carries on
@@ -203,19 +210,13 @@ async def test_the_kubelet_keeps_the_control_plane_running(tmp_path: Path) -> No
         )  # fmt: skip
         await up.until("get", "pod", "-n", "kube-system", scheduler, "-o",
                        "jsonpath={.status.containerStatuses[0].ready}", expect="true")  # fmt: skip
-        assert _pid_of("pynetes scheduler", data_dir) != 0
-        del uid
+        assert _pid_of("pynetes scheduler", data_dir) != scheduler_pid
 
 
 def _pid_of(command: str, data_dir: Path) -> int:
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if command in argv and str(data_dir) in argv:
-                return int(proc.name)
+    for pid, argv in command_lines():
+        if command in argv and str(data_dir) in argv:
+            return pid
     raise AssertionError(f"no process {command!r} of {data_dir}")
 
 
