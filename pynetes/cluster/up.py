@@ -179,6 +179,8 @@ async def _up(arguments: argparse.Namespace, *, single_node: bool) -> int:
             async with ApiClient(config) as client:
                 join = await _new_join_command(client)
             say(f"other nodes join with (the token is valid for 24 h):\n  {join}")
+        # exec: this process becomes the supervisor, which stops the node when told to
+        # (the finally below runs only when bringing the node up failed)
         kubelet = children[0].process.pid
         become_supervisor(layout.root, kubelet, settings.node_ip if node_address else None)
     finally:
