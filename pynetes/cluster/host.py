@@ -108,17 +108,21 @@ def is_local(address: str) -> bool:
 
 async def stop_pods(layout: ClusterLayout) -> None:
     """Stop the pods the kubelet left running (their processes outlive it, as upstream's
-    containers do), tear down their networks and mounts, and remove kube-proxy's rules.
+    containers do), tear down their networks and mounts, remove the pods' bridge and
+    kube-proxy's rules. The service range's local route stays, on purpose: addresses of
+    the range must never be routed off the machine, even with no cluster running.
 
     Imported here, not at the top: the command that stays up for hours should not
     hold the kubelet's and kube-proxy's modules in its memory to use them once.
     """
     from pynetes.kubelet.agent import tear_down_pods
-    from pynetes.kubelet.runtime.process.cni import CniOptions
+    from pynetes.kubelet.runtime.process.cni import CniOptions, remove_idle_bridge
 
     kubelet_dir = layout.kubelet_dir
-    await tear_down_pods(kubelet_dir, CniOptions(conf_dir=kubelet_dir / "cni" / "net.d"))
+    cni_options = CniOptions(conf_dir=kubelet_dir / "cni" / "net.d")
+    await tear_down_pods(kubelet_dir, cni_options)
     if os.geteuid() == 0:
         from pynetes.proxy.iptables import IptablesProxier
 
+        await remove_idle_bridge(cni_options.bridge)
         await IptablesProxier().cleanup()

@@ -122,15 +122,15 @@ def _in_pod_range(netns: str) -> bool:
     return " 10.244." in addresses
 
 
-def machine_state(data_dir: Path) -> tuple[list[str], int, list[str]]:
+def machine_state(data_dir: Path) -> tuple[list[str], int, list[str], bool]:
     """This cluster's pod network namespaces, kube-proxy's nat chains, the mounts in
-    its data folder."""
+    its data folder, whether the pods' bridge is there."""
     netns = [name for name in _pod_netns() if _in_pod_range(name)]
     rules = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
     chains = sum(1 for line in rules.splitlines() if line.startswith(":KUBE-"))
     mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
               if line.split()[1].startswith(str(data_dir))]  # fmt: skip
-    return netns, chains, mounts
+    return netns, chains, mounts, Path("/sys/class/net/cni0").exists()
 
 
 async def test_up_runs_the_control_plane_as_static_pods_and_stops_clean(tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ async def test_up_runs_the_control_plane_as_static_pods_and_stops_clean(tmp_path
         assert resolved.split()[:2] == ["10.96.0.1", "kubernetes.default.svc.cluster.local"]
     assert up.process.returncode == 0
     assert "pynetes: stopped" in "".join(up.output)
-    assert machine_state(data_dir) == ([], 0, [])
+    assert machine_state(data_dir) == ([], 0, [], False)
 
     async with running_up(data_dir, port) as again:
         _, out, _ = await again.kubectl("get", "configmap", "kept", "-o", "jsonpath={.data.a}")

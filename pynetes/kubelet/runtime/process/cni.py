@@ -165,6 +165,22 @@ def existing_netns(name: str) -> str:
     return str(path) if path.exists() else ""
 
 
+async def remove_idle_bridge(name: str) -> bool:
+    """Delete the bridge ``name`` (the default configuration's) when no pod is attached
+    to it any more: the bridge plugin makes it and nothing else removes it. True if
+    it was deleted."""
+    if not await asyncio.to_thread(_is_idle_bridge, name):
+        return False
+    await _run_ip("link", "delete", name)
+    return True
+
+
+def _is_idle_bridge(name: str) -> bool:
+    """Whether ``name`` is a bridge with no interface attached (from sysfs)."""
+    device = Path("/sys/class/net", name)
+    return (device / "bridge").exists() and not any((device / "brif").iterdir())
+
+
 async def _run_ip(*args: str) -> None:
     process = await asyncio.create_subprocess_exec(
         "ip", *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
