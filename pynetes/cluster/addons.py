@@ -74,11 +74,7 @@ def kube_proxy(server: str, *, mode: str, cluster_cidr: str, service_cidr: str) 
         "volumeMounts": [{"name": "kube-proxy", "mountPath": PROXY_KUBECONFIG_DIR}],
     }
     return [
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": "kube-proxy", "namespace": NAMESPACE},
-        },
+        _service_account("kube-proxy"),
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -138,11 +134,7 @@ def cluster_dns(
         "resources": {"requests": {"cpu": "100m", "memory": "70Mi"}, "limits": {"memory": "170Mi"}},
     }
     return [
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": "coredns", "namespace": NAMESPACE},
-        },
+        _service_account("coredns"),
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -187,6 +179,14 @@ def cluster_dns(
             },
         },
     ]
+
+
+def _service_account(name: str) -> Object:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+    }
 
 
 _RESOURCES: dict[str, Resource] = {

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pynetes.cluster.output import log_tail
-
-#: How long a process may take to stop after SIGTERM before it is killed.
-STOP_TIMEOUT = 15.0
+from pynetes.cluster.supervise import STOP_TIMEOUT
 
 
 @dataclass

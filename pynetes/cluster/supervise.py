@@ -27,7 +27,8 @@ from pynetes.cluster.output import log_tail, say
 
 #: Ctrl-C and SIGTERM stop the node; SIGCHLD says the kubelet died.
 SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
-#: How long the kubelet may take to stop after SIGTERM (as pynetes.cluster.processes).
+#: How long a process may take to stop after SIGTERM before it is killed (the
+#: kubelet here, any child in pynetes.cluster.processes).
 STOP_TIMEOUT = 15.0
 
 
