@@ -16,7 +16,7 @@ from pynetes.kubelet.env import ContainerConfigError
 from pynetes.kubelet.lookup import CONFIG_MAPS, SECRETS, ApiObjectLookup
 from pynetes.kubelet.runtime.interface import Mount
 from pynetes.kubelet.volumes.manager import VolumeManager, VolumeSetupError
-from pynetes.kubelet.volumes.tmpfs import mount_points_under, unmount_all_under
+from pynetes.kubelet.volumes.tmpfs import mount_points_under, mount_tmpfs, unmount_all_under
 
 PODS = built_in("", "v1", "pods")
 SERVICE_ACCOUNTS = built_in("", "v1", "serviceaccounts")
@@ -338,6 +338,17 @@ async def test_memory_empty_dir_is_a_sized_tmpfs_and_unmount_cleans_up(api, mana
     assert mount_points_under(manager.pods_dir) == []
     assert not (manager.pods_dir / uid).exists()
     assert manager.pod_volume_dirs_in_use() == set()
+
+
+async def test_two_teardowns_of_the_same_mounts_both_succeed(tmp_path):
+    # a pod teardown cancelled mid-way leaves its umount running; the next
+    # teardown of the same folder must not fail on the points it got to first
+    points = [tmp_path / f"volume-{index}" for index in range(4)]
+    for point in points:
+        point.mkdir()
+        await mount_tmpfs(point, 1024 * 1024)
+    await asyncio.gather(unmount_all_under(tmp_path), unmount_all_under(tmp_path))
+    assert mount_points_under(tmp_path) == []
 
 
 async def test_orphaned_pod_volumes_are_cleaned_up(api, manager):
