@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pynetes
+from pynetes.cli.tlsbuffers import limit_tls_read_buffers
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pynetes {pynetes.__version__}")
         return 0
     command = COMMANDS[arguments.command]
+    limit_tls_read_buffers()
     result: int = getattr(importlib.import_module(command.module), command.runner)(arguments)
     return result
 

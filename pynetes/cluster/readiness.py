@@ -13,6 +13,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.rcode
+
 from pynetes.api.meta import parse_timestamp
 from pynetes.api.resources import built_in
 from pynetes.client import errors
@@ -125,6 +130,21 @@ class Watch:
             )
 
         return await self._until(ready, "the node and kube-system pods to be ready")
+
+    async def cluster_dns_answers(self, server_ip: str, name: str) -> bool:
+        """The cluster DNS answers an A query for ``name`` sent from this host to its
+        Service address ``server_ip``: the DNS pod serves, and kube-proxy has programmed
+        the Service (it does so a moment after the pod turns ready, and pods created
+        before that would find no DNS)."""
+
+        async def answers() -> bool:
+            query = dns.message.make_query(name, "A")
+            with contextlib.suppress(dns.exception.DNSException, OSError):
+                reply = await dns.asyncquery.udp(query, server_ip, timeout=POLL)
+                return reply.rcode() == dns.rcode.NOERROR and bool(reply.answer)
+            return False
+
+        return await self._until(answers, f"cluster DNS to answer at {server_ip}")
 
     def _report(self, what: str, state: str) -> None:
         if self._reported.get(what) != state:

@@ -168,8 +168,13 @@ async def _up(arguments: argparse.Namespace, *, single_node: bool) -> int:
             )
             if not await watch.controllers_working():
                 return 1
-            await _apply_addons(client, settings)
+            deployed = await _apply_addons(client, settings)
             if not await watch.cluster_ready(settings.node_name, kubelet_started):
+                return 1
+            if deployed and not await watch.cluster_dns_answers(
+                cluster_dns_ip(settings.service_cidr),
+                f"kubernetes.default.svc.{settings.cluster_domain}",
+            ):
                 return 1
         if not arguments.no_merge_kubeconfig:
             merged = await asyncio.to_thread(merge_into_user_kubeconfig, layout)
@@ -214,13 +219,14 @@ async def _prepare(settings: NodeSettings) -> None:
     )
 
 
-async def _apply_addons(client: ApiClient, settings: NodeSettings) -> None:
+async def _apply_addons(client: ApiClient, settings: NodeSettings) -> bool:
+    """Deploy kube-proxy and cluster DNS, which need root; False when not deployed."""
     if os.geteuid() != 0:
         say(
             "not root: pods share the host network; kube-proxy and cluster DNS need root "
             "and are not deployed"
         )
-        return
+        return False
     await addons.apply(
         client,
         addons.kube_proxy(
@@ -234,6 +240,7 @@ async def _apply_addons(client: ApiClient, settings: NodeSettings) -> None:
         client, addons.cluster_dns(cluster_dns_ip(settings.service_cidr), settings.cluster_domain)
     )
     say("deployed kube-proxy (DaemonSet) and cluster DNS (Deployment coredns)")
+    return True
 
 
 async def _new_join_command(client: ApiClient) -> str:
