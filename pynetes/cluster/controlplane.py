@@ -140,6 +140,10 @@ def _controller_manager(settings: NodeSettings) -> ComponentCommand:
         "--controllers=*,bootstrapsigner,tokencleaner",
         f"--cluster-signing-cert-file={layout.pki / 'ca.crt'}",
         f"--cluster-signing-key-file={layout.pki / 'ca.key'}",
+        # on start it lists and watches some 35 resources before its controllers write
+        # anything: with upstream's burst of 30 its first writes (the cluster CA and
+        # ServiceAccount of each namespace) queue behind them for seconds
+        "--kube-api-burst=100",
     ]
     return ComponentCommand(
         "kube-controller-manager",

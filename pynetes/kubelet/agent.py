@@ -16,7 +16,9 @@ Pod networking (``AgentOptions.cni``): once the kubelet knows its podCIDR (the
 configuration's ``podCIDR``, else its Node's ``spec.podCIDR`` as the node IPAM
 controller sets it) it hands it to the runtime, which writes the default CNI network
 configuration when the folder has none (as upstream's kubelet calls the CRI's
-UpdateRuntimeConfig and containerd writes its template).
+UpdateRuntimeConfig and containerd writes its template). Until then a pod off the host
+network waits (a ``NetworkNotReady`` event, retried), and every pod is synced again the
+moment the configuration is written.
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ log = logging.getLogger(__name__)
 Object = dict[str, Any]
 SERVICES = built_in("", "v1", "services")
 NODES = built_in("", "v1", "nodes")
-#: Seconds between looks at the Node for a podCIDR the node IPAM controller assigns.
-POD_CIDR_POLL = 2.0
+#: Seconds between looks at the Node for a podCIDR the node IPAM controller assigns
+#: (pods off the host network wait for it; a GET each, only until it is there).
+POD_CIDR_POLL = 0.5
 #: Seconds between checks of the container logs' sizes (upstream's containerLogMonitorInterval).
 LOG_MONITOR_INTERVAL = 10.0
 
@@ -283,6 +286,8 @@ class KubeletAgent:
                 if not cidr:
                     await asyncio.sleep(POD_CIDR_POLL)
         await self.runtime.update_runtime_config(cidr)
+        if self.kubelet is not None:
+            self.kubelet.workers.update_all()  # pods waiting for the network: now
 
     # -- static and mirror pods ------------------------------------------------------
 

@@ -39,6 +39,7 @@ from pynetes.kubelet.runtime.interface import (
     ImagePullError,
     ImageService,
     Mount,
+    NetworkNotReady,
     RuntimeFailure,
     RuntimeService,
     SandboxState,
@@ -301,6 +302,9 @@ class PodSyncer:
         try:
             record.sandbox_id = await runtime.run_pod_sandbox(config)
             record.pod_ip = (await runtime.pod_sandbox_status(record.sandbox_id)).ip
+        except NetworkNotReady as error:
+            self._event(pod, WARNING, "NetworkNotReady", f"network is not ready: {error}")
+            return False
         except RuntimeFailure as error:
             self._event(
                 pod, WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {error}"

@@ -40,6 +40,11 @@ class RuntimeFailure(Exception):
     reason = "CreateContainerError"
 
 
+class NetworkNotReady(RuntimeFailure):
+    """Pod networking is set up on this node but not configured yet (CRI's
+    NetworkReady=false): a sandbox off the host network cannot be made until it is."""
+
+
 class ImagePullError(RuntimeFailure):
     """The image cannot be resolved to something this runtime can run."""
 

@@ -281,25 +281,27 @@ async def test_a_sandbox_whose_namespace_vanished_releases_its_ip_at_the_next_st
         await unmount_all_under(tmp_path)  # the pod's token volume (tmpfs)
 
 
-async def test_the_kubelet_takes_the_pod_cidr_the_node_ipam_controller_gives_its_node(
+async def test_a_pod_made_before_the_node_has_a_pod_cidr_waits_for_it_then_gets_a_pod_ip(
     cluster: Cluster, api: ApiClient, tmp_path: Path, network: CniOptions
 ):
-    async with (
-        running_controllers(api, "nodeipam", allocate_node_cidrs=True, cluster_cidr=SUBNET),
-        running_kubelet(cluster, api, tmp_path, cni=network),
-    ):
-
-        async def configured() -> bool:
-            return (network.conf_dir / cni.DEFAULT_CONFLIST).exists()
-
-        await eventually(configured)
-        node = await api.get(NODES, NODE)
-        assert node["spec"]["podCIDR"] == SUBNET
-        await api.create(PODS, server_pod("numbered"))
-        running = await wait_for_pod(api, "numbered", phase_is("Running"))
-        assert ipaddress.ip_address(running["status"]["podIP"]) in ipaddress.ip_network(SUBNET)
-        await api.delete(PODS, "numbered", namespace="default")
-        await wait_for_deletion(api, "numbered")
+    async with running_kubelet(cluster, api, tmp_path, cni=network):
+        await api.create(PODS, server_pod("early"))
+        # no podCIDR, so no network configuration yet: the pod waits (upstream's event),
+        # it does not start on the host network
+        event = await wait_for_event(api, "early", "NetworkNotReady")
+        assert "cni plugin not initialized" in event["message"]
+        pod = await api.get(PODS, "early", namespace="default")
+        assert not pod["status"].get("podIP")
+        assert not list((tmp_path / "runtime" / "sandboxes").glob("*.json"))
+        async with running_controllers(
+            api, "nodeipam", allocate_node_cidrs=True, cluster_cidr=SUBNET
+        ):
+            running = await wait_for_pod(api, "early", phase_is("Running"))
+            assert (await api.get(NODES, NODE))["spec"]["podCIDR"] == SUBNET
+            assert (network.conf_dir / cni.DEFAULT_CONFLIST).exists()
+            assert ipaddress.ip_address(running["status"]["podIP"]) in ipaddress.ip_network(SUBNET)
+        await api.delete(PODS, "early", namespace="default")
+        await wait_for_deletion(api, "early")
 
 
 async def test_a_failing_plugin_fails_the_sandbox_and_leaves_nothing_behind(

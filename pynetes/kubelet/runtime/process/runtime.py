@@ -56,6 +56,7 @@ from pynetes.kubelet.runtime.interface import (
     EventHandler,
     ExecResult,
     Image,
+    NetworkNotReady,
     PodSandboxConfig,
     PodSandboxStatus,
     RuntimeFailure,
@@ -274,19 +275,27 @@ class ProcessRuntime:
         return sandbox_id
 
     def _network_config(self) -> dict[str, Any] | None:
-        """The CNI network list new sandboxes get, or None (host network; why is
-        logged once)."""
+        """The CNI network list new sandboxes get, or None where pod networking cannot
+        work (host network; why is logged once). NetworkNotReady while it can but has no
+        configuration yet (the node has no podCIDR), as containerd's "cni plugin not
+        initialized": the kubelet retries, so whether a pod gets a network of its own
+        does not depend on how early it was created."""
         if self.cni_options is None:
             return None
         reason = cni.unavailable(self.cni_options)
-        network = None
-        if reason is None:
-            network = cni.load_network(self.cni_options.conf_dir)
-            if network is None:
-                reason = f"no CNI network configuration in {self.cni_options.conf_dir}"
-        if reason is not None and reason != self._host_network_reason:
-            log.warning("pods share the host network: %s", reason)
-        self._host_network_reason = reason
+        if reason is not None:
+            if reason != self._host_network_reason:
+                log.warning("pods share the host network: %s", reason)
+            self._host_network_reason = reason
+            return None
+        network = cni.load_network(self.cni_options.conf_dir)
+        if network is None:
+            raise NetworkNotReady(
+                "container runtime network not ready: NetworkReady=false"
+                " reason:NetworkPluginNotReady message:Network plugin returns error:"
+                f" cni plugin not initialized (no network configuration in"
+                f" {self.cni_options.conf_dir})"
+            )
         return network
 
     async def _setup_network(self, record: dict[str, Any]) -> None:
