@@ -60,6 +60,10 @@ def pod(name: str, node: str) -> Object:
         "metadata": {"name": name, "namespace": "default", "labels": {"bench": "kubelet"}},
         "spec": {
             "nodeName": node,
+            # the kubelet's own work: no pod network (it waits for a podCIDR) and no
+            # token volume (its ServiceAccount and CA come from controllers not run here)
+            "hostNetwork": True,
+            "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": 1,
             "containers": [{"name": "app", "image": "busybox", "command": ["sleep", "3600"]}],
         },

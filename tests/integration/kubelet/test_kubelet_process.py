@@ -125,7 +125,10 @@ async def test_kill_9_of_the_kubelet_neither_stops_nor_duplicates_containers(
     starts = tmp_path / "starts"
     try:
         async with kubelet_process(cluster, root, config, healthz) as first:
-            await api.create(PODS, pod("steady", shell("app", f"echo x >> {starts}; sleep 3600")))
+            # on the host network: this kubelet has no podCIDR, so no pod network
+            steady = pod("steady", shell("app", f"echo x >> {starts}; sleep 3600"))
+            steady["spec"]["hostNetwork"] = True
+            await api.create(PODS, steady)
             before = await wait_for_pod(api, "steady", phase_is("Running"))
             first.kill()
             await first.wait()
