@@ -28,11 +28,20 @@ NOT_MOUNTED = "not mounted"
 
 
 async def _run(*command: str, harmless: str | None = None) -> None:
-    """Run a mount command; fail with its output unless it succeeded or said ``harmless``."""
+    """Run a mount command; fail with its output unless it succeeded or said ``harmless``.
+
+    A cancelled caller waits for the command to end before the cancellation goes on:
+    a mount finishing unseen after its pod's teardown had looked would stay forever.
+    """
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    output, _ = await process.communicate()
+    communicating = asyncio.ensure_future(process.communicate())
+    try:
+        output, _ = await asyncio.shield(communicating)
+    except asyncio.CancelledError:
+        await communicating
+        raise
     if process.returncode != 0 and not (harmless and harmless in output.decode(errors="replace")):
         raise MountError(
             f"mount failed: exit status {process.returncode}\n"
@@ -72,8 +81,7 @@ async def unmount_all_under(folder: Path) -> None:
     """Unmount everything mounted at or below ``folder`` (stacked mounts too).
 
     A point that is no longer mounted when its turn comes is fine, as upstream's
-    safe not-mounted behaviour: a teardown cancelled mid-way leaves its ``umount``
-    running, and that one may get there first.
+    safe not-mounted behaviour: another teardown of the same pod may get there first.
     """
     while points := await asyncio.to_thread(mount_points_under, folder):
         for point in points:

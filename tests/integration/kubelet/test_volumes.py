@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
+import shutil
 import socket
 import threading
 
@@ -340,9 +342,30 @@ async def test_memory_empty_dir_is_a_sized_tmpfs_and_unmount_cleans_up(api, mana
     assert manager.pod_volume_dirs_in_use() == set()
 
 
+async def test_a_mount_cancelled_while_its_command_runs_is_not_left_behind(tmp_path, monkeypatch):
+    # a kubelet stopping cancels pod set-ups; the teardown that follows must find
+    # every mount they made, including one whose command was still running (a slow
+    # `mount` first in PATH makes the moment certain)
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    (slow / "mount").write_text(f'#!/bin/sh\nsleep 0.3\nexec {shutil.which("mount")} "$@"\n')
+    (slow / "mount").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{slow}:{os.environ['PATH']}")
+    folder = tmp_path / "volume"
+    folder.mkdir()
+    mounting = asyncio.create_task(mount_tmpfs(folder, 1024 * 1024))
+    await asyncio.sleep(0.15)
+    mounting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await mounting
+    await unmount_all_under(folder)
+    await asyncio.sleep(0.3)  # where a mount left running would land
+    assert mount_points_under(folder) == []
+
+
 async def test_two_teardowns_of_the_same_mounts_both_succeed(tmp_path):
-    # a pod teardown cancelled mid-way leaves its umount running; the next
-    # teardown of the same folder must not fail on the points it got to first
+    # two teardowns of the same pod's folder (the pod worker's and the kubelet's
+    # at stop): neither fails on the points the other got to first
     points = [tmp_path / f"volume-{index}" for index in range(4)]
     for point in points:
         point.mkdir()
