@@ -1,11 +1,12 @@
 """ProcessRuntime: the CRI RuntimeService and ImageService over plain host processes.
 
 One class serves both protocols. A sandbox is a JSON record. Given CNI options (and run
-as root, with the plugins installed and a network configuration in the folder), a
-sandbox without hostNetwork gets a network namespace of its own set up by the CNI
-plugins (cni.py); its IP is the CNI result's, every container and exec'd command runs
-in that namespace, and stop/remove run CNI DEL and remove the namespace. Otherwise (and
-for hostNetwork pods) the pod shares the host network and its IP is the node's; the
+as root, with the plugins installed), a sandbox without hostNetwork gets a network
+namespace of its own set up by the CNI plugins (cni.py); its IP is the CNI result's,
+every container and exec'd command runs in that namespace, and stop/remove run CNI DEL
+and remove the namespace. Until the folder has a network configuration such a sandbox
+is refused (NetworkNotReady). Without CNI options, root or the plugins (and for
+hostNetwork pods) the pod shares the host network and its IP is the node's; the
 reason is logged once. A container is a folder under ``state_dir/containers``
 holding ``config.json`` (written at create; ``shim.config`` is the same for the shim),
 ``started.json`` and ``exited.json`` (written by its shim, see shim.py). The shim runs
