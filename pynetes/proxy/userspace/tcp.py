@@ -60,10 +60,14 @@ class _Side(asyncio.BufferedProtocol):
         return self._buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        """Pass on what was read; the transport copies what it cannot send at once,
-        so the buffer is free for the next read."""
-        assert self._write is not None
+        """Pass on what was read. What the peer's transport cannot send at once it
+        keeps, and it may keep it as a view of this buffer (Python 3.12 queues views
+        without copying): the next read then goes into a fresh buffer."""
+        assert self._write is not None and self.peer is not None
         self._write(self._buffer[:nbytes])
+        peer = self.peer.transport
+        if peer is not None and peer.get_write_buffer_size():
+            self._buffer = memoryview(bytearray(READ_BUFFER_BYTES))
 
     def eof_received(self) -> bool:
         """Half-close: pass the EOF on and keep writing the peer's answer."""

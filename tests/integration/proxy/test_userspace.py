@@ -249,3 +249,26 @@ async def test_external_ips_and_local_traffic_policy(
     await eventually(lambda: answers(external_ip, 8080))
     assert set(await names_seen(external_ip, 8080, 4)) == {here.name}
     assert set(await names_seen("127.0.0.1", node_port, 4)) == {here.name}
+
+
+async def test_a_large_exchange_arrives_intact_through_back_pressure(
+    api: ApiClient, proxy: RunningProxy, pods: Pods
+) -> None:
+    [backend] = await pods(1)
+    ip = cluster_ip()
+    await create_service(api, "bulk", ip, 8080)
+    await create_slices(api, "bulk", [backend])
+    await eventually(lambda: answers(ip, 8080))
+    # about 20 MiB each way, every answer left unread until all is sent: the proxy's
+    # writes back up and it pauses and resumes reading, reusing no buffer still queued
+    lines = [f"{index:06d} {'x' * 1000}\n".encode() for index in range(20_000)]
+    async with asyncio.timeout(GUARD):
+        reader, writer = await asyncio.open_connection(ip, 8080)
+        try:
+            assert await reader.readline() == f"{backend.name}\n".encode()
+            writer.writelines(lines)
+            await writer.drain()
+            received = [await reader.readline() for _ in lines]
+        finally:
+            writer.close()
+    assert received == [f"{backend.name} ".encode() + line for line in lines]
