@@ -17,11 +17,9 @@ from pynetes.api.fieldmanager.typed import (
     ABSENT,
     SchemaError,
     Shape,
-    field_node,
-    item_node,
-    items_by_element,
+    TypeInfo,
     pair_shape,
-    shape,
+    type_info,
     values_equal,
 )
 from pynetes.api.schema import Node
@@ -52,19 +50,19 @@ def compare(old: Any, new: Any, node: Node | None) -> Comparison:
     """The fields removed, modified and added from ``old`` to ``new``; SchemaError
     when a list item has no name."""
     result = Comparison(FieldSet(), FieldSet(), FieldSet())
-    _compare(old, new, node, (), result)
+    _compare(old, new, type_info(node), (), result)
     return result
 
 
-def _compare(old: Any, new: Any, node: Node | None, path: Path, result: Comparison) -> None:
+def _compare(old: Any, new: Any, info: TypeInfo, path: Path, result: Comparison) -> None:
     if old is ABSENT and path:
-        _add_all(new, node, result.added.subtree(path[:-1]), path[-1])
+        _add_all(new, info, result.added.subtree(path[:-1]), path[-1])
         return
-    walked = pair_shape(node, old, new)
+    walked = pair_shape(info, old, new)
     if walked is Shape.MAP:
-        descended = _compare_maps(old, new, node, path, result)
+        descended = _compare_maps(old, new, info, path, result)
     elif walked is Shape.LIST:
-        descended = _compare_lists(old, new, node, path, result)
+        descended = _compare_lists(old, new, info, path, result)
     else:
         descended = False
     if not descended:
@@ -75,33 +73,48 @@ def _compare(old: Any, new: Any, node: Node | None, path: Path, result: Comparis
         result.removed.insert(path)
 
 
-def _add_all(value: Any, node: Node | None, parent: FieldSet, element: str) -> None:
+def _add_all(value: Any, info: TypeInfo, parent: FieldSet, element: str) -> None:
     """Record ``value``, new at ``element`` under ``parent`` in the added set: what
     ``_compare`` finds against ABSENT (every field of it, and each non-empty map
     or list itself), in one walk of the new value alone. Creates are mostly this.
     """
-    walked = shape(node, value)
+    walked = info.shape(value)
     if walked is Shape.MAP and isinstance(value, dict) and value:
         below = parent.subtree((element,))
         for name, item in value.items():
-            child = field_element(name)
-            try:
-                _add_all(item, field_node(node, name), below, child)
-            except SchemaError as error:
-                raise error.within(child) from None
+            _add_child(item, info, name, below, field_element(name))
     elif walked is Shape.LIST and isinstance(value, list) and value:
         below = parent.subtree((element,))
-        child_node = item_node(node)
-        grouped = _group(items_by_element(node, value), value)
+        child_info = info.items()
+        grouped = _group(info.elements(value), value)
         for child, items in grouped.items():
             if len(items) > 1:
                 below.members.add(child)  # items sharing a name are one atomic group
-                continue
-            try:
-                _add_all(items[0], child_node, below, child)
-            except SchemaError as error:
-                raise error.within(child) from None
+            elif _is_container(items[0]):
+                try:
+                    _add_all(items[0], child_info, below, child)
+                except SchemaError as error:
+                    raise error.within(child) from None
+            else:
+                below.members.add(child)
     parent.members.add(element)
+
+
+def _add_child(value: Any, info: TypeInfo, name: str, parent: FieldSet, element: str) -> None:
+    """``_add_all`` of field ``name`` of a map whose TypeInfo is ``info``."""
+    if not _is_container(value):
+        parent.members.add(element)
+        return
+    try:
+        _add_all(value, info.field(name), parent, element)
+    except SchemaError as error:
+        raise error.within(element) from None
+
+
+def _is_container(value: Any) -> bool:
+    """A non-empty map or list: anything else is a leaf whatever the schema says,
+    so the walk need not ask the schema about it (most fields of an object)."""
+    return bool(value) and isinstance(value, dict | list)
 
 
 def _compare_leaf(old: Any, new: Any, path: Path, result: Comparison) -> None:
@@ -113,19 +126,25 @@ def _compare_leaf(old: Any, new: Any, path: Path, result: Comparison) -> None:
         result.modified.insert(path)
 
 
-def _compare_maps(old: Any, new: Any, node: Node | None, path: Path, result: Comparison) -> bool:
+def _compare_maps(old: Any, new: Any, info: TypeInfo, path: Path, result: Comparison) -> bool:
     """Compare field by field; False when both are empty (then they are leaves)."""
     left = old if isinstance(old, dict) else {}
     right = new if isinstance(new, dict) else {}
     if not left and not right:
         return False
+    added: FieldSet | None = None
     for name in left.keys() | right.keys():
         element = field_element(name)
+        if name not in left:
+            if added is None:
+                added = result.added.subtree(path)
+            _add_child(right[name], info, name, added, element)
+            continue
         try:
             _compare(
                 left.get(name, ABSENT),
                 right.get(name, ABSENT),
-                field_node(node, name),
+                info.field(name),
                 (*path, element),
                 result,
             )
@@ -134,7 +153,7 @@ def _compare_maps(old: Any, new: Any, node: Node | None, path: Path, result: Com
     return True
 
 
-def _compare_lists(old: Any, new: Any, node: Node | None, path: Path, result: Comparison) -> bool:
+def _compare_lists(old: Any, new: Any, info: TypeInfo, path: Path, result: Comparison) -> bool:
     """Compare item by item, matched by name; False when both are empty.
 
     Items sharing a name (possible in stored objects) are compared as one
@@ -144,9 +163,9 @@ def _compare_lists(old: Any, new: Any, node: Node | None, path: Path, result: Co
     right = new if isinstance(new, list) else []
     if not left and not right:
         return False
-    left_items = _group(items_by_element(node, left), left)
-    right_items = _group(items_by_element(node, right), right)
-    child_node = item_node(node)
+    left_items = _group(info.elements(left), left)
+    right_items = _group(info.elements(right), right)
+    child_info = info.items()
     for element in left_items.keys() | right_items.keys():
         before = left_items.get(element, [])
         after = right_items.get(element, [])
@@ -156,7 +175,7 @@ def _compare_lists(old: Any, new: Any, node: Node | None, path: Path, result: Co
                 _compare(
                     before[0] if before else ABSENT,
                     after[0] if after else ABSENT,
-                    child_node,
+                    child_info,
                     item_path,
                     result,
                 )
@@ -167,11 +186,11 @@ def _compare_lists(old: Any, new: Any, node: Node | None, path: Path, result: Co
                 result.modified.insert(item_path)
         elif len(before) >= 2:
             if after:
-                _compare(ABSENT, after[0], child_node, item_path, result)
+                _compare(ABSENT, after[0], child_info, item_path, result)
             result.removed.insert(item_path)
         else:
             if before:
-                _compare(before[0], ABSENT, child_node, item_path, result)
+                _compare(before[0], ABSENT, child_info, item_path, result)
             result.added.insert(item_path)
     return True
 

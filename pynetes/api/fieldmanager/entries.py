@@ -14,6 +14,7 @@ manager, apiVersion and subresource; an object nobody manages has no
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -58,8 +59,10 @@ class Entry:
 Managed = dict[str, Entry]
 
 
+@functools.lru_cache(maxsize=1024)
 def identity(manager: str, operation: str, api_version: str, subresource: str) -> str:
-    """The key of an entry, as upstream's ``BuildManagerIdentifier`` spells it."""
+    """The key of an entry, as upstream's ``BuildManagerIdentifier`` spells it
+    (remembered: every write asks it for the same few managers)."""
     parts = []
     if manager:
         parts.append('"manager":' + gojson.dumps(manager))
@@ -129,7 +132,9 @@ def _utc(text: Any) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=256)
 def _seconds(time: str | None) -> int:
+    """Whole seconds since the epoch (remembered: parsing cost more than the sorts it keys)."""
     if time is None:
         return 0
     return int(datetime.datetime.fromisoformat(time).timestamp())
@@ -170,12 +175,10 @@ def _encode_entry(entry: Entry) -> dict[str, Any]:
 def cap_update_managers(managed: Managed) -> Managed:
     """At most MAX_UPDATE_MANAGERS Update entries: the oldest merge into
     per-version ``ancient-changes`` entries, as upstream's capManagersManager does."""
-    updaters = sorted(
-        (key for key, entry in managed.items() if entry.operation == UPDATE),
-        key=lambda key: (_seconds(managed[key].time), key),
-    )
+    updaters = [key for key, entry in managed.items() if entry.operation == UPDATE]
     if len(updaters) <= MAX_UPDATE_MANAGERS:
         return managed
+    updaters.sort(key=lambda key: (_seconds(managed[key].time), key))
     capped = dict(managed)
     remaining = len(updaters)
     first_of_version: dict[str, str] = {}

@@ -24,6 +24,7 @@ from pynetes.api.fieldmanager.typed import (
     item_node,
     items_by_element,
     pair_shape,
+    type_info,
 )
 from pynetes.api.schema import Node
 
@@ -34,7 +35,7 @@ def merge(current: Any, applied: Any, node: Node | None) -> Any:
     Either side may be ABSENT. SchemaError when a list item has no name, or
     when the applied configuration names an item twice.
     """
-    walked = pair_shape(node, current, applied)
+    walked = pair_shape(type_info(node), current, applied)
     if walked is Shape.MAP:
         merged = _merge_maps(current, applied, node)
     elif walked is Shape.LIST:

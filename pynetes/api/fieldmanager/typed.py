@@ -20,7 +20,6 @@ from the value: maps granular, lists atomic.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any, Final
 
 from pynetes.api import schema
@@ -115,29 +114,78 @@ def list_keys(node: Node | None) -> tuple[str, ...] | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class _NodeInfo:
-    """What ``shape`` needs of a schema node, worked out once per node."""
+class TypeInfo:
+    """A schema node compiled for walks: how its values are owned, and its fields'
+    and items' TypeInfo, each worked out once per node (the walks of a create
+    asked the schema the same questions tens of times per object).
 
-    declared: str | None
-    atomic_map: bool
-    keys: tuple[str, ...] | None
+    Built by ``type_info``; ``node`` None (no schema) deduces shapes from values.
+    """
+
+    __slots__ = ("_fields", "_items", "_other", "atomic_map", "declared", "keys", "node")
+
+    def __init__(self, node: Node | None) -> None:
+        self.node = node
+        self.declared = _declared_kind(node)
+        self.atomic_map = schema.map_type(node) == "atomic"
+        self.keys = list_keys(node)
+        self._fields: dict[str, TypeInfo] = {}
+        self._other: TypeInfo | None = None
+        self._items: TypeInfo | None = None
+
+    def shape(self, value: Any) -> Shape:
+        """How a value is owned. Null is an empty map or list when the schema says so."""
+        declared = self.declared
+        if isinstance(value, dict) or (value is None and declared in (None, "object")):
+            if declared in (None, "object") and not self.atomic_map:
+                return Shape.MAP
+            return Shape.LEAF
+        is_list = isinstance(value, list) or (value is None and declared == "array")
+        if is_list and declared in (None, "array") and self.keys is not None:
+            return Shape.LIST
+        return Shape.LEAF
+
+    def field(self, name: str) -> TypeInfo:
+        """The TypeInfo of field ``name``: a declared property, or a free map's values.
+
+        Properties are remembered by name; every other name shares one entry,
+        so a map's arbitrary keys (labels) do not grow the cache.
+        """
+        found = self._fields.get(name)
+        if found is not None:
+            return found
+        if is_declared(self.node, name):
+            found = self._fields[name] = type_info(schema.field(self.node, name))
+            return found
+        if self._other is None:
+            self._other = type_info(schema.field(self.node, name))
+        return self._other
+
+    def items(self) -> TypeInfo:
+        if self._items is None:
+            self._items = type_info(schema.items(self.node))
+        return self._items
+
+    def elements(self, items: list[Any]) -> list[str]:
+        """The path element of every item of an associative list, in order."""
+        return items_by_element(self.node, items)
 
 
-_DEDUCED = _NodeInfo(None, False, None)
 # Schema nodes are long-lived; entries keep their node alive, so an id is never
 # mistaken for another node's while its entry exists.
-_INFO: dict[int, tuple[Node, _NodeInfo]] = {}
+_INFO: dict[int, tuple[Node, TypeInfo]] = {}
 _INFO_LIMIT: Final = 8192
+_UNTYPED: Final = TypeInfo(None)
 
 
-def _info(node: Node | None) -> _NodeInfo:
+def type_info(node: Node | None) -> TypeInfo:
+    """The compiled form of ``node``, built once per node."""
     if node is None:
-        return _DEDUCED
+        return _UNTYPED
     cached = _INFO.get(id(node))
     if cached is not None and cached[0] is node:
         return cached[1]
-    info = _NodeInfo(_declared_kind(node), schema.map_type(node) == "atomic", list_keys(node))
+    info = TypeInfo(node)
     if len(_INFO) >= _INFO_LIMIT:
         _INFO.clear()
     _INFO[id(node)] = (node, info)
@@ -145,27 +193,18 @@ def _info(node: Node | None) -> _NodeInfo:
 
 
 def shape(node: Node | None, value: Any) -> Shape:
-    """How a value is owned. Null is an empty map or list when the schema says so."""
-    info = _info(node)
-    declared = info.declared
-    if isinstance(value, dict) or (value is None and declared in (None, "object")):
-        if declared in (None, "object") and not info.atomic_map:
-            return Shape.MAP
-        return Shape.LEAF
-    is_list = isinstance(value, list) or (value is None and declared == "array")
-    if is_list and declared in (None, "array") and info.keys is not None:
-        return Shape.LIST
-    return Shape.LEAF
+    """How a value is owned (``TypeInfo.shape`` of ``node``)."""
+    return type_info(node).shape(value)
 
 
-def pair_shape(node: Node | None, left: Any, right: Any) -> Shape:
+def pair_shape(info: TypeInfo, left: Any, right: Any) -> Shape:
     """The shape two values are walked in together; differing shapes meet as leaves."""
     if left is ABSENT:
-        return shape(node, right)
+        return info.shape(right)
     if right is ABSENT:
-        return shape(node, left)
-    left_shape = shape(node, left)
-    return left_shape if left_shape is shape(node, right) else Shape.LEAF
+        return info.shape(left)
+    left_shape = info.shape(left)
+    return left_shape if left_shape is info.shape(right) else Shape.LEAF
 
 
 def field_node(node: Node | None, name: str) -> Node | None:
@@ -183,7 +222,7 @@ def item_node(node: Node | None) -> Node | None:
 
 def item_element(node: Node | None, item: Any) -> str:
     """The path element of an associative list item; SchemaError when it has none."""
-    keys = _info(node).keys
+    keys = type_info(node).keys
     if keys:
         return _keyed_element(node, keys, item)
     if isinstance(item, dict):
