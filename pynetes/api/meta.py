@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-import secrets
+import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -52,9 +52,13 @@ def resource_version(obj: Object) -> int:
 
 
 def generate_name(prefix: str) -> str:
-    """``prefix`` plus five random characters, as upstream's name generator does."""
+    """``prefix`` plus five random characters, as upstream's name generator does.
+
+    Like upstream's (math/rand), not a cryptographic choice: a name is no secret,
+    and the system's generator cost five system calls per name.
+    """
     prefix = prefix[:_MAX_GENERATE_NAME_PREFIX]
-    return prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(_GENERATED_SUFFIX))
+    return prefix + "".join(random.choices(_NAME_ALPHABET, k=_GENERATED_SUFFIX))
 
 
 def new_uid() -> str:

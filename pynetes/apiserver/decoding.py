@@ -122,9 +122,10 @@ def _zero_null_items(value: Any, node: schema.Node) -> None:
     """
     if isinstance(value, dict):
         for key, child in value.items():
-            child_node = schema.field(node, key)
-            if child_node is not None:
-                _zero_null_items(child, child_node)
+            if child and isinstance(child, dict | list):  # only containers hold lists
+                child_node = schema.field(node, key)
+                if child_node is not None:
+                    _zero_null_items(child, child_node)
     elif isinstance(value, list):
         item = schema.items(node)
         if item is None:
@@ -133,5 +134,5 @@ def _zero_null_items(value: Any, node: schema.Node) -> None:
         for index, child in enumerate(value):
             if child is None and objects:
                 value[index] = {}
-            else:
+            elif child and isinstance(child, dict | list):
                 _zero_null_items(child, item)

@@ -86,11 +86,11 @@ def _add_all(value: Any, info: TypeInfo, parent: FieldSet, element: str) -> None
     elif walked is Shape.LIST and isinstance(value, list) and value:
         below = parent.subtree((element,))
         child_info = info.items()
-        grouped = _group(info.elements(value), value)
+        grouped = group_items(info.elements(value), value)
         for child, items in grouped.items():
             if len(items) > 1:
                 below.members.add(child)  # items sharing a name are one atomic group
-            elif _is_container(items[0]):
+            elif is_container(items[0]):
                 try:
                     _add_all(items[0], child_info, below, child)
                 except SchemaError as error:
@@ -102,7 +102,7 @@ def _add_all(value: Any, info: TypeInfo, parent: FieldSet, element: str) -> None
 
 def _add_child(value: Any, info: TypeInfo, name: str, parent: FieldSet, element: str) -> None:
     """``_add_all`` of field ``name`` of a map whose TypeInfo is ``info``."""
-    if not _is_container(value):
+    if not is_container(value):
         parent.members.add(element)
         return
     try:
@@ -111,7 +111,7 @@ def _add_child(value: Any, info: TypeInfo, name: str, parent: FieldSet, element:
         raise error.within(element) from None
 
 
-def _is_container(value: Any) -> bool:
+def is_container(value: Any) -> bool:
     """A non-empty map or list: anything else is a leaf whatever the schema says,
     so the walk need not ask the schema about it (most fields of an object)."""
     return bool(value) and isinstance(value, dict | list)
@@ -163,8 +163,8 @@ def _compare_lists(old: Any, new: Any, info: TypeInfo, path: Path, result: Compa
     right = new if isinstance(new, list) else []
     if not left and not right:
         return False
-    left_items = _group(info.elements(left), left)
-    right_items = _group(info.elements(right), right)
+    left_items = group_items(info.elements(left), left)
+    right_items = group_items(info.elements(right), right)
     child_info = info.items()
     for element in left_items.keys() | right_items.keys():
         before = left_items.get(element, [])
@@ -195,7 +195,8 @@ def _compare_lists(old: Any, new: Any, info: TypeInfo, path: Path, result: Compa
     return True
 
 
-def _group(elements: list[str], items: list[Any]) -> dict[str, list[Any]]:
+def group_items(elements: list[str], items: list[Any]) -> dict[str, list[Any]]:
+    """The items of a list by their path element, in order."""
     grouped: dict[str, list[Any]] = defaultdict(list)
     for element, item in zip(elements, items, strict=True):
         grouped[element].append(item)

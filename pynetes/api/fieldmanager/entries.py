@@ -158,17 +158,36 @@ def encode(managed: Managed) -> list[dict[str, Any]] | None:
 
 
 def _encode_entry(entry: Entry) -> dict[str, Any]:
+    return encode_entry(
+        entry.manager,
+        entry.operation,
+        entry.api_version,
+        entry.time,
+        entry.fields.to_fields_v1(),
+        entry.subresource,
+    )
+
+
+def encode_entry(
+    manager: str,
+    operation: str,
+    api_version: str,
+    time: str | None,
+    fields_v1: dict[str, Any],
+    subresource: str = "",
+) -> dict[str, Any]:
+    """One ``managedFields`` entry, its keys in upstream's order."""
     encoded: dict[str, Any] = {}
-    if entry.manager:
-        encoded["manager"] = entry.manager
-    encoded["operation"] = entry.operation
-    encoded["apiVersion"] = entry.api_version
-    if entry.time is not None:
-        encoded["time"] = entry.time
+    if manager:
+        encoded["manager"] = manager
+    encoded["operation"] = operation
+    encoded["apiVersion"] = api_version
+    if time is not None:
+        encoded["time"] = time
     encoded["fieldsType"] = FIELDS_V1
-    encoded["fieldsV1"] = entry.fields.to_fields_v1()
-    if entry.subresource:
-        encoded["subresource"] = entry.subresource
+    encoded["fieldsV1"] = fields_v1
+    if subresource:
+        encoded["subresource"] = subresource
     return encoded
 
 

@@ -22,6 +22,7 @@ Objects are plain dicts and are not mutated; the results are new dicts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from typing import Any, Final
@@ -31,12 +32,13 @@ from pynetes.api.errors import ApiError, bad_request
 from pynetes.api.fieldmanager import entries, lastapplied
 from pynetes.api.fieldmanager.compare import compare
 from pynetes.api.fieldmanager.conflicts import Conflicts
+from pynetes.api.fieldmanager.created import NotACreate, created_fields_v1
 from pynetes.api.fieldmanager.entries import APPLY, UPDATE, Entry, Managed
 from pynetes.api.fieldmanager.fields import to_field_set
 from pynetes.api.fieldmanager.fieldset import FieldSet, field_element
 from pynetes.api.fieldmanager.merge import merge
 from pynetes.api.fieldmanager.prune import prune
-from pynetes.api.fieldmanager.typed import ABSENT, SchemaError, clone, values_equal
+from pynetes.api.fieldmanager.typed import ABSENT, SchemaError, clone, type_info, values_equal
 from pynetes.api.fieldmanager.zero import zero_object
 from pynetes.api.schema import Node
 
@@ -116,6 +118,9 @@ def track_update(
     live = _without_managed_fields(old) if old is not None else zero_object(root)
     if not managed and _uid(live):
         return result
+    if old is None and not managed and not reset_fields:
+        with contextlib.suppress(NotACreate):
+            return _track_create(live, result, root, manager, api_version, now, subresource)
     try:
         managed = _update(
             live,
@@ -129,6 +134,29 @@ def track_update(
     except SchemaError:
         return result
     return _with_managed_fields(result, managed)
+
+
+def _track_create(
+    zero: dict[str, Any],
+    new: dict[str, Any],
+    root: Node,
+    manager: str,
+    api_version: str,
+    now: str,
+    subresource: str,
+) -> dict[str, Any]:
+    """``track_update`` of a create nobody managed before: the same entry, written
+    in one walk (``created.py``)."""
+    try:
+        fields_v1 = created_fields_v1(zero, new, type_info(root))
+    except SchemaError:
+        return new
+    if fields_v1:
+        encoded = entries.encode_entry(
+            manager or _UNKNOWN_MANAGER, UPDATE, api_version, now, fields_v1, subresource
+        )
+        _set_managed_fields(new, [encoded])
+    return new
 
 
 def apply(
@@ -405,7 +433,15 @@ def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
 def _with_managed_fields(obj: dict[str, Any], managed: Managed) -> dict[str, Any]:
     """``obj`` (a fresh copy, updated in place) with the entries written."""
     encoded = entries.encode(managed)
-    if encoded is None:
-        return obj
-    obj.setdefault("metadata", {})["managedFields"] = encoded
+    if encoded is not None:
+        _set_managed_fields(obj, encoded)
     return obj
+
+
+def _set_managed_fields(obj: dict[str, Any], encoded: list[dict[str, Any]]) -> None:
+    """Write the entries into ``obj``'s metadata (a fresh copy), which a null or
+    malformed metadata becomes, as Go decodes it: an empty ObjectMeta."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = obj["metadata"] = {}
+    metadata["managedFields"] = encoded
