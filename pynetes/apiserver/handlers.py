@@ -406,8 +406,8 @@ def success_status(resource: Resource, name: str, *, uid: str | None) -> Object:
 
 #: Limits past this are "everything" (no cache or store holds more objects).
 _MAX_PAGE = 2**40
-#: A LIST is encoded and written this many objects at a time, never joined into one body.
-_LIST_CHUNK_ITEMS = 100
+#: A LIST is written in pieces of about this size, never joined into one body.
+_LIST_CHUNK = 256 * 1024
 
 
 async def stream_list(
@@ -416,12 +416,10 @@ async def stream_list(
     list_meta: dict[str, Any],
     items: list[CachedObject],
 ) -> web.StreamResponse:
-    """The list, encoded and written in pieces (chunked): no copy of the whole body,
-    nothing kept per connection or per object.
+    """The list, written in pieces: no copy of the whole body, nothing kept per connection.
 
-    A 10,000-pod list is 23 MiB; joined into one bytes object it was copied twice
-    and stayed alive with each keep-alive connection that carried it, and with
-    every object's encoding made at once the server kept 40 MiB more RSS after it.
+    A 10,000-pod list is 15 MiB; joined into one bytes object it was copied
+    twice and stayed alive with each keep-alive connection that carried it.
     """
     head = (
         orjson.dumps(
@@ -433,16 +431,25 @@ async def stream_list(
         )[:-1]
         + b',"items":['
     )
+    encoded = [c.encoded() for c in items]
+    length = len(head) + sum(map(len, encoded)) + max(len(encoded) - 1, 0) + 2
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = length
     await response.prepare(request)
     if request.method == "HEAD":
         return response
-    separator = b""
-    for start in range(0, len(items), _LIST_CHUNK_ITEMS):
-        chunk = orjson.dumps([cached.obj for cached in items[start : start + _LIST_CHUNK_ITEMS]])
-        await response.write(head + separator + chunk[1:-1])
-        head, separator = b"", b","
-    await response.write(head + b"]}")
+    piece: list[bytes] = [head]
+    size = len(head)
+    for index, body in enumerate(encoded):
+        if index:
+            piece.append(b",")
+        piece.append(body)
+        size += len(body)
+        if size >= _LIST_CHUNK:
+            await response.write(b"".join(piece))
+            piece, size = [], 0
+    piece.append(b"]}")
+    await response.write(b"".join(piece))
     await response.write_eof()
     return response
 

@@ -41,18 +41,31 @@ LIST_PAGE = 10_000
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 
 
-@dataclass(slots=True)
 class CachedObject:
-    """An object as of ``revision``."""
+    """An object as of ``revision``, kept as its JSON encoding.
 
-    key: str
-    obj: Object
-    revision: int
+    The bytes are what GETs, LISTs and watch events send, so they are made once;
+    ``obj`` decodes a fresh copy for the readers that need fields (selectors,
+    tables, admission). Kept as dicts, 10,000 pods held 175 MiB; as bytes, 24
+    MiB. Encoded anew for every read instead, a GET cost 50 us more and a
+    LIST of 10,000 pods 150 ms more: encoding walks objects scattered over
+    the heap.
+    """
+
+    __slots__ = ("_encoded", "key", "revision")
+
+    def __init__(self, key: str, obj: Object, revision: int) -> None:
+        self.key = key
+        self.revision = revision
+        self._encoded = orjson.dumps(obj)
+
+    @property
+    def obj(self) -> Object:
+        """A fresh copy of the object: the caller's to keep or change."""
+        return orjson.loads(self._encoded)
 
     def encoded(self) -> bytes:
-        """The object's JSON, made afresh: kept, the encodings of every object once
-        read held 39 MiB more for 10,000 pods, and a pod encodes in microseconds."""
-        return orjson.dumps(self.obj)
+        return self._encoded
 
 
 @dataclass(slots=True)
@@ -117,6 +130,11 @@ class Batch:
             )
         return known
 
+    def decoded(self, cached: CachedObject) -> Object:
+        """``cached.obj``, decoded once per batch for all the watchers that filter it
+        (read only: shared by them)."""
+        return self.memo(cached, lambda: cached.obj)
+
     def memo(self, key: object, compute: Callable[[], Any]) -> Any:
         """``compute()``, once per batch for each ``key``."""
         try:
@@ -165,19 +183,20 @@ class CacheWatcher:
         selected = []
         for event in batch.events:
             if event.current.key.startswith(self.prefix):
-                delivered = self._filtered_type(event)
+                delivered = self._filtered_type(event, batch)
                 if delivered is not None:
                     selected.append((delivered, event))
         return selected
 
-    def _filtered_type(self, event: CacheEvent) -> str | None:
+    def _filtered_type(self, event: CacheEvent, batch: Batch) -> str | None:
         predicate = self.predicate
         if predicate is None:
             return event.type
+        current = batch.decoded(event.current)
         if event.type == DELETED:
-            return DELETED if predicate(event.current.obj) else None
-        now = predicate(event.current.obj)
-        before = event.previous is not None and predicate(event.previous.obj)
+            return DELETED if predicate(current) else None
+        now = predicate(current)
+        before = event.previous is not None and predicate(batch.decoded(event.previous))
         if now and before:
             return MODIFIED
         if now:
