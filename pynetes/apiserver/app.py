@@ -124,8 +124,7 @@ def validate(resource: Resource, new: Object, old: Object | None) -> list[errors
     node = resource.schema_node()
     problems: list[errors.FieldError] = []
     if node is not None:
-        found, _unknown = structural.validate_structure(new, node)
-        problems = [p for p in found if p.type is errors.FieldErrorType.REQUIRED]
+        problems = structural.missing_required(new, node)
     group, version, kind = resource.group, resource.version, resource.kind
     if old is None:
         found = semantic.validate_object(group, version, kind, new, namespaced=resource.namespaced)

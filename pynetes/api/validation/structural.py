@@ -169,6 +169,10 @@ class _Validator:
         """``value`` without unknown fields (a new container when it is one)."""
         return value
 
+    def missing(self, value: Any, path: str, walk: _Walk) -> None:
+        """Only the ``Required value`` part of ``check``: nothing can be required below
+        a validator that is not a struct, a list or a map."""
+
     def mismatch(self, value: Any, path: str, gostruct: str, gofield: str, walk: _Walk) -> None:
         message = _unmarshal_message(json_type(value), gostruct, gofield, self.gotype)
         walk.type_error(path, value, message)
@@ -376,6 +380,15 @@ class _List(_Validator):
             return value
         return [self.items.prune(item, drop_nulls) for item in value]
 
+    def missing(self, value: Any, path: str, walk: _Walk) -> None:
+        items = self.items
+        if type(value) is not list or not _reaches_required(items):
+            return
+        accepts = items.accepts
+        for index, item in enumerate(value):
+            if type(item) not in accepts:
+                items.missing(item, f"{path}[{index}]", walk)
+
 
 class _Map(_Validator):
     """A Go map keyed by string (labels, ResourceList, Secret data, ...)."""
@@ -405,6 +418,16 @@ class _Map(_Validator):
         values = self.values
         return {key: values.prune(item, drop_nulls) for key, item in value.items()}
 
+    def missing(self, value: Any, path: str, walk: _Walk) -> None:
+        values = self.values
+        if type(value) is not dict or not _reaches_required(values):
+            return
+        accepts = values.accepts
+        prefix = f"{path}." if path else ""
+        for key, item in value.items():
+            if type(item) not in accepts:
+                values.missing(item, prefix + key, walk)
+
 
 class _Object(_Validator):
     """A Go struct: known fields, each with its validator.
@@ -414,7 +437,15 @@ class _Object(_Validator):
     also has ``additionalProperties``.
     """
 
-    __slots__ = ("extra", "fields", "name", "preserve", "required_absent", "required_empty")
+    __slots__ = (
+        "extra",
+        "fields",
+        "name",
+        "preserve",
+        "required_absent",
+        "required_below",
+        "required_empty",
+    )
 
     def __init__(self, gotype: str, name: str) -> None:
         super().__init__(gotype)
@@ -424,6 +455,8 @@ class _Object(_Validator):
         self.preserve = False
         self.required_empty: tuple[tuple[str, str], ...] = ()
         self.required_absent: tuple[str, ...] = ()
+        #: The fields below which something is required (``_reaches_required``).
+        self.required_below: dict[str, _Validator] | None = None
 
     def check(self, value: Any, path: str, gostruct: str, gofield: str, walk: _Walk) -> None:
         if value is None:
@@ -445,6 +478,27 @@ class _Object(_Validator):
                 continue
             if type(item) not in child.accepts:
                 child.check(item, prefix + key, name, goprefix + key, walk)
+        self._own_missing(value, prefix, walk)
+
+    def missing(self, value: Any, path: str, walk: _Walk) -> None:
+        if type(value) is not dict:
+            return
+        below = self.required_below
+        if below is None:
+            _reaches_required(self)
+            below = self.required_below or {}
+        prefix = f"{path}." if path else ""
+        extra = self.extra
+        for key, item in value.items():
+            child = below.get(key)
+            if child is None:
+                if extra is not None and key not in self.fields and _reaches_required(extra):
+                    extra.missing(item, prefix + key, walk)
+            elif type(item) not in child.accepts:
+                child.missing(item, prefix + key, walk)
+        self._own_missing(value, prefix, walk)
+
+    def _own_missing(self, value: dict[str, Any], prefix: str, walk: _Walk) -> None:
         for key, detail in self.required_empty:
             item = value.get(key)
             if item is None or (not item and item is not False):
@@ -470,6 +524,36 @@ class _Object(_Validator):
             elif not drop_nulls:
                 pruned[key] = None
         return pruned
+
+
+def _reaches_required(validator: _Validator, visiting: set[int] | None = None) -> bool:
+    """Whether a ``Required value`` can be found below ``validator``; structs remember
+    which of their fields lead to one (``required_below``), so that the walk of
+    ``missing_required`` skips the rest of the object.
+
+    Definitions recurse: a struct met again while its fields are being looked at
+    counts as reaching (looked into, never skipped wrongly).
+    """
+    if isinstance(validator, _List):
+        return _reaches_required(validator.items, visiting)
+    if isinstance(validator, _Map):
+        return _reaches_required(validator.values, visiting)
+    if not isinstance(validator, _Object):
+        return False
+    if validator.required_below is not None:
+        return bool(
+            validator.required_below or validator.required_empty or validator.required_absent
+        )
+    visiting = set() if visiting is None else visiting
+    if id(validator) in visiting:
+        return True
+    visiting.add(id(validator))
+    below = {
+        key: child for key, child in validator.fields.items() if _reaches_required(child, visiting)
+    }
+    visiting.discard(id(validator))
+    validator.required_below = below
+    return bool(below or validator.required_empty or validator.required_absent)
 
 
 # ---------------------------------------------------------------------------
@@ -625,6 +709,15 @@ def validate_structure(
     walk = _Walk()
     _validator(node).check(obj, path, "", "", walk)
     return walk.type_errors + walk.missing, walk.unknown
+
+
+def missing_required(obj: Any, node: schema.Node) -> list[FieldError]:
+    """The ``Required value`` errors of ``validate_structure``, in the same order,
+    from a walk of only the parts of ``obj`` where something can be required
+    (an object already decoded has no type errors left to find)."""
+    walk = _Walk()
+    _validator(node).missing(obj, "", walk)
+    return walk.missing
 
 
 def prune_unknown(obj: Any, node: schema.Node, *, drop_nulls: bool = True) -> Any:

@@ -8,12 +8,15 @@ import copy
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pynetes.api.errors import FieldErrorType
 from pynetes.api.validation.structural import (
     decode_error,
     find_duplicate_fields,
     kind_node,
+    missing_required,
     prune_unknown,
     quantity_problem,
     strict_decoding_error,
@@ -478,3 +481,50 @@ def test_int64_fields_overflow_like_go():
         "json: cannot unmarshal number 9223372036854775808 into Go struct field"
         " PodSpec.spec.terminationGracePeriodSeconds of type int64"
     )
+
+
+# -- the required-only walk ----------------------------------------------------
+
+REQUIRED_KINDS = {
+    "Pod": POD,
+    "Deployment": DEPLOYMENT,
+    "CronJob": kind_node("batch", "v1", "CronJob"),
+    "PersistentVolumeClaim": kind_node("", "v1", "PersistentVolumeClaim"),
+    "Role": kind_node("rbac.authorization.k8s.io", "v1", "Role"),
+    "CRD": kind_node("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+}
+FIELD_NAMES = [
+    "spec", "template", "containers", "initContainers", "name", "image", "ports",
+    "containerPort", "env", "valueFrom", "configMapKeyRef", "fieldRef", "fieldPath", "key",
+    "volumes", "volumeMounts", "mountPath", "configMap", "items", "path", "projected",
+    "sources", "selector", "jobTemplate", "schedule", "rules", "verbs", "accessModes",
+    "metadata", "labels", "x", "versions", "schema", "openAPIV3Schema", "properties",
+]  # fmt: skip
+random_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(0, 2), st.sampled_from(["", "a"])),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(FIELD_NAMES), inner)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(sorted(REQUIRED_KINDS)), obj=random_values)
+def test_the_required_walk_finds_what_the_full_walk_finds(kind, obj):
+    node = REQUIRED_KINDS[kind]
+    found, _unknown = validate_structure(obj, node)
+    required = [problem for problem in found if problem.type is FieldErrorType.REQUIRED]
+    assert missing_required(obj, node) == required
+
+
+def test_the_required_walk_names_missing_fields_deep_in_a_pod():
+    body = pod(ports=[{"name": "http"}], env=[{"valueFrom": {"fieldRef": {}}}])
+    body["spec"]["volumes"] = [{"name": "v", "configMap": {"items": [{"key": "k"}]}}]
+    assert [problem.field for problem in missing_required(body, POD)] == [
+        "spec.containers[0].ports[0].containerPort",
+        "spec.containers[0].env[0].valueFrom.fieldRef.fieldPath",
+        "spec.containers[0].env[0].name",
+        "spec.volumes[0].configMap.items[0].path",
+        "spec.volumes[0].configMap.name",
+    ]
