@@ -13,7 +13,10 @@ which wrk sends (a Python client would take the CPU the server needs; needs
 ``apt-get install wrk``). Requests carry the admin client certificate, over
 pooled keep-alive connections; wrk, which cannot present one, a bearer token
 from the API server's ``--token-auth-file`` (the floor authenticates
-nothing). Everything talks to 127.0.0.1 only and stops by itself.
+nothing). Every process runs on uvloop, as ``pynetes apiserver`` does: the floor,
+so that it stays the best a bare aiohttp server does here, and the clients, whose
+TLS in asyncio's Python took the CPU the servers need. Everything talks to
+127.0.0.1 only and stops by itself.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import uvloop
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -708,7 +712,7 @@ def watch_client(
     url: str, tls: Tls, resource_version: str, streams: int, expected: int, parent: Connection
 ) -> None:
     """A watch client process: ``streams`` watches, each until ``expected`` events arrived."""
-    parent.send(asyncio.run(_watch_client(url, tls, resource_version, streams, expected, parent)))
+    parent.send(uvloop.run(_watch_client(url, tls, resource_version, streams, expected, parent)))
 
 
 async def _watch_client(
@@ -1071,9 +1075,9 @@ def main() -> None:
     parser.add_argument("--bodies", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.floor_server is not None:
-        asyncio.run(serve_floor(arguments.floor_server, arguments.pki_dir, arguments.bodies))
+        uvloop.run(serve_floor(arguments.floor_server, arguments.pki_dir, arguments.bodies))
         return
-    asyncio.run(run(QUICK if arguments.quick else FULL, arguments.watch_processes))
+    uvloop.run(run(QUICK if arguments.quick else FULL, arguments.watch_processes))
 
 
 if __name__ == "__main__":
