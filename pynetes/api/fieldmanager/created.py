@@ -27,23 +27,21 @@ _SELF: Final = "."
 _FIELD: Final = field_element("")
 _CONTAINERS: Final = (dict, list)
 _METADATA: Final = field_element("metadata")
-# What nobody owns (manager._NEVER_OWNED): apiVersion, kind, metadata itself, and
-# the fields of metadata the server sets.
-_NEVER_OWNED_TOP: Final = frozenset({field_element("apiVersion"), field_element("kind")})
-_NEVER_OWNED_METADATA: Final = frozenset(
-    field_element(name)
-    for name in (
-        "name",
-        "namespace",
-        "creationTimestamp",
-        "selfLink",
-        "uid",
-        "clusterName",
-        "generation",
-        "managedFields",
-        "resourceVersion",
-    )
+#: The fields of metadata the server sets, which nobody owns (nor apiVersion, kind,
+#: or metadata itself): upstream's fieldmanager strips them from every set.
+SERVER_SET_METADATA: Final = (
+    "name",
+    "namespace",
+    "creationTimestamp",
+    "selfLink",
+    "uid",
+    "clusterName",
+    "generation",
+    "managedFields",
+    "resourceVersion",
 )
+_NEVER_OWNED_TOP: Final = frozenset({field_element("apiVersion"), field_element("kind")})
+_NEVER_OWNED_METADATA: Final = frozenset(field_element(name) for name in SERVER_SET_METADATA)
 
 
 class NotACreate(Exception):

@@ -32,7 +32,11 @@ from pynetes.api.errors import ApiError, bad_request
 from pynetes.api.fieldmanager import entries, lastapplied
 from pynetes.api.fieldmanager.compare import compare
 from pynetes.api.fieldmanager.conflicts import Conflicts
-from pynetes.api.fieldmanager.created import NotACreate, created_fields_v1
+from pynetes.api.fieldmanager.created import (
+    SERVER_SET_METADATA,
+    NotACreate,
+    created_fields_v1,
+)
 from pynetes.api.fieldmanager.entries import APPLY, UPDATE, Entry, Managed
 from pynetes.api.fieldmanager.fields import to_field_set
 from pynetes.api.fieldmanager.fieldset import FieldSet, field_element
@@ -54,24 +58,7 @@ _MANAGER_MAX_BYTES: Final = 128
 
 _NEVER_OWNED: Final = FieldSet(
     {field_element("apiVersion"), field_element("kind"), field_element("metadata")},
-    {
-        field_element("metadata"): FieldSet(
-            {
-                field_element(name)
-                for name in (
-                    "name",
-                    "namespace",
-                    "creationTimestamp",
-                    "selfLink",
-                    "uid",
-                    "clusterName",
-                    "generation",
-                    "managedFields",
-                    "resourceVersion",
-                )
-            }
-        )
-    },
+    {field_element("metadata"): FieldSet({field_element(name) for name in SERVER_SET_METADATA})},
 )
 
 
