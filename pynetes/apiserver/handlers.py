@@ -309,7 +309,8 @@ class ResourceApi:
             admit=self.admission.validate_create(target.resource, target.namespace, dry_run),
             requester=request_user(request),
         )
-        return json_response(created, status=201, warnings=warnings)
+        body = store.written_json(target.namespace, created, dry_run=dry_run)
+        return raw_json(body, status=201, warnings=warnings)
 
     async def update(self, request: web.Request, target: Target) -> web.StreamResponse:
         store = self.store_for(target.resource)
@@ -325,7 +326,8 @@ class ResourceApi:
             track=lambda current, new: self.tracked(request, target.resource, current, new),
             admit=self.admission.validate_update(target.resource, target.namespace, dry_run),
         )
-        return json_response(updated, warnings=warnings)
+        body = store.written_json(target.namespace, updated, dry_run=dry_run)
+        return raw_json(body, warnings=warnings)
 
     async def patch(self, request: web.Request, target: Target) -> web.StreamResponse:
         store = self.store_for(target.resource)

@@ -18,7 +18,7 @@ from pynetes.api.patch import apply_json_patch, apply_merge_patch, apply_strateg
 from pynetes.apiserver import negotiation, query
 from pynetes.apiserver.apply import server_side_apply
 from pynetes.apiserver.registry import ObjectStore
-from pynetes.apiserver.responses import json_response, read_raw
+from pynetes.apiserver.responses import json_response, raw_json, read_raw
 
 if TYPE_CHECKING:
     from pynetes.apiserver.handlers import ResourceApi, Target
@@ -86,7 +86,8 @@ async def apply_patch(
         dry_run=dry_run,
         admit=admit,
     )
-    return json_response(updated, warnings=warnings)
+    body = store.written_json(target.namespace, updated, dry_run=dry_run)
+    return raw_json(body, warnings=warnings)
 
 
 def patched_object(content_type: str, current: Object, patch: Any, node: Any) -> Object:

@@ -385,18 +385,40 @@ class ObjectStore:
 
     async def _write_update(self, key: str, name: str, revision: int, new: Object) -> Object | None:
         """Store ``new`` over ``revision``; None when another write got in first."""
+        value = self.encode(new)
+        if self._conversion is IDENTITY:
+            self.cache.expect_write(key, value, new)
         try:
             stored = await self.storage.update(
-                key, self.encode(new), expected_revision=revision, ttl=self._ttl
+                key, value, expected_revision=revision, ttl=self._ttl
             )
         except ConflictError:
+            self.cache.forget_write(key, value)
             return None
         except KeyNotFoundError:
+            self.cache.forget_write(key, value)
             raise self._not_found(name) from None
         except ValueTooLargeError as error:
+            self.cache.forget_write(key, value)
             raise errors.request_entity_too_large(error.limit) from None
+        except BaseException:
+            self.cache.forget_write(key, value)
+            raise
         new["metadata"]["resourceVersion"] = str(self._wrote(stored.mod_revision))
         return new
+
+    def written_json(self, namespace: str, obj: Object, *, dry_run: bool) -> bytes:
+        """``obj``, the result of a write through this store, as JSON: the cache's bytes
+        of it when its event has reached the cache (the store publishes events before
+        it answers the writer, so it usually has), else encoded here. Either way the
+        same bytes: the cache encoded this very object (``expect_write``). A dry run
+        wrote nothing, so its object is encoded here."""
+        metadata = obj.get("metadata")
+        if not dry_run and self._conversion is IDENTITY and isinstance(metadata, dict):
+            cached = self.cache.get(self.resource.storage_key(namespace, metadata.get("name", "")))
+            if cached is not None and str(cached.revision) == metadata.get("resourceVersion"):
+                return cached.encoded()
+        return orjson.dumps(obj)
 
     async def _cached_state(self, key: str) -> tuple[int, Object, Object] | None:
         """The cache's object at ``key``: its revision, and two private copies of it.

@@ -339,10 +339,10 @@ class WatchCache:
 
     def expect_write(self, key: str, value: bytes, obj: Object) -> None:
         """``value``, about to be written at ``key``, holds ``obj``: when the write's
-        event comes, take ``obj`` (with its resourceVersion set) instead of decoding
-        ``value`` again. ``obj`` is the cache's from then on: nobody may change it
-        but for setting that same resourceVersion. The event is recognised by the
-        very bytes object, so an event from elsewhere (etcd) is decoded as usual.
+        event comes, encode ``obj`` (with its resourceVersion set) instead of decoding
+        ``value`` again. Until then nobody may change ``obj`` but for setting that same
+        resourceVersion. The event is recognised by the very bytes object, so an event
+        from elsewhere (etcd) is decoded as usual.
         """
         self._expected[key] = (value, obj)
 
