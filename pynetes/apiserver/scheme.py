@@ -25,6 +25,7 @@ Custom resources are decoded without a scheme and are not checked here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -164,8 +165,10 @@ def _group_version_kind(
     return group, version, kind or resource.kind
 
 
+@functools.lru_cache(maxsize=512)
 def _registered(scheme_group: str, group: str, version: str, kind: str) -> bool:
-    """Whether the scheme serving ``scheme_group`` registers ``kind`` in ``group/version``."""
+    """Whether the scheme serving ``scheme_group`` registers ``kind`` in ``group/version``
+    (remembered: every write of a built-in kind asks, and the answer never changes)."""
     if (group == _APIEXTENSIONS) != (scheme_group == _APIEXTENSIONS):
         return False
     return kind in _ALSO_REGISTERED.get((group, version), ()) or any(
