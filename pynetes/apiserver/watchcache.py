@@ -46,10 +46,10 @@ class CachedObject:
 
     The bytes are what GETs, LISTs and watch events send, so they are made once;
     ``obj`` decodes a fresh copy for the readers that need fields (selectors,
-    tables, admission). Kept as dicts, 10,000 pods held 175 MiB; as bytes, 24
-    MiB. Encoded anew for every read instead, a GET cost 50 us more and a
-    LIST of 10,000 pods 150 ms more: encoding walks objects scattered over
-    the heap.
+    tables, admission). With 10,000 pods stored the API server's RSS was 247
+    MiB when the cache kept dicts, 163 MiB with bytes. Encoded anew for every
+    read instead, a GET cost 50 us more and a LIST of 10,000 pods 150 ms more:
+    encoding walks objects scattered over the heap.
     """
 
     __slots__ = ("_encoded", "key", "revision")
