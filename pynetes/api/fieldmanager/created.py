@@ -40,7 +40,7 @@ SERVER_SET_METADATA: Final = (
     "managedFields",
     "resourceVersion",
 )
-_NEVER_OWNED_TOP: Final = frozenset({field_element("apiVersion"), field_element("kind")})
+_NEVER_OWNED_TOP: Final = frozenset({field_element("apiVersion"), field_element("kind"), _METADATA})
 _NEVER_OWNED_METADATA: Final = frozenset(field_element(name) for name in SERVER_SET_METADATA)
 
 
@@ -53,13 +53,10 @@ def created_fields_v1(zero: dict[str, Any], new: dict[str, Any], info: TypeInfo)
     TypeInfo being ``info``. SchemaError when a list item has no name (without the
     path to it: the caller drops the tracking then, as upstream does)."""
     document = _changed_map(zero, new, info) or {}
-    _disown(document, _NEVER_OWNED_TOP)
     metadata = document.get(_METADATA)
     if metadata is not None:
-        metadata.pop(_SELF, None)
         _disown(metadata, _NEVER_OWNED_METADATA)
-        if not metadata:
-            del document[_METADATA]
+    _disown(document, _NEVER_OWNED_TOP)
     return document
 
 
