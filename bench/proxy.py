@@ -179,6 +179,12 @@ async def switch_times(api: ApiClient, pods: list[tuple[str, str]], changes: int
 # -- the run --------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -233,13 +239,19 @@ async def run(arguments: argparse.Namespace, directory: Path) -> None:
             await answered_by("pod-a", interval=0.05)
             seconds, connections = arguments.seconds, arguments.connections
             rounds: list[tuple[tuple[float, float], tuple[float, float]]] = []
+            pod_cpu: list[float] = []  # CPU seconds per request, of the pod answering directly
+            proxy_cpu: list[float] = []  # and of the proxy forwarding
             for _ in range(arguments.rounds):  # interleaved: both see the same machine
+                before = cpu_seconds(processes[0].pid)
                 direct = await asyncio.to_thread(
                     wrk, f"http://{pods[0][1]}:{POD_PORT}/", seconds, connections
                 )
+                pod_cpu.append((cpu_seconds(processes[0].pid) - before) / (direct[0] * seconds))
+                before = cpu_seconds(proxy.pid)
                 proxied = await asyncio.to_thread(
                     wrk, f"http://{CLUSTER_IP}:{SERVICE_PORT}/", seconds, connections
                 )
+                proxy_cpu.append((cpu_seconds(proxy.pid) - before) / (proxied[0] * seconds))
                 rounds.append((direct, proxied))
             times = await switch_times(api, pods, arguments.changes)
         print(
@@ -255,6 +267,10 @@ async def run(arguments: argparse.Namespace, directory: Path) -> None:
             f"  proxy / direct:          {ratio:9.0%}  (per round: "
             + ", ".join(f"{r[1][0] / r[0][0]:.0%}" for r in rounds)
             + ")"
+        )
+        print(
+            f"  CPU per request: the pod {statistics.median(pod_cpu) * 1e6:.1f} us "
+            f"(direct), the proxy {statistics.median(proxy_cpu) * 1e6:.1f} us"
         )
         print(f"endpoint change -> data path follows ({len(times)} changes, min-sync-period 1s)")
         print(

@@ -1,4 +1,5 @@
-"""The userspace backend: kube-proxy's old userspace proxier, in asyncio.
+"""The userspace backend: kube-proxy's old userspace proxier, in asyncio and a
+relay thread (:mod:`pynetes.proxy.userspace.relay`) for TCP's bytes.
 
 For each TCP or UDP service port it listens on every cluster IP, on its
 NodePort at each node address (:mod:`pynetes.proxy.nodeaddresses`), and on
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pynetes.proxy.model import ServiceMap, ServicePort
 from pynetes.proxy.nodeaddresses import Network, node_addresses
 from pynetes.proxy.userspace.balancer import RoundRobin
+from pynetes.proxy.userspace.relay import Relay
 from pynetes.proxy.userspace.route import Route
 from pynetes.proxy.userspace.tcp import TcpListener
 from pynetes.proxy.userspace.udp import UdpListener
@@ -68,6 +70,7 @@ class UserspaceBackend:
         self._routes: dict[_Target, Route] = {}
         self._listeners: dict[_Address, tuple[_Target, Listener]] = {}
         self._failed: set[_Address] = set()
+        self._relay = Relay()
 
     async def sync(self, services: ServiceMap) -> None:
         wanted = self._wanted(services)
@@ -85,11 +88,12 @@ class UserspaceBackend:
             route.balancer.purge()
 
     async def cleanup(self) -> None:
-        """Close every listener (connections already established keep running)."""
+        """Close every listener and every TCP connection: the proxy is stopping."""
         for _, listener in self._listeners.values():
             await listener.close()
         self._listeners.clear()
         self._routes.clear()
+        self._relay.stop()
 
     def _wanted(self, services: ServiceMap) -> dict[_Address, _Target]:
         wanted: dict[_Address, _Target] = {}
@@ -137,7 +141,7 @@ class UserspaceBackend:
         route = self._routes[target]
         try:
             listener: Listener = (
-                TcpListener(address.ip, address.port, route)
+                TcpListener(address.ip, address.port, route, self._relay)
                 if address.protocol == "TCP"
                 else UdpListener(address.ip, address.port, route, self._udp_idle_timeout)
             )

@@ -1,4 +1,5 @@
-"""TCP: a listener per service address, and a pipe per accepted connection.
+"""TCP: a listener per service address; each accepted connection dialled to an
+endpoint and handed to the :class:`~pynetes.proxy.userspace.relay.Relay`.
 
 A listener whose route has no endpoint keeps its address bound without
 listening, so connections are refused by the kernel (upstream's REJECT);
@@ -17,9 +18,8 @@ import contextlib
 import logging
 import socket
 import struct
-from collections.abc import Callable
-from typing import cast
 
+from pynetes.proxy.userspace.relay import Relay
 from pynetes.proxy.userspace.route import Route, bound_socket
 
 log = logging.getLogger(__name__)
@@ -27,109 +27,12 @@ log = logging.getLogger(__name__)
 #: How long each successive endpoint may take to accept (upstream's EndpointDialTimeouts).
 DIAL_TIMEOUTS = (0.25, 0.5, 1.0, 2.0)
 BACKLOG = 1024
-#: Bytes read from a connection at a time, into a buffer each side keeps. (With a
-#: plain Protocol asyncio allocates a 256 KiB bytes object for every read and
-#: shrinks it to what arrived, which glibc serves with mmap, mremap and munmap:
-#: three more system calls for each read of a small request or answer.)
-READ_BUFFER_BYTES = 32 * 1024
+#: How long accepting pauses when the process is out of file descriptors or memory.
+ACCEPT_PAUSE = 1.0
 
 
-class _Side(asyncio.BufferedProtocol):
-    """One end of a pipe: what it reads is written to its peer, with back-pressure
-    (a peer whose buffer is full pauses this side's reading)."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.peer: _Side | None = None
-        self.eof = False
-        self._write: Callable[[memoryview], None] | None = None
-        self._buffer = memoryview(bytearray(READ_BUFFER_BYTES))
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # not always a subclass (uvloop)
-        self.transport.pause_reading()  # until joined to a peer (asyncio sets TCP_NODELAY)
-
-    def join(self, peer: _Side) -> None:
-        assert peer.transport is not None
-        self.peer = peer
-        self._write = peer.transport.write
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._buffer
-
-    def buffer_updated(self, nbytes: int) -> None:
-        """Pass on what was read. What the peer's transport cannot send at once it
-        keeps, and it may keep it as a view of this buffer (Python 3.12 queues views
-        without copying): the next read then goes into a fresh buffer."""
-        assert self._write is not None and self.peer is not None
-        self._write(self._buffer[:nbytes])
-        peer = self.peer.transport
-        if peer is not None and peer.get_write_buffer_size():
-            self._buffer = memoryview(bytearray(READ_BUFFER_BYTES))
-
-    def eof_received(self) -> bool:
-        """Half-close: pass the EOF on and keep writing the peer's answer."""
-        self.eof = True
-        peer = self.peer
-        if peer is None or peer.transport is None:
-            return False
-        if peer.eof:
-            peer.transport.close()
-            return False
-        if peer.transport.can_write_eof():
-            peer.transport.write_eof()
-        return True
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.close()
-
-    def pause_writing(self) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.resume_reading()
-
-
-class _Client(_Side):
-    """An accepted connection: joined to an endpoint once one answers."""
-
-    def __init__(self, route: Route) -> None:
-        super().__init__()
-        self._route = route
-        self._connecting: asyncio.Task[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._connecting = asyncio.create_task(self._connect(), name="proxy dial")
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
-        super().connection_lost(exc)
-
-    async def _connect(self) -> None:
-        assert self.transport is not None
-        client_ip = self.transport.get_extra_info("peername")[0]
-        backend = await dial(self._route, client_ip)
-        if backend is None:
-            _reset(self.transport)
-            return
-        if self.transport.is_closing():
-            assert backend.transport is not None
-            backend.transport.close()
-            return
-        backend.join(self)
-        self.join(backend)
-
-
-async def dial(route: Route, client_ip: str) -> _Side | None:
+async def dial(route: Route, client_ip: str) -> socket.socket | None:
     """A connection to an endpoint of ``route`` for ``client_ip``; None if none answered."""
-    loop = asyncio.get_running_loop()
     tried: set[tuple[str, int]] = set()
     for attempt in range(max(len(route.balancer.endpoints), 1)):
         endpoint = route.balancer.next(client_ip, reset_affinity=attempt > 0)
@@ -141,49 +44,106 @@ async def dial(route: Route, client_ip: str) -> _Side | None:
         timeout = DIAL_TIMEOUTS[min(attempt, len(DIAL_TIMEOUTS) - 1)]
         try:
             async with asyncio.timeout(timeout):
-                _, side = await loop.create_connection(_Side, *endpoint)
+                return await _connect(endpoint)
         except (OSError, TimeoutError) as error:
             log.info("%s: endpoint %s:%d failed: %s", route.name, *endpoint, error or "timeout")
-            continue
-        return side
     return None
+
+
+async def _connect(endpoint: tuple[str, int]) -> socket.socket:
+    family = socket.AF_INET6 if ":" in endpoint[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        _no_delay(sock)
+        await asyncio.get_running_loop().sock_connect(sock, endpoint)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class TcpListener:
     """``ip:port`` of one service port: listening while its route has endpoints."""
 
-    def __init__(self, ip: str, port: int, route: Route) -> None:
+    def __init__(self, ip: str, port: int, route: Route, relay: Relay) -> None:
         self.ip, self.port, self.route = ip, port, route
-        self._socket: socket.socket | None = bound_socket(ip, port, socket.SOCK_STREAM)
-        self._server: asyncio.Server | None = None
+        self._relay = relay
+        self._socket = bound_socket(ip, port, socket.SOCK_STREAM)
+        self._listening = False
+        self._dialling: set[asyncio.Task[None]] = set()
 
     async def refresh(self) -> None:
         """Listen if the route has an endpoint to send to, else refuse."""
         serving = bool(self.route.balancer.endpoints)
-        if serving and self._server is None:
-            sock, self._socket = self._socket, None
-            assert sock is not None
-            self._server = await asyncio.get_running_loop().create_server(
-                lambda: _Client(self.route), sock=sock, backlog=BACKLOG
-            )
-        elif not serving and self._server is not None:
-            self._server.close()
-            self._server = None
+        if serving and not self._listening:
+            self._socket.listen(BACKLOG)
+            asyncio.get_running_loop().add_reader(self._socket, self._accept)
+            self._listening = True
+        elif not serving and self._listening:
+            self._stop_listening()
             self._socket = bound_socket(self.ip, self.port, socket.SOCK_STREAM)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        """Stop listening; connections being dialled go on and are joined."""
+        self._stop_listening()
+
+    def _stop_listening(self) -> None:
+        if self._listening:
+            asyncio.get_running_loop().remove_reader(self._socket)
+            self._listening = False
+        self._socket.close()
+
+    def _accept(self) -> None:
+        """Take every connection waiting, and dial an endpoint for each."""
+        for _ in range(BACKLOG):
+            try:
+                client, address = self._socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionError:  # reset by the client before it was accepted
+                continue
+            except OSError as error:  # out of file descriptors or memory
+                log.warning("%s: accept failed: %s; pausing", self.route.name, error)
+                self._pause_accepting()
+                return
+            client.setblocking(False)
+            _no_delay(client)
+            task = asyncio.create_task(self._join(client, address[0]), name="proxy dial")
+            self._dialling.add(task)
+            task.add_done_callback(self._dialling.discard)
+
+    def _pause_accepting(self) -> None:
+        """Stop accepting for a while (asyncio's servers do the same), instead of
+        being woken at once for the connection that cannot be taken."""
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._socket)
+
+        def resume() -> None:
+            if self._listening:
+                loop.add_reader(self._socket, self._accept)
+
+        loop.call_later(ACCEPT_PAUSE, resume)
+
+    async def _join(self, client: socket.socket, client_ip: str) -> None:
+        try:
+            backend = await dial(self.route, client_ip)
+        except BaseException:
+            client.close()
+            raise
+        if backend is None:
+            _reset(client)
+            return
+        self._relay.join(client, backend)
 
 
-def _reset(transport: asyncio.Transport) -> None:
+def _no_delay(sock: socket.socket) -> None:
+    """Send small writes at once, as asyncio does for its TCP transports."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _reset(sock: socket.socket) -> None:
     """Close with a RST (linger 0), as a refused connection would be."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
