@@ -68,7 +68,7 @@ class ObjectDecoder:
         node = resource.schema_node()
         warnings: list[str] = []
         if node is not None:
-            problems, unknown = structural.validate_structure(obj, node)
+            problems, unknown, null_items = structural.check_structure(obj, node)
             if resource.custom is not None:
                 invalid = [
                     _schema_type_error(problem)
@@ -88,7 +88,8 @@ class ObjectDecoder:
                 if mode == "Warn":
                     warnings = structural.strict_errors(unknown)
                 obj = structural.prune_unknown(obj, node)
-            _zero_null_items(obj, node)
+            if null_items:
+                _zero_null_items(obj, node)
         obj = apply_defaults(resource.group, resource.version, resource.kind, obj)
         return obj, warnings
 

@@ -135,7 +135,7 @@ def validate_object_meta_update(
         if new_value != old_value:
             errors.append(invalid(f"{path}.{key}", new_value, IMMUTABLE))
     new_created, old_created = new.get("creationTimestamp"), old.get("creationTimestamp")
-    if _go_time(new_created) != _go_time(old_created):
+    if new_created != old_created and _go_time(new_created) != _go_time(old_created):
         errors.append(invalid_go(f"{path}.creationTimestamp", _go_time(new_created), IMMUTABLE))
     errors += _validate_common(new, path)
     if kube_finalizers:
@@ -280,15 +280,16 @@ def _validate_managed_fields(entries: list[dict[str, Any]], path: str) -> list[F
         manager = entry.get("manager") or ""
         if syntax.byte_length(manager) > _FIELD_MANAGER_MAX_LENGTH:
             errors.append(too_long(f"{here}.manager", _FIELD_MANAGER_MAX_LENGTH))
-        errors += [
-            invalid(
-                f"{here}.manager",
-                manager,
-                f"invalid character {_go_unicode(character)} (at position {position})",
-            )
-            for position, character in _positions(manager)
-            if not character.isprintable()
-        ]
+        if not manager.isprintable():
+            errors += [
+                invalid(
+                    f"{here}.manager",
+                    manager,
+                    f"invalid character {_go_unicode(character)} (at position {position})",
+                )
+                for position, character in _positions(manager)
+                if not character.isprintable()
+            ]
         subresource = entry.get("subresource") or ""
         if syntax.byte_length(subresource) > _SUBRESOURCE_MAX_LENGTH:
             errors.append(too_long(f"{here}.subresource", _SUBRESOURCE_MAX_LENGTH))

@@ -30,7 +30,7 @@ import calendar
 import json
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -109,13 +109,15 @@ class _Walk:
     and wins; ``fatal`` records that the walk has been stopped that way.
     """
 
-    __slots__ = ("fatal", "missing", "type_errors", "unknown")
+    __slots__ = ("fatal", "missing", "null_items", "type_errors", "unknown")
 
     def __init__(self) -> None:
         self.type_errors: list[FieldError] = []
         self.missing: list[FieldError] = []
         self.unknown: list[str] = []
         self.fatal = False
+        #: Some list holds a ``null`` item.
+        self.null_items = False
 
     def type_error(self, path: str, value: Any, message: str, *, fatal: bool = False) -> None:
         if self.fatal:
@@ -374,6 +376,8 @@ class _List(_Validator):
         for index, item in enumerate(value):
             if type(item) not in accepts:
                 items.check(item, f"{path}[{index}]", gostruct, gofield, walk)
+        if None in value:
+            walk.null_items = True
 
     def prune(self, value: Any, drop_nulls: bool) -> Any:
         if type(value) is not list:
@@ -706,9 +710,27 @@ def validate_structure(
 
     ``path`` prefixes every reported path (for a node below the root).
     """
+    report = check_structure(obj, node, path=path)
+    return report.errors, report.unknown
+
+
+class StructureReport(NamedTuple):
+    """What :func:`check_structure` found."""
+
+    #: As :func:`validate_structure` returns them.
+    errors: list[FieldError]
+    #: Unknown field paths, in document order.
+    unknown: list[str]
+    #: Whether some list holds a ``null`` item (which Go decodes as a zero value).
+    null_items: bool
+
+
+def check_structure(obj: Any, node: schema.Node, *, path: str = "") -> StructureReport:
+    """:func:`validate_structure`, and whether a list holds ``null`` items: the
+    decoder then zeroes them, and has no walk to make when none does."""
     walk = _Walk()
     _validator(node).check(obj, path, "", "", walk)
-    return walk.type_errors + walk.missing, walk.unknown
+    return StructureReport(walk.type_errors + walk.missing, walk.unknown, walk.null_items)
 
 
 def missing_required(obj: Any, node: schema.Node) -> list[FieldError]:

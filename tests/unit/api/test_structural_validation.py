@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from pynetes.api.errors import FieldErrorType
 from pynetes.api.validation.structural import (
+    check_structure,
     decode_error,
     find_duplicate_fields,
     kind_node,
@@ -528,3 +529,12 @@ def test_the_required_walk_names_missing_fields_deep_in_a_pod():
         "spec.volumes[0].configMap.items[0].path",
         "spec.volumes[0].configMap.name",
     ]
+
+
+def test_the_check_tells_whether_some_list_holds_a_null_item() -> None:
+    template = {"spec": {"containers": [{"name": "a", "image": "i"}, None]}}
+    deployment = {"spec": {"template": template, "selector": {"matchLabels": {"a": "b"}}}}
+    assert check_structure(deployment, DEPLOYMENT).null_items
+    assert check_structure({"spec": {"containers": [None]}}, POD).null_items
+    assert not check_structure(pod(name="a", image="i", args=["x", ""]), POD).null_items
+    assert not check_structure({"spec": {"containers": None}}, POD).null_items

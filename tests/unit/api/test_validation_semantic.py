@@ -339,6 +339,29 @@ def test_pod_update_keeps_tolerations_and_deadline_rules():
     ]
 
 
+def test_creation_timestamp_is_immutable_as_a_time_not_as_text():
+    old = pod_with("metadata.creationTimestamp", "2026-01-01T00:00:00Z")
+    same_time = with_(old, "metadata.creationTimestamp", "2026-01-01T01:00:00+01:00")
+    assert messages(validate_update("", "v1", "Pod", same_time, old)) == []
+    later = with_(old, "metadata.creationTimestamp", "2026-01-02T00:00:00Z")
+    assert messages(validate_update("", "v1", "Pod", later, old)) == [
+        # a metav1.Time is printed by its String(), unquoted
+        "metadata.creationTimestamp: Invalid value: 2026-01-02 00:00:00 +0000 UTC: "
+        "field is immutable"
+    ]
+
+
+def test_a_field_manager_name_must_be_printable():
+    entry = {"manager": "kube\x07ctl", "operation": "Update", "fieldsType": "FieldsV1"}
+    pod = pod_with("metadata.managedFields", [entry])
+    assert messages(validate_object("", "v1", "Pod", pod, namespaced=True)) == [
+        'metadata.managedFields[0].manager: Invalid value: "kube\\actl": '
+        "invalid character U+0007 (at position 4)"
+    ]
+    printable = pod_with("metadata.managedFields", [{**entry, "manager": "kübectl"}])
+    assert messages(validate_object("", "v1", "Pod", printable, namespaced=True)) == []
+
+
 def test_pod_update_only_removes_scheduling_gates():
     old = pod_with("spec.schedulingGates", [{"name": "example.com/a"}])
     removed = with_(old, "spec.schedulingGates", [])
