@@ -116,10 +116,11 @@ class Relay:
                         if fd == self._wakeup_read:
                             self._woken()
                         continue
-                    if events & _WRITE or end.mask == _WRITE:
-                        self._flush(end)
-                    if not end.closed and end.mask & _READ:
-                        self._forward(end, buffer)
+                    try:
+                        self._serve(end, events, buffer)
+                    except OSError as error:  # the thread must outlive one pair's failure
+                        log.warning("proxy relay: closing a connection: %s", error)
+                        self._close(end)
         finally:
             for end in list(ends.values()):
                 self._close(end)
@@ -129,6 +130,13 @@ class Relay:
             self._epoll.close()
             os.close(self._wakeup_read)
             os.close(self._wakeup_write)
+
+    def _serve(self, end: _End, events: int, buffer: memoryview) -> None:
+        """What epoll reported for ``end``: room to write, bytes or an end to read."""
+        if events & _WRITE or end.mask == _WRITE:
+            self._flush(end)
+        if not end.closed and end.mask & _READ:
+            self._forward(end, buffer)
 
     def _woken(self) -> None:
         """Take the pairs joined since the last wake-up."""
@@ -217,6 +225,7 @@ class Relay:
                 continue
             each.closed = True
             if each.mask:
-                self._epoll.unregister(each.fd)
+                with contextlib.suppress(OSError):
+                    self._epoll.unregister(each.fd)
             self._ends.pop(each.fd, None)
             each.sock.close()
