@@ -77,6 +77,7 @@ class Relay:
         self._stopping = False
         self._wakeup_read, self._wakeup_write = os.pipe()
         os.set_blocking(self._wakeup_read, False)
+        os.set_blocking(self._wakeup_write, False)
         self._epoll.register(self._wakeup_read, _READ)
         self._buffer = memoryview(bytearray(READ_BUFFER_BYTES))
         self._thread = threading.Thread(target=self._run, name="proxy relay", daemon=True)
@@ -97,14 +98,19 @@ class Relay:
             second.close()
             return
         self._joining.append((first, second))
-        os.write(self._wakeup_write, b"j")
+        self._wake()
 
     def stop(self) -> None:
         """Close every pair and end the thread."""
         if self._thread.is_alive():
             self._stopping = True
-            os.write(self._wakeup_write, b"s")
+            self._wake()
             self._thread.join()
+
+    def _wake(self) -> None:
+        """Make the thread's wait return; a full pipe already holds a wake-up."""
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wakeup_write, b"w")
 
     def _run(self) -> None:
         ends, buffer, poll = self._ends, self._buffer, self._epoll.poll
