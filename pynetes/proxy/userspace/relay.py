@@ -124,8 +124,11 @@ class Relay:
                         continue
                     try:
                         self._serve(end, events, buffer)
-                    except OSError as error:  # the thread must outlive one pair's failure
+                    except OSError as error:
                         log.warning("proxy relay: closing a connection: %s", error)
+                        self._close(end)
+                    except Exception:  # the thread serves every pair: it outlives any one
+                        log.exception("proxy relay: closing a connection")
                         self._close(end)
         finally:
             for end in list(ends.values()):
