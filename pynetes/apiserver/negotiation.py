@@ -3,8 +3,9 @@
 kubectl asks for server-side Tables with media type parameters
 (``application/json;as=Table;v=v1;g=meta.k8s.io``) and for aggregated
 discovery with ``as=APIGroupDiscoveryList``; parameters must match exactly,
-as the facts file warns. Bodies are JSON, or YAML for clients that send it;
-protobuf bodies are refused with 415, which kubectl does not retry.
+as the facts file warns. Bodies are JSON, YAML for clients that send it, or
+protobuf for the built-in kinds (kubectl 1.32 and later send it for its
+imperative creates); a custom resource in protobuf gets 415, as upstream.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 import yaml
 
 from pynetes.api import errors
+from pynetes.apiserver import protobuf
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 
@@ -126,4 +128,9 @@ def decode_body(body: bytes, content_type: str) -> Any:
         except RecursionError:
             raise errors.bad_request("error converting YAML to JSON: nested too deeply") from None
         return data
-    raise errors.unsupported_media_type([JSON, YAML])
+    if content_type == PROTOBUF:
+        try:
+            return protobuf.decode(body)
+        except protobuf.UnknownKind:
+            raise errors.unsupported_media_type([JSON, YAML]) from None
+    raise errors.unsupported_media_type([JSON, YAML, PROTOBUF])

@@ -50,7 +50,8 @@ _MINOR = schema.KUBERNETES_VERSION.split(".")[1]
 
 
 def version_info() -> dict[str, str]:
-    """``/version``: minor 31, so kubectl's dispatcher picks a client that speaks JSON bodies."""
+    """``/version``: the Kubernetes release whose API is served (1.31); kubectl's
+    dispatcher runs the client of that minor."""
     return {
         "major": "1",
         "minor": _MINOR,

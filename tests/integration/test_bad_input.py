@@ -373,7 +373,6 @@ async def test_wrong_method_is_405(api: Api, method: str, path: str) -> None:
     [
         ("POST", "text/plain"),
         ("POST", "application/xml"),
-        ("POST", "application/vnd.kubernetes.protobuf"),
         ("PUT", "application/x-www-form-urlencoded"),
         ("PATCH", JSON),
         ("PATCH", "application/yaml"),
@@ -385,6 +384,16 @@ async def test_unsupported_media_type_is_415(api: Api, method: str, content_type
     reply, status = await api.refused(method, path, configmap("seed"), content_type=content_type)
     assert_status(reply.body, 415, "UnsupportedMediaType")
     assert status["message"].startswith("the body of the request was in an unknown format")
+
+
+async def test_json_sent_as_protobuf_is_400(api: Api) -> None:
+    reply, status = await api.refused(
+        "POST", CONFIGMAPS, configmap("seed"), content_type="application/vnd.kubernetes.protobuf"
+    )
+    assert_status(reply.body, 400, "BadRequest")
+    assert status["message"].endswith(
+        "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]"
+    )
 
 
 # -- 413: a body over 3 MiB ----------------------------------------------------
@@ -875,9 +884,8 @@ async def test_deeply_nested_yaml_is_400(
             CONFIGMAPS,
             configmap(),
             "text/plain",
-            # upstream lists protobuf too, which pynetes does not read
             "the body of the request was in an unknown format - accepted media types include:"
-            " application/json, application/yaml",
+            " application/json, application/yaml, application/vnd.kubernetes.protobuf",
         ),
         (
             "GET",
