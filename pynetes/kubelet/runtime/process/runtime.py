@@ -340,21 +340,26 @@ class ProcessRuntime:
 
     async def stop_pod_sandbox(self, sandbox_id: str) -> None:
         """Kills the sandbox's running containers (the kubelet stopped them gracefully
-        before) and marks it not ready; a sandbox already removed is no error (as CRI)."""
+        before), marks it not ready and releases its network and cgroups (a stopped
+        sandbox runs nothing again: the kubelet makes a new one); a sandbox already
+        removed is no error (as CRI)."""
         self._adopt()
         record = self._sandboxes.get(sandbox_id)
         if record is None:
             return
-        await asyncio.gather(
-            *(
-                self.stop_container(container.id, 0)
-                for container in list(self._containers.values())
-                if container.config["sandbox_id"] == sandbox_id
-            )
-        )
+        containers = [
+            container
+            for container in list(self._containers.values())
+            if container.config["sandbox_id"] == sandbox_id
+        ]
+        await asyncio.gather(*(self.stop_container(container.id, 0) for container in containers))
         record["state"] = SandboxState.NOTREADY.value
         self._save_sandbox(record)
         await self._teardown_or_fail(record)
+        parent = _cgroup_parent(record["config"])
+        for container in containers:
+            self.cgroups.remove(parent, container.id)
+        self.cgroups.remove_parent(parent)
 
     async def _teardown_or_fail(self, record: dict[str, Any]) -> None:
         try:

@@ -56,6 +56,23 @@ async def test_cpu_and_memory_settings_are_written_and_removed_with_the_containe
     assert not cpu.exists() and not memory.exists()
 
 
+async def test_a_stopped_sandbox_leaves_no_cgroup_behind(pod: Pod) -> None:
+    """A stopped sandbox never runs again (the kubelet makes a new one), and a node that
+    is shut down stops every sandbox: their cgroups must not pile up on the machine."""
+    require_cgroups()
+    container_id = await pod.run(
+        command=["sleep", "300"], resources=LinuxResources(memory_limit_in_bytes=64 << 20)
+    )
+    folders = [
+        CGROUPS / controller / "pynetes" / pod.config.uid for controller in ("cpu", "memory")
+    ]
+    assert all((folder / container_id).is_dir() for folder in folders)
+    await pod.runtime.stop_pod_sandbox(pod.id)
+    assert not any(folder.exists() for folder in folders)
+    status = await pod.runtime.container_status(container_id)
+    assert (status.state, status.exit_code) == (ContainerState.EXITED, 137)
+
+
 async def test_volumes_appear_at_their_mount_paths(pod: Pod, tmp_path: Path) -> None:
     volume = tmp_path / "volume"
     volume.mkdir()
