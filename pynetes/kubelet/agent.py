@@ -367,11 +367,11 @@ async def stop_containers(root: Path, grace_period: float = 0.0) -> int:
     return stopped
 
 
-async def tear_down_pods(root: Path, cni_options: CniOptions) -> None:
+async def tear_down_pods(root: Path, cni_options: CniOptions | None = None) -> None:
     """What a node that is shut down must not leave behind: the pods' processes (see
     :func:`stop_containers`), their sandboxes' network namespaces, interfaces and
     address allocations (through the CNI plugins in ``cni_options``), and the mounts
-    of their volumes. The kubelet, started again, sets them up anew."""
+    of their volumes, their cgroups. The kubelet, started again, sets them up anew."""
     await stop_containers(root)
     runtime = KubeletAgent.runtime_for(root, cni_options=cni_options)
     try:

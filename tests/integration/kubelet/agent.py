@@ -12,7 +12,7 @@ from typing import Any
 from pynetes.api.resources import built_in
 from pynetes.client import errors
 from pynetes.client.rest import ApiClient
-from pynetes.kubelet.agent import AgentOptions, KubeletAgent, stop_containers
+from pynetes.kubelet.agent import AgentOptions, KubeletAgent, tear_down_pods
 from pynetes.kubelet.config import KubeletConfiguration
 from pynetes.kubelet.runtime.process.cni import CniOptions
 from pynetes.kubelet.syncpod import Clocks
@@ -69,7 +69,7 @@ async def running_kubelet(
         finally:
             await agent.stop()
             if not keep_containers:
-                await stop_containers(root)
+                await tear_down_pods(root, cni)
                 await unmount_all_under(root)  # the pods' memory-backed volumes
 
 

@@ -15,6 +15,7 @@ import yaml
 
 from pynetes.client.config import load_config
 from pynetes.client.rest import ApiClient
+from pynetes.kubelet.agent import tear_down_pods
 from tests.integration.components import GUARD, environment, pynetes, run_cli
 from tests.integration.conftest import Cluster, free_port
 from tests.integration.kubelet.agent import (
@@ -24,7 +25,6 @@ from tests.integration.kubelet.agent import (
     phase_is,
     pod,
     shell,
-    stop_containers,
     token_volume_controllers,
     wait_for_deletion,
     wait_for_pod,
@@ -149,4 +149,4 @@ async def test_kill_9_of_the_kubelet_neither_stops_nor_duplicates_containers(
 
             await wait_for_deletion(api, "steady", "default")
     finally:
-        await stop_containers(root)
+        await tear_down_pods(root)
