@@ -58,6 +58,8 @@ class Resource:
     custom: dict[str, object] | None = field(default=None, compare=False, hash=False)
     #: (group, plural) of the resource whose stored objects this one serves, if another's.
     stored_as: tuple[str, str] | None = None
+    #: False for a resource computed when read (metrics.k8s.io), never in the store.
+    stored: bool = True
 
     @property
     def singular(self) -> str:

@@ -46,6 +46,7 @@ from pynetes.apiserver.kubernetesservice import (
     ApiServerEndpoint,
     KubernetesService,
 )
+from pynetes.apiserver.metricsapi import NODE_METRICS, POD_METRICS, MetricsApi, Scraper
 from pynetes.apiserver.quota import QuotaAdmission
 from pynetes.apiserver.registry import ObjectStore
 from pynetes.apiserver.server import ApiServer
@@ -238,6 +239,8 @@ async def start(options: ServerOptions) -> RunningServer:
     quotas = registry.lookup("", "v1", "resourcequotas")
     kubelet = await _kubelet_client(options, pki, stores[registry.lookup("", "v1", "nodes")])  # type: ignore[index]
     lookup = CacheLookup(stores, registry)
+    for computed in (NODE_METRICS, POD_METRICS):
+        registry.add(computed)
     issuer = TokenIssuer(pki.service_account_key.read_bytes(), options.service_account_issuer)
     api = ResourceApi(
         registry,
@@ -266,6 +269,11 @@ async def start(options: ServerOptions) -> RunningServer:
         authorizer=AlwaysAllow(),
         ready=lambda: True,
         server_address=f"{options.bind_address}:{options.secure_port}",
+        metrics=MetricsApi(
+            Scraper(lambda node: kubelet.read(node, "/metrics/resource")),
+            stores[registry.lookup("", "v1", "nodes")],  # type: ignore[index]
+            stores[registry.lookup("", "v1", "pods")],  # type: ignore[index]
+        ),
     )
     crds = CrdController(
         stores[registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")],  # type: ignore[index]

@@ -89,6 +89,16 @@ class KubeletClient:
         node = await self._nodes(node_name)
         return kubelet_base_url(node).with_path(path).with_query(query)
 
+    async def read(self, node_name: str, path: str) -> str:
+        """The text a node's kubelet answers at ``path`` (ApiError when it answers an
+        error; aiohttp's errors when it cannot be reached)."""
+        url = await self.url(node_name, path, MultiDict())
+        async with self._client().get(url) as response:
+            text = await response.text()
+            if response.status != 200:
+                raise _kubelet_error(response.status, text[:_MAX_ERROR_BODY], node_name, "nodes")
+            return text
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

@@ -204,18 +204,20 @@ def _paths(resource: Resource) -> Object:
         _parameter("fieldManager"),
         _parameter("fieldValidation"),
     ]
-    return {
-        collection: {
-            "get": _operation("list", gvk, resource, []),
-            "post": _operation("post", gvk, resource, query),
-        },
-        item: {
-            "get": _operation("get", gvk, resource, []),
-            "put": _operation("put", gvk, resource, query),
-            "patch": _operation("patch", gvk, resource, [*query, _parameter("force")]),
-            "delete": _operation("delete", gvk, resource, [_parameter("dryRun")]),
-        },
+    operations = {
+        (collection, "get", "list"): [],
+        (collection, "post", "create"): query,
+        (item, "get", "get"): [],
+        (item, "put", "update"): query,
+        (item, "patch", "patch"): [*query, _parameter("force")],
+        (item, "delete", "delete"): [_parameter("dryRun")],
     }
+    paths: Object = {}
+    for (path, method, verb), parameters in operations.items():
+        if verb in resource.verbs:
+            action = {"create": "post", "update": "put"}.get(verb, verb)
+            paths.setdefault(path, {})[method] = _operation(action, gvk, resource, parameters)
+    return paths
 
 
 def _operation(action: str, gvk: Object, resource: Resource, parameters: list[Object]) -> Object:

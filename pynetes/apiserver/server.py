@@ -39,6 +39,7 @@ from pynetes.apiserver.auth.authorization import (
 from pynetes.apiserver.discovery import Discovery, aggregated_response, aggregated_version
 from pynetes.apiserver.handlers import ResourceApi, Target
 from pynetes.apiserver.metrics import Metrics
+from pynetes.apiserver.metricsapi import MetricsApi
 from pynetes.apiserver.negotiation import MAX_BODY_BYTES
 from pynetes.apiserver.openapi import OpenApi
 from pynetes.apiserver.responses import json_response
@@ -82,6 +83,7 @@ class ApiServer:
         authorizer: Authorizer,
         ready: Callable[[], bool],
         server_address: str,
+        metrics: MetricsApi,
     ) -> None:
         self.resources = resources
         self.api = api
@@ -92,6 +94,7 @@ class ApiServer:
         self._authorizer = authorizer
         self._ready = ready
         self._server_address = server_address
+        self._metrics_api = metrics
 
     def application(self) -> web.Application:
         app = web.Application(
@@ -203,6 +206,10 @@ class ApiServer:
             raise errors.path_not_found()
         namespace = attributes.namespace if resource.namespaced else ""
         name = attributes.name
+        if not resource.stored:
+            if attributes.subresource:
+                raise errors.path_not_found()
+            return await self._metrics_api.serve(request, resource, namespace, name)
         target = Target(attributes.verb, resource, namespace, name, attributes.subresource)
         if attributes.verb == "delete":
             self.api.admission.admit_delete(resource, name)

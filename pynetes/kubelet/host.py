@@ -101,6 +101,22 @@ def read_usage(root_dir: str | Path = "/") -> HostUsage:
     )
 
 
+def cpu_nanoseconds(proc: Path = Path("/proc")) -> int:
+    """CPU time all CPUs spent not idle (nor waiting for I/O) since boot."""
+    with open(proc / "stat") as stat:
+        values = [int(value) for value in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (values + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) * (10**9 // os.sysconf("SC_CLK_TCK"))
+
+
+def memory_working_set_bytes(proc: Path = Path("/proc")) -> int:
+    """Memory in use less inactive file pages: the root cgroup's working set, as
+    cAdvisor computes it (``kubectl top node``)."""
+    meminfo = _meminfo(proc / "meminfo")
+    used = meminfo["MemTotal"] - meminfo["MemFree"] - meminfo.get("Inactive(file)", 0)
+    return max(used, 0)
+
+
 def _first_line(path: Path) -> str:
     try:
         return path.read_text().strip().splitlines()[0].strip()

@@ -185,6 +185,18 @@ class ContainerStatus:
 
 
 @dataclass(frozen=True)
+class ContainerStats:
+    """A running container's resource usage (CRI ContainerStats): cumulative CPU time
+    and the memory working set, read at ``timestamp`` (ns since the epoch)."""
+
+    id: str
+    labels: Mapping[str, str]
+    timestamp: int
+    cpu_usage_core_nanoseconds: int
+    memory_working_set_bytes: int
+
+
+@dataclass(frozen=True)
 class ExecResult:
     exit_code: int
     stdout: bytes
@@ -272,6 +284,10 @@ class RuntimeService(Protocol):
     async def container_status(self, container_id: str) -> ContainerStatus: ...
 
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]: ...
+
+    async def list_container_stats(self) -> list[ContainerStats]:
+        """The usage of every running container (CRI ListContainerStats)."""
+        ...
 
     async def exec_sync(
         self, container_id: str, command: Sequence[str], time_limit: float

@@ -5,6 +5,7 @@ Paths as upstream's kubelet serves them::
     /healthz
     /pods                                         PodList of the pods this kubelet runs
     /metrics                                      Prometheus text
+    /metrics/resource                             CPU and memory of the node, pods, containers
     /containerLogs/{namespace}/{pod}/{container}  ?follow&tailLines&sinceSeconds&sinceTime
                                                    &timestamps&previous&limitBytes
     /exec/{namespace}/{pod}[/{uid}]/{container}   ?command=..&input=1&output=1&error=1&tty=1
@@ -39,7 +40,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pynetes.kubelet.logs import LogOptions, read_logs
 from pynetes.kubelet.runtime import crilog
 from pynetes.kubelet.runtime.interface import ContainerState, RuntimeService
-from pynetes.kubelet.server import channels, streams
+from pynetes.kubelet.server import channels, resourcemetrics, streams
 from pynetes.kubelet.server.tls import ensure_self_signed, serving_context
 
 Object = dict[str, Any]
@@ -118,6 +119,7 @@ class KubeletServer:
             ("/healthz", self._healthz),
             ("/pods", self._pod_list),
             ("/metrics", self._metrics),
+            ("/metrics/resource", self._resource_metrics),
             ("/containerLogs/{namespace}/{pod}/{container}", self._logs),
         ):
             app.router.add_route("GET", path, handler)
@@ -179,6 +181,11 @@ class KubeletServer:
 
     async def _metrics(self, request: web.Request) -> web.StreamResponse:
         response = web.Response(body=generate_latest(self._registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def _resource_metrics(self, request: web.Request) -> web.StreamResponse:
+        response = web.Response(body=await resourcemetrics.scrape(self._runtime))
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -225,6 +226,49 @@ async def test_kubectl_attach_to_the_main_process(
     assert "done\n" in err
     finished = await wait_for_pod(api, "interactive", phase_is("Succeeded"))
     assert container_status(finished, "app")["state"]["terminated"]["exitCode"] == 0
+
+
+# -- kubectl top: metrics.k8s.io from the kubelet's /metrics/resource -----------
+
+
+def top_rows(out: str) -> list[list[str]]:
+    return [line.split() for line in out.splitlines()[1:]]
+
+
+async def test_kubectl_top_shows_each_pod_and_the_node_by_what_they_use(
+    cluster: Cluster, api: ApiClient, kubelet: KubeletAgent
+) -> None:
+    spin = f"{sys.executable} -c 'held = b\"x\" * (32 << 20)\nwhile True: pass'"
+    await run_pod(api, pod("busy", shell("spin", spin), shell("idle", SLEEP)))
+    kubectl = cluster.kubectl()
+    _, out, _ = await kubectl("top", "pod", "busy", "--containers")
+    rows = {row[1]: row for row in top_rows(out)}
+    assert set(rows) == {"spin", "idle"}
+    cpu, memory = (
+        {name: int(rows[name][column].removesuffix(unit)) for name in rows}
+        for column, unit in ((2, "m"), (3, "Mi"))
+    )
+    assert cpu["spin"] > cpu["idle"]
+    assert memory["spin"] >= 32 > memory["idle"]
+    _, out, _ = await kubectl("top", "node")
+    ((name, cpu, cpu_share, memory, memory_share),) = top_rows(out)
+    assert name == "node-1" and cpu.endswith("m") and memory.endswith("Mi")
+    assert cpu_share.endswith("%") and memory_share.endswith("%")
+    code, _, err = await kubectl("top", "pod", "absent", check=False)
+    assert code == 1 and 'podmetrics.metrics.k8s.io "absent" not found' in err
+    _, out, _ = await kubectl("api-versions")
+    assert "metrics.k8s.io/v1beta1" in out.split()
+
+
+async def test_kubectl_top_node_without_a_reachable_kubelet_has_no_metrics_yet(
+    cluster: Cluster, api: ApiClient
+) -> None:
+    """As metrics-server answers for a node it could not scrape."""
+    await register_node(api, "gone", free_port())
+    code, _, err = await cluster.kubectl()("top", "node", check=False)
+    assert (code, err.strip()) == (1, "error: metrics not available yet")
+    code, _, err = await cluster.kubectl()("top", "node", "gone", check=False)
+    assert code == 1 and 'nodemetrics.metrics.k8s.io "gone" not found' in err
 
 
 # -- the Python client --------------------------------------------------------

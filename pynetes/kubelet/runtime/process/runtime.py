@@ -53,6 +53,7 @@ from pynetes.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerNotFound,
     ContainerState,
+    ContainerStats,
     ContainerStatus,
     EventHandler,
     ExecResult,
@@ -64,7 +65,7 @@ from pynetes.kubelet.runtime.interface import (
     SandboxState,
     StreamSession,
 )
-from pynetes.kubelet.runtime.process import cni, shim
+from pynetes.kubelet.runtime.process import cni, shim, stats
 from pynetes.kubelet.runtime.process.cgroups import DEFAULT_ROOT, Cgroups
 from pynetes.kubelet.runtime.process.images import ImageCatalog, image_id, normalize
 from pynetes.kubelet.runtime.process.records import ContainerRecord, read_json, write_json
@@ -564,6 +565,11 @@ class ProcessRuntime:
             if sandbox_id is None or container.config["sandbox_id"] == sandbox_id
         ]
 
+    async def list_container_stats(self) -> list[ContainerStats]:
+        self._adopt()
+        running = [c for c in self._containers.values() if c.state is ContainerState.RUNNING]
+        return await asyncio.to_thread(_read_stats, running)
+
     # -- RuntimeService: streams ---------------------------------------------------------
 
     def _running(self, container_id: str) -> ContainerRecord:
@@ -748,6 +754,36 @@ def _needs_recovery(record: dict[str, Any]) -> bool:
     if network is None or network.get("down"):
         return False
     return not network.get("ready") or not (cni.NETNS_DIR / network["netns"]).exists()
+
+
+def _read_stats(containers: list[ContainerRecord]) -> list[ContainerStats]:
+    """Each container's usage (see ``stats``): its processes are its memory cgroup's,
+    or without cgroups its process group, while its leader is the process it started."""
+    groups: dict[int, list[int]] | None = None
+    found = []
+    for container in containers:
+        started = container.started or {}
+        memory = next((Path(f) for f in container.config["cgroups"] if "/memory/" in f), None)
+        if memory is not None:
+            pids = stats.cgroup_pids(memory)
+        elif process_start_time(started["pid"]) == started["pid_start"]:
+            groups = stats.process_groups() if groups is None else groups
+            pids = groups.get(started["pid"], [])
+        else:
+            pids = []
+        working_set = stats.cgroup_working_set(memory) if memory is not None else None
+        found.append(
+            ContainerStats(
+                id=container.id,
+                labels=container.config["labels"],
+                timestamp=time.time_ns(),
+                cpu_usage_core_nanoseconds=stats.cpu_nanoseconds(pids),
+                memory_working_set_bytes=(
+                    stats.resident_bytes(pids) if working_set is None else working_set
+                ),
+            )
+        )
+    return found
 
 
 def _cgroup_parent(sandbox: dict[str, Any]) -> str:
