@@ -33,7 +33,7 @@ from pynetes.apiserver.auth.authentication import (
     TokenAuthenticator,
     UnionAuthenticator,
 )
-from pynetes.apiserver.auth.authorization import AlwaysAllow
+from pynetes.apiserver.auth.authorization import AlwaysAllow, Authorizer
 from pynetes.apiserver.auth.bootstraptoken import BootstrapTokens
 from pynetes.apiserver.auth.serviceaccount import DEFAULT_ISSUER, ServiceAccountTokens, TokenIssuer
 from pynetes.apiserver.crds import CrdController
@@ -49,7 +49,8 @@ from pynetes.apiserver.kubernetesservice import (
 from pynetes.apiserver.metricsapi import NODE_METRICS, POD_METRICS, MetricsApi, Scraper
 from pynetes.apiserver.quota import QuotaAdmission
 from pynetes.apiserver.registry import ObjectStore
-from pynetes.apiserver.server import ApiServer
+from pynetes.apiserver.reviews import REVIEWS, ReviewApi
+from pynetes.apiserver.server import ApiServer, ComputedApi
 from pynetes.apiserver.servicealloc.ranges import IPRange, PortRange
 from pynetes.apiserver.servicealloc.repair import REPAIR_INTERVAL, AllocationRepair
 from pynetes.apiserver.servicealloc.services import ServiceAllocator
@@ -239,7 +240,7 @@ async def start(options: ServerOptions) -> RunningServer:
     quotas = registry.lookup("", "v1", "resourcequotas")
     kubelet = await _kubelet_client(options, pki, stores[registry.lookup("", "v1", "nodes")])  # type: ignore[index]
     lookup = CacheLookup(stores, registry)
-    for computed in (NODE_METRICS, POD_METRICS):
+    for computed in (NODE_METRICS, POD_METRICS, *REVIEWS):
         registry.add(computed)
     issuer = TokenIssuer(pki.service_account_key.read_bytes(), options.service_account_issuer)
     api = ResourceApi(
@@ -262,18 +263,15 @@ async def start(options: ServerOptions) -> RunningServer:
         interval=options.allocation_repair_interval,
     )
     await repair.run_once()
+    authorizer = AlwaysAllow()
     server = ApiServer(
         registry,
         api,
         authenticator=_authenticator(options, pki, lookup),
-        authorizer=AlwaysAllow(),
+        authorizer=authorizer,
         ready=lambda: True,
         server_address=f"{options.bind_address}:{options.secure_port}",
-        metrics=MetricsApi(
-            Scraper(lambda node: kubelet.read(node, "/metrics/resource")),
-            stores[registry.lookup("", "v1", "nodes")],  # type: ignore[index]
-            stores[registry.lookup("", "v1", "pods")],  # type: ignore[index]
-        ),
+        computed=_computed_apis(authorizer, kubelet, stores, registry),
     )
     crds = CrdController(
         stores[registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")],  # type: ignore[index]
@@ -312,6 +310,27 @@ async def start(options: ServerOptions) -> RunningServer:
         kubernetes,
         background,
     )
+
+
+def _computed_apis(
+    authorizer: Authorizer,
+    kubelet: KubeletClient,
+    stores: dict[Resource, ObjectStore],
+    registry: ResourceRegistry,
+) -> dict[Resource, ComputedApi]:
+    """Who serves each resource that is computed when asked: the metrics of kubelets'
+    usage, the reviews of the authorizer's decisions."""
+    metrics = MetricsApi(
+        Scraper(lambda node: kubelet.read(node, "/metrics/resource")),
+        stores[registry.lookup("", "v1", "nodes")],  # type: ignore[index]
+        stores[registry.lookup("", "v1", "pods")],  # type: ignore[index]
+    )
+    reviews = ReviewApi(authorizer)
+    return {
+        NODE_METRICS: metrics,
+        POD_METRICS: metrics,
+        **dict.fromkeys(REVIEWS, reviews),
+    }
 
 
 def service_ranges(options: ServerOptions) -> tuple[IPRange, PortRange]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 import orjson
 from aiohttp import web
@@ -21,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pynetes import __version__
 from pynetes.api import errors, schema
 from pynetes.api.errors import ApiError
-from pynetes.api.resources import ResourceRegistry
+from pynetes.api.resources import Resource, ResourceRegistry
 from pynetes.apiserver.auth.authentication import (
     ANONYMOUS,
     AuthenticationError,
@@ -39,7 +40,6 @@ from pynetes.apiserver.auth.authorization import (
 from pynetes.apiserver.discovery import Discovery, aggregated_response, aggregated_version
 from pynetes.apiserver.handlers import ResourceApi, Target
 from pynetes.apiserver.metrics import Metrics
-from pynetes.apiserver.metricsapi import MetricsApi
 from pynetes.apiserver.negotiation import MAX_BODY_BYTES
 from pynetes.apiserver.openapi import OpenApi
 from pynetes.apiserver.responses import json_response
@@ -47,6 +47,16 @@ from pynetes.apiserver.responses import json_response
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ComputedApi(Protocol):
+    """Serves resources that are computed when asked, never stored (``stored=False``)."""
+
+    async def serve(
+        self, request: web.Request, resource: Resource, namespace: str, name: str
+    ) -> web.StreamResponse: ...
+
+
 _MINOR = schema.KUBERNETES_VERSION.split(".")[1]
 
 
@@ -83,7 +93,7 @@ class ApiServer:
         authorizer: Authorizer,
         ready: Callable[[], bool],
         server_address: str,
-        metrics: MetricsApi,
+        computed: Mapping[Resource, ComputedApi],
     ) -> None:
         self.resources = resources
         self.api = api
@@ -94,7 +104,7 @@ class ApiServer:
         self._authorizer = authorizer
         self._ready = ready
         self._server_address = server_address
-        self._metrics_api = metrics
+        self._computed = computed
 
     def application(self) -> web.Application:
         app = web.Application(
@@ -209,7 +219,7 @@ class ApiServer:
         if not resource.stored:
             if attributes.subresource:
                 raise errors.path_not_found()
-            return await self._metrics_api.serve(request, resource, namespace, name)
+            return await self._computed[resource].serve(request, resource, namespace, name)
         target = Target(attributes.verb, resource, namespace, name, attributes.subresource)
         if attributes.verb == "delete":
             self.api.admission.admit_delete(resource, name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -85,12 +85,24 @@ class Authorizer(Protocol):
         """Whether ``attributes.user`` may do what the attributes describe."""
         ...
 
+    async def rules_for(self, user: UserInfo, namespace: str) -> dict[str, Any]:
+        """What ``user`` may do in ``namespace``: a SelfSubjectRulesReview's status."""
+        ...
+
 
 class AlwaysAllow:
     """Allows everything (kube-apiserver's ``--authorization-mode=AlwaysAllow``)."""
 
     async def authorize(self, attributes: Attributes) -> Decision:
         return Decision(allowed=True)
+
+    async def rules_for(self, user: UserInfo, namespace: str) -> dict[str, Any]:
+        """Everything, as upstream's AlwaysAllow lists it."""
+        return {
+            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+            "incomplete": False,
+        }
 
 
 class RequestInfoError(ValueError):

@@ -43,6 +43,7 @@ _PACKAGES: Final = {
     "rbac.authorization.k8s.io": "k8s.io/api/rbac/v1",
     "scheduling.k8s.io": "k8s.io/api/scheduling/v1",
     "authentication.k8s.io": "k8s.io/api/authentication/v1",
+    "authorization.k8s.io": "k8s.io/api/authorization/v1",
     "autoscaling": "k8s.io/api/autoscaling/v1",
     "certificates.k8s.io": "k8s.io/api/certificates/v1",
 }
