@@ -148,14 +148,7 @@ class ReviewApi:
         return await self._authorizer.rules_for(user, spec_namespace)
 
     async def _who_am_i(self, review: Object, user: UserInfo, namespace: str) -> Object:
-        info: Object = {"username": user.name}
-        if user.uid:
-            info["uid"] = user.uid
-        if user.groups:
-            info["groups"] = list(user.groups)
-        if user.extra:
-            info["extra"] = {key: list(values) for key, values in user.extra.items()}
-        return {"userInfo": info}
+        return {"userInfo": user.api_fields()}
 
 
 def _attributes(

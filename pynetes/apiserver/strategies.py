@@ -280,13 +280,7 @@ class CertificateSigningRequestStrategy(Strategy):
         spec = obj.get("spec")
         if user is None or not isinstance(spec, dict):
             return
-        spec["username"] = user.name
-        if user.uid:
-            spec["uid"] = user.uid
-        if user.groups:
-            spec["groups"] = list(user.groups)
-        if user.extra:
-            spec["extra"] = {key: list(values) for key, values in user.extra.items()}
+        spec.update(user.api_fields())
 
     def prepare_for_update(self, new: Object, old: Object) -> None:
         _keep(new, old, "spec")

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from aiohttp import web
 
@@ -46,6 +46,18 @@ class UserInfo:
     uid: str = ""
     groups: tuple[str, ...] = ()
     extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+    def api_fields(self) -> dict[str, Any]:
+        """The user as the API writes one (a CSR's spec, a SelfSubjectReview's userInfo):
+        ``username``, then ``uid``, ``groups`` and ``extra`` when set."""
+        fields: dict[str, Any] = {"username": self.name}
+        if self.uid:
+            fields["uid"] = self.uid
+        if self.groups:
+            fields["groups"] = list(self.groups)
+        if self.extra:
+            fields["extra"] = {key: list(values) for key, values in self.extra.items()}
+        return fields
 
 
 #: Resources upstream's anonymous user may GET in a kubeadm cluster, which has no RBAC
