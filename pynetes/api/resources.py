@@ -206,6 +206,11 @@ BUILT_IN: tuple[Resource, ...] = (
     _group("discovery.k8s.io", "EndpointSlice", "endpointslices"),
     _group("events.k8s.io", "Event", "events", stored_as=("", "events")),
     _group(
+        "networking.k8s.io", "Ingress", "ingresses", short_names=("ing",), subresources=("status",)
+    ),
+    _group("networking.k8s.io", "IngressClass", "ingressclasses", False),
+    _group("networking.k8s.io", "NetworkPolicy", "networkpolicies", short_names=("netpol",)),
+    _group(
         "policy",
         "PodDisruptionBudget",
         "poddisruptionbudgets",

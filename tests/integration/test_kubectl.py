@@ -314,6 +314,10 @@ IMPERATIVE = [
     ("rolebinding/rb", ["rolebinding", "rb", "--role=r", "--user=bob"]),
     ("resourcequota/q", ["quota", "q", "--hard=pods=10,cpu=2"]),
     ("poddisruptionbudget/pdb", ["pdb", "pdb", "--selector=app=x", "--min-available=1"]),
+    (
+        "ingress/shop",
+        ["ingress", "shop", "--class=nginx", "--rule=shop.example.com/*=web:80,tls=shop-tls"],
+    ),
 ]
 #: The same for cluster-scoped kinds, whose name each client's run suffixes.
 IMPERATIVE_CLUSTER = [
@@ -397,3 +401,44 @@ async def test_invalid_objects_are_refused_with_upstreams_message(
     )
     assert code == 1
     assert 'unknown field "spec.containers[0].imagePullPolcy"' in err
+
+
+NETWORK_POLICY = textwrap.dedent(
+    """
+    apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: db}
+    spec:
+      podSelector: {matchLabels: {app: db}}
+      ingress:
+      - from: [{podSelector: {matchLabels: {app: web}}}]
+        ports: [{port: 5432}]
+    """
+)
+
+
+async def test_networking_objects_are_stored_validated_and_printed(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    kubectl = cluster.kubectl()
+    await kubectl("create", "ingress", "shop", "--class=nginx", "--rule=shop.example.com/*=web:80")
+    _, out, _ = await kubectl("get", "ing")
+    header, row = out.splitlines()
+    assert header.split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+    assert row.split()[:4] == ["shop", "nginx", "shop.example.com", "80"]
+    await kubectl("create", "-f", write(tmp_path, "policy.yaml", NETWORK_POLICY))
+    _, out, _ = await kubectl("get", "netpol", "db", "-o", "jsonpath={.spec.policyTypes}")
+    assert out == '["Ingress"]'  # defaulted: a policy with ingress rules only
+    _, out, _ = await kubectl("get", "netpol")
+    assert out.splitlines()[1].split()[:2] == ["db", "app=db"]
+    no_path_type = (
+        '{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"bad"},'
+        '"spec":{"rules":[{"http":{"paths":[{"path":"/","backend":{"service":'
+        '{"name":"web","port":{"number":80}}}}]}}]}}'
+    )
+    code, _, err = await kubectl("create", "-f", "-", stdin=no_path_type.encode(), check=False)
+    assert code == 1
+    assert (
+        'The Ingress "bad" is invalid: spec.rules[0].http.paths[0].pathType: Required value:'
+        " pathType must be specified"
+    ) in err

@@ -27,7 +27,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynetes.api.errors import FieldError
-from pynetes.api.validation import certificates, cluster, crds, pods, rbac, services, workloads
+from pynetes.api.validation import (
+    certificates,
+    cluster,
+    crds,
+    networking,
+    pods,
+    rbac,
+    services,
+    workloads,
+)
 from pynetes.api.validation.metadata import (
     NameValidator,
     name_is_dns1035_label,
@@ -133,6 +142,17 @@ _KINDS: dict[tuple[str, str], _Kind] = {
         create=services.validate_endpoint_slice,
         update=services.validate_endpoint_slice_update,
     ),
+    ("networking.k8s.io", "Ingress"): _Kind(
+        True,
+        create=networking.validate_ingress,
+        update=lambda new, old: networking.validate_ingress_spec(new),
+    ),
+    ("networking.k8s.io", "IngressClass"): _Kind(
+        False,
+        create=networking.validate_ingress_class,
+        update=networking.validate_ingress_class_update,
+    ),
+    ("networking.k8s.io", "NetworkPolicy"): _Kind(True, create=networking.validate_network_policy),
     (rbac.GROUP, "Role"): _Kind(
         True, name_is_path_segment, lambda obj: rbac.validate_rules(obj, namespaced=True)
     ),

@@ -41,6 +41,12 @@ _DNS1123_SUBDOMAIN_MESSAGE = (
     "'-' or '.', and must start and end with an alphanumeric character"
 )
 DNS1123_SUBDOMAIN_MAX_LENGTH = 253
+_WILDCARD_DNS1123_SUBDOMAIN_FORMAT = f"\\*\\.{_DNS1123_SUBDOMAIN_FORMAT}"
+_WILDCARD_DNS1123_SUBDOMAIN_MESSAGE = (
+    "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, "
+    "which must consist of lower case alphanumeric characters, '-' or '.' and end with an "
+    "alphanumeric character"
+)
 _DNS1035_LABEL_FORMAT = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _DNS1035_LABEL_MESSAGE = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
@@ -65,6 +71,7 @@ _QUALIFIED_NAME = re.compile(_QUALIFIED_NAME_FORMAT)
 _LABEL_VALUE = re.compile(_LABEL_VALUE_FORMAT)
 _DNS1123_LABEL = re.compile(_DNS1123_LABEL_FORMAT)
 _DNS1123_SUBDOMAIN = re.compile(_DNS1123_SUBDOMAIN_FORMAT)
+_WILDCARD_DNS1123_SUBDOMAIN = re.compile(_WILDCARD_DNS1123_SUBDOMAIN_FORMAT)
 _DNS1035_LABEL = re.compile(_DNS1035_LABEL_FORMAT)
 _ENV_VAR_NAME = re.compile(_ENV_VAR_NAME_FORMAT)
 _CONFIG_MAP_KEY = re.compile(_CONFIG_MAP_KEY_FORMAT)
@@ -169,6 +176,22 @@ def is_dns1123_subdomain(value: str) -> list[str]:
     if not _matches(_DNS1123_SUBDOMAIN, value):
         errors.append(
             regex_error(_DNS1123_SUBDOMAIN_MESSAGE, _DNS1123_SUBDOMAIN_FORMAT, "example.com")
+        )
+    return errors
+
+
+def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
+    """``*.`` then a DNS-1123 subdomain (an Ingress's wildcard host)."""
+    errors = []
+    if byte_length(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
+        errors.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
+    if not _matches(_WILDCARD_DNS1123_SUBDOMAIN, value):
+        errors.append(
+            regex_error(
+                _WILDCARD_DNS1123_SUBDOMAIN_MESSAGE,
+                _WILDCARD_DNS1123_SUBDOMAIN_FORMAT,
+                "*.example.com",
+            )
         )
     return errors
 

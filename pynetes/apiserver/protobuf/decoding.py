@@ -39,6 +39,7 @@ _PACKAGES: Final = {
     "coordination.k8s.io": "k8s.io/api/coordination/v1",
     "discovery.k8s.io": "k8s.io/api/discovery/v1",
     "events.k8s.io": "k8s.io/api/events/v1",
+    "networking.k8s.io": "k8s.io/api/networking/v1",
     "policy": "k8s.io/api/policy/v1",
     "rbac.authorization.k8s.io": "k8s.io/api/rbac/v1",
     "scheduling.k8s.io": "k8s.io/api/scheduling/v1",
