@@ -33,7 +33,7 @@ from pynetes.apiserver.auth.authentication import (
     TokenAuthenticator,
     UnionAuthenticator,
 )
-from pynetes.apiserver.auth.authorization import AlwaysAllow, Authorizer
+from pynetes.apiserver.auth.authorization import AlwaysAllow
 from pynetes.apiserver.auth.bootstraptoken import BootstrapTokens
 from pynetes.apiserver.auth.serviceaccount import DEFAULT_ISSUER, ServiceAccountTokens, TokenIssuer
 from pynetes.apiserver.crds import CrdController
@@ -264,14 +264,17 @@ async def start(options: ServerOptions) -> RunningServer:
     )
     await repair.run_once()
     authorizer = AlwaysAllow()
+    tokens = _token_authenticator(options, pki, lookup)
     server = ApiServer(
         registry,
         api,
-        authenticator=_authenticator(options, pki, lookup),
+        authenticator=UnionAuthenticator(ClientCertificate(), BearerToken(tokens)),
         authorizer=authorizer,
         ready=lambda: True,
         server_address=f"{options.bind_address}:{options.secure_port}",
-        computed=_computed_apis(authorizer, kubelet, stores, registry),
+        computed=_computed_apis(
+            ReviewApi(authorizer, tokens, options.audiences), kubelet, stores, registry
+        ),
     )
     crds = CrdController(
         stores[registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")],  # type: ignore[index]
@@ -313,7 +316,7 @@ async def start(options: ServerOptions) -> RunningServer:
 
 
 def _computed_apis(
-    authorizer: Authorizer,
+    reviews: ReviewApi,
     kubelet: KubeletClient,
     stores: dict[Resource, ObjectStore],
     registry: ResourceRegistry,
@@ -325,7 +328,6 @@ def _computed_apis(
         stores[registry.lookup("", "v1", "nodes")],  # type: ignore[index]
         stores[registry.lookup("", "v1", "pods")],  # type: ignore[index]
     )
-    reviews = ReviewApi(authorizer)
     return {
         NODE_METRICS: metrics,
         POD_METRICS: metrics,
@@ -401,9 +403,9 @@ def _issue_kubelet_client_certificate(pki: Pki) -> tuple[Path, Path]:
     return cert, key
 
 
-def _authenticator(options: ServerOptions, pki: Pki, lookup: CacheLookup) -> UnionAuthenticator:
-    """Client certificates, then bearer tokens: the token file's, service accounts', and
-    bootstrap tokens' when enabled (upstream's order)."""
+def _token_authenticator(options: ServerOptions, pki: Pki, lookup: CacheLookup) -> FirstToken:
+    """Bearer tokens (after client certificates): the token file's, service accounts',
+    and bootstrap tokens' when enabled (upstream's order)."""
     tokens: list[TokenAuthenticator] = []
     if options.token_auth_file is not None:
         tokens.append(StaticTokenFile.load(options.token_auth_file))
@@ -418,7 +420,7 @@ def _authenticator(options: ServerOptions, pki: Pki, lookup: CacheLookup) -> Uni
     )
     if options.enable_bootstrap_token_auth:
         tokens.append(BootstrapTokens(lookup.object, time.time))
-    return UnionAuthenticator(ClientCertificate(), BearerToken(FirstToken(*tokens)))
+    return FirstToken(*tokens)
 
 
 async def _create_system_namespaces(

@@ -6,7 +6,9 @@ SubjectAccessReview for anyone (controllers and webhooks ask these),
 LocalSubjectAccessReview for anyone within a namespace, and
 SelfSubjectRulesReview for everything the caller may do in a namespace
 (``kubectl auth can-i --list``). authentication.k8s.io/v1's SelfSubjectReview
-tells the caller who the server takes it for (``kubectl auth whoami``).
+tells the caller who the server takes it for (``kubectl auth whoami``), and
+TokenReview who a bearer token belongs to (kube-rbac-proxy and
+controller-runtime's secured metrics ask it).
 
 As upstream, the answer is the request's object with ``status`` filled in,
 201 Created; a spec that asks nothing, or two things, is a 422.
@@ -14,15 +16,21 @@ As upstream, the answer is the request's object with ``status`` filled in,
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from pynetes.api import errors
 from pynetes.api.errors import FieldError
+from pynetes.api.gofmt import go_quote, go_value_slice
 from pynetes.api.resources import Resource
-from pynetes.apiserver.auth.authentication import UserInfo
+from pynetes.apiserver.auth.authentication import (
+    AuthenticationError,
+    TokenAuthenticator,
+    UserInfo,
+    with_authenticated_group,
+)
 from pynetes.apiserver.auth.authorization import Attributes, Authorizer, request_user
 from pynetes.apiserver.responses import json_response, read_body
 
@@ -48,26 +56,35 @@ SELF_SUBJECT_RULES_REVIEWS = _review(
     _AUTHORIZATION, "SelfSubjectRulesReview", "selfsubjectrulesreviews"
 )
 SELF_SUBJECT_REVIEWS = _review(_AUTHENTICATION, "SelfSubjectReview", "selfsubjectreviews")
+TOKEN_REVIEWS = _review(_AUTHENTICATION, "TokenReview", "tokenreviews")
 REVIEWS = (
     SELF_SUBJECT_ACCESS_REVIEWS,
     SUBJECT_ACCESS_REVIEWS,
     LOCAL_SUBJECT_ACCESS_REVIEWS,
     SELF_SUBJECT_RULES_REVIEWS,
     SELF_SUBJECT_REVIEWS,
+    TOKEN_REVIEWS,
 )
 
 
 class ReviewApi:
-    """POST of the review kinds, answered by ``authorizer`` and the request's user."""
+    """POST of the review kinds, answered by ``authorizer``, the request's user, and
+    ``tokens`` (the server's bearer token authenticators, which accept tokens for
+    ``audiences``)."""
 
-    def __init__(self, authorizer: Authorizer) -> None:
+    def __init__(
+        self, authorizer: Authorizer, tokens: TokenAuthenticator, audiences: Sequence[str]
+    ) -> None:
         self._authorizer = authorizer
+        self._tokens = tokens
+        self._audiences = list(audiences)
         self._answers: dict[Resource, Callable[[Object, UserInfo, str], Awaitable[Object]]] = {
             SELF_SUBJECT_ACCESS_REVIEWS: self._self_access,
             SUBJECT_ACCESS_REVIEWS: self._access,
             LOCAL_SUBJECT_ACCESS_REVIEWS: self._access,
             SELF_SUBJECT_RULES_REVIEWS: self._rules,
             SELF_SUBJECT_REVIEWS: self._who_am_i,
+            TOKEN_REVIEWS: self._token,
         }
 
     async def serve(
@@ -150,6 +167,32 @@ class ReviewApi:
     async def _who_am_i(self, review: Object, user: UserInfo, namespace: str) -> Object:
         return {"userInfo": user.api_fields()}
 
+    async def _token(self, review: Object, user: UserInfo, namespace: str) -> Object:
+        spec = review["spec"]
+        token = spec.get("token")
+        if not token or not isinstance(token, str):
+            raise errors.bad_request(
+                "token is required for TokenReview in authentication.k8s.io/v1"
+            )
+        wanted = [str(audience) for audience in spec.get("audiences") or ()]
+        if wanted and not set(wanted) & set(self._audiences):
+            return {
+                "authenticated": False,
+                "error": f"token audiences {_quoted(self._audiences)} is invalid for"
+                f" the target audiences {_quoted(wanted)}",
+            }
+        try:
+            owner = await self._tokens.authenticate_token(token)
+        except AuthenticationError as error:
+            return {"authenticated": False, "error": str(error)}
+        if owner is None:
+            return {"authenticated": False}
+        return {
+            "authenticated": True,
+            "user": with_authenticated_group(owner).api_fields(),
+            "audiences": wanted or self._audiences,
+        }
+
 
 def _attributes(
     user: UserInfo, resource: Object | None, non_resource: Object | None, namespace: str
@@ -170,6 +213,11 @@ def _attributes(
         subresource=str(asked.get("subresource", "")),
         name=str(asked.get("name", "")),
     )
+
+
+def _quoted(values: Sequence[str]) -> str:
+    """Go's ``%q`` of a ``[]string``: ``["a" "b"]``."""
+    return go_value_slice(go_quote(value) for value in values)
 
 
 def _invalid(review: Object, problems: list[FieldError]) -> errors.ApiError:

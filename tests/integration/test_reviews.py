@@ -95,3 +95,30 @@ async def test_a_local_review_stays_in_its_namespace(api: ApiClient) -> None:
 async def test_reviews_are_not_stored(api: ApiClient) -> None:
     with pytest.raises(errors.MethodNotAllowed):
         await api.request("GET", f"{AUTHORIZATION}/selfsubjectaccessreviews")
+
+
+async def test_a_token_review_names_the_tokens_owner(cluster: Cluster, api: ApiClient) -> None:
+    """As kube-rbac-proxy asks it: a ServiceAccount's token, then a forged one."""
+    await cluster.kubectl()("create", "serviceaccount", "metrics-reader")
+    _, token, _ = await cluster.kubectl()("create", "token", "metrics-reader")
+    path = "/apis/authentication.k8s.io/v1/tokenreviews"
+    answer = await api.request("POST", path, body={"spec": {"token": token.strip()}})
+    status = answer["status"]
+    assert status["authenticated"] is True
+    assert status["user"]["username"] == "system:serviceaccount:default:metrics-reader"
+    assert status["user"]["groups"] == [
+        "system:serviceaccounts",
+        "system:serviceaccounts:default",
+        "system:authenticated",
+    ]
+    forged = token.strip()[:-4] + "AAAA"
+    answer = await api.request("POST", path, body={"spec": {"token": forged}})
+    assert answer["status"]["authenticated"] is False
+    unknown = await api.request("POST", path, body={"spec": {"token": "not-a-token"}})
+    assert unknown["status"] == {"authenticated": False}
+    elsewhere = {"token": token.strip(), "audiences": ["https://vault.example"]}
+    answer = await api.request("POST", path, body={"spec": elsewhere})
+    assert answer["status"]["authenticated"] is False
+    assert "is invalid for the target audiences" in answer["status"]["error"]
+    with pytest.raises(errors.BadRequest):
+        await api.request("POST", path, body={"spec": {}})

@@ -278,7 +278,7 @@ class UnionAuthenticator:
         known = self._grouped.get(id(user))
         if known is not None and known[0] is user:
             return known[1]
-        grouped = _with_authenticated_group(user)
+        grouped = with_authenticated_group(user)
         if len(self._grouped) >= _GROUPED_USERS_LIMIT:
             self._grouped.clear()
         self._grouped[id(user)] = (user, grouped)
@@ -288,7 +288,8 @@ class UnionAuthenticator:
 _GROUPED_USERS_LIMIT = 4096
 
 
-def _with_authenticated_group(user: UserInfo) -> UserInfo:
+def with_authenticated_group(user: UserInfo) -> UserInfo:
+    """``user`` in ``system:authenticated``, as every authenticated request's user is."""
     if user.name == ANONYMOUS_USER or {SYSTEM_AUTHENTICATED, SYSTEM_UNAUTHENTICATED} & set(
         user.groups
     ):
