@@ -284,9 +284,7 @@ async def start(options: ServerOptions) -> RunningServer:
         server.openapi.invalidate,
     )
     await crds.start()
-    runner = web.AppRunner(
-        server.application(), access_log=None, handle_signals=False, shutdown_timeout=5.0
-    )
+    runner = web.ServerRunner(server.http_server(), handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(
         runner,

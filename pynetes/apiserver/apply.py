@@ -26,7 +26,7 @@ Object = dict[str, Any]
 
 async def server_side_apply(
     api: ResourceApi,
-    request: web.Request,
+    request: web.BaseRequest,
     target: Target,
     store: ObjectStore,
     patch: Any,

@@ -86,7 +86,7 @@ class ResourceApi:
             raise errors.not_found_error(resource.group, resource.plural, "")
         return store
 
-    async def serve(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def serve(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         _check_route(request.method, target)
         if target.subresource:
             return await self._subresources.serve(request, target)
@@ -106,7 +106,7 @@ class ResourceApi:
 
     # -- reads ---------------------------------------------------------------
 
-    async def get(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def get(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         store = self.store_for(target.resource)
         found = await store.get(target.namespace, target.name)
         accept = negotiation.parse_media_types(request.headers.get("Accept"))
@@ -114,7 +114,7 @@ class ResourceApi:
             return self.table_response(request, target.resource, [found.obj], None)
         return raw_json(found.encoded())
 
-    async def list(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def list(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         store = self.store_for(target.resource)
         params = request.query
         predicate = self.predicate(target.resource, params)
@@ -223,7 +223,7 @@ class ResourceApi:
 
     def table_response(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         resource: Resource,
         objects: list[Object],
         list_meta: dict[str, Any] | None,
@@ -241,7 +241,7 @@ class ResourceApi:
         )
         return raw_json(orjson.dumps(table))
 
-    async def watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def watch(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         store = self.store_for(target.resource)
         params = request.query
         requested = query.resource_version(params.get("resourceVersion"))
@@ -295,7 +295,7 @@ class ResourceApi:
 
     # -- writes --------------------------------------------------------------
 
-    async def create(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def create(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         store = self.store_for(target.resource)
         body = await read_body(request)
         obj, warnings = self.decoder.decode(target.resource, body, request.query)
@@ -312,7 +312,7 @@ class ResourceApi:
         body = store.written_json(target.namespace, created, dry_run=dry_run)
         return raw_json(body, status=201, warnings=warnings)
 
-    async def update(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def update(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         store = self.store_for(target.resource)
         body = await read_body(request)
         obj, warnings = self.decoder.decode(target.resource, body, request.query)
@@ -329,13 +329,13 @@ class ResourceApi:
         body = store.written_json(target.namespace, updated, dry_run=dry_run)
         return raw_json(body, warnings=warnings)
 
-    async def patch(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def patch(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         store = self.store_for(target.resource)
         return await apply_patch(self, request, target, store, subresource=None)
 
     def tracked(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         resource: Resource,
         old: Object | None,
         new: Object,
@@ -355,7 +355,7 @@ class ResourceApi:
             subresource=subresource,
         )
 
-    async def delete(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def delete(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         store = self.store_for(target.resource)
         body = await read_optional_body(request)
         options = query.delete_options(request.query, body)
@@ -365,7 +365,9 @@ class ResourceApi:
         uid = (obj.get("metadata") or {}).get("uid")
         return json_response(success_status(target.resource, target.name, uid=uid))
 
-    async def delete_collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def delete_collection(
+        self, request: web.BaseRequest, target: Target
+    ) -> web.StreamResponse:
         store = self.store_for(target.resource)
         body = await read_optional_body(request)
         options = query.delete_options(request.query, body)
@@ -413,7 +415,7 @@ _LIST_CHUNK = 256 * 1024
 
 
 async def stream_list(
-    request: web.Request,
+    request: web.BaseRequest,
     resource: Resource,
     list_meta: dict[str, Any],
     items: list[CachedObject],

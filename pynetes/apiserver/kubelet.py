@@ -116,7 +116,7 @@ class KubeletClient:
     # -- logs ------------------------------------------------------------------
 
     async def stream_logs(
-        self, request: web.Request, url: URL, *, name: str, follow: bool
+        self, request: web.BaseRequest, url: URL, *, name: str, follow: bool
     ) -> web.StreamResponse:
         try:
             backend = await self._client().get(url)
@@ -141,7 +141,7 @@ class KubeletClient:
     # -- exec, attach, portforward ---------------------------------------------
 
     async def relay(
-        self, request: web.Request, url: URL, *, name: str, subresource: str
+        self, request: web.BaseRequest, url: URL, *, name: str, subresource: str
     ) -> web.StreamResponse:
         """Relay the client's channel WebSocket to the kubelet's, frame by frame."""
         offered = [

@@ -191,7 +191,7 @@ class MetricsApi:
         self._pods = pods
 
     async def serve(
-        self, request: web.Request, resource: Resource, namespace: str, name: str
+        self, request: web.BaseRequest, resource: Resource, namespace: str, name: str
     ) -> web.StreamResponse:
         if request.method not in ("GET", "HEAD"):
             raise errors.method_not_allowed()

@@ -28,7 +28,7 @@ Object = dict[str, Any]
 
 async def apply_patch(
     api: ResourceApi,
-    request: web.Request,
+    request: web.BaseRequest,
     target: Target,
     store: ObjectStore,
     *,

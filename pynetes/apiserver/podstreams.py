@@ -27,7 +27,7 @@ _STREAM_FLAGS = (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), 
 
 
 async def serve(
-    kubelet: KubeletClient, request: web.Request, pod: Object, subresource: str
+    kubelet: KubeletClient, request: web.BaseRequest, pod: Object, subresource: str
 ) -> web.StreamResponse:
     """Proxy one pods/<subresource> request to the kubelet of the pod's node."""
     metadata = pod["metadata"]
@@ -61,7 +61,7 @@ async def serve(
     return await kubelet.relay(request, url, name=name, subresource=subresource)
 
 
-def container_of(pod: Object, request: web.Request) -> str:
+def container_of(pod: Object, request: web.BaseRequest) -> str:
     """The container a request is for: the one named, or the pod's only container."""
     container = request.query.get("container", "")
     spec = pod.get("spec") or {}
@@ -89,7 +89,7 @@ def _all_container_names(spec: Object) -> list[str]:
     ]
 
 
-def _log_query(request: web.Request) -> MultiDict[str]:
+def _log_query(request: web.BaseRequest) -> MultiDict[str]:
     forwarded: MultiDict[str] = MultiDict()
     for flag in _LOG_FLAGS:
         if query.boolean(request.query, flag):

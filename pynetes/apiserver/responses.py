@@ -11,14 +11,14 @@ from pynetes.api import errors
 from pynetes.apiserver import negotiation
 
 
-async def read_body(request: web.Request) -> Any:
+async def read_body(request: web.BaseRequest) -> Any:
     """The decoded body (400 malformed, 413 too large, 415 unknown type)."""
     raw = await read_raw(request)
     content_type = negotiation.content_type_of(request.headers.get("Content-Type"))
     return negotiation.decode_body(raw, content_type)
 
 
-async def read_raw(request: web.Request) -> bytes:
+async def read_raw(request: web.BaseRequest) -> bytes:
     """The whole body; 413 past the limit (the application's client_max_size)."""
     try:
         return await request.read()
@@ -26,7 +26,7 @@ async def read_raw(request: web.Request) -> bytes:
         raise errors.request_entity_too_large(negotiation.MAX_BODY_BYTES) from None
 
 
-async def read_optional_body(request: web.Request) -> Any:
+async def read_optional_body(request: web.BaseRequest) -> Any:
     """As read_body, but an empty body is None (DELETE without DeleteOptions)."""
     raw = await read_raw(request)
     if not raw.strip():

@@ -88,7 +88,7 @@ class ReviewApi:
         }
 
     async def serve(
-        self, request: web.Request, resource: Resource, namespace: str, name: str
+        self, request: web.BaseRequest, resource: Resource, namespace: str, name: str
     ) -> web.StreamResponse:
         if request.method != "POST" or name:
             raise errors.method_not_allowed()

@@ -46,7 +46,7 @@ class Subresources:
     def __init__(self, api: ResourceApi) -> None:
         self._api = api
 
-    async def serve(self, request: web.Request, target: Target) -> web.StreamResponse:
+    async def serve(self, request: web.BaseRequest, target: Target) -> web.StreamResponse:
         sub = target.subresource
         if sub not in target.resource.subresources:
             raise errors.path_not_found()
@@ -72,7 +72,7 @@ class Subresources:
         raise errors.method_not_allowed()
 
     async def _status(
-        self, request: web.Request, target: Target, store: ObjectStore
+        self, request: web.BaseRequest, target: Target, store: ObjectStore
     ) -> web.StreamResponse:
         """GET, PATCH and PUT of a view of the whole object whose writes change only the
         part the subresource (``status`` or ``approval``) owns."""
@@ -87,7 +87,7 @@ class Subresources:
         raise errors.method_not_allowed()
 
     async def _finalize(
-        self, request: web.Request, target: Target, store: ObjectStore
+        self, request: web.BaseRequest, target: Target, store: ObjectStore
     ) -> web.StreamResponse:
         """PUT namespaces/NAME/finalize: the one way to change a namespace's spec.finalizers.
 
@@ -97,7 +97,7 @@ class Subresources:
         return await self._replace(request, target, store, "finalize")
 
     async def _replace(
-        self, request: web.Request, target: Target, store: ObjectStore, subresource: str
+        self, request: web.BaseRequest, target: Target, store: ObjectStore, subresource: str
     ) -> web.StreamResponse:
         """PUT of the request's object through ``subresource``'s update rules."""
         body = await read_body(request)
@@ -117,7 +117,7 @@ class Subresources:
     # -- scale -----------------------------------------------------------------
 
     async def _scale(
-        self, request: web.Request, target: Target, store: ObjectStore
+        self, request: web.BaseRequest, target: Target, store: ObjectStore
     ) -> web.StreamResponse:
         if target.verb == "get":
             found = await store.get(target.namespace, target.name)
@@ -195,7 +195,7 @@ class Subresources:
     # -- pods ------------------------------------------------------------------
 
     async def _binding(
-        self, request: web.Request, target: Target, store: ObjectStore
+        self, request: web.BaseRequest, target: Target, store: ObjectStore
     ) -> web.StreamResponse:
         body = await read_body(request)
         check_shape(body, "io.k8s.api.core.v1.Binding", "Binding")
@@ -230,7 +230,7 @@ class Subresources:
         return json_response(_success(), status=201)
 
     async def _eviction(
-        self, request: web.Request, target: Target, store: ObjectStore
+        self, request: web.BaseRequest, target: Target, store: ObjectStore
     ) -> web.StreamResponse:
         body = await read_body(request)
         check_shape(body, "io.k8s.api.policy.v1.Eviction", "Eviction", group_version="policy/v1")
@@ -245,7 +245,7 @@ class Subresources:
         return json_response(_success(), status=201)
 
     async def _stream(
-        self, request: web.Request, target: Target, store: ObjectStore
+        self, request: web.BaseRequest, target: Target, store: ObjectStore
     ) -> web.StreamResponse:
         pod = (await store.get(target.namespace, target.name)).obj
         if self._api.kubelet is None:

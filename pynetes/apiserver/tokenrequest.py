@@ -42,7 +42,9 @@ class TokenRequests:
         self._issuer = issuer
         self._audiences = list(audiences)
 
-    async def create(self, api: ResourceApi, request: web.Request, target: Target) -> web.Response:
+    async def create(
+        self, api: ResourceApi, request: web.BaseRequest, target: Target
+    ) -> web.Response:
         body = await read_body(request)
         check_shape(
             body,

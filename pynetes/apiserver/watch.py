@@ -194,7 +194,7 @@ def _chunk(data: bytes) -> bytes:
 
 
 async def serve_watch(
-    request: web.Request,
+    request: web.BaseRequest,
     cache: WatchCache,
     prefix: str,
     predicate: Predicate | None,
@@ -222,7 +222,7 @@ async def serve_watch(
 
 
 async def _stream(
-    request: web.Request,
+    request: web.BaseRequest,
     response: web.StreamResponse,
     cache: WatchCache,
     watcher: StreamWatcher,

@@ -13,6 +13,7 @@ kube-apiserver 1.31; each reason says what upstream answers.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator
@@ -394,6 +395,16 @@ async def test_json_sent_as_protobuf_is_400(api: Api) -> None:
     assert status["message"].endswith(
         "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]"
     )
+
+
+async def test_a_body_sent_after_100_continue_is_read(api: Api) -> None:
+    """curl sends ``Expect: 100-continue`` before a large upload and waits for the go-ahead."""
+    body = orjson.dumps(configmap("uploaded", a="x" * 4096))
+    async with asyncio.timeout(10):
+        async with api.client.post(
+            CONFIGMAPS, data=body, headers={"Content-Type": JSON}, expect100=True
+        ) as response:
+            assert response.status == 201, await response.text()
 
 
 # -- 413: a body over 3 MiB ----------------------------------------------------

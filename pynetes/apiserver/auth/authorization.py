@@ -66,7 +66,7 @@ class Attributes:
 REQUEST_ATTRIBUTES = web.RequestKey("attributes", Attributes)
 
 
-def request_user(request: web.Request) -> UserInfo | None:
+def request_user(request: web.BaseRequest) -> UserInfo | None:
     """The user who sent ``request`` (None before authentication, or for a public path)."""
     attributes = request.get(REQUEST_ATTRIBUTES)
     return None if attributes is None else attributes.user
