@@ -91,6 +91,49 @@ async def test_completions_run_at_most_parallelism_pods_and_each_outcome_counts_
         await eventually(lambda: recorded(api, "work", "Completed"))
 
 
+async def test_a_release_seen_before_its_patch_returns_neither_adds_nor_fails_a_pod(
+    api: ApiClient, monkeypatch: Any
+) -> None:
+    """The informer may deliver a pod's finalizer removal while the patch that removed it
+    is still being awaited (a busy machine did): the pod is counted, never replaced by an
+    extra pod that completion then deletes and counts as failed."""
+    async with running_controllers(api, "job") as manager:
+        pods = manager.context.informers.informer(PODS)
+        patch = api.patch
+
+        async def patch_then_see_it(resource: Any, name: str, body: Any, **options: Any) -> Any:
+            result = await patch(resource, name, body, **options)
+            if resource == PODS:
+                key = f"default/{name}"
+
+                async def seen() -> bool:
+                    cached = pods.store.get(key)
+                    return cached is None or TRACKING not in cached["metadata"].get(
+                        "finalizers", ()
+                    )
+
+                await eventually(seen)
+            return result
+
+        monkeypatch.setattr(api, "patch", patch_then_see_it)
+        await api.create(JOBS, job("steady", completions=3, parallelism=2), namespace="default")
+        for round_ in range(3):
+            wanted = min(2, 3 - round_)
+            running = await eventually(
+                lambda wanted=wanted: _exactly(running_pods(api, "steady"), wanted)
+            )
+            await finish(api, running[0], "Succeeded")
+        await eventually(lambda: _with_condition(api, "steady", "Complete"))
+        await eventually(lambda: _all_released(api, "steady"))
+        done = await get_job(api, "steady")
+        assert (done["status"]["succeeded"], done["status"].get("failed", 0)) == (3, 0)
+        await eventually(lambda: recorded(api, "steady", "Completed"))
+        created = await api.list(
+            EVENTS, namespace="default", field_selector="reason=SuccessfulCreate"
+        )
+        assert len(created["items"]) == 3
+
+
 async def test_failures_past_the_backoff_limit_fail_the_job_and_remove_its_pods(
     api: ApiClient,
 ) -> None:
@@ -174,6 +217,11 @@ async def test_a_suspended_job_runs_nothing_until_resumed(api: ApiClient) -> Non
 async def _exactly(listing, count: int) -> list[Object] | None:
     found = await listing
     return found if len(found) == count else None
+
+
+async def _all_released(api: ApiClient, name: str) -> bool:
+    pods = await pods_of(api, name)
+    return all(TRACKING not in (pod["metadata"].get("finalizers") or ()) for pod in pods)
 
 
 async def _none_left(api: ApiClient, name: str) -> bool:

@@ -249,10 +249,14 @@ class _JobSync:
                 uncounted.setdefault(result, []).append(pod["metadata"]["uid"])
         if any(pod["metadata"]["uid"] not in listed for pod in finishing):
             await self._write_status()  # recorded before the finalizers go: nothing is lost
+        released = {pod["metadata"]["uid"] for pod in finishing}
         for pod in finishing:
             releasing.add(pod["metadata"]["uid"])
             await self._release(pod)
-        still_tracked = {p["metadata"]["uid"] for p in pods if is_tracked(p)} - releasing
+        # The informer may have seen a release while this sync awaited it, and dropped the
+        # pod from ``releasing``: ``released`` keeps this sync's own releases counted.
+        tracked = {p["metadata"]["uid"] for p in pods if is_tracked(p)}
+        still_tracked = tracked - releasing - released
         by_uid = {pod["metadata"]["uid"]: pod for pod in pods}
         self._move_counted(
             self.status.setdefault("uncountedTerminatedPods", {}), still_tracked, by_uid
@@ -373,8 +377,11 @@ class _JobSync:
         return 0.0
 
     def _wanted_count(self) -> int:
+        """Pods to run now: parallelism, but no more than the completions left, counting
+        the successes still uncounted (their finalizers on the way out) as upstream does."""
         parallelism = self.spec.get("parallelism", 1)
-        succeeded = self.status.get("succeeded", 0)
+        uncounted = (self.status.get("uncountedTerminatedPods") or {}).get("succeeded") or ()
+        succeeded = self.status.get("succeeded", 0) + len(uncounted)
         if self.completions is None:
             return 0 if succeeded > 0 else parallelism
         return max(0, min(parallelism, self.completions - succeeded))
