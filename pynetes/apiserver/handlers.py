@@ -3,7 +3,7 @@
 Each handler turns an HTTP request on ``/api[s]/.../<resource>[/<name>[/<sub>]]``
 into a registry call and the answer into the representation the client
 asked for (JSON, or a server-side Table). Errors are raised as ApiError and
-rendered as Status objects by the server's middleware.
+rendered as Status objects by the server's request handler.
 """
 
 from __future__ import annotations

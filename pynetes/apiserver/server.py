@@ -1,4 +1,4 @@
-"""kube-apiserver: the HTTPS server, its middleware, and the paths it answers.
+"""kube-apiserver: the HTTPS server, its one request handler, and the paths it answers.
 
 The request path: TLS (client certificates verified against the cluster CA)
 -> authentication (401 unless the path is public or anonymous-readable) -> request attributes
@@ -84,7 +84,7 @@ def _architecture() -> str:
 
 
 class ApiServer:
-    """The aiohttp application of kube-apiserver."""
+    """kube-apiserver over HTTPS: every request goes through :meth:`_handle`."""
 
     def __init__(
         self,
