@@ -39,6 +39,7 @@ from pynetes.apiserver.auth.serviceaccount import DEFAULT_ISSUER, ServiceAccount
 from pynetes.apiserver.crds import CrdController
 from pynetes.apiserver.decoding import ObjectDecoder
 from pynetes.apiserver.handlers import ResourceApi
+from pynetes.apiserver.health import HealthChecks
 from pynetes.apiserver.kubelet import KUBELET_CLIENT_USER, KubeletClient
 from pynetes.apiserver.kubelet import client_ssl_context as kubelet_client_ssl_context
 from pynetes.apiserver.kubernetesservice import (
@@ -66,6 +67,9 @@ from pynetes.storage import StorageError, Store
 from pynetes.storage.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
+
+#: How long a stopping server tries to take itself out of the kubernetes Service.
+RELEASE_TIMEOUT = 3.0
 
 Object = dict[str, Any]
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -175,7 +179,7 @@ class RunningServer:
     pki_dir: Path
     store: Store
     stores: dict[Resource, ObjectStore]
-    runner: web.AppRunner
+    runner: web.BaseRunner
     crds: CrdController
     api_server: ApiServer
     kubelet: KubeletClient
@@ -184,14 +188,17 @@ class RunningServer:
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self) -> None:
-        """Close watches first (their streams end), then connections, then storage."""
+        """Close watches first (their streams end), then connections, then storage;
+        from the start, /readyz says the server is shutting down."""
+        self.api_server.health.stopping = True
         for task in self.background:
             task.cancel()
         for task in self.background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        with contextlib.suppress(StorageError):
-            await self.kubernetes_service.release_lease()
+        with contextlib.suppress(StorageError, TimeoutError):
+            async with asyncio.timeout(RELEASE_TIMEOUT):  # best effort: the store may be gone
+                await self.kubernetes_service.release_lease()
         await self.crds.stop()
         await asyncio.gather(*(store.stop() for store in list(self.stores.values())))
         await self.runner.cleanup()
@@ -270,7 +277,7 @@ async def start(options: ServerOptions) -> RunningServer:
         api,
         authenticator=UnionAuthenticator(ClientCertificate(), BearerToken(tokens)),
         authorizer=authorizer,
-        ready=lambda: True,
+        health=HealthChecks(store.current_revision),
         server_address=f"{options.bind_address}:{options.secure_port}",
         computed=_computed_apis(
             ReviewApi(authorizer, tokens, options.audiences), kubelet, stores, registry

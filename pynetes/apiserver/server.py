@@ -41,6 +41,7 @@ from pynetes.apiserver.auth.authorization import (
 )
 from pynetes.apiserver.discovery import Discovery, aggregated_response, aggregated_version
 from pynetes.apiserver.handlers import ResourceApi, Target
+from pynetes.apiserver.health import HealthChecks
 from pynetes.apiserver.metrics import Metrics
 from pynetes.apiserver.negotiation import MAX_BODY_BYTES
 from pynetes.apiserver.openapi import OpenApi
@@ -93,7 +94,7 @@ class ApiServer:
         *,
         authenticator: Authenticator,
         authorizer: Authorizer,
-        ready: Callable[[], bool],
+        health: HealthChecks,
         server_address: str,
         computed: Mapping[Resource, ComputedApi],
     ) -> None:
@@ -104,7 +105,7 @@ class ApiServer:
         self.metrics = Metrics()
         self._authenticator = authenticator
         self._authorizer = authorizer
-        self._ready = ready
+        self.health = health
         self._server_address = server_address
         self._computed = computed
 
@@ -191,6 +192,8 @@ class ApiServer:
         parts = [part for part in path.split("/") if part]
         if request.method not in ("GET", "HEAD"):
             raise errors.method_not_allowed()
+        if self.health.handles(path):
+            return await self.health.answer(request)
         simple = self._simple_paths()
         if path in simple:
             return await simple[path](request)
@@ -205,9 +208,6 @@ class ApiServer:
     def _simple_paths(self) -> dict[str, Handler]:
         return {
             "/version": self._version,
-            "/healthz": self._health,
-            "/livez": self._health,
-            "/readyz": self._readiness,
             "/metrics": self._metrics,
             "/api": self._api_versions,
             "/apis": self._api_groups,
@@ -239,14 +239,6 @@ class ApiServer:
 
     async def _version(self, request: web.BaseRequest) -> web.StreamResponse:
         return json_response(version_info())
-
-    async def _health(self, request: web.BaseRequest) -> web.StreamResponse:
-        return web.Response(text="ok")
-
-    async def _readiness(self, request: web.BaseRequest) -> web.StreamResponse:
-        if not self._ready():
-            return web.Response(status=500, text="[-]storage not ready\nreadyz check failed")
-        return web.Response(text="ok")
 
     async def _metrics(self, request: web.BaseRequest) -> web.StreamResponse:
         response = web.Response(body=generate_latest(self.metrics.registry))

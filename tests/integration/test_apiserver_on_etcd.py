@@ -25,7 +25,8 @@ CONFIGMAPS = built_in("", "v1", "configmaps")
 
 
 @pytest.fixture
-async def kubectl_on_etcd(tmp_path: Path) -> AsyncIterator[Kubectl]:
+async def on_etcd(tmp_path: Path) -> AsyncIterator[tuple[EtcdCluster, Kubectl]]:
+    """An etcd server, an API server on it, and kubectl as an admin of that server."""
     require_tool("etcd")
     etcd = await EtcdCluster.start(tmp_path / "etcd")
     options = ServerOptions(
@@ -43,10 +44,36 @@ async def kubectl_on_etcd(tmp_path: Path) -> AsyncIterator[Kubectl]:
         kubeconfig(server=server.url, ca_pem=pki.ca_cert.read_bytes(), user="admin", client=admin),
     )
     try:
-        yield Kubectl(require_tool("kubectl"), config)
+        yield etcd, Kubectl(require_tool("kubectl"), config)
     finally:
         await server.stop()
         await etcd.stop()
+
+
+@pytest.fixture
+async def kubectl_on_etcd(on_etcd: tuple[EtcdCluster, Kubectl]) -> Kubectl:
+    return on_etcd[1]
+
+
+async def test_readiness_and_liveness_follow_etcd(on_etcd: tuple[EtcdCluster, Kubectl]) -> None:
+    etcd, kubectl = on_etcd
+    _, out, _ = await kubectl("get", "--raw", "/readyz?verbose")
+    assert out.splitlines() == [
+        "[+]ping ok",
+        "[+]log ok",
+        "[+]etcd ok",
+        "[+]etcd-readiness ok",
+        "[+]shutdown ok",
+        "readyz check passed",
+    ]
+    await etcd.stop()
+    code, _, err = await kubectl("get", "--raw", "/readyz", check=False)
+    assert code == 1
+    assert "[-]etcd failed: reason withheld" in err and "readyz check failed" in err
+    code, _, err = await kubectl("get", "--raw", "/livez?exclude=etcd", check=False)
+    assert code == 0, err
+    code, _, err = await kubectl("get", "--raw", "/livez/etcd", check=False)
+    assert code == 1 and "internal server error" in err
 
 
 async def test_kubectl_works_against_an_etcd_backed_server(
