@@ -38,6 +38,7 @@ SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "finalize": ("update",),
     "token": ("create",),
     "approval": ("get", "patch", "update"),
+    "ephemeralcontainers": ("get", "patch", "update"),
 }
 
 
@@ -118,7 +119,16 @@ BUILT_IN: tuple[Resource, ...] = (
         "pods",
         short_names=("po",),
         categories=("all",),
-        subresources=("attach", "binding", "eviction", "exec", "log", "portforward", "status"),
+        subresources=(
+            "attach",
+            "binding",
+            "ephemeralcontainers",
+            "eviction",
+            "exec",
+            "log",
+            "portforward",
+            "status",
+        ),
     ),
     _core("Node", "nodes", False, short_names=("no",), subresources=("status",)),
     _core(

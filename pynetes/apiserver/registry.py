@@ -453,6 +453,8 @@ class ObjectStore:
             self.strategy.prepare_for_finalize(new, current)
         elif subresource == "approval":
             self.strategy.prepare_for_approval(new, current)
+        elif subresource == "ephemeralcontainers":
+            self.strategy.prepare_for_ephemeral_containers(new, current)
         else:
             self.strategy.prepare_for_update(new, current)
         self._check(

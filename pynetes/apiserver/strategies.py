@@ -14,12 +14,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from pynetes.api import meta
+from pynetes.api import errors, meta
 from pynetes.api.defaults import namespace_finalizers_on_create
 from pynetes.api.errors import FieldError
 from pynetes.api.pods import qos_class
 from pynetes.api.resources import Resource
-from pynetes.api.validation import certificates
+from pynetes.api.validation import certificates, pods
 from pynetes.apiserver.auth.authentication import UserInfo
 from pynetes.apiserver.servicealloc import specs
 
@@ -116,6 +116,10 @@ class Strategy:
         """An update of the ``approval`` subresource (only CertificateSigningRequests have one)."""
         self.prepare_for_status_update(new, old)
 
+    def prepare_for_ephemeral_containers(self, new: Object, old: Object) -> None:
+        """An update of pods' ``ephemeralcontainers`` subresource (pods only have one)."""
+        raise errors.method_not_allowed()
+
     def subresource_update_errors(
         self, new: Object, old: Object, subresource: str | None
     ) -> list[FieldError]:
@@ -127,12 +131,48 @@ class Strategy:
         return 0
 
 
+def _keep_ephemeral_containers(new: Object, old: Object) -> None:
+    spec = new.get("spec")
+    if not isinstance(spec, dict):
+        return
+    stored = (old.get("spec") or {}).get("ephemeralContainers")
+    if stored:
+        spec["ephemeralContainers"] = stored
+    else:
+        spec.pop("ephemeralContainers", None)
+
+
 def _spec(obj: Object) -> dict[str, Any]:
     return {key: value for key, value in obj.items() if key not in _METADATA_AND_STATUS}
 
 
 class PodStrategy(Strategy):
     returns_deleted_object = True
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        """Ephemeral containers change only through their subresource (``kubectl debug``)."""
+        super().prepare_for_update(new, old)
+        _keep_ephemeral_containers(new, old)
+
+    def prepare_for_ephemeral_containers(self, new: Object, old: Object) -> None:
+        """Only ``spec.ephemeralContainers`` changes; everything else stays as stored."""
+        spec = new.get("spec")
+        ephemeral = spec.get("ephemeralContainers") if isinstance(spec, dict) else None
+        new.clear()
+        new.update(old)
+        new["metadata"] = dict(old.get("metadata") or {})
+        new["spec"] = dict(old.get("spec") or {})
+        if ephemeral:
+            new["spec"]["ephemeralContainers"] = ephemeral
+        else:
+            new["spec"].pop("ephemeralContainers", None)
+
+    def subresource_update_errors(
+        self, new: Object, old: Object, subresource: str | None
+    ) -> list[FieldError]:
+        if subresource != "ephemeralcontainers":
+            return []
+        return pods.validate_ephemeral_containers_update(new, old)
 
     def initial_status(self, obj: Object) -> Any:
         return {"phase": "Pending", "qosClass": qos_class(obj)}

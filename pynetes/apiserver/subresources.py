@@ -53,7 +53,7 @@ class Subresources:
         if target.verb not in SUBRESOURCE_VERBS.get(sub, ()):
             raise errors.method_not_allowed()
         store = self._api.store_for(target.resource)
-        if sub in ("status", "approval"):
+        if sub in ("status", "approval", "ephemeralcontainers"):
             return await self._status(request, target, store)
         if sub == "finalize":
             return await self._finalize(request, target, store)
@@ -75,7 +75,7 @@ class Subresources:
         self, request: web.BaseRequest, target: Target, store: ObjectStore
     ) -> web.StreamResponse:
         """GET, PATCH and PUT of a view of the whole object whose writes change only the
-        part the subresource (``status`` or ``approval``) owns."""
+        part the subresource owns (``status``, ``approval``, a pod's ephemeral containers)."""
         sub = target.subresource
         if target.verb == "get":
             found = await store.get(target.namespace, target.name)

@@ -87,6 +87,11 @@ def pod_status(view: PodView, now: datetime) -> Object:
     if init:
         status["initContainerStatuses"] = init
     status["containerStatuses"] = main
+    ephemeral = spec.get("ephemeralContainers") or ()
+    if ephemeral:
+        status["ephemeralContainerStatuses"] = [
+            _container_status(view, container, init=False) for container in ephemeral
+        ]
     policy = "Never" if view.stopped_for_good else spec.get("restartPolicy", "Always")
     phase = view.terminal_phase or _phase(policy, init, main)
     status["phase"] = phase

@@ -264,6 +264,7 @@ class PodSyncer:
         wake = await self._run_init_containers(pod, record, current, mounts)
         if wake is False:
             wake = await self._run_app_containers(pod, record, current, mounts)
+            await self._run_ephemeral_containers(pod, record, current, mounts)
         else:
             for container in pod["spec"].get("containers") or ():
                 record.waiting[container["name"]] = Waiting("PodInitializing")
@@ -428,6 +429,20 @@ class PodSyncer:
         if app and len(finished) == len(app):
             record.terminal_phase = "Failed" if any(finished) else "Succeeded"
         return min(wakes) if wakes else None
+
+    async def _run_ephemeral_containers(
+        self,
+        pod: Object,
+        record: PodRecord,
+        current: dict[str, list[ContainerStatus]],
+        mounts: Mapping[str, Sequence[Mount]],
+    ) -> None:
+        """Start each ephemeral container once (``kubectl debug``): never restarted, never
+        probed, and no part of the pod's phase."""
+        for container in pod["spec"].get("ephemeralContainers") or ():
+            if not current.get(container["name"]):
+                async with self._starting:
+                    await self._start(pod, record, container, 0, mounts)
 
     async def _start_or_back_off(
         self,
@@ -695,9 +710,10 @@ def _unlink(path: str) -> None:
 
 def _container_spec(pod: Object, name: str) -> Object | None:
     spec = pod.get("spec") or {}
-    for container in (*(spec.get("initContainers") or ()), *(spec.get("containers") or ())):
-        if container.get("name") == name:
-            return container
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(key) or ():
+            if container.get("name") == name:
+                return container
     return None
 
 

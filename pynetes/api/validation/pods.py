@@ -23,6 +23,7 @@ from pynetes.api.errors import (
     not_supported,
     required,
 )
+from pynetes.api.gofmt import go_quote
 from pynetes.api.quantity import QuantityError, parse_json_quantity
 from pynetes.api.validation import containers, syntax
 from pynetes.api.validation.metadata import (
@@ -461,6 +462,36 @@ def _validate_ephemeral_containers(
     return errors
 
 
+def validate_ephemeral_containers_update(new: Object, old: Object) -> list[FieldError]:
+    """Through the ``ephemeralcontainers`` subresource ephemeral containers are only added:
+    each is valid, and those the pod had stay, unchanged (upstream's
+    ValidatePodEphemeralContainersUpdate)."""
+    new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+    volumes = {volume.get("name") or "": volume for volume in new_spec.get("volumes") or []}
+    restart_policy = new_spec.get("restartPolicy", "Always")
+    errors = _validate_ephemeral_containers(
+        new_spec, volumes, restart_policy, "spec.ephemeralContainers"
+    )
+    now = {c.get("name"): c for c in new_spec.get("ephemeralContainers") or []}
+    for container in old_spec.get("ephemeralContainers") or []:
+        name = container.get("name")
+        if name not in now:
+            errors.append(
+                forbidden(
+                    "spec.ephemeralContainers",
+                    f"existing ephemeral containers {go_quote(str(name))} may not be removed\n",
+                )
+            )
+        elif _semantic(now[name]) != _semantic(container):
+            errors.append(
+                forbidden(
+                    f"spec.ephemeralContainers[{name}]",
+                    f"existing ephemeral containers {go_quote(str(name))} may not be changed\n",
+                )
+            )
+    return errors
+
+
 def _validate_host_network(spec: Object, path: str, *, is_pod: bool) -> list[FieldError]:
     """With hostNetwork, a hostPort must equal its containerPort (0 allowed in templates)."""
     if not spec.get("hostNetwork"):
@@ -755,7 +786,7 @@ def _munge_updatable_fields(new: Object, old: Object) -> dict[str, Any]:
                 {**container, "image": previous.get("image")}
                 for container, previous in zip(new[key], old.get(key) or [], strict=False)
             ]
-    for key in ("activeDeadlineSeconds", "schedulingGates", "tolerations"):
+    for key in ("activeDeadlineSeconds", "schedulingGates", "tolerations", "ephemeralContainers"):
         munged.pop(key, None)
         if key in old:
             munged[key] = old[key]

@@ -25,6 +25,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.stream import portforward, stream
 
 from pynetes.api.resources import built_in
+from pynetes.client import errors
 from pynetes.client.rest import ApiClient
 from pynetes.kubelet.agent import KubeletAgent
 from pynetes.kubelet.runtime import crilog
@@ -269,6 +270,63 @@ async def test_kubectl_top_node_without_a_reachable_kubelet_has_no_metrics_yet(
     assert (code, err.strip()) == (1, "error: metrics not available yet")
     code, _, err = await cluster.kubectl()("top", "node", "gone", check=False)
     assert code == 1 and 'nodemetrics.metrics.k8s.io "gone" not found' in err
+
+
+# -- kubectl debug: ephemeral containers -----------------------------------------
+
+
+def ephemeral_status(pod: Object, name: str) -> Object:
+    for status in pod.get("status", {}).get("ephemeralContainerStatuses") or ():
+        if status["name"] == name:
+            return status
+    return {}
+
+
+async def test_kubectl_debug_runs_an_ephemeral_container_beside_the_pods_own(
+    cluster: Cluster, api: ApiClient, kubelet: KubeletAgent
+) -> None:
+    await run_pod(api, pod("target", shell("app", SLEEP)))
+    kubectl = cluster.kubectl()
+    await kubectl("debug", "target", "--image=busybox", "--container=probe", "--", "echo", "hi")
+    finished = await wait_for_pod(
+        api, "target", lambda p: "terminated" in ephemeral_status(p, "probe").get("state", {})
+    )
+    assert ephemeral_status(finished, "probe")["state"]["terminated"]["exitCode"] == 0
+    assert container_status(finished, "app")["restartCount"] == 0  # the pod ran on
+    _, out, _ = await kubectl("logs", "target", "-c", "probe")
+    assert out == "hi\n"
+    code, out, err = await kubectl(
+        "debug",
+        "-i",
+        "target",
+        "--image=busybox",
+        "--container=shell",
+        "--",
+        "sh",
+        stdin=b"echo from-inside; exit\n",
+        check=False,
+    )
+    assert code == 0, err
+    assert "from-inside" in out
+
+
+async def test_ephemeral_containers_change_only_through_their_subresource(
+    api: ApiClient,
+) -> None:
+    await api.create(PODS, pod("held", shell("app", SLEEP)))
+    debugger = {"name": "debugger", "image": "busybox", "command": ["sh"]}
+    patch = {"spec": {"ephemeralContainers": [debugger]}}
+    patched = await api.patch(
+        PODS, "held", patch, namespace="default", subresource="ephemeralcontainers"
+    )
+    assert [c["name"] for c in patched["spec"]["ephemeralContainers"]] == ["debugger"]
+    current = await api.get(PODS, "held", namespace="default")
+    current["spec"]["ephemeralContainers"] = []
+    replaced = await api.replace(PODS, current)  # the pod itself: the change is dropped
+    assert [c["name"] for c in replaced["spec"]["ephemeralContainers"]] == ["debugger"]
+    with pytest.raises(errors.Invalid) as refused:
+        await api.replace(PODS, current, subresource="ephemeralcontainers")
+    assert 'existing ephemeral containers "debugger" may not be removed' in str(refused.value)
 
 
 # -- the Python client --------------------------------------------------------

@@ -9,6 +9,7 @@ import copy
 import pytest
 
 from pynetes.api.errors import too_long
+from pynetes.api.validation.pods import validate_ephemeral_containers_update
 from pynetes.api.validation.semantic import validate_object, validate_update
 
 
@@ -913,3 +914,41 @@ def test_validation_does_not_change_its_inputs():
     validate_update("", "v1", "Pod", pod_with("spec.restartPolicy", "Never"), old)
     assert pod == POD
     assert old == POD
+
+
+DEBUGGER = {"name": "debugger", "image": "busybox", "command": ["sh"]}
+
+
+def with_ephemeral(pod, *containers):
+    return with_(pod, "spec.ephemeralContainers", list(containers))
+
+
+def test_ephemeral_containers_are_added_never_removed_or_changed():
+    debugged = with_ephemeral(POD, DEBUGGER)
+    assert messages(validate_ephemeral_containers_update(debugged, POD)) == []
+    second = {"name": "second", "image": "busybox", "targetContainerName": "web"}
+    assert (
+        messages(
+            validate_ephemeral_containers_update(with_ephemeral(POD, DEBUGGER, second), debugged)
+        )
+        == []
+    )
+    assert messages(validate_ephemeral_containers_update(POD, debugged)) == [
+        'spec.ephemeralContainers: Forbidden: existing ephemeral containers "debugger" may not'
+        " be removed\n"
+    ]
+    changed = with_ephemeral(POD, {**DEBUGGER, "image": "alpine"})
+    assert messages(validate_ephemeral_containers_update(changed, debugged)) == [
+        "spec.ephemeralContainers[debugger]: Forbidden: existing ephemeral containers "
+        '"debugger" may not be changed\n'
+    ]
+    bad = with_ephemeral(
+        POD,
+        {"name": "web", "image": "busybox", "ports": [{"containerPort": 80}]},
+        {"name": "lost", "image": "busybox", "targetContainerName": "nowhere"},
+    )
+    assert messages(validate_ephemeral_containers_update(bad, POD)) == [
+        'spec.ephemeralContainers[0].name: Duplicate value: "web"',
+        "spec.ephemeralContainers[0].ports: Forbidden: cannot be set for an Ephemeral Container",
+        'spec.ephemeralContainers[1].targetContainerName: Not found: "nowhere"',
+    ]
