@@ -30,6 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pynetes.api import errors, labels, meta
 from pynetes.api.duration import format_duration
 from pynetes.api.resources import Resource
+from pynetes.apiserver import negotiation, tables
 from pynetes.apiserver.registry import ObjectStore
 from pynetes.apiserver.responses import json_response
 
@@ -204,12 +205,23 @@ class MetricsApi:
         else:
             items = await self._pod_metrics(namespace, name, selector)
             kind, singular = "PodMetrics", "podmetrics"
+        if name and not items:
+            raise errors.not_found_error("metrics.k8s.io", singular, name)
+        objects = [{"kind": kind, "apiVersion": GROUP_VERSION, **item} for item in items]
+        if negotiation.wants_table(negotiation.parse_media_types(request.headers.get("Accept"))):
+            table = tables.table_for(
+                resource.group,
+                resource.plural,
+                objects,
+                include_object=request.query.get("includeObject", "Metadata"),
+                now=meta.utc_now(),
+                list_metadata=None if name else {},
+            )
+            return json_response(table)
         if name:
-            if not items:
-                raise errors.not_found_error("metrics.k8s.io", singular, name)
-            return json_response({"kind": kind, "apiVersion": GROUP_VERSION, **items[0]})
+            return json_response(objects[0])
         return json_response(
-            {"kind": f"{kind}List", "apiVersion": GROUP_VERSION, "metadata": {}, "items": items}
+            {"kind": f"{kind}List", "apiVersion": GROUP_VERSION, "metadata": {}, "items": objects}
         )
 
     async def _node_metrics(self, name: str, selector: labels.Selector) -> list[Object]:

@@ -26,6 +26,7 @@ from pynetes.apiserver.tables import (
     core,
     custom,
     events,
+    metrics,
     networking,
     pods,
 )
@@ -43,6 +44,7 @@ _PRINTERS: dict[tuple[str, str], Printer] = {
     **batch.PRINTERS,
     **networking.PRINTERS,
     **cluster.PRINTERS,
+    **metrics.PRINTERS,
 }
 
 

@@ -255,6 +255,10 @@ async def test_kubectl_top_shows_each_pod_and_the_node_by_what_they_use(
     ((name, cpu, cpu_share, memory, memory_share),) = top_rows(out)
     assert name == "node-1" and cpu.endswith("m") and memory.endswith("Mi")
     assert cpu_share.endswith("%") and memory_share.endswith("%")
+    _, out, _ = await kubectl("get", "podmetrics", "busy")
+    header, row = out.splitlines()
+    assert header.split() == ["NAME", "CPU", "MEMORY", "WINDOW"]
+    assert row.split()[0] == "busy" and row.split()[1].endswith("n")  # the pod's sum
     code, _, err = await kubectl("top", "pod", "absent", check=False)
     assert code == 1 and 'podmetrics.metrics.k8s.io "absent" not found' in err
     _, out, _ = await kubectl("api-versions")
