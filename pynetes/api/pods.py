@@ -9,6 +9,16 @@ from pynetes.api.conditions import find_condition
 Object = dict[str, Any]
 
 
+def pod_containers(spec: Object) -> list[Object]:
+    """Every container of a pod spec, as upstream's VisitContainers walks them: init
+    containers, then containers, then ephemeral containers."""
+    return [
+        container
+        for key in ("initContainers", "containers", "ephemeralContainers")
+        for container in spec.get(key) or ()
+    ]
+
+
 def is_terminal(pod: Object) -> bool:
     """The pod has Succeeded or Failed: its containers will not run again."""
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")

@@ -17,6 +17,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from pynetes.api import errors
+from pynetes.api.pods import pod_containers
 from pynetes.apiserver import query
 from pynetes.apiserver.kubelet import KubeletClient
 
@@ -82,11 +83,7 @@ def container_of(pod: Object, request: web.BaseRequest) -> str:
 
 
 def _all_container_names(spec: Object) -> list[str]:
-    return [
-        container["name"]
-        for key in ("initContainers", "containers", "ephemeralContainers")
-        for container in spec.get(key) or []
-    ]
+    return [container["name"] for container in pod_containers(spec)]
 
 
 def _log_query(request: web.BaseRequest) -> MultiDict[str]:

@@ -19,8 +19,14 @@ def format_pod(pod: dict[str, Any]) -> str:
 def container_reference(pod: Object, container_name: str) -> Object:
     """An ObjectReference to one container of ``pod``, as upstream's ``GenerateContainerRef``."""
     spec = pod.get("spec") or {}
-    in_init = any(c.get("name") == container_name for c in spec.get("initContainers") or ())
-    field = "initContainers" if in_init else "containers"
+    field = next(
+        (
+            key
+            for key in ("initContainers", "ephemeralContainers")
+            if any(c.get("name") == container_name for c in spec.get(key) or ())
+        ),
+        "containers",
+    )
     return object_reference(
         {**pod, "kind": "Pod", "apiVersion": "v1"}, f"spec.{field}{{{container_name}}}"
     )

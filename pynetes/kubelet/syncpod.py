@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pynetes.api.pods import is_terminal
+from pynetes.api.pods import is_terminal, pod_containers
 from pynetes.client.events import NORMAL, WARNING, EventRecorder, object_reference
 from pynetes.kubelet import containers as specs
 from pynetes.kubelet import hostports
@@ -287,7 +287,7 @@ class PodSyncer:
         if not extra:
             return mounts
         spec = pod.get("spec") or {}
-        names = [c["name"] for c in (*(spec.get("initContainers") or ()), *spec["containers"])]
+        names = [c["name"] for c in pod_containers(spec)]
         return {name: [*mounts.get(name, ()), *extra] for name in names}
 
     async def _ensure_sandbox(self, pod: Object, record: PodRecord) -> bool:
@@ -709,11 +709,9 @@ def _unlink(path: str) -> None:
 
 
 def _container_spec(pod: Object, name: str) -> Object | None:
-    spec = pod.get("spec") or {}
-    for key in ("initContainers", "containers", "ephemeralContainers"):
-        for container in spec.get(key) or ():
-            if container.get("name") == name:
-                return container
+    for container in pod_containers(pod.get("spec") or {}):
+        if container.get("name") == name:
+            return container
     return None
 
 

@@ -37,6 +37,7 @@ from aiohttp import web
 from multidict import MultiMapping
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from pynetes.api.pods import pod_containers
 from pynetes.kubelet.logs import LogOptions, read_logs
 from pynetes.kubelet.runtime import crilog
 from pynetes.kubelet.runtime.interface import ContainerState, RuntimeService
@@ -340,12 +341,7 @@ async def _accept(
 
 
 def _container_names(pod: Object) -> list[str]:
-    spec = pod.get("spec") or {}
-    return [
-        container.get("name", "")
-        for key in ("initContainers", "containers", "ephemeralContainers")
-        for container in spec.get(key) or []
-    ]
+    return [container.get("name", "") for container in pod_containers(pod.get("spec") or {})]
 
 
 def _flag(query: MultiMapping[str], *names: str) -> bool:

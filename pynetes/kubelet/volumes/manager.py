@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pynetes.api.pods import pod_containers
 from pynetes.kubelet.env import ContainerConfigError, expand_sub_path_expr
 from pynetes.kubelet.lookup import ObjectLookup, ObjectLookupError
 from pynetes.kubelet.runtime.interface import Mount
@@ -203,7 +204,7 @@ class VolumeManager:
             if _source_kind(volume) in READ_ONLY_SOURCES
         }
         result = {}
-        for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        for container in pod_containers(spec):
             mounts = []
             for volume_mount in container.get("volumeMounts") or []:
                 name = volume_mount.get("name", "")

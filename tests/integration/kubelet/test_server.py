@@ -314,6 +314,32 @@ async def test_kubectl_debug_runs_an_ephemeral_container_beside_the_pods_own(
     assert "from-inside" in out
 
 
+async def test_an_ephemeral_container_mounts_the_pods_volumes(
+    cluster: Cluster, api: ApiClient, kubelet: KubeletAgent
+) -> None:
+    writer = shell("app", f"echo written-by-app > /data/note; {SLEEP}")
+    writer["volumeMounts"] = [{"name": "shared", "mountPath": "/data"}]
+    await run_pod(api, pod("sharing", writer, volumes=[{"name": "shared", "emptyDir": {}}]))
+    reader = {
+        "name": "reader",
+        "image": "busybox",
+        "command": ["sh", "-c", "cat /data/note"],
+        "volumeMounts": [{"name": "shared", "mountPath": "/data"}],
+    }
+    await api.patch(
+        PODS,
+        "sharing",
+        {"spec": {"ephemeralContainers": [reader]}},
+        namespace="default",
+        subresource="ephemeralcontainers",
+    )
+    await wait_for_pod(
+        api, "sharing", lambda p: "terminated" in ephemeral_status(p, "reader").get("state", {})
+    )
+    _, out, _ = await cluster.kubectl()("logs", "sharing", "-c", "reader")
+    assert out == "written-by-app\n"
+
+
 async def test_ephemeral_containers_change_only_through_their_subresource(
     api: ApiClient,
 ) -> None:
