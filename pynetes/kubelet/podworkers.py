@@ -10,6 +10,7 @@ desired and actual state, never the event that woke it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -34,9 +35,13 @@ class PodWorkers:
     def __init__(self, sync: SyncFunction) -> None:
         self._sync = sync
         self._workers: dict[str, _Worker] = {}
+        self._stopped = False
 
     def update(self, uid: str) -> None:
-        """Ask for a sync of pod ``uid`` (starting its worker if it has none)."""
+        """Ask for a sync of pod ``uid`` (starting its worker if it has none); ignored once
+        stopped, so that an event arriving while the kubelet stops starts no sync."""
+        if self._stopped:
+            return
         worker = self._workers.get(uid)
         if worker is None:
             worker = self._workers[uid] = _Worker()
@@ -61,8 +66,16 @@ class PodWorkers:
             worker.task.cancel()
 
     async def stop(self) -> None:
+        """Stop every worker and wait until none runs a sync any more: a sync left running
+        would go on starting containers after the kubelet stopped (and after whoever
+        stops the pods' containers next has looked)."""
+        self._stopped = True
+        tasks = [worker.task for worker in self._workers.values() if worker.task is not None]
         for uid in list(self._workers):
             await self.forget(uid)
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _run(self, uid: str, worker: _Worker) -> None:
         while self._workers.get(uid) is worker:
