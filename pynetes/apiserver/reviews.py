@@ -79,7 +79,7 @@ class ReviewApi:
         self._tokens = tokens
         self._audiences = list(audiences)
         self._answers: dict[Resource, Callable[[Object, UserInfo, str], Awaitable[Object]]] = {
-            SELF_SUBJECT_ACCESS_REVIEWS: self._self_access,
+            SELF_SUBJECT_ACCESS_REVIEWS: self._decide,
             SUBJECT_ACCESS_REVIEWS: self._access,
             LOCAL_SUBJECT_ACCESS_REVIEWS: self._access,
             SELF_SUBJECT_RULES_REVIEWS: self._rules,
@@ -109,9 +109,6 @@ class ReviewApi:
         review["status"] = await self._answers[resource](review, user, namespace)
         return json_response(review, status=201)
 
-    async def _self_access(self, review: Object, user: UserInfo, namespace: str) -> Object:
-        return await self._decide(review, user, namespace)
-
     async def _access(self, review: Object, user: UserInfo, namespace: str) -> Object:
         spec = review["spec"]
         asked = spec.get("resourceAttributes")
@@ -131,6 +128,7 @@ class ReviewApi:
         return await self._decide(review, subject, namespace)
 
     async def _decide(self, review: Object, subject: UserInfo, namespace: str) -> Object:
+        """The authorizer's answer for ``subject`` (the caller, for a SelfSubjectAccessReview)."""
         spec = review["spec"]
         resource = spec.get("resourceAttributes")
         non_resource = spec.get("nonResourceAttributes")
