@@ -45,6 +45,7 @@ DEFAULT_KUBELET_PORT = 10250
 #: The client certificate's identity, as kubeadm names it.
 KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 _MAX_ERROR_BODY = 16 * 1024
+V4_CHANNEL = "v4.channel.k8s.io"
 
 
 def client_ssl_context(
@@ -156,7 +157,7 @@ class KubeletClient:
             )
             if not client.can_prepare(request).ok:
                 raise errors.bad_request(
-                    "this API server serves exec, attach and portforward over WebSocket only"
+                    "this API server serves exec and attach over WebSocket only"
                     f" (subprotocols {', '.join(offered) or 'v5.channel.k8s.io'}), not SPDY"
                 )
             await client.prepare(request)
@@ -164,6 +165,12 @@ class KubeletClient:
             return client
         finally:
             await backend.close()
+
+    async def connect(
+        self, url: URL, *, name: str, subresource: str
+    ) -> aiohttp.ClientWebSocketResponse:
+        """A channel WebSocket (``v4.channel.k8s.io``) to the kubelet at ``url``."""
+        return await self._connect(url, [V4_CHANNEL], name, f"pods/{subresource}")
 
     async def _connect(
         self, url: URL, protocols: list[str], name: str, resource: str

@@ -6,19 +6,22 @@ naming the choices when there are several); the logs of a pod not yet
 scheduled are empty, while exec, attach and portforward need its node (400);
 the options become the kubelet's query (``stdin``/``stdout``/``stderr`` ->
 ``input``/``output``/``error``, ``ports`` -> ``port``). Refusing to exec
-into a completed pod is kubectl's check, not the server's.
+into a completed pod is kubectl's check, not the server's. kubectl's own
+port-forward (SPDY in a WebSocket) is served here and forwarded port by
+port (portforward.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from multidict import MultiDict
 
 from pynetes.api import errors
 from pynetes.api.pods import pod_containers
-from pynetes.apiserver import query
+from pynetes.apiserver import portforward, query
 from pynetes.apiserver.kubelet import KubeletClient
 
 Object = dict[str, Any]
@@ -39,6 +42,19 @@ async def serve(
         return web.Response(content_type="text/plain")
     if not node:
         raise errors.bad_request(f"pod {name} does not have a host assigned")
+    if subresource == "portforward" and (
+        portforward.offers_tunnel(request) or portforward.offers_spdy(request)
+    ):
+
+        async def dial(port: int) -> aiohttp.ClientWebSocketResponse:
+            url = await kubelet.url(
+                node, f"/portForward/{namespace}/{name}", MultiDict({"port": str(port)})
+            )
+            return await kubelet.connect(url, name=name, subresource=subresource)
+
+        if portforward.offers_spdy(request):
+            return await portforward.serve_spdy(request, dial)
+        return await portforward.serve_tunnel(request, dial)
     if subresource == "portforward":
         ports = ",".join(request.query.getall("ports", []))
         url = await kubelet.url(

@@ -548,3 +548,74 @@ async def test_streams_of_a_pod_without_a_node(
         status = await response.json()
     assert response.status == 400
     assert status["message"] == "pod pending does not have a host assigned"
+
+
+COUNT = """
+import socketserver, sys
+
+class Count(socketserver.StreamRequestHandler):
+    # The size, a line; then that many bytes back; then a count of the bytes read.
+    def handle(self):
+        size = int(self.rfile.readline())
+        self.wfile.write(b"x" * size)
+        self.wfile.write(b" read %d\\n" % len(self.rfile.read(size)))
+
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer(("127.0.0.1", int(sys.argv[1])), Count).serve_forever()
+"""
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+async def test_kubectl_port_forward(
+    cluster: Cluster, api: ApiClient, kubelet: KubeletAgent, version: str
+) -> None:
+    """kubectl 1.27 upgrades the connection to SPDY/3.1, 1.33 tunnels SPDY in a WebSocket:
+    both forward several connections at once, a megabyte each way, and report a port
+    nothing listens on."""
+    port, local, closed, local_closed = free_port(), free_port(), free_port(), free_port()
+    server = {
+        "name": "server",
+        "image": "python",
+        "command": ["python3", "-c", COUNT, str(port)],
+        "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
+    }
+    await api.create(PODS, pod("server", server))
+    await wait_for_pod(api, "server", lambda p: container_status(p, "server")["ready"])
+    kubectl = cluster.kubectl(version)
+    forwarding = await asyncio.create_subprocess_exec(
+        kubectl.binary,
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "port-forward",
+        "pod/server",
+        f"{local}:{port}",
+        f"{local_closed}:{closed}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert forwarding.stdout is not None
+        for _ in range(4):  # "Forwarding from" both addresses of both ports
+            assert b"Forwarding from" in await asyncio.wait_for(forwarding.stdout.readline(), 30)
+
+        async def exchange(size: int) -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", local)
+            writer.write(b"%d\n" % size + os.urandom(size))
+            answer = await asyncio.wait_for(reader.read(), 30)
+            writer.close()
+            return answer
+
+        answers = await asyncio.gather(exchange(1_000_000), *(exchange(100) for _ in range(5)))
+        assert answers[0] == b"x" * 1_000_000 + b" read 1000000\n"
+        assert answers[1:] == [b"x" * 100 + b" read 100\n"] * 5
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", local_closed)
+        assert await asyncio.wait_for(reader.read(), 30) == b""
+        writer.close()
+        assert forwarding.stderr is not None
+        reported = (await asyncio.wait_for(forwarding.stderr.readline(), 30)).decode()
+        assert f"error forwarding port {closed} to pod default/server" in reported
+    finally:
+        if forwarding.returncode is None:
+            forwarding.terminate()
+        await forwarding.wait()
