@@ -398,20 +398,26 @@ socketserver.TCPServer(("127.0.0.1", int(sys.argv[1])), Shout).serve_forever()
 """
 
 
+async def run_server_pod(api: ApiClient, script: str, port: int) -> None:
+    """Pod "server" running ``script`` on ``port`` (the host's network, as the process
+    runtime's pods share it), once it accepts connections."""
+    server = {
+        "name": "server",
+        "image": "python",
+        "command": ["python3", "-c", script, str(port)],
+        "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
+    }
+    await api.create(PODS, pod("server", server))
+    await wait_for_pod(api, "server", lambda p: container_status(p, "server")["ready"])
+
+
 async def test_python_client_port_forward(
     cluster: Cluster, api: ApiClient, kubelet: KubeletAgent
 ) -> None:
     """The pod's server (sharing the host's network, as the process runtime's pods do)
     answers through the API server and the kubelet."""
     port = free_port()
-    server = {
-        "name": "server",
-        "image": "python",
-        "command": ["python3", "-c", SHOUT, str(port)],
-        "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
-    }
-    await api.create(PODS, pod("server", server))
-    await wait_for_pod(api, "server", lambda p: container_status(p, "server")["ready"])
+    await run_server_pod(api, SHOUT, port)
 
     def forward() -> bytes:
         with client_of(cluster) as python_client:
@@ -573,14 +579,7 @@ async def test_kubectl_port_forward(
     both forward several connections at once, a megabyte each way, and report a port
     nothing listens on."""
     port, local, closed, local_closed = free_port(), free_port(), free_port(), free_port()
-    server = {
-        "name": "server",
-        "image": "python",
-        "command": ["python3", "-c", COUNT, str(port)],
-        "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
-    }
-    await api.create(PODS, pod("server", server))
-    await wait_for_pod(api, "server", lambda p: container_status(p, "server")["ready"])
+    await run_server_pod(api, COUNT, port)
     kubectl = cluster.kubectl(version)
     forwarding = await asyncio.create_subprocess_exec(
         kubectl.binary,
