@@ -45,7 +45,6 @@ DEFAULT_KUBELET_PORT = 10250
 #: The client certificate's identity, as kubeadm names it.
 KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 _MAX_ERROR_BODY = 16 * 1024
-V4_CHANNEL = "v4.channel.k8s.io"
 
 
 def client_ssl_context(
@@ -167,10 +166,11 @@ class KubeletClient:
             await backend.close()
 
     async def connect(
-        self, url: URL, *, name: str, subresource: str
+        self, url: URL, protocol: str, *, name: str, subresource: str
     ) -> aiohttp.ClientWebSocketResponse:
-        """A channel WebSocket (``v4.channel.k8s.io``) to the kubelet at ``url``."""
-        return await self._connect(url, [V4_CHANNEL], name, f"pods/{subresource}")
+        """A channel WebSocket of ``protocol`` to the kubelet at ``url`` (ApiError when
+        the kubelet cannot be reached or refuses, worded as for a relayed request)."""
+        return await self._connect(url, [protocol], name, f"pods/{subresource}")
 
     async def _connect(
         self, url: URL, protocols: list[str], name: str, resource: str

@@ -6,9 +6,10 @@ naming the choices when there are several); the logs of a pod not yet
 scheduled are empty, while exec, attach and portforward need its node (400);
 the options become the kubelet's query (``stdin``/``stdout``/``stderr`` ->
 ``input``/``output``/``error``, ``ports`` -> ``port``). Refusing to exec
-into a completed pod is kubectl's check, not the server's. kubectl's own
-port-forward (SPDY in a WebSocket) is served here and forwarded port by
-port (portforward.py).
+into a completed pod is kubectl's check, not the server's. kubectl's
+port-forward (SPDY) is served here and forwarded port by port
+(portforward.py), and so are exec and attach for a kubectl that speaks SPDY
+(remotecommand.py).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from multidict import MultiDict
+from yarl import URL
 
 from pynetes.api import errors
 from pynetes.api.pods import pod_containers
-from pynetes.apiserver import portforward, query
+from pynetes.apiserver import portforward, query, remotecommand, spdyserver
 from pynetes.apiserver.kubelet import KubeletClient
 
 Object = dict[str, Any]
@@ -42,19 +44,17 @@ async def serve(
         return web.Response(content_type="text/plain")
     if not node:
         raise errors.bad_request(f"pod {name} does not have a host assigned")
-    if subresource == "portforward" and (
-        portforward.offers_tunnel(request) or portforward.offers_spdy(request)
-    ):
+    if subresource == "portforward" and portforward.offered(request):
 
         async def dial(port: int) -> aiohttp.ClientWebSocketResponse:
             url = await kubelet.url(
                 node, f"/portForward/{namespace}/{name}", MultiDict({"port": str(port)})
             )
-            return await kubelet.connect(url, name=name, subresource=subresource)
+            return await kubelet.connect(
+                url, portforward.KUBELET_PROTOCOL, name=name, subresource=subresource
+            )
 
-        if portforward.offers_spdy(request):
-            return await portforward.serve_spdy(request, dial)
-        return await portforward.serve_tunnel(request, dial)
+        return await portforward.serve(request, dial)
     if subresource == "portforward":
         ports = ",".join(request.query.getall("ports", []))
         url = await kubelet.url(
@@ -75,7 +75,30 @@ async def serve(
         for argument in request.query.getall("command", []):
             forwarded.add("command", argument)
     url = await kubelet.url(node, f"/{subresource}/{namespace}/{name}/{container}", forwarded)
+    if spdyserver.offers_upgrade(request):
+        return await _serve_spdy(kubelet, request, url, name=name, subresource=subresource)
     return await kubelet.relay(request, url, name=name, subresource=subresource)
+
+
+async def _serve_spdy(
+    kubelet: KubeletClient, request: web.BaseRequest, url: URL, *, name: str, subresource: str
+) -> web.StreamResponse:
+    """exec or attach for a kubectl that speaks SPDY: the kubelet's session is opened
+    first, so that its refusal is the answer to the upgrade."""
+    protocol = remotecommand.KUBELET_PROTOCOL
+    backend = await kubelet.connect(url, protocol, name=name, subresource=subresource)
+    asked = {flag: query.boolean(request.query, flag) for flag, _ in _STREAM_FLAGS}
+    expected = remotecommand.expected_streams(
+        stdin=asked["stdin"], stdout=asked["stdout"], stderr=asked["stderr"], tty=asked["tty"]
+    )
+    try:
+        return await spdyserver.serve_upgraded(
+            request,
+            (remotecommand.STREAM_PROTOCOL,),
+            lambda _, send: remotecommand.SpdyRemoteCommand(send, backend, expected),
+        )
+    finally:
+        await backend.close()
 
 
 def container_of(pod: Object, request: web.BaseRequest) -> str:

@@ -13,7 +13,6 @@ one port): data both ways on the data stream; a failure to reach the port is
 written to the error stream. When the pod's side closes, both streams finish
 (FIN), which is when kubectl closes its local connection; kubectl's own FIN
 on the data stream (its local side is done sending) leaves the way back open.
-PINGs are echoed; flow control is not enforced, as spdystream does not.
 """
 
 from __future__ import annotations
@@ -21,122 +20,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import logging
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
 from pynetes.api.errors import ApiError
-from pynetes.apiserver import spdy
-
-log = logging.getLogger(__name__)
+from pynetes.apiserver import spdy, spdyserver
+from pynetes.apiserver.spdyserver import Headers, Send, StreamSession, header
 
 #: The WebSocket subprotocol of SPDY tunnelled in WebSocket (kubectl 1.31+).
 TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 #: The stream protocol of port-forward over SPDY itself (kubectl 1.30 and before).
 STREAM_PROTOCOL = "portforward.k8s.io"
-#: The kubelet's port-forward channels: data, then errors (one port per WebSocket).
+#: The kubelet's port-forward protocol, and its channels: data, then errors (one port).
+KUBELET_PROTOCOL = "v4.channel.k8s.io"
 _DATA_CHANNEL = 0
-_ERROR_CHANNEL = 1
 
-Send = Callable[[bytes], Awaitable[None]]
 #: A WebSocket to the kubelet's port-forward of one port (ApiError when it cannot be had).
 Dial = Callable[[int], Awaitable[aiohttp.ClientWebSocketResponse]]
 
 
-def offers_tunnel(request: web.BaseRequest) -> bool:
-    """Whether the request asks for port-forward as SPDY in a WebSocket."""
-    offered = request.headers.get("Sec-WebSocket-Protocol", "")
-    return TUNNEL_PROTOCOL in (protocol.strip() for protocol in offered.split(","))
+def offered(request: web.BaseRequest) -> bool:
+    """Whether the request is kubectl's port-forward (SPDY, upgraded or tunnelled)."""
+    return spdyserver.offers_upgrade(request) or spdyserver.offers_tunnel(request, TUNNEL_PROTOCOL)
 
 
-async def serve_tunnel(request: web.BaseRequest, dial: Dial) -> web.WebSocketResponse:
-    """Accept the WebSocket and run one SPDY port-forward connection in it until it ends."""
-    ws = web.WebSocketResponse(protocols=(TUNNEL_PROTOCOL,), max_msg_size=0)
-    await ws.prepare(request)
-    session = SpdyPortForward(ws.send_bytes, dial)
-    try:
-        async for message in ws:
-            if message.type == WSMsgType.BINARY:
-                await session.feed(message.data)
-    except spdy.ProtocolError as error:
-        log.info("port-forward connection ended: %s", error)
-        with contextlib.suppress(ConnectionError):
-            await ws.send_bytes(spdy.goaway(session.last_stream_id))
-    finally:
-        await session.close()
-        await ws.close()
-    return ws
-
-
-def offers_spdy(request: web.BaseRequest) -> bool:
-    """Whether the request asks to upgrade the connection itself to SPDY/3.1."""
-    return request.headers.get("Upgrade", "").lower() == "spdy/3.1"
-
-
-async def serve_spdy(request: web.BaseRequest, dial: Dial) -> web.StreamResponse:
-    """Switch the connection to SPDY/3.1 and run one port-forward connection on it.
-
-    The 101 has no body of its own, so the response's writes are the SPDY
-    bytes as they are; what the client sends after its request goes to the
-    session instead of aiohttp's HTTP parser. The connection closes after.
-    """
-    offered = [
-        protocol.strip()
-        for protocol in request.headers.get("X-Stream-Protocol-Version", "").split(",")
-    ]
-    if STREAM_PROTOCOL not in offered:
-        raise ApiError(
-            400,
-            "BadRequest",
-            f"unable to upgrade: unable to negotiate protocol: client supports {offered},"
-            f" server supports [{STREAM_PROTOCOL}]",
+async def serve(request: web.BaseRequest, dial: Dial) -> web.StreamResponse:
+    """Run one kubectl port-forward connection until kubectl ends it."""
+    if spdyserver.offers_upgrade(request):
+        return await spdyserver.serve_upgraded(
+            request, (STREAM_PROTOCOL,), lambda _, send: SpdyPortForward(send, dial)
         )
-    response = web.StreamResponse(
-        status=101,
-        headers={
-            "Connection": "Upgrade",
-            "Upgrade": "SPDY/3.1",
-            "X-Stream-Protocol-Version": STREAM_PROTOCOL,
-        },
+    return await spdyserver.serve_tunnel(
+        request, TUNNEL_PROTOCOL, lambda send: SpdyPortForward(send, dial)
     )
-    await response.prepare(request)
-    incoming = _UpgradedBytes()
-    request.protocol.set_parser(incoming)  # type: ignore[arg-type]
-    session = SpdyPortForward(response.write, dial)
-    try:
-        while chunk := await incoming.read():
-            await session.feed(chunk)
-    except spdy.ProtocolError as error:
-        log.info("port-forward connection ended: %s", error)
-        with contextlib.suppress(ConnectionError):
-            await response.write(spdy.goaway(session.last_stream_id))
-    except ConnectionError:
-        pass
-    finally:
-        await session.close()
-        if request.transport is not None:
-            request.transport.close()
-    return response
-
-
-class _UpgradedBytes:
-    """The bytes of an upgraded connection, in the shape aiohttp feeds a parser."""
-
-    def __init__(self) -> None:
-        self._chunks: asyncio.Queue[bytes] = asyncio.Queue()
-
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self._chunks.put_nowait(bytes(data))
-        return False, b""
-
-    def feed_eof(self) -> None:
-        self._chunks.put_nowait(b"")
-
-    async def read(self) -> bytes:
-        """The next bytes; empty at the end of the connection."""
-        return await self._chunks.get()
 
 
 @dataclasses.dataclass
@@ -152,25 +70,14 @@ class _Pair:
     task: asyncio.Task[None] | None = None
 
 
-class SpdyPortForward:
+class SpdyPortForward(StreamSession):
     """One SPDY connection's streams, forwarded pair by pair."""
 
     def __init__(self, send: Send, dial: Dial) -> None:
-        self._send = send
+        super().__init__(send)
         self._dial = dial
-        self._frames = spdy.FrameReader()
-        self._headers = spdy.HeaderCodec()
         self._pairs: dict[str, _Pair] = {}
         self._by_stream: dict[int, _Pair] = {}
-        self.last_stream_id = 0
-
-    async def feed(self, data: bytes) -> None:
-        """Handle the frames ``data`` completes; ProtocolError ends the connection."""
-        for frame in self._frames.feed(data):
-            if isinstance(frame, spdy.DataFrame):
-                await self._data(frame)
-            else:
-                await self._control(frame)
 
     async def close(self) -> None:
         """End every forwarded connection."""
@@ -184,37 +91,21 @@ class SpdyPortForward:
         self._pairs.clear()
         self._by_stream.clear()
 
-    async def _control(self, frame: spdy.ControlFrame) -> None:
-        if frame.type == spdy.SYN_STREAM:
-            await self._open_stream(frame)
-        elif frame.type == spdy.RST_STREAM:
-            await self._forget(frame.stream_id())
-        elif frame.type == spdy.PING:
-            await self._send(spdy.control(spdy.PING, frame.payload))
-        elif frame.type == spdy.GOAWAY:
-            raise spdy.ProtocolError("the client went away")
-        # SETTINGS, WINDOW_UPDATE, HEADERS and unknown types change nothing here.
-
-    async def _open_stream(self, frame: spdy.ControlFrame) -> None:
-        stream_id = frame.stream_id()
-        self.last_stream_id = max(self.last_stream_id, stream_id)
-        headers = self._headers.decode(spdy.syn_stream_headers(frame))
-        await self._send(spdy.syn_reply(stream_id, self._headers.encode({})))
-        kind = _first(headers, "streamtype")
-        request_id = _first(headers, "requestid")
-        pair = self._pairs.setdefault(request_id, _Pair(_first(headers, "port")))
+    async def stream_opened(self, stream_id: int, headers: Headers) -> None:
+        kind = header(headers, "streamtype")
+        pair = self._pairs.setdefault(header(headers, "requestid"), _Pair(header(headers, "port")))
         if kind == "error" and pair.error_stream is None:
             pair.error_stream = stream_id
         elif kind == "data" and pair.data_stream is None:
             pair.data_stream = stream_id
         else:
-            await self._send(spdy.rst_stream(stream_id, spdy.PROTOCOL_ERROR))
+            await self.reset(stream_id, spdy.PROTOCOL_ERROR)
             return
         self._by_stream[stream_id] = pair
         if pair.error_stream is not None and pair.data_stream is not None:
             pair.task = asyncio.create_task(self._forward(pair))
 
-    async def _data(self, frame: spdy.DataFrame) -> None:
+    async def stream_data(self, frame: spdy.DataFrame) -> None:
         pair = self._by_stream.get(frame.stream_id)
         if pair is None or frame.stream_id != pair.data_stream or not frame.data:
             return  # the error stream carries nothing from the client
@@ -224,7 +115,7 @@ class SpdyPortForward:
         with contextlib.suppress(ConnectionError):
             await pair.kubelet.send_bytes(bytes((_DATA_CHANNEL,)) + frame.data)
 
-    async def _forget(self, stream_id: int) -> None:
+    async def stream_reset(self, stream_id: int) -> None:
         pair = self._by_stream.pop(stream_id, None)
         if pair is None:
             return
@@ -263,22 +154,16 @@ class SpdyPortForward:
                 continue
             stream = pair.data_stream if channel == _DATA_CHANNEL else pair.error_stream
             if stream is not None and chunk:
-                await self._send(spdy.data(stream, chunk))
+                await self.send_data(stream, chunk)
 
     async def _finish(self, pair: _Pair, error: bytes) -> None:
         """Write ``error`` (if any) and end both streams."""
         if pair.error_stream is None or pair.data_stream is None:
             return
-        with contextlib.suppress(ConnectionError):
-            if error:
-                await self._send(spdy.data(pair.error_stream, error))
-            await self._send(spdy.data(pair.error_stream, b"", fin=True))
-            await self._send(spdy.data(pair.data_stream, b"", fin=True))
-
-
-def _first(headers: dict[str, list[str]], name: str) -> str:
-    values = headers.get(name)
-    return values[0] if values else ""
+        if error:
+            await self.send_data(pair.error_stream, error)
+        await self.send_data(pair.error_stream, b"", fin=True)
+        await self.send_data(pair.data_stream, b"", fin=True)
 
 
 def _port(text: str) -> int:

@@ -4,7 +4,9 @@ Python client."""
 from __future__ import annotations
 
 import asyncio
+import os
 
+import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.stream import stream
@@ -60,10 +62,12 @@ async def test_kubectl_logs_previous_shows_the_last_attempt(
         assert previous == "first\n"
 
 
+@pytest.mark.parametrize("version", [None, "1.29"], ids=["websocket", "spdy-1.29"])
 async def test_kubectl_exec_exit_code_and_streams_and_stdin(
-    cluster: Cluster, api: ApiClient, tmp_path
+    cluster: Cluster, api: ApiClient, tmp_path, version: str | None
 ):
-    kubectl = cluster.kubectl()
+    """kubectl 1.30+ speaks WebSocket (v5); 1.29 and before upgrade to SPDY/3.1."""
+    kubectl = cluster.kubectl(version)
     async with running_kubelet(cluster, api, tmp_path):
         await api.create(PODS, pod("shell", shell("app", "sleep 3600")))
         await wait_for_pod(api, "shell", phase_is("Running"))
@@ -96,3 +100,21 @@ async def test_python_client_exec(cluster: Cluster, api: ApiClient, tmp_path):
             )
 
         assert (await asyncio.to_thread(run)).strip() == "from-python"
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+async def test_kubectl_cp_both_ways(cluster: Cluster, api: ApiClient, tmp_path, version: str):
+    """cp is exec of tar: stdin's end must reach tar, and its output come back whole."""
+    kubectl = cluster.kubectl(version)
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    local = tmp_path / "local.bin"
+    local.write_bytes(os.urandom(300_000))
+    async with running_kubelet(cluster, api, tmp_path):
+        await api.create(PODS, pod("box", shell("app", "sleep 3600")))
+        await wait_for_pod(api, "box", phase_is("Running"))
+        await kubectl("cp", str(local), f"box:{inside}/copied.bin")
+        assert (inside / "copied.bin").read_bytes() == local.read_bytes()
+        back = tmp_path / "back.bin"
+        await kubectl("cp", f"box:{inside}/copied.bin", str(back))
+        assert back.read_bytes() == local.read_bytes()

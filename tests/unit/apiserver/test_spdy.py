@@ -1,4 +1,4 @@
-"""SPDY/3.1 frames and header blocks, and a port-forward session fed frames as kubectl
+"""SPDY/3.1 frames and header blocks, and the port-forward and exec sessions fed frames as kubectl
 sends them, against a fake kubelet WebSocket (the real one is tested with kubectl in
 tests/integration/kubelet/test_server.py)."""
 
@@ -15,6 +15,7 @@ from aiohttp import WSMsgType
 from pynetes.api.errors import ApiError
 from pynetes.apiserver import spdy
 from pynetes.apiserver.portforward import SpdyPortForward
+from pynetes.apiserver.remotecommand import SpdyRemoteCommand, expected_streams
 
 
 def test_the_dictionary_is_the_specifications() -> None:
@@ -118,10 +119,17 @@ class Kubectl:
     async def receive(self, data: bytes) -> None:
         self.received.extend(self.reader.feed(data))
 
-    def open(self, stream_id: int, kind: str, port: str, request_id: str) -> bytes:
-        block = self.headers.encode({"streamType": kind, "port": port, "requestID": request_id})
-        payload = struct.pack(">IIBB", stream_id, 0, 0, 0) + block
+    def open(self, stream_id: int, **headers: str) -> bytes:
+        payload = struct.pack(">IIBB", stream_id, 0, 0, 0) + self.headers.encode(headers)
         return spdy.control(spdy.SYN_STREAM, payload)
+
+    def resets(self) -> list[tuple[int, int]]:
+        """(stream, status) of each RST_STREAM received."""
+        return [
+            struct.unpack(">II", f.payload)
+            for f in self.received
+            if isinstance(f, spdy.ControlFrame) and f.type == spdy.RST_STREAM
+        ]
 
     def data_on(self, stream_id: int) -> bytes:
         return b"".join(
@@ -146,9 +154,11 @@ async def test_a_stream_pair_is_forwarded_to_the_kubelet_and_finished_with_it() 
         return kubelets[port]
 
     session = SpdyPortForward(kubectl.receive, dial)
-    await session.feed(kubectl.open(1, "error", "8080", "0"))
+    await session.feed(kubectl.open(1, streamType="error", port="8080", requestID="0"))
     await session.feed(spdy.data(1, b"", fin=True))  # kubectl half-closes the error stream
-    await session.feed(kubectl.open(3, "data", "8080", "0") + spdy.data(3, b"early "))
+    await session.feed(
+        kubectl.open(3, streamType="data", port="8080", requestID="0") + spdy.data(3, b"early ")
+    )
     await session.feed(spdy.data(3, b"later", fin=True))  # its local side is done sending
     await session.feed(spdy.control(spdy.PING, struct.pack(">I", 9)))
     for _ in range(50):
@@ -181,7 +191,10 @@ async def test_a_bad_port_is_written_to_the_error_stream(port: str, message: str
         raise ApiError(500, "", "never dialled")
 
     session = SpdyPortForward(kubectl.receive, dial)
-    await session.feed(kubectl.open(1, "error", port, "0") + kubectl.open(3, "data", port, "0"))
+    await session.feed(
+        kubectl.open(1, streamType="error", port=port, requestID="0")
+        + kubectl.open(3, streamType="data", port=port, requestID="0")
+    )
     for _ in range(50):
         if kubectl.finished(3):
             break
@@ -198,11 +211,66 @@ async def test_a_stream_of_another_type_is_reset() -> None:
         raise AssertionError("no pair, no dial")
 
     session = SpdyPortForward(kubectl.receive, dial)
-    await session.feed(kubectl.open(1, "bogus", "8080", "0"))
-    resets = [
-        f
-        for f in kubectl.received
-        if isinstance(f, spdy.ControlFrame) and f.type == spdy.RST_STREAM
+    await session.feed(kubectl.open(1, streamType="bogus", port="8080", requestID="0"))
+    assert kubectl.resets() == [(1, spdy.PROTOCOL_ERROR)]
+    await session.close()
+
+
+class RecordingKubelet(FakeKubelet):
+    """A kubelet exec WebSocket that records what it is sent and says what it is told."""
+
+    def __init__(self) -> None:
+        self.messages = asyncio.Queue()
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def say(self, channel: int, data: bytes) -> None:
+        self.messages.put_nowait(_Message(WSMsgType.BINARY, bytes((channel,)) + data))
+
+
+def test_the_streams_kubectl_opens_follow_its_options() -> None:
+    assert expected_streams(stdin=True, stdout=True, stderr=True, tty=False) == {
+        "error", "stdin", "stdout", "stderr"
+    }  # fmt: skip
+    assert expected_streams(stdin=True, stdout=True, stderr=True, tty=True) == {
+        "error", "stdin", "stdout", "resize"
+    }  # fmt: skip
+
+
+async def test_an_exec_carries_stdin_its_end_resizes_output_and_the_status() -> None:
+    kubectl = Kubectl()
+    kubelet = RecordingKubelet()
+    expected = expected_streams(stdin=True, stdout=True, stderr=False, tty=True)
+    session = SpdyRemoteCommand(kubectl.receive, kubelet, expected)  # type: ignore[arg-type]
+    for stream_id, kind in ((1, "error"), (3, "stdin"), (5, "stdout"), (7, "resize")):
+        await session.feed(kubectl.open(stream_id, streamType=kind))
+    await session.feed(spdy.data(7, b'{"Width":80,"Height":24}\n{"Width":1'))
+    await session.feed(spdy.data(7, b'00,"Height":30}\n'))
+    await session.feed(spdy.data(3, b"ls\n") + spdy.data(3, b"", fin=True))
+    assert kubelet.sent == [
+        b'\x04{"Width":80,"Height":24}',
+        b'\x04{"Width":100,"Height":30}',
+        b"\x00ls\n",
+        b"\xff\x00",  # v5's close of stdin
     ]
-    assert [struct.unpack(">II", f.payload) for f in resets] == [(1, spdy.PROTOCOL_ERROR)]
+    kubelet.say(1, b"file\n")
+    kubelet.say(3, b'{"metadata":{},"status":"Success"}')
+    kubelet.end()
+    await asyncio.wait_for(session.finished.wait(), 5)
+    assert kubectl.data_on(5) == b"file\n"
+    assert kubectl.data_on(1) == b'{"metadata":{},"status":"Success"}'
+    assert kubectl.finished(1) and kubectl.finished(5)
+    await session.close()
+    assert kubelet.closed
+
+
+async def test_a_stream_the_options_did_not_ask_for_is_reset() -> None:
+    kubectl = Kubectl()
+    expected = expected_streams(stdin=False, stdout=True, stderr=True, tty=False)
+    session = SpdyRemoteCommand(kubectl.receive, RecordingKubelet(), expected)  # type: ignore[arg-type]
+    await session.feed(kubectl.open(1, streamType="stdin"))
+    assert kubectl.resets() == [(1, spdy.PROTOCOL_ERROR)]
     await session.close()
