@@ -18,6 +18,7 @@ import orjson
 
 from pynetes.api import schema
 from pynetes.api.resources import Resource, ResourceRegistry
+from pynetes.apiserver import openapiv2proto
 
 Object = dict[str, Any]
 
@@ -34,11 +35,13 @@ class OpenApi:
         self._resources = resources
         self._v3: dict[str, bytes] = {}
         self._v2: bytes | None = None
+        self._v2_protobuf: bytes | None = None
 
     def invalidate(self) -> None:
         """Forget built documents (a CRD came or went)."""
         self._v3.clear()
         self._v2 = None
+        self._v2_protobuf = None
 
     def _group_versions(self) -> list[tuple[str, str]]:
         return [
@@ -64,37 +67,27 @@ class OpenApi:
             self._v3[path] = cached
         return cached
 
+    def v2_protobuf(self) -> bytes:
+        """The v2 document as gnostic's protobuf message (openapiv2proto.py)."""
+        if self._v2_protobuf is None:
+            self._v2_protobuf = openapiv2proto.encode_document(orjson.loads(self.v2_document()))
+        return self._v2_protobuf
+
     def v2_document(self) -> bytes:
         if self._v2 is None:
-            resources = list(self._resources)
-            names = _closure(_root_definitions(resources))
-            definitions = {
-                name: _to_openapi(schema.definition(name), "#/definitions/") for name in names
-            }
-            for resource in resources:
-                custom = _custom_schema(resource)
-                if custom is not None:
-                    definitions[_custom_name(resource)] = custom
             self._v2 = orjson.dumps(
                 {
                     "swagger": "2.0",
                     "info": {"title": "Kubernetes", "version": f"v{schema.KUBERNETES_VERSION}"},
                     "paths": {},
-                    "definitions": definitions,
+                    "definitions": _definitions(list(self._resources), "#/definitions/"),
                 }
             )
         return self._v2
 
 
 def _document_v3(resources: list[Resource], group: str, version: str) -> Object:
-    names = _closure(_root_definitions(resources))
-    schemas = {
-        name: _to_openapi(schema.definition(name), "#/components/schemas/") for name in names
-    }
-    for resource in resources:
-        custom = _custom_schema(resource)
-        if custom is not None:
-            schemas[_custom_name(resource)] = custom
+    schemas = _definitions(resources, "#/components/schemas/")
     paths: Object = {}
     for resource in resources:
         paths.update(_paths(resource))
@@ -104,6 +97,20 @@ def _document_v3(resources: list[Resource], group: str, version: str) -> Object:
         "paths": paths,
         "components": {"schemas": schemas},
     }
+
+
+def _definitions(resources: list[Resource], ref_prefix: str) -> Object:
+    """The schemas of ``resources`` and of everything they refer to, with references
+    under ``ref_prefix``; a custom resource's is its CRD's, under its own name."""
+    custom = {
+        _custom_name(resource): found
+        for resource in resources
+        if (found := _custom_schema(resource)) is not None
+    }
+    names = _closure(_root_definitions(resources) + _references(list(custom.values())))
+    definitions = {name: _to_openapi(schema.definition(name), ref_prefix) for name in names}
+    definitions.update({name: _to_openapi(body, ref_prefix) for name, body in custom.items()})
+    return definitions
 
 
 def _root_definitions(resources: list[Resource]) -> list[str]:

@@ -25,6 +25,7 @@ from pynetes import __version__
 from pynetes.api import errors, schema
 from pynetes.api.errors import ApiError
 from pynetes.api.resources import Resource, ResourceRegistry
+from pynetes.apiserver import openapiv2proto
 from pynetes.apiserver.auth.authentication import (
     ANONYMOUS,
     AuthenticationError,
@@ -281,9 +282,18 @@ class ApiServer:
         return response
 
     async def _openapi_v2(self, request: web.BaseRequest) -> web.StreamResponse:
+        """JSON, or gnostic's protobuf when that is what the client accepts (kubectl <= 1.28)."""
         accept = request.headers.get("Accept", "")
+        if openapiv2proto.MEDIA_TYPE in accept and "json" not in accept:
+            response = web.Response(body=self.openapi.v2_protobuf())
+            response.headers["Content-Type"] = openapiv2proto.CONTENT_TYPE
+            return response
         if "protobuf" in accept and "json" not in accept:
-            raise ApiError(406, "NotAcceptable", "only application/json is served for /openapi/v2")
+            raise ApiError(
+                406,
+                "NotAcceptable",
+                f"only application/json and {openapiv2proto.MEDIA_TYPE} are served for /openapi/v2",
+            )
         response = web.Response(body=self.openapi.v2_document())
         response.headers["Content-Type"] = "application/json"
         return response

@@ -17,7 +17,9 @@ import yaml
 
 from tests.integration.conftest import Cluster
 
-CLIENTS = [None, "1.31", "1.33"]
+#: The dispatcher's kubectl, the oldest pinned one (1.27: OpenAPI v2 in protobuf, SPDY),
+#: and the two the issue names.
+CLIENTS = [None, "1.27", "1.31", "1.33"]
 
 DEPLOYMENT = textwrap.dedent(
     """
@@ -147,13 +149,14 @@ async def test_create_get_describe_and_delete(
     assert code == 1 and 'pods "p1" not found' in err
 
 
-async def test_explain_reads_the_openapi_schema(cluster: Cluster) -> None:
-    _, out, _ = await cluster.kubectl()("explain", "pod.spec.containers")
+@pytest.mark.parametrize("client", [None, "1.27"])
+async def test_explain_reads_the_openapi_schema(cluster: Cluster, client: str | None) -> None:
+    _, out, _ = await cluster.kubectl(client)("explain", "pod.spec.containers")
     assert "FIELD: containers <[]Container>" in out
     assert "List of containers belonging to the pod." in out
 
 
-@pytest.mark.parametrize("client", [None, "1.33"])
+@pytest.mark.parametrize("client", [None, "1.27", "1.33"])
 async def test_apply_twice_diff_and_server_side_apply(
     cluster: Cluster, client: str | None, tmp_path: Path
 ) -> None:
@@ -266,7 +269,7 @@ async def test_get_all_lists_the_all_category(cluster: Cluster, tmp_path: Path) 
     assert "deployment.apps/web" in out
 
 
-@pytest.mark.parametrize("client", [None, "1.33"])
+@pytest.mark.parametrize("client", [None, "1.27", "1.33"])
 async def test_custom_resources_are_served_once_their_crd_exists(
     cluster: Cluster, client: str | None, tmp_path: Path
 ) -> None:
