@@ -228,16 +228,35 @@ class ResourceApi:
         objects: list[Object],
         list_meta: dict[str, Any] | None,
     ) -> web.Response:
-        include = request.query.get("includeObject", "Metadata")
         columns = resource.custom.get("printerColumns") if resource.custom else None
-        table = tables.table_for(
+        return self.printed(
+            request,
             resource.group,
             resource.plural,
             objects,
-            include_object=include,
+            list_meta,
+            columns,  # type: ignore[arg-type]
+        )
+
+    def printed(
+        self,
+        request: web.BaseRequest,
+        group: str,
+        plural: str,
+        objects: list[Object],
+        list_meta: dict[str, Any] | None = None,
+        printer_columns: list[dict[str, Any]] | None = None,
+    ) -> web.Response:
+        """The Table of ``objects`` printed as ``group``/``plural`` (a subresource's view
+        may print as another kind's: a Scale)."""
+        table = tables.table_for(
+            group,
+            plural,
+            objects,
+            include_object=request.query.get("includeObject", "Metadata"),
             now=self.clock(),
             list_metadata=list_meta,
-            printer_columns=columns,  # type: ignore[arg-type]
+            printer_columns=printer_columns,
         )
         return raw_json(orjson.dumps(table))
 

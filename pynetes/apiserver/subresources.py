@@ -79,6 +79,8 @@ class Subresources:
         sub = target.subresource
         if target.verb == "get":
             found = await store.get(target.namespace, target.name)
+            if _wants_table(request):  # kubectl get --subresource=status: the kind's own columns
+                return self._api.table_response(request, target.resource, [found.obj], None)
             return raw_json(found.encoded())
         if target.verb == "patch":
             return await apply_patch(self._api, request, target, store, subresource=sub)
@@ -121,7 +123,10 @@ class Subresources:
     ) -> web.StreamResponse:
         if target.verb == "get":
             found = await store.get(target.namespace, target.name)
-            return json_response(self._scale_of(target, found.obj))
+            scale = self._scale_of(target, found.obj)
+            if _wants_table(request):
+                return self._api.printed(request, "autoscaling", "scales", [scale])
+            return json_response(scale)
         if target.verb not in ("update", "patch"):
             raise errors.method_not_allowed()
         body = await read_body(request)
@@ -251,6 +256,10 @@ class Subresources:
         if self._api.kubelet is None:
             raise errors.service_unavailable("this API server has no kubelet client")
         return await podstreams.serve(self._api.kubelet, request, pod, target.subresource)
+
+
+def _wants_table(request: web.BaseRequest) -> bool:
+    return negotiation.wants_table(negotiation.parse_media_types(request.headers.get("Accept")))
 
 
 def _selector_of(target: Target, selector: Object) -> labels.Selector:

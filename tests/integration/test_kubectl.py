@@ -229,6 +229,14 @@ async def test_edit_patch_label_annotate_scale(cluster: Cluster, tmp_path: Path)
     ]
     assert deployment["metadata"]["labels"] == {"app": "web", "tier": "front", "x": "y"}
     assert deployment["metadata"]["annotations"]["note"] == "hi"
+    # The subresources print as upstream's: the kind's own columns, and a Scale's.
+    _, out, _ = await kubectl("get", "deploy", "web", "--subresource=status")
+    assert out.splitlines()[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    _, out, _ = await kubectl("get", "deploy", "web", "--subresource=scale")
+    assert [line.split() for line in out.splitlines()] == [
+        ["NAME", "DESIRED", "AVAILABLE"],
+        ["web", "5", "0"],
+    ]
 
 
 async def test_watch_prints_each_change(cluster: Cluster, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from pynetes.api import errors
 from pynetes.apiserver.tables import (
     age,
     apps,
+    autoscaling,
     batch,
     cells,
     cluster,
@@ -41,6 +42,7 @@ _PRINTERS: dict[tuple[str, str], Printer] = {
     **events.PRINTERS,
     **core.PRINTERS,
     **apps.PRINTERS,
+    **autoscaling.PRINTERS,
     **batch.PRINTERS,
     **networking.PRINTERS,
     **cluster.PRINTERS,
