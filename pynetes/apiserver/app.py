@@ -125,8 +125,11 @@ class ServerOptions:
         return "127.0.0.1" if unspecified else self.bind_address
 
 
-def validate(resource: Resource, new: Object, old: Object | None) -> list[errors.FieldError]:
-    """Every validation error of an object: required fields, then each kind's rules."""
+def validate(
+    resource: Resource, new: Object, old: Object | None, subresource: str | None = None
+) -> list[errors.FieldError]:
+    """Every validation error of an object: required fields, then each kind's rules (a
+    write through ``status`` by the kind's status rules)."""
     node = resource.schema_node()
     problems: list[errors.FieldError] = []
     if node is not None:
@@ -134,6 +137,10 @@ def validate(resource: Resource, new: Object, old: Object | None) -> list[errors
     group, version, kind = resource.group, resource.version, resource.kind
     if old is None:
         found = semantic.validate_object(group, version, kind, new, namespaced=resource.namespaced)
+    elif subresource == "status":
+        found = semantic.validate_status_update(
+            group, version, kind, new, old, namespaced=resource.namespaced
+        )
     else:
         found = semantic.validate_update(
             group, version, kind, new, old, namespaced=resource.namespaced

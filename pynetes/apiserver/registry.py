@@ -40,7 +40,8 @@ from pynetes.storage import (
 )
 
 Object = dict[str, Any]
-Validator = Callable[[Resource, Object, Object | None], list[FieldError]]
+#: Field errors of (resource, new, old or None for a create, the subresource written through).
+Validator = Callable[[Resource, Object, Object | None, str | None], list[FieldError]]
 #: Validating admission of an update: (the new object, the current one); raises to refuse.
 Admit = Callable[[Object, Object], Awaitable[None]]
 Clock = Callable[[], datetime]
@@ -458,7 +459,10 @@ class ObjectStore:
         else:
             self.strategy.prepare_for_update(new, current)
         self._check(
-            new, current, self.strategy.subresource_update_errors(new, current, subresource)
+            new,
+            current,
+            self.strategy.subresource_update_errors(new, current, subresource),
+            subresource=subresource,
         )
         return new
 
@@ -606,8 +610,15 @@ class ObjectStore:
 
     # -- shared --------------------------------------------------------------
 
-    def _check(self, new: Object, old: Object | None, more: Sequence[FieldError] = ()) -> None:
-        problems = self._validate(self.resource, new, old) + list(more)
+    def _check(
+        self,
+        new: Object,
+        old: Object | None,
+        more: Sequence[FieldError] = (),
+        *,
+        subresource: str | None = None,
+    ) -> None:
+        problems = self._validate(self.resource, new, old, subresource) + list(more)
         if problems:
             raise errors.invalid_object(
                 self.resource.group, self.resource.kind, meta.name_of(new), problems

@@ -350,6 +350,31 @@ async def test_status_and_spec_are_written_through_their_own_endpoints(
     assert relabelled["metadata"]["generation"] == 2
 
 
+async def test_a_pods_status_is_written_by_the_rules_of_a_status(
+    http: aiohttp.ClientSession,
+) -> None:
+    """pods/status keeps the stored spec and checks what a status may say: a spec the
+    stored pod's rules would refuse is not looked at, two IPv4 pod IPs are refused."""
+    pods = "/api/v1/namespaces/default/pods"
+    _, created = await request(http, "POST", pods, pod("addressed"))
+    created["spec"]["containers"][0]["name"] = "Not A Valid Name"  # ignored, not refused
+    created["status"] = {"phase": "Running", "podIP": "10.0.0.7", "podIPs": [{"ip": "10.0.0.7"}]}
+    status, running = await request(http, "PUT", f"{pods}/addressed/status", created)
+    assert status == 200 and running["status"]["podIPs"] == [{"ip": "10.0.0.7"}]
+    assert running["spec"]["containers"][0]["name"] == "c"
+    two = {"status": {"podIPs": [{"ip": "10.0.0.7"}, {"ip": "10.0.0.8"}]}}
+    status, refused = await request(
+        http,
+        "PATCH",
+        f"{pods}/addressed/status",
+        two,
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert status == 422
+    assert [cause["field"] for cause in refused["details"]["causes"]] == ["status.podIPs"]
+    assert "may specify no more than one IP for each IP family" in refused["message"]
+
+
 async def test_a_node_keeps_the_status_it_is_created_with(http: aiohttp.ClientSession) -> None:
     """Upstream's node strategy lets a kubelet register its node with status in one create;
     later updates of the main resource still keep the stored status."""

@@ -33,6 +33,7 @@ from pynetes.api.validation import (
     crds,
     networking,
     pods,
+    podstatus,
     rbac,
     services,
     workloads,
@@ -214,6 +215,23 @@ def validate_object(
         kube_finalizers=rules.kube_finalizers,
     )
     return errors + rules.create(obj) if rules.create is not None else errors
+
+
+def validate_status_update(
+    group: str,
+    version: str,
+    kind: str,
+    new: Object,
+    old: Object,
+    *,
+    namespaced: bool | None = None,
+) -> list[FieldError]:
+    """Field errors of a write through the status subresource. A pod's are upstream's
+    ValidatePodStatusUpdate (its spec is the stored one by then, so the spec's rules
+    cannot fail); other kinds are checked as a whole update."""
+    if (group, kind) == ("", "Pod"):
+        return podstatus.validate_pod_status_update(new, old)
+    return validate_update(group, version, kind, new, old, namespaced=namespaced)
 
 
 def validate_update(
