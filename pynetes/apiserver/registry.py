@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ import orjson
 
 from pynetes.api import errors, meta
 from pynetes.api.errors import ApiError, FieldError
+from pynetes.api.jsoncopy import copy_json
 from pynetes.api.resources import Resource
 from pynetes.apiserver import codec
 from pynetes.apiserver.auth.authentication import UserInfo
@@ -529,7 +529,7 @@ class ObjectStore:
             and (finalizers == list(metadata.get("finalizers") or []))
         ):
             return obj
-        pending = copy.deepcopy(obj)
+        pending = copy_json(obj)
         pending_metadata = pending["metadata"]
         if finalizers:
             pending_metadata["finalizers"] = finalizers

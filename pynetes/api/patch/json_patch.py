@@ -22,13 +22,13 @@ it, is chained to the :class:`ApiError` as a :class:`JsonPatchFailure`.
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
 import orjson
 
 from pynetes.api.errors import ApiError, bad_request
+from pynetes.api.jsoncopy import copy_json
 
 #: Upstream's maximum number of operations in one JSON patch.
 MAX_OPERATIONS = 10000
@@ -68,7 +68,7 @@ def apply_json_patch(document: Any, operations: Any) -> Any:
             "Request entity too large: The allowed maximum operations in a JSON patch is "
             f"{MAX_OPERATIONS}, got {len(operations)}",
         )
-    document = _Document(copy.deepcopy(document))
+    document = _Document(copy_json(document))
     copied = _CopyBudget()
     try:
         for operation in operations:
@@ -152,7 +152,7 @@ def _pointer(operation: dict[str, Any], field: str, context: str, *, with_cause:
 
 def _value(operation: dict[str, Any]) -> Any:
     """The op's value, copied so that later operations cannot alter the patch."""
-    return copy.deepcopy(operation.get("value"))
+    return copy_json(operation.get("value"))
 
 
 def _missing(message: str) -> JsonPatchFailure:
@@ -234,7 +234,7 @@ def _copy(document: _Document, operation: dict[str, Any], copied: _CopyBudget) -
     if parent is None:
         raise _missing(f"copy operation does not apply: doc is missing destination path: {path}")
     copied.spend(value)
-    _wrapped("error while adding value during copy", _insert, parent, key, copy.deepcopy(value))
+    _wrapped("error while adding value during copy", _insert, parent, key, copy_json(value))
 
 
 _OPERATIONS = {

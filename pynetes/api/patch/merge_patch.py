@@ -17,10 +17,10 @@ upstream (422, ``couldn't get version/kind``), and that is the caller's step.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from pynetes.api.errors import bad_request
+from pynetes.api.jsoncopy import copy_json
 
 
 def apply_merge_patch(document: Any, patch: Any) -> Any:
@@ -35,7 +35,7 @@ def apply_merge_patch(document: Any, patch: Any) -> Any:
         raise bad_request("Invalid JSON Patch")
     if not isinstance(document, dict):
         return _pruned(patch)
-    return _merge_object(copy.deepcopy(document), patch)
+    return _merge_object(copy_json(document), patch)
 
 
 def _merge_object(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def _merge_value(current: Any, patch: Any) -> Any:
     if not isinstance(current, dict):
         return _pruned(patch)
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return copy_json(patch)
     return _merge_object(current, patch)
 
 

@@ -43,13 +43,13 @@ merge key: name``).
 
 from __future__ import annotations
 
-import copy
 import itertools
 from decimal import Decimal
 from typing import Any
 
 from pynetes.api import schema
 from pynetes.api.errors import ApiError, bad_request
+from pynetes.api.jsoncopy import copy_json
 from pynetes.api.patch.json_patch import json_type
 
 _DIRECTIVE = "$patch"
@@ -82,10 +82,10 @@ def apply_strategic_merge_patch(
     conflict): the merge works on copies, which it may alter freely.
     """
     if patch is None:
-        return copy.deepcopy(document)
+        return copy_json(document)
     if not isinstance(patch, dict):
         raise bad_request(f"json: cannot unmarshal {json_type(patch)} into Go value of type {_MAP}")
-    return _merge_map(copy.deepcopy(document), copy.deepcopy(patch), node)
+    return _merge_map(copy_json(document), copy_json(patch), node)
 
 
 # Maps.
