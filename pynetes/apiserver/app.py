@@ -137,13 +137,9 @@ def validate(
     group, version, kind = resource.group, resource.version, resource.kind
     if old is None:
         found = semantic.validate_object(group, version, kind, new, namespaced=resource.namespaced)
-    elif subresource == "status":
-        found = semantic.validate_status_update(
-            group, version, kind, new, old, namespaced=resource.namespaced
-        )
     else:
         found = semantic.validate_update(
-            group, version, kind, new, old, namespaced=resource.namespaced
+            group, version, kind, new, old, namespaced=resource.namespaced, subresource=subresource
         )
     seen = {(p.field, p.type) for p in problems}
     return problems + [p for p in found if (p.field, p.type) not in seen]

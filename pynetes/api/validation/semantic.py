@@ -217,23 +217,6 @@ def validate_object(
     return errors + rules.create(obj) if rules.create is not None else errors
 
 
-def validate_status_update(
-    group: str,
-    version: str,
-    kind: str,
-    new: Object,
-    old: Object,
-    *,
-    namespaced: bool | None = None,
-) -> list[FieldError]:
-    """Field errors of a write through the status subresource. A pod's are upstream's
-    ValidatePodStatusUpdate (its spec is the stored one by then, so the spec's rules
-    cannot fail); other kinds are checked as a whole update."""
-    if (group, kind) == ("", "Pod"):
-        return podstatus.validate_pod_status_update(new, old)
-    return validate_update(group, version, kind, new, old, namespaced=namespaced)
-
-
 def validate_update(
     group: str,
     version: str,
@@ -242,9 +225,17 @@ def validate_update(
     old: Object,
     *,
     namespaced: bool | None = None,
+    subresource: str | None = None,
 ) -> list[FieldError]:
-    """Field errors for replacing ``old`` with ``new``: identity and immutable fields included."""
+    """Field errors for replacing ``old`` with ``new``: identity and immutable fields included.
+
+    A pod written through ``status`` is checked by upstream's ValidatePodStatusUpdate
+    (its spec is the stored one by then, so the spec's rules cannot fail); other kinds'
+    status writes are checked as a whole update.
+    """
     if (group, kind) == ("", "Pod"):
+        if subresource == "status":
+            return podstatus.validate_pod_status_update(new, old)
         return pods.validate_pod_update(new, old)
     rules = _kind(group, kind, new, namespaced)
     errors = validate_object_meta_update(

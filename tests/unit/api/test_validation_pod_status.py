@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pynetes.api.validation.semantic import validate_status_update
+from pynetes.api.validation.semantic import validate_update
 from tests.unit.api.test_validation_semantic import messages
 
 RUNNING = {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
@@ -35,7 +35,7 @@ def app(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def errors(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
-    return messages(validate_status_update("", "v1", "Pod", new, old))
+    return messages(validate_update("", "v1", "Pod", new, old, subresource="status"))
 
 
 @pytest.mark.parametrize(
