@@ -4,7 +4,12 @@ Python client."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import pty
+import struct
+import subprocess
+import termios
 
 import pytest
 from kubernetes import client as k8s
@@ -118,3 +123,42 @@ async def test_kubectl_cp_both_ways(cluster: Cluster, api: ApiClient, tmp_path, 
         back = tmp_path / "back.bin"
         await kubectl("cp", f"box:{inside}/copied.bin", str(back))
         assert back.read_bytes() == local.read_bytes()
+
+
+def run_in_terminal(command: list[str], rows: int, columns: int) -> bytes:
+    """What ``command`` prints on a terminal of ``rows`` x ``columns`` (a pseudo-terminal
+    of this test's), until it exits."""
+    parent, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    process = subprocess.Popen(command, stdin=child, stdout=child, stderr=child, close_fds=True)
+    os.close(child)
+    output = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(parent, 4096)
+            except OSError:  # the terminal's other side closed
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(parent)
+        process.wait(timeout=60)
+    return output
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.33"])
+async def test_kubectl_exec_with_a_terminal_passes_its_size(
+    cluster: Cluster, api: ApiClient, tmp_path, version: str
+):
+    """exec -it: the container gets a terminal of the client's size (SPDY's resize stream
+    for 1.29, v5's resize channel for 1.33)."""
+    kubectl = cluster.kubectl(version)
+    async with running_kubelet(cluster, api, tmp_path):
+        await api.create(PODS, pod("term", shell("app", "sleep 3600")))
+        await wait_for_pod(api, "term", phase_is("Running"))
+        command = [kubectl.binary, "--kubeconfig", str(kubectl.kubeconfig)]
+        command += ["exec", "-it", "term", "--", "sh", "-c", "stty size; tty"]
+        printed = await asyncio.to_thread(run_in_terminal, command, 33, 101)
+        assert b"33 101" in printed and b"/dev/pts/" in printed
