@@ -124,13 +124,15 @@ async def serve_upgraded(
         for protocol in line.split(",")
         if protocol.strip()
     ]
+    if not offered:
+        raise ApiError(403, "Forbidden", "unable to upgrade: X-Stream-Protocol-Version is required")
     chosen = next((protocol for protocol in offered if protocol in protocols), None)
-    if chosen is None:
+    if chosen is None:  # upstream's httpstream.Handshake: a 403 naming both sides' protocols
         raise ApiError(
-            400,
-            "BadRequest",
+            403,
+            "Forbidden",
             "unable to upgrade: unable to negotiate protocol: client supports"
-            f" [{' '.join(offered)}], server supports [{' '.join(protocols)}]",
+            f" [{' '.join(offered)}], server accepts [{' '.join(protocols)}]",
         )
     response = web.StreamResponse(
         status=101,

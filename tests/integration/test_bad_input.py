@@ -28,7 +28,7 @@ from multidict import CIMultiDictProxy
 
 from pynetes.apiserver import watchcache
 from tests.integration.conftest import Cluster
-from tests.integration.http import assert_status, session, store_snapshot
+from tests.integration.http import assert_status, session, store_snapshot, tls_context
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 PODS = "/api/v1/namespaces/default/pods"
@@ -1003,3 +1003,50 @@ async def test_too_large_resource_version_names_its_cause(api: Api) -> None:
         "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
         "retryAfterSeconds": 1,
     }
+
+
+# -- SPDY (kubectl's port-forward, and exec up to 1.29) ------------------------
+
+
+async def test_garbage_on_an_upgraded_spdy_connection_ends_it_and_nothing_else(
+    api: Api, tmp_path: Path
+) -> None:
+    """After the 101, bytes that are not SPDY/3 get a GOAWAY and the connection closes;
+    the server goes on answering."""
+    await api.create(PODS, pod("forwarded", nodeName="nowhere"))
+    url = api.cluster.server.url
+    host, port = url.removeprefix("https://").rsplit(":", 1)
+    context = tls_context(api.cluster.server, tmp_path)
+    reader, writer = await asyncio.open_connection(host, int(port), ssl=context)
+    writer.write(
+        f"POST {PODS}/forwarded/portforward HTTP/1.1\r\nHost: {host}\r\n"
+        "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+        "X-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n".encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert head.startswith(b"HTTP/1.1 101")
+    assert b"X-Stream-Protocol-Version: portforward.k8s.io" in head
+    writer.write(b"\x80\x02" + b"\x00" * 30)  # a control frame of SPDY version 2
+    rest = await asyncio.wait_for(reader.read(), 10)
+    assert rest[:4] == b"\x80\x03\x00\x07"  # GOAWAY, then the end of the connection
+    writer.close()
+    reply = await api.send("GET", f"{PODS}/forwarded")
+    assert reply.status == 200
+
+
+async def test_an_upgrade_to_spdy_without_a_protocol_both_speak_is_403(api: Api) -> None:
+    await api.create(PODS, pod("forwarded", nodeName="nowhere"))
+    reply, status = await api.refused(
+        "POST",
+        f"{PODS}/forwarded/portforward",
+        headers={
+            "Connection": "Upgrade",
+            "Upgrade": "SPDY/3.1",
+            "X-Stream-Protocol-Version": "v9.unknown",
+        },
+    )
+    assert (reply.status, status["reason"]) == (403, "Forbidden")
+    assert status["message"] == (
+        "unable to upgrade: unable to negotiate protocol: client supports [v9.unknown],"
+        " server accepts [portforward.k8s.io]"
+    )
