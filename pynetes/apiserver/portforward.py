@@ -79,6 +79,11 @@ class SpdyPortForward(StreamSession):
         self._pairs: dict[str, _Pair] = {}
         self._by_stream: dict[int, _Pair] = {}
 
+    @property
+    def connections(self) -> int:
+        """Connections being forwarded (each an error and a data stream)."""
+        return len(self._pairs)
+
     async def close(self) -> None:
         """End every forwarded connection."""
         tasks = [pair.task for pair in self._pairs.values() if pair.task is not None]
@@ -116,30 +121,40 @@ class SpdyPortForward(StreamSession):
             await pair.kubelet.send_bytes(bytes((_DATA_CHANNEL,)) + frame.data)
 
     async def stream_reset(self, stream_id: int) -> None:
-        pair = self._by_stream.pop(stream_id, None)
+        pair = self._by_stream.get(stream_id)
         if pair is None:
             return
-        for request_id, known in list(self._pairs.items()):
-            if known is pair:
-                del self._pairs[request_id]
+        self._forget(pair)
         if pair.task is not None:
             pair.task.cancel()
         if pair.kubelet is not None:
             await pair.kubelet.close()
 
+    def _forget(self, pair: _Pair) -> None:
+        """Drop a pair whose connection is over (a long port-forward makes many)."""
+        for stream in (pair.error_stream, pair.data_stream):
+            self._by_stream.pop(stream, None)  # type: ignore[arg-type]
+        for request_id, known in list(self._pairs.items()):
+            if known is pair:
+                del self._pairs[request_id]
+
     async def _forward(self, pair: _Pair) -> None:
         assert pair.error_stream is not None and pair.data_stream is not None
         try:
-            port = _port(pair.port)
-            pair.kubelet = await self._dial(port)
+            pair.kubelet = await self._dial(_port(pair.port))
         except ApiError as error:
             await self._finish(pair, error.message.encode())
+            self._forget(pair)
             return
-        for chunk in pair.pending:
-            await pair.kubelet.send_bytes(bytes((_DATA_CHANNEL,)) + chunk)
-        pair.pending.clear()
-        await self._from_kubelet(pair, pair.kubelet)
-        await self._finish(pair, b"")
+        try:
+            for chunk in pair.pending:
+                await pair.kubelet.send_bytes(bytes((_DATA_CHANNEL,)) + chunk)
+            pair.pending.clear()
+            await self._from_kubelet(pair, pair.kubelet)
+            await self._finish(pair, b"")
+        finally:
+            self._forget(pair)
+            await pair.kubelet.close()
 
     async def _from_kubelet(self, pair: _Pair, kubelet: aiohttp.ClientWebSocketResponse) -> None:
         """The pod's bytes to the data stream, the kubelet's errors to the error stream;

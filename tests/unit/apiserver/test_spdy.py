@@ -177,6 +177,7 @@ async def test_a_stream_pair_is_forwarded_to_the_kubelet_and_finished_with_it() 
             break
         await asyncio.sleep(0.01)
     assert kubectl.finished(1) and kubectl.finished(3)
+    assert session.connections == 0 and kubelets[8080].closed  # nothing kept per connection
     await session.close()
 
 
