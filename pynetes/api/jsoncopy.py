@@ -8,16 +8,14 @@ which is safe for JSON's scalars (str, int, float, bool, None).
 
 from __future__ import annotations
 
-from typing import TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 
-def copy_json(value: T) -> T:
+def copy_json(value: Any) -> Any:
     """A copy of ``value`` sharing no dict or list with it."""
     kind = type(value)
     if kind is dict:
-        return {key: copy_json(item) for key, item in value.items()}  # type: ignore[attr-defined,return-value]
+        return {key: copy_json(item) for key, item in value.items()}
     if kind is list:
-        return [copy_json(item) for item in value]  # type: ignore[attr-defined,return-value]
+        return [copy_json(item) for item in value]
     return value

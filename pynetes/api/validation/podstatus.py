@@ -38,22 +38,22 @@ def validate_pod_status_update(new: Object, old: Object) -> list[FieldError]:
         ]
     spec = old.get("spec") or {}
     policy = spec.get("restartPolicy")
-    restartable = {
+    sidecars = frozenset(
         container.get("name")
         for container in spec.get("initContainers") or []
         if container.get("restartPolicy") == "Always"
-    }
-    for key, may_restart in (
-        ("containerStatuses", frozenset()),
-        ("initContainerStatuses", restartable),
-        ("ephemeralContainerStatuses", None),
+    )
+    for key, restart_policy, may_restart in (
+        ("containerStatuses", policy, frozenset()),
+        ("initContainerStatuses", policy, sidecars),
+        ("ephemeralContainerStatuses", "Never", frozenset()),  # never restarted
     ):
         errors += _state_transitions(
             status.get(key) or [],
             old_status.get(key) or [],
             f"status.{key}",
-            "Never" if may_restart is None else policy,
-            may_restart or frozenset(),
+            restart_policy,
+            may_restart,
         )
     errors += _ips(status, old_status, "podIPs", None)
     errors += _ips(status, old_status, "hostIPs", "hostIP")
