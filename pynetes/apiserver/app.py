@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from pynetes.api import errors
+from pynetes.api.defaults.core import NAMESPACE_NAME_LABEL
 from pynetes.api.resources import Resource, ResourceRegistry
 from pynetes.api.validation import semantic, structural
 from pynetes.apiserver.admission import Admission
@@ -266,7 +267,7 @@ async def start(options: ServerOptions) -> RunningServer:
         kubelet=kubelet,
         token_requests=TokenRequests(issuer, options.audiences),
     )
-    await _create_system_namespaces(stores, registry)
+    await _settle_namespaces(stores, registry)
     repair = AllocationRepair(
         allocator,
         lambda: _stored_objects(stores[services]),  # type: ignore[index]
@@ -431,9 +432,12 @@ def _token_authenticator(options: ServerOptions, pki: Pki, lookup: CacheLookup) 
     return FirstToken(*tokens)
 
 
-async def _create_system_namespaces(
+async def _settle_namespaces(
     stores: dict[Resource, ObjectStore], registry: ResourceRegistry
 ) -> None:
+    """Create the system namespaces that are missing, and give every stored namespace
+    its name label: a data directory written before the server kept that label has
+    namespaces without it (the store's canonicalisation adds it on an update)."""
     namespaces = stores[registry.lookup("", "v1", "namespaces")]  # type: ignore[index]
     for name in SYSTEM_NAMESPACES:
         if namespaces.cache.get(namespaces.resource.storage_key("", name)) is not None:
@@ -444,6 +448,10 @@ async def _create_system_namespaces(
         except errors.ApiError as error:
             if error.code != 409:
                 raise
+    for cached in namespaces.cache.list(namespaces.key_prefix("")):
+        metadata = cached.obj["metadata"]
+        if NAMESPACE_NAME_LABEL not in (metadata.get("labels") or {}):
+            await namespaces.update_with("", metadata["name"], lambda current: current)
 
 
 def client_ssl_context(pki_dir: Path, cert: Path, key: Path) -> ssl.SSLContext:

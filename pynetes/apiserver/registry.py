@@ -223,6 +223,7 @@ class ObjectStore:
                     " handled as a "
                     f"{self.resource.kind}: name or generateName is required",
                 )
+            self.strategy.canonicalize(obj)
             key = self.resource.storage_key(namespace, metadata["name"])
             if dry_run:
                 if self.cache.get(key) is not None:
@@ -464,6 +465,7 @@ class ObjectStore:
             self.strategy.subresource_update_errors(new, current, subresource),
             subresource=subresource,
         )
+        self.strategy.canonicalize(new)
         return new
 
     # -- delete --------------------------------------------------------------

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pynetes.api import errors, meta
-from pynetes.api.defaults import namespace_finalizers_on_create
+from pynetes.api.defaults import label_namespace_name, namespace_finalizers_on_create
 from pynetes.api.errors import FieldError
 from pynetes.api.pods import qos_class
 from pynetes.api.resources import Resource
@@ -78,6 +78,10 @@ class Strategy:
 
     def record_requester(self, obj: Object, user: UserInfo | None) -> None:
         """Note who asks for a create, for kinds that keep it (CertificateSigningRequests)."""
+
+    def canonicalize(self, obj: Object) -> None:
+        """Normalise a validated object just before it is written (upstream's Canonicalize):
+        on every create attempt, after its name is final, and on every update."""
 
     def prepare_for_update(self, new: Object, old: Object) -> None:
         """A main-resource update: status stays as stored; generation follows spec changes."""
@@ -214,6 +218,11 @@ class JobStrategy(Strategy):
 class NamespaceStrategy(Strategy):
     def initial_status(self, obj: Object) -> Any:
         return {"phase": "Active"}
+
+    def canonicalize(self, obj: Object) -> None:
+        """The name label matches the name, also for generated names and the server's
+        own namespaces, and whatever an update sent."""
+        label_namespace_name(obj)
 
     def prepare_for_create(self, obj: Object) -> None:
         super().prepare_for_create(obj)

@@ -39,6 +39,7 @@ from pynetes.api.defaults.core import (
     default_pod_priority,
     default_toleration_seconds,
     image_tag,
+    label_namespace_name,
     namespace_finalizers_on_create,
     service_ip_families,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "default_pod_priority",
     "default_toleration_seconds",
     "image_tag",
+    "label_namespace_name",
     "namespace_finalizers_on_create",
     "service_ip_families",
 ]

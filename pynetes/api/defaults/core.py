@@ -185,11 +185,26 @@ def _service(service: Obj) -> None:
 
 def _namespace(namespace: Obj) -> None:
     """The ``kubernetes.io/metadata.name`` label, and an Active phase."""
+    label_namespace_name(namespace)
+    default_zero(struct(namespace, "status"), "phase", "Active")
+
+
+#: The label every namespace carries, equal to its name (upstream's NamespaceDefaultLabelName).
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def label_namespace_name(namespace: Obj) -> None:
+    """Set NAMESPACE_NAME_LABEL to the namespace's name, whatever the client sent.
+
+    Upstream does it twice: in defaulting (so the writer's managedFields own
+    the label) and in the strategy's Canonicalize, for the names that were not
+    known when the body was defaulted (generateName) and the server's own writes.
+    A namespace without a name yet is left as it is.
+    """
     metadata = struct(namespace, "metadata")
     name = metadata.get("name")
     if name:
-        struct(metadata, "labels")["kubernetes.io/metadata.name"] = name
-    default_zero(struct(namespace, "status"), "phase", "Active")
+        struct(metadata, "labels")[NAMESPACE_NAME_LABEL] = name
 
 
 def _node(node: Obj) -> None:
