@@ -59,7 +59,7 @@ def sandbox_config(pod: Object, pods_log_dir: Path, attempt: int = 0) -> PodSand
         namespace=meta.get("namespace", "default"),
         uid=meta["uid"],
         attempt=attempt,
-        hostname=spec.get("hostname") or meta["name"],
+        hostname=pod_hostname(pod),
         log_directory=str(log_directory(pods_log_dir, pod)),
         host_network=bool(spec.get("hostNetwork")),
         labels=pod_labels(pod),
@@ -67,6 +67,20 @@ def sandbox_config(pod: Object, pods_log_dir: Path, attempt: int = 0) -> PodSand
         cgroup_parent=f"pod{meta['uid']}",
         port_mappings=host_ports(pod),
     )
+
+
+#: The longest host name Linux takes (HOST_NAME_MAX is 64 bytes with the terminating NUL).
+HOSTNAME_MAX = 63
+
+
+def pod_hostname(pod: Object) -> str:
+    """``spec.hostname``, else the pod's name cut to HOSTNAME_MAX characters without a
+    trailing ``-`` or ``.`` (upstream's kubelet: pod names may be 253 long)."""
+    spec = pod.get("spec") or {}
+    hostname = spec.get("hostname") or pod["metadata"]["name"]
+    if len(hostname) <= HOSTNAME_MAX:
+        return hostname
+    return hostname[:HOSTNAME_MAX].rstrip("-.") or hostname[:HOSTNAME_MAX]
 
 
 def host_ports(pod: Object) -> tuple[PortMapping, ...]:

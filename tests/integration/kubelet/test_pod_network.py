@@ -53,13 +53,15 @@ BRIDGE = "pyn-cni0"
 NETWORK = "pyn-test-net"
 PORT = 8080
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
-#: A TCP server answering every connection with the pod's name (its HOSTNAME).
+#: A TCP server answering every connection with its host name: the pod's name (a pod
+#: with a network of its own has a host name of its own), as its HOSTNAME says.
 SERVER = f"""
 import os, socket
 server = socket.create_server(("0.0.0.0", {PORT}))
+assert socket.gethostname() == os.environ["HOSTNAME"]
 while True:
     connection, _ = server.accept()
-    connection.sendall(os.environ["HOSTNAME"].encode())
+    connection.sendall(socket.gethostname().encode())
     connection.close()
 """
 #: Run by exec inside a pod: prints what the server at argv[1]:argv[2] answers.
@@ -144,10 +146,13 @@ async def fetch(host: str, port: int) -> str:
 
 async def from_pod(agent: KubeletAgent, running: Object, host: str, port: int) -> str:
     """What host:port answers to a client exec'd in ``running``'s container."""
+    return await exec_in(agent, running, sys.executable, "-c", CLIENT, host, str(port))
+
+
+async def exec_in(agent: KubeletAgent, running: Object, *command: str) -> str:
+    """The output of ``command`` exec'd in ``running``'s container."""
     container_id = running["status"]["containerStatuses"][0]["containerID"].split("://")[1]
-    result = await agent.runtime.exec_sync(
-        container_id, [sys.executable, "-c", CLIENT, host, str(port)], 10
-    )
+    result = await agent.runtime.exec_sync(container_id, list(command), 10)
     assert result.exit_code == 0, result.stderr
     return result.stdout.decode().strip()
 
@@ -195,6 +200,7 @@ async def test_pods_get_their_own_ips_and_reach_each_other_and_the_node_reaches_
         assert await from_pod(agent, beta, ips[0], PORT) == "alpha"
         # Each pod has a loopback of its own: exec'd commands run in the pod's namespace.
         assert await from_pod(agent, alpha, "127.0.0.1", PORT) == "alpha"
+        assert await exec_in(agent, beta, "hostname") == "beta"
         # port-forward reaches the pod's own network.
         sandboxes = await agent.runtime.list_pod_sandboxes()
         sandbox = next(s for s in sandboxes if s.name == "beta")

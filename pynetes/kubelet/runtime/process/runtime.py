@@ -456,6 +456,7 @@ class ProcessRuntime:
             "cgroups": [str(folder) for folder in cgroups],
             "socket": f"pynetes-shim/{container_id}",
             "netns": (sandbox_record.get("network") or {}).get("path", ""),
+            "hostname": sandbox.hostname or sandbox.name,
         }
         directory.mkdir()
         (directory / "shim.config").write_bytes(marshal.dumps(record))
@@ -592,9 +593,13 @@ class ProcessRuntime:
         if joins:
             # A shell joins the cgroups (0 = the writer itself), then becomes the command.
             prefix += ["sh", "-c", " && ".join([*joins, 'exec "$@"']), "sh"]
-        namespaces = [f"--net={config['netns']}"] if config.get("netns") else []
+        pid = (container.started or {}).get("pid")
+        namespaces = []
+        if config.get("netns"):
+            namespaces.append(f"--net={config['netns']}")
+            if config.get("hostname"):  # the container's own UTS namespace (shim.py)
+                namespaces.append(f"--uts=/proc/{pid}/ns/uts")
         if config["mounts"]:
-            pid = (container.started or {})["pid"]
             namespaces += [f"--mount=/proc/{pid}/ns/mnt", f"--wd={config['cwd']}"]
         if namespaces:
             prefix += ["nsenter", *namespaces, "--"]

@@ -12,7 +12,8 @@ Contract with the runtime (files in CONTAINER_DIR):
   ``env``, ``cwd``,
   ``log_path``, ``stdin``, ``stdin_once``, ``tty``, ``mounts``, ``cgroups`` (folders
   whose ``cgroup.procs`` the container joins before exec), ``netns`` (the path of the
-  network namespace the container joins before exec; "" = the host's), ``socket`` (the abstract
+  network namespace the container joins before exec; "" = the host's), ``hostname`` (with a
+  netns: the name of the UTS namespace the container gets), ``socket`` (the abstract
   unix socket name it serves attach and control requests on);
 - starts the container in its own process group (its own session with a TTY), writes
   ``started.json`` (``pid``, ``pid_start``, ``started_at``, ``shim_pid``, ``shim_start``;
@@ -56,6 +57,7 @@ DRAIN_SECONDS = 2.0
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUTS = 0x04000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
 
 
@@ -205,6 +207,19 @@ def join_netns(path: str) -> None:
         os.close(fd)
 
 
+def take_hostname(name: str) -> None:
+    """A UTS namespace of the container's own, named ``name``: a pod with a network of
+    its own has its own host name, as upstream's sandboxes do (hostNetwork pods keep
+    the node's). Each container has its namespace, all named alike."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWUTS) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"unshare(CLONE_NEWUTS): {os.strerror(error)}")
+    socket.sethostname(name)
+
+
 def exec_container(config: dict, stdio: tuple[int, int, int], error_fd: int) -> None:
     """In the forked child: join cgroups and namespaces, then exec. Never returns."""
     try:
@@ -221,6 +236,8 @@ def exec_container(config: dict, stdio: tuple[int, int, int], error_fd: int) -> 
                 procs.write(str(os.getpid()))
         if config.get("netns"):
             join_netns(config["netns"])
+            if config.get("hostname"):
+                take_hostname(config["hostname"])
         if config["mounts"]:
             setup_mounts(config["mounts"])
         for target, source in enumerate(stdio):
