@@ -43,6 +43,7 @@ from pynetes.client.rest import ApiClient
 from pynetes.kubelet import lifecycle
 from pynetes.kubelet.config import KubeletConfiguration
 from pynetes.kubelet.env import ContainerEnvironment
+from pynetes.kubelet.etchosts import PodHostsFiles
 from pynetes.kubelet.kubelet import Kubelet, KubeletSettings, delete_from_api
 from pynetes.kubelet.logs import rotate_if_needed
 from pynetes.kubelet.lookup import ApiObjectLookup
@@ -211,6 +212,7 @@ class KubeletAgent:
                 if config.cluster_dns
                 else None
             ),
+            hosts=PodHostsFiles(options.root_dir / "pods", config.cluster_domain),
             container_id_prefix=RUNTIME_NAME,
             clocks=options.clocks,
         )

@@ -205,18 +205,29 @@ class Kubelet:
         await self.wait_synced()
         while True:
             await asyncio.sleep(self.settings.sync_frequency)
-            for uid in {*self.api_pods, *self.static_pods, *self.syncer.records}:
+            for uid in self.known_pod_uids():
                 self.workers.update(uid)
+
+    def known_pod_uids(self) -> set[str]:
+        """Every pod the kubelet runs or is asked to run."""
+        return {*self.api_pods, *self.static_pods, *self.syncer.records}
 
     async def _housekeep(self) -> None:
         while True:
             await asyncio.sleep(self.settings.housekeeping_interval)
             try:
                 await self.statuses.flush()
+                if self.pods_informer.has_synced and self._static_read.is_set():
+                    await self._remove_orphaned_pod_dirs()
                 if self._housekeeping is not None:
                     await self._housekeeping()
             except (errors.ApiError, errors.TransportError, OSError) as error:
                 log.warning("housekeeping: %s", error)
+
+    async def _remove_orphaned_pod_dirs(self) -> None:
+        """The folders of pods the kubelet no longer has (deleted while it was down)."""
+        for uid in await self.deps.volumes.cleanup_orphans(self.known_pod_uids()):
+            log.info("removed the volumes and files of pod %s, which no source has", uid)
 
 
 class ServedPods:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from pynetes.client.events import NORMAL, WARNING, EventRecorder, object_referen
 from pynetes.kubelet import containers as specs
 from pynetes.kubelet import hostports
 from pynetes.kubelet.backoff import CrashLoopBackOff
+from pynetes.kubelet.etchosts import PodHostsFiles, mounts_etc_hosts
 from pynetes.kubelet.format import container_reference, format_pod
 from pynetes.kubelet.metrics import KubeletMetrics
 from pynetes.kubelet.poddns import PodDnsFiles
@@ -65,6 +66,8 @@ class Volumes(Protocol):
     async def mount_pod(self, pod: Object) -> Mapping[str, Sequence[Mount]]: ...
 
     async def unmount_pod(self, pod_uid: str) -> None: ...
+
+    async def cleanup_orphans(self, active_pod_uids: Collection[str]) -> list[str]: ...
 
 
 class Environment(Protocol):
@@ -126,6 +129,8 @@ class PodRecord:
     containers: dict[str, list[ContainerStatus]] = field(default_factory=dict)
     #: The DNS warnings already recorded as Events (once per pod, as upstream).
     dns_warned: set[str] = field(default_factory=set)
+    #: The pod's etc-hosts file as last written (None: none yet).
+    etc_hosts: str | None = None
     #: Every container stopped for good after a deletion (the API may now forget it).
     stopped: bool = False
     deletion_confirmed: bool = False
@@ -164,6 +169,8 @@ class SyncDependencies:
     metrics: KubeletMetrics
     #: The pods' resolv.conf files (None: containers keep the host's).
     dns: PodDnsFiles | None = None
+    #: The pods' /etc/hosts files (None: containers keep the host's).
+    hosts: PodHostsFiles | None = None
     container_id_prefix: str = "pynetes"
     clocks: Clocks = field(default_factory=Clocks)
 
@@ -258,7 +265,7 @@ class PodSyncer:
             await self._report(pod, record)
             return record.setup_failed()
         record.setup_failures = 0
-        mounts = self._with_dns(pod, record, mounts)
+        mounts = self._with_pod_files(pod, record, mounts)
         current = await self._containers(record)
         await self._kill_unhealthy(pod, record, current)
         wake = await self._run_init_containers(pod, record, current, mounts)
@@ -273,22 +280,44 @@ class PodSyncer:
             await self._finish(record)
         return wake if isinstance(wake, float) else None
 
-    def _with_dns(
+    def _with_pod_files(
         self, pod: Object, record: PodRecord, mounts: Mapping[str, Sequence[Mount]]
     ) -> Mapping[str, Sequence[Mount]]:
-        """Every container also gets the pod's resolv.conf (when it differs from the host's)."""
-        if self.deps.dns is None:
+        """Every container also gets the pod's resolv.conf and /etc/hosts where they
+        differ from the host's (the latter unless it mounts a volume there itself)."""
+        dns = self._dns_mounts(pod, record)
+        hosts = self._hosts_mounts(pod, record)
+        if not dns and not hosts:
             return mounts
-        extra, warnings = self.deps.dns.prepare(pod)
+        extra = {
+            container["name"]: [*dns, *([] if mounts_etc_hosts(container) else hosts)]
+            for container in pod_containers(pod.get("spec") or {})
+        }
+        return {name: [*mounts.get(name, ()), *more] for name, more in extra.items()}
+
+    def _dns_mounts(self, pod: Object, record: PodRecord) -> list[Mount]:
+        if self.deps.dns is None:
+            return []
+        mounts, warnings = self.deps.dns.prepare(pod)
         for reason, message in warnings:
             if reason not in record.dns_warned:
                 record.dns_warned.add(reason)
                 self._event(pod, WARNING, reason, message)
-        if not extra:
-            return mounts
-        spec = pod.get("spec") or {}
-        names = [c["name"] for c in pod_containers(spec)]
-        return {name: [*mounts.get(name, ()), *extra] for name in names}
+        return mounts
+
+    def _hosts_mounts(self, pod: Object, record: PodRecord) -> list[Mount]:
+        hosts = self.deps.hosts
+        if hosts is None:
+            return []
+        own_network = bool(record.pod_ip) and record.pod_ip != self.deps.host_ip
+        text = hosts.content(pod, record.pod_ip, own_network=own_network)
+        if text is None:
+            return []
+        uid = pod["metadata"]["uid"]
+        if text != record.etc_hosts:
+            hosts.write(uid, text)
+            record.etc_hosts = text
+        return [hosts.mount(uid)]
 
     async def _ensure_sandbox(self, pod: Object, record: PodRecord) -> bool:
         runtime = self.deps.runtime

@@ -223,33 +223,32 @@ class VolumeManager:
         return result
 
     async def unmount_pod(self, pod_uid: str) -> None:
-        """Tear down the pod's volumes: unmount, remove its volume folders (and its
-        folder when nothing else is left in it). Safe to repeat."""
+        """Tear down the pod's folder: unmount its volumes, then remove it with what else
+        the kubelet keeps there (its resolv.conf and etc-hosts). Safe to repeat."""
         state = self._pods.setdefault(pod_uid, _PodVolumes())
         async with state.lock:
-            volumes = self.pods_dir / pod_uid / "volumes"
-            if volumes.exists():
-                await unmount_all_under(volumes)
-                await asyncio.to_thread(shutil.rmtree, volumes)
             pod_dir = self.pods_dir / pod_uid
-            if pod_dir.is_dir() and not any(pod_dir.iterdir()):
-                pod_dir.rmdir()
+            if pod_dir.exists():
+                await unmount_all_under(pod_dir)
+                await asyncio.to_thread(shutil.rmtree, pod_dir)
         self._pods.pop(pod_uid, None)
 
-    def pod_volume_dirs_in_use(self) -> set[str]:
-        """The uids of the pods that have volume folders on disk."""
+    def pod_dirs(self) -> set[str]:
+        """The uids of the pods that have a folder on disk."""
         if not self.pods_dir.is_dir():
             return set()
-        return {entry.name for entry in self.pods_dir.iterdir() if (entry / "volumes").is_dir()}
+        return {entry.name for entry in self.pods_dir.iterdir() if entry.is_dir()}
 
     async def cleanup_orphans(self, active_pod_uids: Collection[str]) -> list[str]:
-        """Tear down the volumes of pods not in ``active_pod_uids``; their uids.
+        """Tear down the folders of pods not in ``active_pod_uids``; their uids.
 
-        Run after a kubelet restart and periodically, as upstream's
-        cleanupOrphanedPodDirs, so a pod deleted while the kubelet was down
-        does not leave mounts behind.
+        The kubelet runs it in its housekeeping once it knows its pods, as
+        upstream's cleanupOrphanedPodDirs, so a pod deleted while the kubelet was
+        down does not leave its mounts (secrets in memory) behind. The caller
+        computes ``active_pod_uids`` with no await since: a pod it does not
+        know yet has no folder yet.
         """
-        orphans = sorted(self.pod_volume_dirs_in_use() - set(active_pod_uids))
+        orphans = sorted(self.pod_dirs() - set(active_pod_uids))
         for uid in orphans:
             await self.unmount_pod(uid)
         return orphans

@@ -30,7 +30,7 @@ from pynetes.kubelet.agent import KubeletAgent
 from pynetes.kubelet.runtime.interface import RuntimeFailure
 from pynetes.kubelet.runtime.process import cni
 from pynetes.kubelet.runtime.process.cni import CniOptions
-from pynetes.kubelet.volumes.tmpfs import unmount_all_under
+from pynetes.kubelet.volumes.tmpfs import mount_points_under, unmount_all_under
 from tests.conftest import require
 from tests.integration.conftest import Cluster, free_port
 from tests.integration.controllers.harness import eventually, running_controllers
@@ -188,7 +188,12 @@ async def test_pods_get_their_own_ips_and_reach_each_other_and_the_node_reaches_
 ):
     async with running_kubelet(cluster, api, tmp_path, cni=network, pod_cidr=SUBNET) as agent:
         await api.create(PODS, server_pod("alpha"))
-        await api.create(PODS, server_pod("beta"))
+        beta_pod = server_pod("beta")
+        beta_pod["spec"] |= {
+            "subdomain": "web",
+            "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["foo.local"]}],
+        }
+        await api.create(PODS, beta_pod)
         alpha = await wait_for_pod(api, "alpha", phase_is("Running"))
         beta = await wait_for_pod(api, "beta", phase_is("Running"))
         ips = [alpha["status"]["podIP"], beta["status"]["podIP"]]
@@ -201,6 +206,9 @@ async def test_pods_get_their_own_ips_and_reach_each_other_and_the_node_reaches_
         # Each pod has a loopback of its own: exec'd commands run in the pod's namespace.
         assert await from_pod(agent, alpha, "127.0.0.1", PORT) == "alpha"
         assert await exec_in(agent, beta, "hostname") == "beta"
+        hosts = await exec_in(agent, beta, "cat", "/etc/hosts")
+        assert f"{ips[1]}\tbeta.web.default.svc.cluster.local\tbeta" in hosts.splitlines()
+        assert "10.1.2.3\tfoo.local" in hosts.splitlines()
         # port-forward reaches the pod's own network.
         sandboxes = await agent.runtime.list_pod_sandboxes()
         sandbox = next(s for s in sandboxes if s.name == "beta")
@@ -253,12 +261,16 @@ async def test_a_kubelet_killed_9_and_restarted_after_its_pod_was_deleted_cleans
     await api.delete(PODS, "orphan", namespace="default", grace_period_seconds=0)
     await wait_for_deletion(api, "orphan")
 
+    assert mount_points_under(tmp_path / "pods"), "the pod's token volume (tmpfs)"
     async with kubelet_process(cluster, tmp_path, config, healthz, *flags):
 
         async def cleaned_up() -> bool:
-            return not namespaces_left(names) and not allocated_ips() and not bridge_ports()
+            network_gone = not namespaces_left(names) and not allocated_ips()
+            folder_gone = not (tmp_path / "pods" / running["metadata"]["uid"]).exists()
+            return network_gone and not bridge_ports() and folder_gone
 
         await eventually(cleaned_up)
+    assert mount_points_under(tmp_path) == []
 
 
 async def test_a_sandbox_whose_namespace_vanished_releases_its_ip_at_the_next_start(

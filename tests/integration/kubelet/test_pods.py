@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from pynetes.client.rest import ApiClient
+from pynetes.kubelet.volumes.tmpfs import (
+    can_mount,
+    mount_points_under,
+    mount_tmpfs,
+    unmount_all_under,
+)
+from tests.conftest import require
 from tests.integration.conftest import Cluster
 from tests.integration.controllers.harness import eventually
 from tests.integration.kubelet.agent import (
@@ -74,3 +81,30 @@ async def test_kubectl_run_is_scheduled_then_run_by_the_kubelet_with_upstreams_e
         await wait_for_event(api, "web", "Started")
         reasons = sorted(e["reason"] for e in await events_of(api, "web"))
         assert reasons == ["Created", "Pulled", "Scheduled", "Started"]
+
+
+async def test_the_folder_of_a_pod_no_source_has_is_removed_with_its_mounts(
+    cluster: Cluster, api: ApiClient, tmp_path
+):
+    """As after a kubelet crash between removing a pod's sandbox and its volumes: a pod
+    folder neither the API nor the runtime knows, with a tmpfs (a secret's) mounted in
+    it, is torn down once the kubelet knows its pods; the running pod's stays."""
+    require(can_mount(), "mounting a tmpfs (root)")
+    orphan = tmp_path / "pods" / "gone-uid"
+    secret = orphan / "volumes" / "kubernetes.io~secret" / "token"
+    secret.mkdir(parents=True)
+    await mount_tmpfs(secret, 1024 * 1024)
+    (secret / "token").write_text("a secret")
+    try:
+        async with running_kubelet(cluster, api, tmp_path):
+            await api.create(PODS, pod("web", shell("app", "sleep 3600")))
+            running = await wait_for_pod(api, "web", phase_is("Running"))
+
+            async def removed() -> bool:
+                return not orphan.exists()
+
+            await eventually(removed)
+            assert mount_points_under(orphan) == []
+            assert (tmp_path / "pods" / running["metadata"]["uid"]).is_dir()
+    finally:
+        await unmount_all_under(orphan)

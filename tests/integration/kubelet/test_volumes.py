@@ -335,11 +335,12 @@ async def test_memory_empty_dir_is_a_sized_tmpfs_and_unmount_cleans_up(api, mana
     (cache / "kept").write_text("x")
     await manager.mount_pod(pod)
     assert (cache / "kept").read_text() == "x", "a repeat keeps the volume's contents"
-    assert manager.pod_volume_dirs_in_use() == {uid}
+    assert manager.pod_dirs() == {uid}
+    (manager.pods_dir / uid / "etc-hosts").write_text("the kubelet's own file\n")
     await manager.unmount_pod(uid)
     assert mount_points_under(manager.pods_dir) == []
     assert not (manager.pods_dir / uid).exists()
-    assert manager.pod_volume_dirs_in_use() == set()
+    assert manager.pod_dirs() == set()
 
 
 async def test_a_mount_cancelled_while_its_command_runs_is_not_left_behind(tmp_path, monkeypatch):
@@ -385,10 +386,11 @@ async def test_orphaned_pod_volumes_are_cleaned_up(api, manager):
     uid = pod["metadata"]["uid"]
     # a kubelet restarted after the pod was deleted knows only what is on disk
     restarted = VolumeManager(manager.pods_dir, ApiObjectLookup(api))
-    assert restarted.pod_volume_dirs_in_use() == {uid}
+    assert restarted.pod_dirs() == {uid}
+    assert await restarted.cleanup_orphans([uid]) == []
     assert await restarted.cleanup_orphans(["other-pod"]) == [uid]
     assert mount_points_under(manager.pods_dir) == []
-    assert restarted.pod_volume_dirs_in_use() == set()
+    assert restarted.pod_dirs() == set()
 
 
 async def test_sub_paths_and_sub_path_expressions(api, manager):
