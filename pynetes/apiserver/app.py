@@ -37,6 +37,8 @@ from pynetes.apiserver.auth.authentication import (
 from pynetes.apiserver.auth.authorization import AlwaysAllow
 from pynetes.apiserver.auth.bootstraptoken import BootstrapTokens
 from pynetes.apiserver.auth.serviceaccount import DEFAULT_ISSUER, ServiceAccountTokens, TokenIssuer
+from pynetes.apiserver.componentstatus import COMPONENT_STATUSES, ComponentStatusApi
+from pynetes.apiserver.componentstatus import probes as component_probes
 from pynetes.apiserver.crds import CrdController
 from pynetes.apiserver.decoding import ObjectDecoder
 from pynetes.apiserver.handlers import ResourceApi
@@ -109,6 +111,9 @@ class ServerOptions:
     api_audiences: list[str] = field(default_factory=list)
     #: Accept bootstrap tokens (Secrets ``kube-system/bootstrap-token-<id>``) as bearer tokens.
     enable_bootstrap_token_auth: bool = False
+    #: Where ComponentStatus probes the scheduler and the controller manager.
+    scheduler_health_url: str = "http://127.0.0.1:10251/healthz"
+    controller_manager_health_url: str = "http://127.0.0.1:10252/healthz"
 
     @property
     def audiences(self) -> list[str]:
@@ -251,7 +256,7 @@ async def start(options: ServerOptions) -> RunningServer:
     quotas = registry.lookup("", "v1", "resourcequotas")
     kubelet = await _kubelet_client(options, pki, stores[registry.lookup("", "v1", "nodes")])  # type: ignore[index]
     lookup = CacheLookup(stores, registry)
-    for computed in (NODE_METRICS, POD_METRICS, *REVIEWS):
+    for computed in (NODE_METRICS, POD_METRICS, *REVIEWS, COMPONENT_STATUSES):
         registry.add(computed)
     issuer = TokenIssuer(pki.service_account_key.read_bytes(), options.service_account_issuer)
     api = ResourceApi(
@@ -283,9 +288,19 @@ async def start(options: ServerOptions) -> RunningServer:
         authorizer=authorizer,
         health=HealthChecks(store.current_revision),
         server_address=f"{options.bind_address}:{options.secure_port}",
-        computed=_computed_apis(
-            ReviewApi(authorizer, tokens, options.audiences), kubelet, stores, registry
-        ),
+        computed={
+            **_computed_apis(
+                ReviewApi(authorizer, tokens, options.audiences), kubelet, stores, registry
+            ),
+            COMPONENT_STATUSES: ComponentStatusApi(
+                component_probes(
+                    scheduler_url=options.scheduler_health_url,
+                    controller_manager_url=options.controller_manager_health_url,
+                    etcd_servers=options.etcd_servers if options.storage == "etcd" else [],
+                    store_revision=store.current_revision,
+                )
+            ),
+        },
     )
     crds = CrdController(
         stores[registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")],  # type: ignore[index]

@@ -74,6 +74,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the address the kubernetes Service's endpoints name (default: --bind-address,"
         " or 127.0.0.1 when it is 0.0.0.0 or ::)",
     )
+    parser.add_argument(
+        "--scheduler-health-url",
+        default=ServerOptions.scheduler_health_url,
+        help="where ComponentStatus probes the scheduler",
+    )
+    parser.add_argument(
+        "--controller-manager-health-url",
+        default=ServerOptions.controller_manager_health_url,
+        help="where ComponentStatus probes the controller manager",
+    )
 
 
 def options_from(arguments: argparse.Namespace) -> ServerOptions:
@@ -94,6 +104,8 @@ def options_from(arguments: argparse.Namespace) -> ServerOptions:
         advertise_address=arguments.advertise_address,
         service_account_issuer=arguments.service_account_issuer,
         api_audiences=[audience for audience in arguments.api_audiences.split(",") if audience],
+        scheduler_health_url=arguments.scheduler_health_url,
+        controller_manager_health_url=arguments.controller_manager_health_url,
     )
 
 

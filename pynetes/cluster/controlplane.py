@@ -118,6 +118,11 @@ def _apiserver(settings: NodeSettings) -> ComponentCommand:
     if settings.storage == "etcd":
         argv.append(f"--etcd-servers={settings.etcd_endpoints}")
     argv.append("--enable-bootstrap-token-auth")
+    argv.append(f"--scheduler-health-url=http://127.0.0.1:{settings.scheduler_port}/healthz")
+    argv.append(
+        "--controller-manager-health-url="
+        f"http://127.0.0.1:{settings.controller_manager_port}/healthz"
+    )
     return ComponentCommand(
         "kube-apiserver",
         tuple(argv),

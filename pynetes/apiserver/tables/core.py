@@ -373,8 +373,26 @@ def _replicationcontroller(controller: Object, now: datetime) -> Cells:
     return replica_cells(controller, now, selector)
 
 
+_COMPONENT_STATUS_COLUMNS = (
+    NAME,
+    Column("Status", "string", "Status of the component conditions"),
+    Column("Message", "string", "Message of the component conditions"),
+    Column("Error", "string", "Error of the component conditions"),
+)
+
+
+def _component_status(status: Object, _now: datetime) -> Cells:
+    """Healthy, Unhealthy or Unknown (no Healthy condition), as upstream prints it."""
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "Healthy":
+            healthy = "Healthy" if condition.get("status") == "True" else "Unhealthy"
+            return [name(status), healthy, condition.get("message", ""), condition.get("error", "")]
+    return [name(status), "Unknown", "", ""]
+
+
 PRINTERS = {
     ("", "nodes"): Printer(_NODE_COLUMNS, _node),
+    ("", "componentstatuses"): Printer(_COMPONENT_STATUS_COLUMNS, _component_status),
     ("", "namespaces"): Printer(_NAMESPACE_COLUMNS, _namespace),
     ("", "configmaps"): Printer(_CONFIGMAP_COLUMNS, _configmap),
     ("", "secrets"): Printer(_SECRET_COLUMNS, _secret),
