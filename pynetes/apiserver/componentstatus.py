@@ -22,10 +22,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from pynetes.api import errors, labels, meta
+from pynetes.api import errors, labels
 from pynetes.api.resources import Resource
-from pynetes.apiserver import negotiation, tables
-from pynetes.apiserver.responses import json_response
+from pynetes.apiserver import readonly
 
 Object = dict[str, Any]
 COMPONENT_STATUSES = Resource(
@@ -54,10 +53,7 @@ class ComponentStatusApi:
     async def serve(
         self, request: web.BaseRequest, resource: Resource, namespace: str, name: str
     ) -> web.StreamResponse:
-        if request.method not in ("GET", "HEAD"):
-            raise errors.method_not_allowed()
-        if request.query.get("watch") in ("true", "1", "True"):
-            raise errors.method_not_allowed()
+        readonly.refuse_all_but_reads(request)
         if name and name not in self._probes:
             raise errors.not_found_error("", "componentstatuses", name)
         names = [name] if name else list(self._probes)
@@ -65,21 +61,7 @@ class ComponentStatusApi:
         objects = [_status(each, result) for each, result in zip(names, results, strict=True)]
         selector = labels.parse_label_selector(request.query.get("labelSelector", ""))
         objects = [obj for obj in objects if selector.matches(obj["metadata"].get("labels"))]
-        warnings = [DEPRECATION]
-        if negotiation.wants_table(negotiation.parse_media_types(request.headers.get("Accept"))):
-            table = tables.table_for(
-                "",
-                resource.plural,
-                objects,
-                include_object=request.query.get("includeObject", "Metadata"),
-                now=meta.utc_now(),
-                list_metadata=None if name else {},
-            )
-            return json_response(table, warnings=warnings)
-        if name:
-            return json_response(objects[0], warnings=warnings)
-        listed = {"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {}}
-        return json_response({**listed, "items": objects}, warnings=warnings)
+        return readonly.answer(request, resource, objects, name=name, warnings=[DEPRECATION])
 
 
 def _status(name: str, result: Result) -> Object:

@@ -30,9 +30,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pynetes.api import errors, labels, meta
 from pynetes.api.duration import format_duration
 from pynetes.api.resources import Resource
-from pynetes.apiserver import negotiation, tables
+from pynetes.apiserver import readonly
 from pynetes.apiserver.registry import ObjectStore
-from pynetes.apiserver.responses import json_response
 
 Object = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -194,35 +193,16 @@ class MetricsApi:
     async def serve(
         self, request: web.BaseRequest, resource: Resource, namespace: str, name: str
     ) -> web.StreamResponse:
-        if request.method not in ("GET", "HEAD"):
-            raise errors.method_not_allowed()
-        if request.query.get("watch") in ("true", "1", "True"):
-            raise errors.method_not_allowed()
+        readonly.refuse_all_but_reads(request)
         selector = labels.parse_label_selector(request.query.get("labelSelector", ""))
         if resource == NODE_METRICS:
             items = await self._node_metrics(name, selector)
-            kind, singular = "NodeMetrics", "nodemetrics"
         else:
             items = await self._pod_metrics(namespace, name, selector)
-            kind, singular = "PodMetrics", "podmetrics"
         if name and not items:
-            raise errors.not_found_error("metrics.k8s.io", singular, name)
-        objects = [{"kind": kind, "apiVersion": GROUP_VERSION, **item} for item in items]
-        if negotiation.wants_table(negotiation.parse_media_types(request.headers.get("Accept"))):
-            table = tables.table_for(
-                resource.group,
-                resource.plural,
-                objects,
-                include_object=request.query.get("includeObject", "Metadata"),
-                now=meta.utc_now(),
-                list_metadata=None if name else {},
-            )
-            return json_response(table)
-        if name:
-            return json_response(objects[0])
-        return json_response(
-            {"kind": f"{kind}List", "apiVersion": GROUP_VERSION, "metadata": {}, "items": objects}
-        )
+            raise errors.not_found_error("metrics.k8s.io", resource.kind.lower(), name)
+        kind = {"kind": resource.kind, "apiVersion": GROUP_VERSION}
+        return readonly.answer(request, resource, [{**kind, **item} for item in items], name=name)
 
     async def _node_metrics(self, name: str, selector: labels.Selector) -> list[Object]:
         nodes = [
