@@ -375,6 +375,39 @@ async def test_a_pods_status_is_written_by_the_rules_of_a_status(
     assert "may specify no more than one IP for each IP family" in refused["message"]
 
 
+async def test_a_deployments_status_is_written_by_the_rules_of_a_status(
+    http: aiohttp.ClientSession,
+) -> None:
+    """deployments/status refuses counts a status may not have, with upstream's causes."""
+    deployments = "/apis/apps/v1/namespaces/default/deployments"
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "counted"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "counted"}},
+            "template": {
+                "metadata": {"labels": {"app": "counted"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+            },
+        },
+    }
+    await request(http, "POST", deployments, body)
+    merge = {"Content-Type": "application/merge-patch+json"}
+    path = f"{deployments}/counted/status"
+    sound = {"status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 1}}
+    status, written = await request(http, "PATCH", path, sound, headers=merge)
+    assert status == 200 and written["status"]["availableReplicas"] == 1
+    unsound = {"status": {"readyReplicas": 3, "collisionCount": -1}}
+    status, refused = await request(http, "PATCH", path, unsound, headers=merge)
+    assert status == 422
+    assert [cause["field"] for cause in refused["details"]["causes"]] == [
+        "status.collisionCount",
+        "status.readyReplicas",
+    ]
+    assert "cannot be greater than status.replicas" in refused["message"]
+
+
 async def test_a_node_keeps_the_status_it_is_created_with(http: aiohttp.ClientSession) -> None:
     """Upstream's node strategy lets a kubelet register its node with status in one create;
     later updates of the main resource still keep the stored status."""

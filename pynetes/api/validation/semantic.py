@@ -28,6 +28,7 @@ from typing import Any
 
 from pynetes.api.errors import FieldError
 from pynetes.api.validation import (
+    appsstatus,
     certificates,
     cluster,
     crds,
@@ -229,14 +230,17 @@ def validate_update(
 ) -> list[FieldError]:
     """Field errors for replacing ``old`` with ``new``: identity and immutable fields included.
 
-    A pod written through ``status`` is checked by upstream's ValidatePodStatusUpdate
-    (its spec is the stored one by then, so the spec's rules cannot fail); other kinds'
-    status writes are checked as a whole update.
+    A pod, Deployment, ReplicaSet, StatefulSet or DaemonSet written through ``status``
+    is checked by upstream's rules of its status update (its spec is the stored one by
+    then, so the spec's rules cannot fail); other kinds' status writes are checked as a
+    whole update.
     """
     if (group, kind) == ("", "Pod"):
         if subresource == "status":
             return podstatus.validate_pod_status_update(new, old)
         return pods.validate_pod_update(new, old)
+    if subresource == "status" and group == "apps" and appsstatus.has_status_rules(kind):
+        return appsstatus.validate_status_update(kind, new, old)
     rules = _kind(group, kind, new, namespaced)
     errors = validate_object_meta_update(
         new.get("metadata") or {}, old.get("metadata") or {}, kube_finalizers=rules.kube_finalizers
