@@ -55,6 +55,20 @@ def pod(name: str, node: str | None = None) -> Object:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
+def deployment(name: str) -> Object:
+    labels = {"app": name}
+    template = {
+        "metadata": {"labels": labels},
+        "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": labels}, "template": template},
+    }
+
+
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
 
@@ -313,19 +327,7 @@ async def test_status_and_spec_are_written_through_their_own_endpoints(
     http: aiohttp.ClientSession,
 ) -> None:
     deployments = "/apis/apps/v1/namespaces/default/deployments"
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
-            },
-        },
-        "status": {"replicas": 9},
-    }
+    body = {**deployment("web"), "status": {"replicas": 9}}
     _, created = await request(http, "POST", deployments, body)
     assert created["status"] == {} and created["metadata"]["generation"] == 1
     created["status"] = {"replicas": 3}
@@ -380,19 +382,7 @@ async def test_a_deployments_status_is_written_by_the_rules_of_a_status(
 ) -> None:
     """deployments/status refuses counts a status may not have, with upstream's causes."""
     deployments = "/apis/apps/v1/namespaces/default/deployments"
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "counted"},
-        "spec": {
-            "selector": {"matchLabels": {"app": "counted"}},
-            "template": {
-                "metadata": {"labels": {"app": "counted"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
-            },
-        },
-    }
-    await request(http, "POST", deployments, body)
+    await request(http, "POST", deployments, deployment("counted"))
     merge = {"Content-Type": "application/merge-patch+json"}
     path = f"{deployments}/counted/status"
     sound = {"status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 1}}
